@@ -1,0 +1,91 @@
+"""Seamless: bars of any node and interval over ``[start, end)``, as if all data
+had always been there.
+
+>>> from seamless_sdk import SeamlessDataProvider, LocalStore, Strategy
+>>> # provider = SeamlessDataProvider(store=LocalStore("bars.sqlite"), fetcher=my_fetcher)
+>>> # result = provider.read("demo:BTCUSDT", "1m", "2026-01-01", "2026-01-02")
+
+Public names are imported on first use (PEP 562), so importing a submodule such
+as ``seamless_sdk.ranges`` stays cheap. This package imports no Dagster at
+import time; the Dagster code location is ``seamless_assets``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# Public name -> the module that defines it.
+_EXPORTS: dict[str, str] = {
+    "BackfillReport": "seamless_sdk.result",
+    "ConformanceError": "seamless_sdk.errors",
+    "ConformanceReport": "seamless_sdk.conformance",
+    "DataUnavailableError": "seamless_sdk.errors",
+    "FetchError": "seamless_sdk.errors",
+    "FileFetcher": "seamless_sdk.fetchers",
+    "FillResult": "seamless_sdk.backfill.fill",
+    "Flag": "seamless_sdk.conformance",
+    "HistoryMeta": "seamless_sdk.result",
+    "HistoryResult": "seamless_sdk.result",
+    "Interval": "seamless_sdk.intervals",
+    "InvalidRequestError": "seamless_sdk.errors",
+    "LocalStore": "seamless_sdk.stores.local",
+    "ProviderClosedError": "seamless_sdk.errors",
+    "RangeSet": "seamless_sdk.ranges",
+    "SLAPolicy": "seamless_sdk.sla",
+    "SLAReport": "seamless_sdk.result",
+    "SeamlessDataProvider": "seamless_sdk.provider",
+    "SeamlessError": "seamless_sdk.errors",
+    "SeamlessSLAExceeded": "seamless_sdk.errors",
+    "Source": "seamless_sdk.strategy",
+    "StoreError": "seamless_sdk.errors",
+    "Strategy": "seamless_sdk.strategy",
+    "SyntheticFetcher": "seamless_sdk.fetchers",
+    "Watermarks": "seamless_sdk.result",
+    "fill_window": "seamless_sdk.backfill.fill",
+    "parse_interval": "seamless_sdk.intervals",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'seamless_sdk' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:
+    from seamless_sdk.backfill.fill import FillResult, fill_window
+    from seamless_sdk.conformance import ConformanceReport, Flag
+    from seamless_sdk.errors import (
+        ConformanceError,
+        DataUnavailableError,
+        FetchError,
+        InvalidRequestError,
+        ProviderClosedError,
+        SeamlessError,
+        SeamlessSLAExceeded,
+        StoreError,
+    )
+    from seamless_sdk.fetchers import FileFetcher, SyntheticFetcher
+    from seamless_sdk.intervals import Interval, parse_interval
+    from seamless_sdk.provider import SeamlessDataProvider
+    from seamless_sdk.ranges import RangeSet
+    from seamless_sdk.result import (
+        BackfillReport,
+        HistoryMeta,
+        HistoryResult,
+        SLAReport,
+        Watermarks,
+    )
+    from seamless_sdk.sla import SLAPolicy
+    from seamless_sdk.stores.local import LocalStore
+    from seamless_sdk.strategy import Source, Strategy

@@ -1,0 +1,238 @@
+"""The fill function: fetch → conform → write, one window at a time.
+
+Both the SDK's in-process backfiller and the Dagster assets call
+:func:`fill_window`, so both paths write byte-identical data. For every store
+chunk the window touches it takes the chunk's cross-process lock, re-reads
+coverage, fetches exactly the ranges still missing (never a covered bar), runs
+the conformance pipeline and writes bars and coverage in one transaction.
+Anything that fails leaves the store as it was.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import inspect
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from seamless_sdk import events
+from seamless_sdk.backfill.retry import RetryPolicy
+from seamless_sdk.conformance import ConformanceReport, Flag, conform_bars
+from seamless_sdk.errors import ConformanceError, FetchError, InvalidRequestError
+from seamless_sdk.intervals import Interval, chunk_start, chunk_windows
+from seamless_sdk.metrics import Metrics
+from seamless_sdk.ranges import RangeSet
+from seamless_sdk.request import validate_node_id
+from seamless_sdk.stores.base import BarStore
+
+
+@dataclass(frozen=True, slots=True)
+class FillResult:
+    """What one call of :func:`fill_window` did.
+
+    ``fetched`` are the ranges asked of the fetcher, ``covered`` the coverage
+    added, ``rows`` the bars written; ``skipped`` is True when everything was
+    already covered and the fetcher was not called.
+    """
+
+    node_id: str
+    interval: Interval
+    start: int
+    end: int
+    fetched: RangeSet
+    covered: RangeSet
+    rows: int
+    report: ConformanceReport
+    skipped: bool
+    fingerprint: str
+    attempts: int = 0
+    retries: int = 0
+    notes: tuple[str, ...] = field(default=())
+
+
+def fill_window(
+    store: BarStore,
+    fetcher: Any,
+    node_id: str,
+    interval: Interval,
+    start: int,
+    end: int,
+    *,
+    partial_ok: bool = False,
+    now: float | None = None,
+    retry: RetryPolicy | None = None,
+    metrics: Metrics | None = None,
+    flags: int = int(Flag.BACKFILLED),
+    request_id: str = "",
+    cancel: threading.Event | None = None,
+) -> FillResult:
+    """Make ``[start, end)`` of ``(node_id, interval)`` covered in ``store``.
+
+    The window is clipped at the now edge (the end of the last closed bar):
+    a bar still forming is never stored. Raises ``ConformanceError`` when the
+    fetched frame breaks the rules (unless ``partial_ok``, which writes the
+    conforming bars and leaves the rejected ones uncovered) and ``FetchError``
+    when every attempt to fetch failed. Either way nothing is written for the
+    failing range.
+
+    >>> # fill_window(LocalStore("bars.sqlite"), SyntheticFetcher(), "demo:BTC",
+    >>> #             parse_interval("1m"), 1_700_000_000 - 20 * 60, 1_700_000_000)
+    """
+    validate_node_id(node_id)
+    for name, value in (("start", start), ("end", end)):
+        if not interval.is_aligned(value):
+            raise InvalidRequestError(name, f"{value} is not aligned to {interval.name}")
+    retry = retry or RetryPolicy()
+    edge = min(end, interval.now_edge(now))
+    fetched: list[tuple[int, int]] = []
+    covered = RangeSet()
+    rows = attempts = 0
+    report = ConformanceReport.empty()
+    notes: list[str] = []
+    if edge < end:
+        notes.append(f"clipped at the now edge {edge}: bars from there on are not closed yet")
+    for cs, ce in chunk_windows(interval, start, edge) if start < edge else ():
+        with store.window_lock(node_id, interval, chunk_start(interval, cs)):
+            # Re-read under the lock: another thread or process may have filled it.
+            todo = store.coverage(node_id, interval).missing(cs, ce)
+            for s, e in todo:
+                frame, tries = _fetch(fetcher, node_id, interval, s, e, retry, metrics,
+                                      request_id, cancel)
+                attempts += tries
+                result = conform_bars(frame, interval, s, e, flags=flags)
+                report = report.merge(result.report)
+                if not result.report.ok and (not partial_ok or result.report.schema_errors):
+                    _record_failure(metrics, node_id, interval, s, e, request_id, result.report)
+                    raise ConformanceError(result.report)
+                window_covered = RangeSet.span(s, e).subtract(result.rejected)
+                store.write(node_id, interval, s, e, result.frame, window_covered)
+                fetched.append((s, e))
+                covered = covered.union(window_covered)
+                rows += len(result.frame)
+                _record_commit(metrics, node_id, interval, s, e, request_id, result, start, end)
+    return FillResult(
+        node_id=node_id,
+        interval=interval,
+        start=start,
+        end=end,
+        fetched=RangeSet(fetched),
+        covered=covered,
+        rows=rows,
+        report=report,
+        skipped=not fetched,
+        fingerprint=window_fingerprint(store, node_id, interval, start, end),
+        attempts=attempts,
+        retries=max(0, attempts - len(fetched)),
+        notes=tuple(notes),
+    )
+
+
+def window_fingerprint(
+    store: BarStore, node_id: str, interval: Interval, start: int, end: int
+) -> str:
+    """sha256 over the stored bars of a window and its coverage: equal data, equal
+    fingerprint, whichever path wrote it (used as the Dagster ``DataVersion``)."""
+    frame = store.read(node_id, interval, start, end)
+    digest = hashlib.sha256()
+    digest.update(repr(store.coverage(node_id, interval).clip(start, end).to_list()).encode())
+    digest.update(frame["ts"].to_numpy(dtype="datetime64[ns]").view(np.int64).tobytes())
+    for column in ("open", "high", "low", "close", "volume"):
+        digest.update(np.ascontiguousarray(frame[column].to_numpy(np.float64)).tobytes())
+    digest.update(np.ascontiguousarray(frame["flags"].to_numpy(np.int32)).tobytes())
+    return digest.hexdigest()
+
+
+def call_fetcher(fetcher: Any, node_id: str, interval: Interval, start: int, end: int) -> Any:
+    """Call ``fetcher.fetch`` positionally; a coroutine function is run to completion."""
+    result = fetcher.fetch(node_id, interval.name, start, end)
+    if inspect.isawaitable(result):
+        return asyncio.run(_await(result))
+    return result
+
+
+async def _await(awaitable: Any) -> Any:
+    return await awaitable
+
+
+def _fetch(
+    fetcher: Any,
+    node_id: str,
+    interval: Interval,
+    start: int,
+    end: int,
+    retry: RetryPolicy,
+    metrics: Metrics | None,
+    request_id: str,
+    cancel: threading.Event | None,
+) -> tuple[pd.DataFrame | Any, int]:
+    last: BaseException | None = None
+    for attempt in range(1, retry.max_attempts + 1):
+        if cancel is not None and cancel.is_set():
+            raise FetchError(f"fetch of [{start}, {end}) cancelled", attempt - 1)
+        events.emit(events.BACKFILL_ATTEMPT, node_id=node_id, interval=interval.name,
+                    start=start, end=end, request_id=request_id, attempt=attempt)
+        if metrics is not None:
+            metrics.fetch(node_id, interval.name)
+        try:
+            return call_fetcher(fetcher, node_id, interval, start, end), attempt
+        except Exception as exc:  # a fetcher may raise anything; it is retried, then surfaced
+            last = exc
+            if attempt == retry.max_attempts:
+                break
+            if metrics is not None:
+                metrics.backfill_retry(node_id, interval.name)
+            delay = retry.delay_s(attempt)
+            if cancel is not None:
+                if cancel.wait(delay):
+                    break
+            else:
+                time.sleep(delay)
+    if metrics is not None:
+        metrics.backfill_failure(node_id, interval.name)
+    events.emit(events.BACKFILL, node_id=node_id, interval=interval.name, start=start, end=end,
+                request_id=request_id, status="fetch_failed", error=repr(last))
+    raise FetchError(
+        f"fetcher failed for {node_id} {interval.name} [{start}, {end}) after "
+        f"{retry.max_attempts} attempt(s): {last!r}",
+        retry.max_attempts,
+    ) from last
+
+
+def _record_commit(
+    metrics: Metrics | None,
+    node_id: str,
+    interval: Interval,
+    start: int,
+    end: int,
+    request_id: str,
+    result: Any,
+    window_start: int,
+    window_end: int,
+) -> None:
+    events.emit(events.BACKFILL, node_id=node_id, interval=interval.name, start=start, end=end,
+                request_id=request_id, status="committed", rows=len(result.frame))
+    if metrics is not None:
+        ratio = (end - window_start) / max(1, window_end - window_start)
+        metrics.backfill_committed(node_id, interval.name, end, min(1.0, ratio))
+        metrics.conformance_flags(node_id, result.report.flag_counts)
+
+
+def _record_failure(
+    metrics: Metrics | None,
+    node_id: str,
+    interval: Interval,
+    start: int,
+    end: int,
+    request_id: str,
+    report: ConformanceReport,
+) -> None:
+    events.emit(events.BACKFILL, node_id=node_id, interval=interval.name, start=start, end=end,
+                request_id=request_id, status="nonconformant", summary=report.summary)
+    if metrics is not None:
+        metrics.backfill_failure(node_id, interval.name)

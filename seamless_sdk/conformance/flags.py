@@ -1,0 +1,59 @@
+"""Per-row conformance flags: a bitset stored in the ``flags`` column (int32).
+
+The first six names come from the seeds (003 §4); the last two record what
+the conformance pipeline itself did to a bar. Several flags combine with ``|``.
+
+>>> BarFlag.ROLLED_UP | BarFlag.DEDUPED
+<BarFlag.ROLLED_UP|DEDUPED: 192>
+>>> flag_names(66)
+['LIVE', 'ROLLED_UP']
+"""
+
+from __future__ import annotations
+
+from enum import IntFlag
+
+import numpy as np
+
+
+class BarFlag(IntFlag):
+    """What happened to a bar on its way into the store or out of the SDK."""
+
+    BACKFILLED = 1
+    """The bar was fetched by a backfill (in-process or a Dagster run)."""
+    LIVE = 2
+    """The bar came from the live source, newer than storage."""
+    FWD_FILLED = 4
+    """The bar was synthesised by carrying the previous close forward."""
+    OUT_OF_ORDER = 8
+    """At least one input row of the bar arrived after a row with a later ``ts``."""
+    ADJUSTED = 16
+    """Prices were adjusted (splits, dividends, roll) after the bar was recorded."""
+    PARTIAL_BAR = 32
+    """The bar was still forming when read: its interval had not closed."""
+    ROLLED_UP = 64
+    """The bar was formed from several different samples inside its interval."""
+    DEDUPED = 128
+    """One or more rows identical to a kept row were dropped from this bar."""
+
+
+FLAG_DTYPE = np.int32
+ALL_FLAGS: tuple[BarFlag, ...] = tuple(BarFlag)
+
+
+def flag_names(value: int) -> list[str]:
+    """Names of the flags set in ``value``, lowest bit first."""
+    return [f.name for f in ALL_FLAGS if value & f and f.name is not None]
+
+
+def count_flags(flags: np.ndarray) -> dict[str, int]:
+    """Rows per flag name (every flag listed, zeros included) for a flags column."""
+    n = len(flags)
+    if n == 0:
+        return {str(f.name): 0 for f in ALL_FLAGS}
+    first = int(flags[0])
+    # The hot path hands us a constant column (just the caller's flags): one
+    # comparison instead of eight masks.
+    if (flags == first).all():
+        return {str(f.name): (n if first & f else 0) for f in ALL_FLAGS}
+    return {str(f.name): int(np.count_nonzero(flags & int(f))) for f in ALL_FLAGS}

@@ -1,0 +1,192 @@
+"""ConformanceReport: what the conformance pipeline saw and did to one frame.
+
+A report is a frozen value. Counts describe rows and bars; ``ok`` is False as
+soon as anything blocking happened (a schema error or a quality-rule
+violation). Reports of several windows combine with :meth:`merge`, which adds
+the counts, so one read that spans many fetched windows still has one report.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from seamless_sdk.conformance.flags import ALL_FLAGS
+from seamless_sdk.conformance.quality import QUALITY_RULES
+
+MAX_FAILURE_CASES = 100
+"""Failure cases kept per report: enough to debug, small enough for Dagster metadata."""
+
+
+def _zero_flags() -> dict[str, int]:
+    return {str(f.name): 0 for f in ALL_FLAGS}
+
+
+def _zero_rules() -> dict[str, int]:
+    return dict.fromkeys(QUALITY_RULES, 0)
+
+
+@dataclass(frozen=True)
+class ConformanceReport:
+    """The result of conforming one frame (or, after ``merge``, several).
+
+    ``rows_in`` counts rows handed in; ``rows_out`` the bars in the conformed
+    frame. ``dropped_outside_window`` counts rows whose bar lay outside the
+    asked window, ``duplicates`` rows identical to a kept row, ``rolled_up``
+    bars formed from more than one different sample. ``gaps`` is left at 0
+    here: only the caller knows which bars were expected. ``flag_counts`` and
+    ``rule_violations`` list every flag and rule, zeros included.
+    """
+
+    ok: bool = True
+    rows_in: int = 0
+    rows_out: int = 0
+    dropped_outside_window: int = 0
+    duplicates: int = 0
+    rolled_up: int = 0
+    out_of_order: int = 0
+    rejected_bars: int = 0
+    gaps: int = 0
+    flag_counts: dict[str, int] = field(default_factory=_zero_flags)
+    rule_violations: dict[str, int] = field(default_factory=_zero_rules)
+    schema_errors: list[str] = field(default_factory=list)
+    failure_cases: list[dict[str, Any]] = field(default_factory=list)
+    stages: dict[str, dict[str, Any]] = field(default_factory=dict)
+    schema: str = "ohlcv_bars"
+    schema_version: str = "1"
+    windows: int = 1
+
+    @classmethod
+    def empty(cls) -> ConformanceReport:
+        """The report of nothing: ok, every count zero, no windows.
+
+        It is the identity of :meth:`merge`.
+        """
+        return cls(windows=0)
+
+    @property
+    def summary(self) -> str:
+        """One line for logs and exception messages."""
+        head = "ok" if self.ok else "FAILED"
+        text = (
+            f"{head}: {self.rows_in} rows in, {self.rows_out} bars out; "
+            f"{self.dropped_outside_window} outside window, {self.duplicates} duplicates, "
+            f"{self.rolled_up} rolled up, {self.out_of_order} out of order"
+        )
+        broken = {k: v for k, v in self.rule_violations.items() if v}
+        if broken:
+            rules = ", ".join(f"{k}={v}" for k, v in broken.items())
+            text += f"; {self.rejected_bars} bars rejected ({rules})"
+        if self.schema_errors:
+            more = len(self.schema_errors) - 1
+            text += f"; schema: {self.schema_errors[0]}" + (f" (+{more} more)" if more else "")
+        return text
+
+    def merge(self, other: ConformanceReport) -> ConformanceReport:
+        """A report covering both: counts added, errors and cases concatenated."""
+        return ConformanceReport(
+            ok=self.ok and other.ok,
+            rows_in=self.rows_in + other.rows_in,
+            rows_out=self.rows_out + other.rows_out,
+            dropped_outside_window=self.dropped_outside_window + other.dropped_outside_window,
+            duplicates=self.duplicates + other.duplicates,
+            rolled_up=self.rolled_up + other.rolled_up,
+            out_of_order=self.out_of_order + other.out_of_order,
+            rejected_bars=self.rejected_bars + other.rejected_bars,
+            gaps=self.gaps + other.gaps,
+            flag_counts=_add_counts(self.flag_counts, other.flag_counts),
+            rule_violations=_add_counts(self.rule_violations, other.rule_violations),
+            schema_errors=[*self.schema_errors, *other.schema_errors],
+            failure_cases=[*self.failure_cases, *other.failure_cases][:MAX_FAILURE_CASES],
+            stages=_merge_stages(self.stages, other.stages),
+            schema=self.schema,
+            schema_version=self.schema_version,
+            windows=self.windows + other.windows,
+        )
+
+    def with_gaps(self, gaps: int) -> ConformanceReport:
+        """A copy with ``gaps`` set (the caller knows which bars were expected)."""
+        return replace(self, gaps=gaps)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable copy (``json.dumps(..., allow_nan=False)`` works)."""
+        return {
+            "ok": self.ok,
+            "summary": self.summary,
+            "schema": self.schema,
+            "schema_version": self.schema_version,
+            "windows": self.windows,
+            "rows_in": self.rows_in,
+            "rows_out": self.rows_out,
+            "dropped_outside_window": self.dropped_outside_window,
+            "duplicates": self.duplicates,
+            "rolled_up": self.rolled_up,
+            "out_of_order": self.out_of_order,
+            "rejected_bars": self.rejected_bars,
+            "gaps": self.gaps,
+            "flag_counts": dict(self.flag_counts),
+            "rule_violations": dict(self.rule_violations),
+            "schema_errors": list(self.schema_errors),
+            "failure_cases": [{k: json_safe(v) for k, v in c.items()} for c in self.failure_cases],
+            "stages": {name: {k: json_safe(v) for k, v in s.items()} for name, s in self.stages.items()},
+        }
+
+
+def _add_counts(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
+    out = dict(a)
+    for key, value in b.items():
+        out[key] = out.get(key, 0) + value
+    return out
+
+
+def _merge_stages(
+    a: dict[str, dict[str, Any]], b: dict[str, dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {name: dict(stage) for name, stage in a.items()}
+    for name, stage in b.items():
+        mine = out.setdefault(name, {})
+        for key, value in stage.items():
+            if key not in mine:
+                mine[key] = value
+            else:
+                mine[key] = _merge_value(mine[key], value)
+    return out
+
+
+def _merge_value(a: Any, b: Any) -> Any:
+    # Stage entries are flat: flags (and-ed: a stage is ok only if ok everywhere),
+    # counts (added), lists (concatenated, deduplicated) and labels (kept when
+    # equal, listed when they differ, e.g. the ts kinds seen across windows).
+    if isinstance(a, bool) and isinstance(b, bool):
+        return a and b
+    if isinstance(a, int) and isinstance(b, int):
+        return a + b
+    if isinstance(a, float) and isinstance(b, float):
+        return a + b
+    if isinstance(a, list) and isinstance(b, list):
+        return [*a, *(x for x in b if x not in a)]
+    if a == b:
+        return a
+    left = a if isinstance(a, list) else [a]
+    return [*left, *(x for x in (b if isinstance(b, list) else [b]) if x not in left)]
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` as something ``json.dumps(allow_nan=False)`` accepts."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if hasattr(value, "item") and callable(value.item):
+        try:
+            return json_safe(value.item())  # numpy scalars
+        except (TypeError, ValueError):
+            pass
+    return str(value)

@@ -1,0 +1,140 @@
+"""Dedup and roll-up: many input rows per bar into one bar per interval.
+
+Rows identical in ``ts open high low close volume`` are duplicates: the first
+is kept, the rest counted and dropped, and the bar is flagged ``DEDUPED``.
+Different rows in the same bar are samples, combined in time order (rows with
+the same ``ts`` keep their input order): open=first, high=max, low=min,
+close=last, volume=sum, and the bar is flagged ``ROLLED_UP``. Per-row flags
+(e.g. ``OUT_OF_ORDER``) are or-ed into their bar.
+
+Time order rather than raw input order, so that a source sending newest-first
+still gets open from the earliest sample and close from the latest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from seamless_sdk.conformance.flags import FLAG_DTYPE, BarFlag
+
+
+@dataclass(frozen=True)
+class BarArrays:
+    """Aligned per-bar (or per-row) columns: ``bar`` is the bar open in epoch seconds."""
+
+    bar: np.ndarray
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    volume: np.ndarray
+    flags: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.bar)
+
+    def take(self, index: np.ndarray) -> BarArrays:
+        """The rows selected by an integer index or a boolean mask."""
+        return BarArrays(
+            self.bar[index],
+            self.open[index],
+            self.high[index],
+            self.low[index],
+            self.close[index],
+            self.volume[index],
+            self.flags[index],
+        )
+
+
+@dataclass(frozen=True)
+class RollupOutcome:
+    """One row per bar, ascending, plus what it took to get there."""
+
+    bars: BarArrays
+    duplicates: int
+    rolled_up: int
+    samples_merged: int
+
+
+def is_one_row_per_bar(bar: np.ndarray) -> bool:
+    """True when bars are strictly ascending: nothing to sort, dedup or roll up."""
+    return bool(len(bar) < 2 or (bar[1:] > bar[:-1]).all())
+
+
+def roll_up(ns: np.ndarray, rows: BarArrays) -> RollupOutcome:
+    """Sort rows by time, drop duplicates and combine samples bar by bar.
+
+    ``ns`` is each row's raw UTC time in epoch nanoseconds (it orders samples
+    and is part of a row's identity); ``rows.bar`` is the bar it belongs to.
+    """
+    if len(ns) == 0:
+        return RollupOutcome(rows, 0, 0, 0)
+    order = np.argsort(ns, kind="stable")
+    ns = ns[order]
+    rows = rows.take(order)
+    dup = _duplicates(ns, rows)
+    flags = rows.flags
+    if dup is not None:
+        flags = flags.copy()
+        flags[dup] |= FLAG_DTYPE(BarFlag.DEDUPED)
+    all_starts = _group_starts(rows.bar)
+    bar_flags = np.bitwise_or.reduceat(flags, all_starts)
+    kept = rows if dup is None else rows.take(~dup)
+    starts = _group_starts(kept.bar)
+    sizes = np.diff(np.append(starts, len(kept)))
+    multi = sizes > 1
+    bar_flags[multi] |= FLAG_DTYPE(BarFlag.ROLLED_UP)
+    n_dup = 0 if dup is None else int(np.count_nonzero(dup))
+    if not multi.any():
+        bars = BarArrays(
+            kept.bar, kept.open, kept.high, kept.low, kept.close, kept.volume, bar_flags
+        )
+        return RollupOutcome(bars, n_dup, 0, 0)
+    ends = np.append(starts[1:], len(kept)) - 1
+    # reduceat with np.maximum/np.minimum/np.add propagates NaN: see quality.py.
+    bars = BarArrays(
+        kept.bar[starts],
+        kept.open[starts],
+        np.maximum.reduceat(kept.high, starts),
+        np.minimum.reduceat(kept.low, starts),
+        kept.close[ends],
+        np.add.reduceat(kept.volume, starts),
+        bar_flags,
+    )
+    return RollupOutcome(bars, n_dup, int(np.count_nonzero(multi)), int(sizes[multi].sum()))
+
+
+def _group_starts(bar: np.ndarray) -> np.ndarray:
+    if len(bar) == 0:
+        return np.zeros(0, dtype=np.intp)
+    return np.concatenate(([0], np.flatnonzero(bar[1:] != bar[:-1]) + 1))
+
+
+def _duplicates(ns: np.ndarray, rows: BarArrays) -> np.ndarray | None:
+    """Mask of rows identical to an earlier row (time-sorted input), or None."""
+    same = ns[1:] == ns[:-1]
+    if not same.any():
+        return None  # identical rows share ts, so none can repeat
+    candidate = np.zeros(len(ns), dtype=bool)
+    candidate[1:] |= same
+    candidate[:-1] |= same
+    idx = np.flatnonzero(candidate)
+    sub = pd.DataFrame(
+        {
+            "ns": ns[idx],
+            "open": rows.open[idx],
+            "high": rows.high[idx],
+            "low": rows.low[idx],
+            "close": rows.close[idx],
+            "volume": rows.volume[idx],
+        }
+    )
+    dup_sub = sub.duplicated(keep="first").to_numpy()
+    if not dup_sub.any():
+        return None
+    dup = np.zeros(len(ns), dtype=bool)
+    dup[idx[dup_sub]] = True
+    return dup

@@ -1,0 +1,155 @@
+"""Timestamp normalisation: whatever a fetcher put in ``ts`` to UTC epoch nanoseconds.
+
+Accepted forms: int or float epoch seconds; ``datetime64`` of any unit, naive
+(meaning UTC) or tz-aware in any zone; Python ``datetime``/``Timestamp``
+objects, mixed zones allowed; ISO-8601 strings, mixed offsets allowed (naive
+strings mean UTC). Anything that does not give a time — unparseable text,
+NaN/NaT/None, infinities, times outside the ``datetime64[ns]`` range — is a
+blocking schema error listing the offending rows.
+
+Everything downstream works on int64 arrays; pandas only comes back when the
+output ``ts`` column is built (``datetime64[ns, UTC]``, set explicitly because
+pandas 3 infers microseconds from ints and strings).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from seamless_sdk.conformance.report import MAX_FAILURE_CASES, json_safe
+
+NS = 1_000_000_000
+# datetime64[ns] spans about 1677-09-21 .. 2262-04-11; stay a day inside so
+# aligning a bar down never leaves the representable range.
+_MIN_S = -9_223_286_400
+_MAX_S = 9_223_286_400
+_UNIT_NS = {"s": NS, "ms": 1_000_000, "us": 1_000, "ns": 1}
+_UTC_NS = pd.DatetimeTZDtype("ns", "UTC")
+
+
+@dataclass(frozen=True)
+class TimeOutcome:
+    """UTC epoch nanoseconds per input row, or the rows that have no valid time."""
+
+    ns: np.ndarray | None
+    kind: str
+    errors: list[str] = field(default_factory=list)
+    failure_cases: list[dict[str, Any]] = field(default_factory=list)
+
+
+def to_utc_ns(ts: pd.Series) -> TimeOutcome:
+    """Parse a ``ts`` column into int64 UTC epoch nanoseconds (one per row)."""
+    dtype = ts.dtype
+    if isinstance(dtype, pd.DatetimeTZDtype) or (dtype.kind == "M"):
+        return _from_datetime64(ts)
+    if dtype.kind in "iu":
+        return _from_int_seconds(ts)
+    if dtype.kind == "f":
+        return _from_float_seconds(ts)
+    if dtype.kind == "b":
+        return _bad(ts, np.ones(len(ts), dtype=bool), "bool", "is not a time")
+    return _from_objects(ts)
+
+
+def _from_int_seconds(ts: pd.Series) -> TimeOutcome:
+    sec = ts.to_numpy(dtype=np.int64, copy=False) if ts.dtype.kind == "i" else None
+    if sec is None:  # unsigned: refuse values that do not fit int64 rather than wrap
+        raw = ts.to_numpy()
+        bad = raw > _MAX_S
+        if bad.any():
+            return _bad(ts, bad, "int", "is outside the datetime64[ns] range")
+        sec = raw.astype(np.int64)
+    if len(sec):
+        lo, hi = sec.min(), sec.max()
+        if lo < _MIN_S or hi > _MAX_S:
+            bad = (sec < _MIN_S) | (sec > _MAX_S)
+            return _bad(ts, bad, "int", "is outside the datetime64[ns] range")
+    return TimeOutcome(sec * NS, "int")
+
+
+def _from_float_seconds(ts: pd.Series) -> TimeOutcome:
+    raw = ts.to_numpy(dtype=np.float64, na_value=np.nan)
+    bad = ~np.isfinite(raw) | (raw < _MIN_S) | (raw > _MAX_S)
+    if bad.any():
+        return _bad(ts, bad, "float", "is not a finite epoch-seconds time in range")
+    # Whole seconds exactly, the fraction separately: raw * 1e9 alone would
+    # round to multiples of 256 ns at today's epoch and could cross a second.
+    whole = np.floor(raw)
+    frac = np.floor((raw - whole) * NS).astype(np.int64)
+    return TimeOutcome(whole.astype(np.int64) * NS + np.minimum(frac, NS - 1), "float")
+
+
+def _from_datetime64(ts: pd.Series) -> TimeOutcome:
+    dtype = ts.dtype
+    aware = isinstance(dtype, pd.DatetimeTZDtype)
+    kind = f"datetime64[{ts.dt.unit}{', ' + str(dtype.tz) if aware else ''}]"
+    nat = ts.isna().to_numpy()
+    if nat.any():
+        return _bad(ts, nat, kind, "is NaT")
+    # asi8 is the UTC instant for aware data and the wall time for naive data,
+    # which is what "naive means UTC" asks for.
+    values = ts.array.asi8
+    factor = _UNIT_NS[ts.dt.unit]
+    if factor == 1:
+        return TimeOutcome(values, kind)
+    sec_bad = (values < _MIN_S * (NS // factor)) | (values > _MAX_S * (NS // factor))
+    if sec_bad.any():
+        return _bad(ts, sec_bad, kind, "is outside the datetime64[ns] range")
+    return TimeOutcome(values * factor, kind)
+
+
+def _from_objects(ts: pd.Series) -> TimeOutcome:
+    kind = "string" if pd.api.types.is_string_dtype(ts.dtype) else "object"
+    parsed = _parse_mixed(ts)
+    if parsed is None:
+        return _bad(ts, np.ones(len(ts), dtype=bool), kind, "is not a time")
+    nat = parsed.isna().to_numpy()
+    if nat.any():
+        return _bad(ts, nat, kind, "is not a parseable time")
+    values = parsed.dt.as_unit("ns") if parsed.dt.unit != "ns" else parsed
+    return TimeOutcome(values.array.asi8, kind)
+
+
+def _parse_mixed(ts: pd.Series) -> pd.Series | None:
+    # ISO-8601 first (fast, exact); then pandas' per-element parser, which
+    # handles datetime objects in several zones and looser text.
+    for fmt in ("ISO8601", "mixed"):
+        try:
+            parsed = pd.to_datetime(ts, utc=True, format=fmt, errors="coerce")
+        except (TypeError, ValueError, OverflowError):
+            continue
+        if not parsed.isna().any() or fmt == "mixed":
+            return parsed
+    return None
+
+
+def _bad(ts: pd.Series, mask: np.ndarray, kind: str, problem: str) -> TimeOutcome:
+    rows = np.flatnonzero(mask)
+    values = ts.iloc[rows[:MAX_FAILURE_CASES]]
+    cases = [
+        {"column": "ts", "check": "parse_timestamp", "index": json_safe(i), "failure_case": _show(v)}
+        for i, v in zip(values.index, values.array, strict=True)
+    ]
+    sample = ", ".join(repr(c["failure_case"]) for c in cases[:3])
+    return TimeOutcome(None, kind, [f"ts: {len(rows)} value(s) {problem}, e.g. {sample}"], cases)
+
+
+def _show(value: Any) -> Any:
+    if value is None or value is pd.NaT or (isinstance(value, float) and value != value):
+        return None
+    return json_safe(value) if isinstance(value, (int, float, str)) else str(value)
+
+
+def seconds_from_ns(ns: np.ndarray) -> np.ndarray:
+    """Whole epoch seconds (floor, also before 1970) of epoch nanoseconds."""
+    return ns // NS
+
+
+def ts_column(seconds: np.ndarray) -> pd.arrays.DatetimeArray:
+    """The ``datetime64[ns, UTC]`` array for int64 epoch seconds."""
+    ns = np.asarray(seconds, dtype=np.int64) * NS
+    return pd.array(ns.view("M8[ns]"), dtype="datetime64[ns]").tz_localize("UTC")

@@ -1,0 +1,437 @@
+"""The read engine: one request's walk through the sources.
+
+``ReadEngine.run`` is a generator. It does all the planning and bookkeeping
+itself and *yields* a :class:`Wait` whenever it must wait for fills or the
+live source; the provider's sync driver blocks on it, its async driver awaits
+it. So ``read`` and ``aread`` share every rule, and a wait is the only place
+where a deadline can cut a request short.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Generator
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from seamless_sdk import events
+from seamless_sdk.backfill.base import BackfillTicket
+from seamless_sdk.backfill.fill import FillResult, call_fetcher
+from seamless_sdk.backfill.retry import RetryPolicy
+from seamless_sdk.conformance import ConformanceReport, Flag, conform_bars
+from seamless_sdk.errors import (
+    ConformanceError,
+    DataUnavailableError,
+    FetchError,
+    SeamlessSLAExceeded,
+)
+from seamless_sdk.frames import assemble, rows_in, ts_seconds
+from seamless_sdk.intervals import Interval, window_floor, window_next
+from seamless_sdk.quality_summary import QualitySummary
+from seamless_sdk.ranges import RangeSet
+from seamless_sdk.request import BarRequest
+from seamless_sdk.result import BackfillReport, HistoryMeta, HistoryResult, SLAReport, Watermarks
+from seamless_sdk.sla import Deadline
+from seamless_sdk.strategy import Source, Strategy
+
+if TYPE_CHECKING:
+    from seamless_sdk.provider import ReadOptions, SeamlessDataProvider
+
+
+@dataclass(frozen=True, slots=True)
+class Wait:
+    """Wait for ``futures`` for at most ``timeout_s`` seconds (None = no limit)."""
+
+    futures: frozenset[Future[Any]]
+    timeout_s: float | None
+
+
+@dataclass
+class _State:
+    """What one request has gathered so far."""
+
+    request: BarRequest
+    options: ReadOptions
+    request_id: str
+    deadline: Deadline
+    remaining: RangeSet
+    pieces: list[tuple[str, pd.DataFrame]]
+    contributions: dict[Source, RangeSet]
+    report: ConformanceReport
+    backfill: BackfillReport
+    notes: list[str]
+    edge: int
+
+
+class ReadEngine:
+    """Plans and runs reads for one provider."""
+
+    def __init__(self, provider: SeamlessDataProvider) -> None:
+        self.p = provider
+
+    def run(
+        self, request: BarRequest, options: ReadOptions, *, want_frame: bool
+    ) -> Generator[Wait, set[Future[Any]], HistoryResult]:
+        st = _State(
+            request=request,
+            options=options,
+            request_id=uuid.uuid4().hex,
+            deadline=Deadline(options.sla),
+            remaining=RangeSet.span(request.start, request.end),
+            pieces=[],
+            contributions={},
+            report=ConformanceReport.empty(),
+            backfill=BackfillReport(),
+            notes=[],
+            edge=request.interval.now_edge(self.p._clock()),
+        )
+        for source in options.source_priority:
+            if not st.remaining:
+                break
+            if source is Source.CACHE:
+                self._from_cache(st)
+            elif source is Source.STORAGE:
+                self._from_storage(st)
+            elif source is Source.BACKFILL:
+                yield from self._from_backfill(st)
+            elif source is Source.LIVE:
+                yield from self._from_live(st)
+        return self._finish(st, want_frame)
+
+    # -- sources ---------------------------------------------------------------
+    def _from_cache(self, st: _State) -> None:
+        t0 = time.perf_counter()
+        r = st.request
+        entry = self.p.cache.lookup((r.node_id, r.interval.seconds), r.start, r.end)
+        served = entry.covered.intersect(st.remaining) if entry is not None else RangeSet()
+        if served:
+            self.p.metrics.cache_hit()
+            st.pieces.append((Source.CACHE.value, rows_in(entry.frame, served)))  # type: ignore[union-attr]
+            st.contributions[Source.CACHE] = served
+            st.remaining = st.remaining.subtract(served)
+        else:
+            self.p.metrics.cache_miss()
+        st.deadline.add("cache", (time.perf_counter() - t0) * 1000)
+
+    def _from_storage(self, st: _State) -> None:
+        t0 = time.perf_counter()
+        r = st.request
+        coverage = self.p.store.coverage(r.node_id, r.interval)
+        served = coverage.intersect(st.remaining)
+        if served:
+            st.pieces.append((Source.STORAGE.value, self._read_store(r, coverage, served)))
+            st.contributions[Source.STORAGE] = served
+            st.remaining = st.remaining.subtract(served)
+        elapsed = (time.perf_counter() - t0) * 1000
+        st.deadline.add("storage", elapsed)
+        budget = st.options.sla.max_wait_storage_ms
+        if budget is not None and elapsed > budget and st.deadline.violation is None:
+            st.deadline.violation = "storage"
+
+    def _read_store(self, r: BarRequest, coverage: RangeSet, served: RangeSet) -> pd.DataFrame:
+        # Read whole chunks so the cache can answer neighbouring requests too.
+        unit = r.interval.chunk_unit
+        span_start = window_floor(served.start, unit)  # type: ignore[arg-type]
+        span_end = window_next(served.end - 1, unit)  # type: ignore[operator]
+        frame = self.p.store.read(r.node_id, r.interval, span_start, span_end)
+        self.p.cache.put((r.node_id, r.interval.seconds), span_start, span_end, frame,
+                         coverage.clip(span_start, span_end))
+        return rows_in(frame, served)
+
+    def _from_backfill(self, st: _State) -> Generator[Wait, set[Future[Any]], None]:
+        strategy, r = st.options.strategy, st.request
+        if strategy is Strategy.FAIL_FAST:
+            return
+        if self.p.fetcher is None:
+            st.notes.append("no fetcher configured: gaps cannot be backfilled")
+            return
+        fillable = st.remaining.clip(r.start, min(r.end, st.edge))
+        if not fillable:
+            return
+        sync, detach = self._split_gaps(st, fillable)
+        if detach:
+            self._detach(st, detach)
+        if sync:
+            yield from self._fill_now(st, sync)
+
+    def _split_gaps(self, st: _State, fillable: RangeSet) -> tuple[RangeSet, RangeSet]:
+        strategy = st.options.strategy
+        if strategy is Strategy.AUTO_BACKFILL:
+            return fillable, RangeSet()
+        if strategy is Strategy.PARTIAL_FILL:
+            return RangeSet(), fillable
+        limit = st.options.sla.max_sync_gap_bars
+        if limit is None:
+            return fillable, RangeSet()
+        bar = st.request.interval.seconds
+        small = [(s, e) for s, e in fillable if (e - s) // bar <= limit]
+        large = [(s, e) for s, e in fillable if (e - s) // bar > limit]
+        for s, e in large:
+            st.notes.append(
+                f"gap [{s}, {e}) of {(e - s) // bar} bars exceeds max_sync_gap_bars={limit}: "
+                "detached, returned partial"
+            )
+            events.emit(events.SLA_DOWNGRADE, node_id=st.request.node_id,
+                        interval=st.request.interval.name, start=s, end=e,
+                        request_id=st.request_id, reason="sync_gap", bars=(e - s) // bar)
+        return RangeSet(small), RangeSet(large)
+
+    def _detach(self, st: _State, ranges: RangeSet) -> None:
+        ticket: BackfillTicket = self.p.backfiller.request(
+            st.request.node_id, st.request.interval, ranges
+        )
+        b = st.backfill
+        st.backfill = BackfillReport(
+            requested=b.requested.union(ranges),
+            synchronous=b.synchronous,
+            detached=b.detached.union(ranges),
+            attached=b.attached.union(ticket.attached),
+            run_ids=tuple(dict.fromkeys(b.run_ids + ticket.run_ids)),
+        )
+
+    def _fill_now(self, st: _State, ranges: RangeSet) -> Generator[Wait, set[Future[Any]], None]:
+        r, sla = st.request, st.options.sla
+        retry = RetryPolicy(
+            max_attempts=sla.max_attempts or 1,
+            retry_backoff_ms=sla.retry_backoff_ms or 0,
+            jitter_ratio=sla.jitter_ratio or 0,
+        )
+        ticket, jobs = self.p._inprocess.submit(
+            r.node_id, r.interval, ranges, partial_ok=st.options.partial_ok, retry=retry,
+            request_id=st.request_id,
+        )
+        futures = frozenset(job.future for job in jobs)
+        timeout, binding = st.deadline.timeout_s("backfill")
+        t0 = time.perf_counter()
+        done: set[Future[Any]] = yield Wait(futures, timeout)
+        waited = (time.perf_counter() - t0) * 1000
+        st.deadline.add("backfill", waited)
+        self.p.metrics.backfill_wait(r.node_id, r.interval.name, waited)
+        filled = RangeSet()
+        failures: list[BaseException] = []
+        for job in jobs:
+            if job.future not in done:
+                continue
+            exc = job.future.exception()
+            if exc is not None:
+                failures.append(exc)
+                continue
+            result: FillResult = job.future.result()
+            st.report = st.report.merge(result.report)
+            st.deadline.retries += result.retries
+            filled = filled.union(RangeSet.span(job.start, job.end))
+        b = st.backfill
+        pending = RangeSet((j.start, j.end) for j in jobs if j.future not in done)
+        st.backfill = BackfillReport(
+            requested=b.requested.union(ranges),
+            synchronous=b.synchronous.union(filled),
+            detached=b.detached.union(pending),
+            attached=b.attached.union(ticket.attached),
+            run_ids=tuple(dict.fromkeys(b.run_ids + ticket.run_ids)),
+        )
+        self._raise_fill_failures(st, failures)
+        if filled:
+            # Read back what the fills committed: only covered bars are ever returned.
+            coverage = self.p.store.coverage(r.node_id, r.interval)
+            served = coverage.intersect(filled).intersect(st.remaining)
+            if served:
+                frame = self.p.store.read(r.node_id, r.interval, served.start, served.end)  # type: ignore[arg-type]
+                st.pieces.append((Source.BACKFILL.value, rows_in(frame, served)))
+                st.contributions[Source.BACKFILL] = served
+                st.remaining = st.remaining.subtract(served)
+        if pending:
+            st.deadline.timeouts += 1
+            self._on_timeout(st, binding, pending)
+
+    def _raise_fill_failures(self, st: _State, failures: list[BaseException]) -> None:
+        for exc in failures:
+            if isinstance(exc, ConformanceError):
+                self.p.last_conformance_report = exc.report
+                raise exc
+        for exc in failures:
+            if st.options.strategy is Strategy.AUTO_BACKFILL:
+                raise exc
+            st.notes.append(f"backfill failed: {exc}")
+            if not isinstance(exc, FetchError):
+                raise exc
+
+    def _on_timeout(self, st: _State, phase: str, pending: RangeSet) -> None:
+        r = st.request
+        elapsed = st.deadline.total_elapsed_ms() if phase == "total" else (
+            st.deadline.elapsed_ms.get(phase, 0.0))
+        budget = st.options.sla.budgets_ms().get(phase)
+        self.p.metrics.sla_violation(phase)
+        events.emit(events.SLA, node_id=r.node_id, interval=r.interval.name, start=r.start,
+                    end=r.end, request_id=st.request_id, phase=phase, elapsed_ms=elapsed,
+                    budget_ms=budget)
+        if st.options.strategy is Strategy.AUTO_BACKFILL:
+            raise SeamlessSLAExceeded(phase, budget, elapsed, report=self._sla_report(st, phase))
+        st.deadline.violation = st.deadline.violation or phase
+        st.notes.append(
+            f"{phase} budget ran out while filling {pending.to_list()}: returned partial, "
+            "the fill goes on in the background"
+        )
+
+    def _from_live(self, st: _State) -> Generator[Wait, set[Future[Any]], None]:
+        r = st.request
+        if self.p.live is None or st.options.strategy is not Strategy.SEAMLESS:
+            return
+        # The live source serves what storage cannot have yet: the part of the
+        # request from the now edge on, the forming bar included.
+        wanted = st.remaining.clip(max(r.start, st.edge), r.end)
+        if not wanted:
+            return
+        start, end = wanted.start, wanted.end
+        future: Future[Any] = Future()
+
+        def run() -> None:
+            try:
+                future.set_result(call_fetcher(self.p.live, r.node_id, r.interval, start, end))  # type: ignore[arg-type]
+            except BaseException as exc:  # handed to the reader through the future
+                future.set_exception(exc)
+
+        threading.Thread(target=run, name="seamless-live", daemon=True).start()
+        timeout, binding = st.deadline.timeout_s("live")
+        t0 = time.perf_counter()
+        done = yield Wait(frozenset([future]), timeout)
+        st.deadline.add("live", (time.perf_counter() - t0) * 1000)
+        if future not in done:
+            st.deadline.timeouts += 1
+            st.deadline.violation = st.deadline.violation or binding
+            st.notes.append(f"live source did not answer within the {binding} budget")
+            return
+        if future.exception() is not None:
+            st.notes.append(f"live source failed: {future.exception()!r}")
+            return
+        self._take_live(st, future.result(), wanted)
+
+    def _take_live(self, st: _State, frame: Any, wanted: RangeSet) -> None:
+        r = st.request
+        result = conform_bars(frame, r.interval, wanted.start, wanted.end, flags=int(Flag.LIVE))  # type: ignore[arg-type]
+        st.report = st.report.merge(result.report)
+        if not result.report.ok and (not st.options.partial_ok or result.report.schema_errors):
+            self.p.last_conformance_report = result.report
+            raise ConformanceError(result.report)
+        bars = rows_in(result.frame, wanted)
+        if bars.empty:
+            return
+        secs = ts_seconds(bars)
+        forming = secs >= st.edge
+        if forming.any():
+            flags = bars["flags"].to_numpy().copy()
+            flags[forming] |= int(Flag.PARTIAL_BAR)
+            bars = bars.assign(flags=flags)
+        served = RangeSet((int(t), int(t) + r.interval.seconds) for t in secs)
+        st.pieces.append((Source.LIVE.value, bars))
+        st.contributions[Source.LIVE] = served
+        st.remaining = st.remaining.subtract(served)
+
+    # -- the answer ------------------------------------------------------------
+    def _finish(self, st: _State, want_frame: bool) -> HistoryResult:
+        r, opts = st.request, st.options
+        coverage = RangeSet.span(r.start, r.end).subtract(st.remaining)
+        if opts.strategy is Strategy.FAIL_FAST and st.remaining:
+            raise DataUnavailableError(
+                st.remaining, f"{r.node_id} {r.interval.name}: missing {st.remaining.to_list()}"
+            )
+        df = assemble(st.pieces, lineage=True) if (want_frame or opts.strict) else None
+        flags = df["flags"].to_numpy() if df is not None and len(df) else np.empty(0, np.int32)
+        secs = ts_seconds(df) if df is not None and len(df) else np.empty(0, np.int64)
+        if opts.strict:
+            self._check_strict(st, secs)
+        if df is not None and not opts.lineage:
+            df = df[["ts", "open", "high", "low", "close", "volume"]]
+        if st.report.rows_in or st.report.schema_errors:
+            self.p.last_conformance_report = st.report
+        calendar = self.p.calendar(r.node_id)
+        summary = QualitySummary(
+            flags, st.report, lambda: _gaps(calendar, r.interval, coverage, secs)
+        )
+        watermarks = (
+            Watermarks(int(secs[0]), int(secs[-1]) + r.interval.seconds)
+            if len(secs) else Watermarks()
+        )
+        total_ms = st.deadline.total_elapsed_ms()
+        budget_total = opts.sla.total_deadline_ms
+        if budget_total is not None and total_ms > budget_total and st.deadline.violation is None:
+            st.deadline.violation = "total"
+        meta = HistoryMeta(
+            request_id=st.request_id,
+            strategy=opts.strategy,
+            strict=opts.strict,
+            coverage=coverage,
+            missing=st.remaining,
+            source_contributions=st.contributions,
+            watermarks=watermarks,
+            sla_report=self._sla_report(st, st.deadline.violation),
+            quality_summary=summary,
+            conformance=st.report,
+            backfill=st.backfill,
+            notes=tuple(st.notes),
+            node_id=r.node_id,
+            interval=r.interval.name,
+            start=r.start,
+            end=r.end,
+        )
+        self._observe(st, meta, total_ms)
+        if df is None:
+            df = pd.DataFrame()
+        return HistoryResult(df, meta)
+
+    def _check_strict(self, st: _State, secs: np.ndarray) -> None:
+        r = st.request
+        expected = self.p.calendar(r.node_id).expected_bars(r.interval, r.start, r.end)
+        if len(expected) == len(secs) and np.array_equal(expected, secs):
+            return
+        missing_bars = np.setdiff1d(expected, secs)
+        extra_bars = np.setdiff1d(secs, expected)
+        report = st.report.with_strict(
+            expected=len(expected), observed=len(secs),
+            missing=[int(x) for x in missing_bars[:100]],
+            unexpected=[int(x) for x in extra_bars[:100]],
+        )
+        self.p.last_conformance_report = report
+        raise ConformanceError(
+            report,
+            f"strict: {r.node_id} {r.interval.name} expected {len(expected)} bars, got "
+            f"{len(secs)} ({len(missing_bars)} missing, {len(extra_bars)} unexpected)",
+        )
+
+    def _sla_report(self, st: _State, violation: str | None) -> SLAReport:
+        d = st.deadline
+        return SLAReport(
+            elapsed_ms=dict(d.elapsed_ms),
+            budgets_ms=st.options.sla.budgets_ms(),
+            total_ms=d.total_elapsed_ms(),
+            retries=d.retries,
+            timeouts=d.timeouts,
+            violation=violation,
+        )
+
+    def _observe(self, st: _State, meta: HistoryMeta, total_ms: float) -> None:
+        r, m = st.request, self.p.metrics
+        span = r.end - r.start
+        partial = (meta.missing.total() / span) if span else 0.0
+        m.observe_read(st.options.strategy.value, r.interval.name, total_ms / 1000, partial)
+        for phase, ms in st.deadline.elapsed_ms.items():
+            if phase != "cache":
+                m.observe_phase(r.node_id, phase, ms / 1000)
+        if events.enabled():
+            events.emit(events.READ, node_id=r.node_id, interval=r.interval.name,
+                        start=r.start, end=r.end, request_id=st.request_id,
+                        strategy=st.options.strategy.value, missing=meta.missing,
+                        total_ms=round(total_ms, 3), violation=meta.sla_report.violation)
+
+
+def _gaps(calendar: Any, interval: Interval, coverage: RangeSet, secs: np.ndarray) -> int:
+    """Expected bars inside ``coverage`` that no row stands for."""
+    expected = 0
+    for s, e in coverage:
+        expected += len(calendar.expected_bars(interval, s, e))
+    return max(0, expected - len(secs))

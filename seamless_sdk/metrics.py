@@ -1,0 +1,316 @@
+"""Every Prometheus metric Seamless exposes, in one place.
+
+The names are the seeds' (see DESIGN.md, "Observability names") and are
+module constants here; nothing else in the code base spells a metric name.
+``Metrics(registry)`` registers the collectors on ``registry`` the first time
+and reuses them afterwards, so any number of providers can share a registry
+without "Duplicated timeseries" errors.
+
+Counters are exposed under exactly the constant's name (prometheus_client
+strips a trailing ``_total`` and adds it back on exposition), plus the
+client's usual ``*_created`` series.
+
+The recording methods run on the read path: each caches its labelled child
+per label tuple, so a call costs a dict lookup and one observation.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+
+SLA_DEADLINE_SECONDS = "seamless_sla_deadline_seconds"
+BACKFILL_WAIT_MS = "seamless_backfill_wait_ms"
+BACKFILL_COMPLETION_RATIO = "backfill_completion_ratio"
+BACKFILL_JOBS_IN_PROGRESS = "backfill_jobs_in_progress"
+BACKFILL_LAST_TIMESTAMP = "backfill_last_timestamp"
+BACKFILL_RETRY_TOTAL = "backfill_retry_total"
+BACKFILL_FAILURE_TOTAL = "backfill_failure_total"
+BACKFILL_FETCH_TOTAL = "seamless_backfill_fetch_total"
+CONFORMANCE_FLAG_TOTAL = "seamless_conformance_flag_total"
+READ_LATENCY_SECONDS = "seamless_read_latency_seconds"
+READ_PARTIAL_RATIO = "seamless_read_partial_ratio"
+CACHE_HITS_TOTAL = "seamless_cache_hits_total"
+CACHE_MISSES_TOTAL = "seamless_cache_misses_total"
+SLA_VIOLATION_TOTAL = "seamless_sla_violation_total"
+
+METRIC_NAMES: tuple[str, ...] = (
+    SLA_DEADLINE_SECONDS,
+    BACKFILL_WAIT_MS,
+    BACKFILL_COMPLETION_RATIO,
+    BACKFILL_JOBS_IN_PROGRESS,
+    BACKFILL_LAST_TIMESTAMP,
+    BACKFILL_RETRY_TOTAL,
+    BACKFILL_FAILURE_TOTAL,
+    BACKFILL_FETCH_TOTAL,
+    CONFORMANCE_FLAG_TOTAL,
+    READ_LATENCY_SECONDS,
+    READ_PARTIAL_RATIO,
+    CACHE_HITS_TOTAL,
+    CACHE_MISSES_TOTAL,
+    SLA_VIOLATION_TOTAL,
+)
+"""Every metric family name, as exposed by ``generate_latest``."""
+
+_SECONDS_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+_MS_BUCKETS = (1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000)
+_RATIO_BUCKETS = (0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0)
+_NODE_INTERVAL = ("node_id", "interval")
+
+
+def _label(value: Any) -> str:
+    # Enums (Strategy, Source) label by value, Interval objects by their name.
+    return str(value.value) if isinstance(value, Enum) else str(value)
+
+
+class _Family:
+    """One labelled metric plus a cache of its children by raw label values."""
+
+    __slots__ = ("_children", "metric")
+
+    def __init__(self, metric: Any) -> None:
+        self.metric = metric
+        self._children: dict[tuple[Any, ...], Any] = {}
+
+    def child(self, *key: Any) -> Any:
+        found = self._children.get(key)
+        if found is None:
+            # A race here only builds the same child twice: labels() is idempotent.
+            found = self.metric.labels(*[_label(v) for v in key])
+            self._children[key] = found
+        return found
+
+
+@dataclass
+class _Collectors:
+    """The collectors registered on one registry."""
+
+    phase: _Family
+    backfill_wait: _Family
+    completion: _Family
+    in_progress: _Family
+    last_timestamp: _Family
+    retries: _Family
+    failures: _Family
+    fetches: _Family
+    flags: _Family
+    read_latency: _Family
+    partial_ratio: _Family
+    violations: _Family
+    cache_hits: Counter
+    cache_misses: Counter
+    high_water: dict[tuple[str, str], float] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _build(registry: CollectorRegistry) -> _Collectors:
+    r = registry
+    return _Collectors(
+        phase=_Family(
+            Histogram(
+                SLA_DEADLINE_SECONDS,
+                "Time spent per request phase (storage, backfill, live, total), seconds.",
+                ("node_id", "phase"),
+                registry=r,
+                buckets=_SECONDS_BUCKETS,
+            )
+        ),
+        backfill_wait=_Family(
+            Histogram(
+                BACKFILL_WAIT_MS,
+                "Time a read waited for a backfill, milliseconds.",
+                _NODE_INTERVAL,
+                registry=r,
+                buckets=_MS_BUCKETS,
+            )
+        ),
+        completion=_Family(
+            Gauge(
+                BACKFILL_COMPLETION_RATIO,
+                "Fraction of the requested backfill windows committed so far.",
+                _NODE_INTERVAL,
+                registry=r,
+            )
+        ),
+        in_progress=_Family(
+            Gauge(
+                BACKFILL_JOBS_IN_PROGRESS,
+                "Backfill jobs running now.",
+                _NODE_INTERVAL,
+                registry=r,
+                multiprocess_mode="livesum",
+            )
+        ),
+        last_timestamp=_Family(
+            Gauge(
+                BACKFILL_LAST_TIMESTAMP,
+                "Highest end of a committed backfill window, epoch seconds.",
+                _NODE_INTERVAL,
+                registry=r,
+                multiprocess_mode="max",
+            )
+        ),
+        retries=_Family(
+            Counter(BACKFILL_RETRY_TOTAL, "Backfill fetch retries.", _NODE_INTERVAL, registry=r)
+        ),
+        failures=_Family(
+            Counter(
+                BACKFILL_FAILURE_TOTAL,
+                "Backfill windows that failed after every retry.",
+                _NODE_INTERVAL,
+                registry=r,
+            )
+        ),
+        fetches=_Family(
+            Counter(BACKFILL_FETCH_TOTAL, "Calls made to the fetcher.", _NODE_INTERVAL, registry=r)
+        ),
+        flags=_Family(
+            Counter(
+                CONFORMANCE_FLAG_TOTAL,
+                "Rows flagged by the conformance pipeline, per flag.",
+                ("node_id", "flag"),
+                registry=r,
+            )
+        ),
+        read_latency=_Family(
+            Histogram(
+                READ_LATENCY_SECONDS,
+                "End-to-end latency of a read, seconds.",
+                ("strategy", "interval"),
+                registry=r,
+                buckets=_SECONDS_BUCKETS,
+            )
+        ),
+        partial_ratio=_Family(
+            Histogram(
+                READ_PARTIAL_RATIO,
+                "Fraction of a read's requested range that was missing from the result.",
+                ("strategy",),
+                registry=r,
+                buckets=_RATIO_BUCKETS,
+            )
+        ),
+        violations=_Family(
+            Counter(
+                SLA_VIOLATION_TOTAL, "Requests whose SLA budget ran out.", ("phase",), registry=r
+            )
+        ),
+        cache_hits=Counter(CACHE_HITS_TOTAL, "Reads served from the cache.", registry=r),
+        cache_misses=Counter(CACHE_MISSES_TOTAL, "Reads the cache could not serve.", registry=r),
+    )
+
+
+_BY_REGISTRY: weakref.WeakKeyDictionary[CollectorRegistry, _Collectors] = (
+    weakref.WeakKeyDictionary()
+)
+_BY_REGISTRY_LOCK = threading.Lock()
+
+
+def _collectors_for(registry: CollectorRegistry) -> _Collectors:
+    with _BY_REGISTRY_LOCK:
+        found = _BY_REGISTRY.get(registry)
+        if found is None:
+            found = _build(registry)
+            _BY_REGISTRY[registry] = found
+        return found
+
+
+class Metrics:
+    """The Seamless metrics on one ``prometheus_client`` registry.
+
+    ``Metrics(registry=None)`` uses ``prometheus_client.REGISTRY`` by default.
+    Instances on the same registry share their collectors. Label values may be
+    strings, enums (labelled by value) or ``Interval`` objects (by name).
+    """
+
+    __slots__ = ("_c", "registry")
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = REGISTRY if registry is None else registry
+        self._c = _collectors_for(self.registry)
+
+    # -- reads and SLA -------------------------------------------------------
+    def observe_phase(self, node_id: str, phase: str, seconds: float) -> None:
+        """Record the time one phase of a request took (``seamless_sla_deadline_seconds``)."""
+        self._c.phase.child(node_id, phase).observe(seconds)
+
+    def observe_read(
+        self, strategy: Any, interval: Any, seconds: float, partial_ratio: float
+    ) -> None:
+        """Record a finished read: its latency and the fraction of it that is missing."""
+        self._c.read_latency.child(strategy, interval).observe(seconds)
+        self._c.partial_ratio.child(strategy).observe(partial_ratio)
+
+    def sla_violation(self, phase: str) -> None:
+        """Count a request whose ``phase`` budget ran out."""
+        self._c.violations.child(phase).inc()
+
+    def cache_hit(self, n: int = 1) -> None:
+        """Count reads served from the cache."""
+        self._c.cache_hits.inc(n)
+
+    def cache_miss(self, n: int = 1) -> None:
+        """Count reads the cache could not serve."""
+        self._c.cache_misses.inc(n)
+
+    def conformance_flags(self, node_id: str, flag_counts: Mapping[str, int]) -> None:
+        """Add the per-flag row counts of one conformance report."""
+        for flag, count in flag_counts.items():
+            if count:
+                self._c.flags.child(node_id, flag).inc(count)
+
+    # -- backfill --------------------------------------------------------------
+    def fetch(self, node_id: str, interval: Any) -> None:
+        """Count one call to the fetcher."""
+        self._c.fetches.child(node_id, interval).inc()
+
+    def backfill_started(self, node_id: str, interval: Any) -> None:
+        """A backfill job began (``backfill_jobs_in_progress`` + 1)."""
+        self._c.in_progress.child(node_id, interval).inc()
+
+    def backfill_finished(self, node_id: str, interval: Any) -> None:
+        """A backfill job ended, whatever its outcome (``backfill_jobs_in_progress`` - 1)."""
+        self._c.in_progress.child(node_id, interval).dec()
+
+    @contextmanager
+    def backfill_job(self, node_id: str, interval: Any) -> Iterator[None]:
+        """``backfill_started`` on entry and ``backfill_finished`` on any exit."""
+        self.backfill_started(node_id, interval)
+        try:
+            yield
+        finally:
+            self.backfill_finished(node_id, interval)
+
+    def backfill_retry(self, node_id: str, interval: Any) -> None:
+        """Count a retried fetch."""
+        self._c.retries.child(node_id, interval).inc()
+
+    def backfill_failure(self, node_id: str, interval: Any) -> None:
+        """Count a backfill window that failed after every retry."""
+        self._c.failures.child(node_id, interval).inc()
+
+    def backfill_wait(self, node_id: str, interval: Any, ms: float) -> None:
+        """Record how long a read waited for a backfill, in milliseconds."""
+        self._c.backfill_wait.child(node_id, interval).observe(ms)
+
+    def backfill_committed(
+        self, node_id: str, interval: Any, window_end: int, completion_ratio: float
+    ) -> None:
+        """A backfill window was committed: set the completion ratio, and raise
+        ``backfill_last_timestamp`` to ``window_end`` if it is the highest so far
+        (filling old history must not make the series look stale)."""
+        c = self._c
+        c.completion.child(node_id, interval).set(completion_ratio)
+        key = (node_id, _label(interval))
+        with c.lock:
+            if window_end <= c.high_water.get(key, float("-inf")):
+                return
+            c.high_water[key] = window_end
+            c.last_timestamp.child(node_id, interval).set(window_end)

@@ -1,0 +1,315 @@
+"""SeamlessDataProvider: the single entry point of the read SDK.
+
+A read walks the sources in priority order (cache → storage → backfill →
+live by default), each serving what it can of what is still missing, and then
+assembles one sorted frame and the metadata that says where every part came
+from and what is missing. The walk itself lives in ``engine.py``; this module
+holds the public surface, the per-call options and the lifecycle.
+
+>>> # with SeamlessDataProvider(store=LocalStore("bars.sqlite"),
+>>> #                           fetcher=SyntheticFetcher()) as provider:
+>>> #     result = provider.read("demo:BTCUSDT", "1m", "2026-01-01", "2026-01-02")
+>>> #     result.df, result.meta.missing
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import wait as wait_futures
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from prometheus_client import REGISTRY, CollectorRegistry
+
+from seamless_sdk.backfill.base import DetachedBackfiller
+from seamless_sdk.backfill.fill import FillResult
+from seamless_sdk.backfill.inprocess import FillExecutor, InProcessBackfiller
+from seamless_sdk.cache import BarCache
+from seamless_sdk.calendars import Calendar, calendar_for
+from seamless_sdk.conformance import ConformanceReport
+from seamless_sdk.engine import ReadEngine, Wait
+from seamless_sdk.errors import InvalidRequestError, ProviderClosedError
+from seamless_sdk.metrics import Metrics
+from seamless_sdk.ranges import RangeSet
+from seamless_sdk.request import validate_node_id, validate_request
+from seamless_sdk.result import HistoryMeta, HistoryResult
+from seamless_sdk.sla import SLAPolicy
+from seamless_sdk.strategy import (
+    DEFAULT_SOURCE_PRIORITY,
+    Source,
+    Strategy,
+    parse_source_priority,
+)
+from seamless_sdk.intervals import parse_interval
+from seamless_sdk.stores.base import BarStore
+
+
+@dataclass(frozen=True, slots=True)
+class ReadOptions:
+    """The policy of one request: the provider's defaults with per-call overrides."""
+
+    strategy: Strategy
+    sla: SLAPolicy
+    partial_ok: bool
+    strict: bool
+    source_priority: tuple[Source, ...]
+    lineage: bool
+
+
+def _check_bool(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidRequestError(name, f"{value!r} is not True or False")
+    return value
+
+
+class SeamlessDataProvider:
+    """Reads bars of one node and interval over ``[start, end)``, as if all data
+    had always been there.
+
+    ``store`` keeps bars and coverage; ``fetcher`` (any object with
+    ``fetch(node_id, interval, start, end) -> DataFrame``, sync or async)
+    fills gaps; ``live`` (same shape) serves bars newer than the now edge for
+    SEAMLESS reads; ``registry`` is the Prometheus registry for metrics;
+    ``backfiller`` takes detached gaps (default: background threads here, or a
+    ``DagsterBackfiller`` to make them Dagster runs); ``calendars`` maps node
+    ids to calendar codes (``"XNYS"``; default 24/7).
+    """
+
+    def __init__(
+        self,
+        store: BarStore,
+        fetcher: Any = None,
+        *,
+        strategy: Strategy | str = Strategy.SEAMLESS,
+        sla: SLAPolicy | None = None,
+        partial_ok: bool = False,
+        strict: bool = False,
+        source_priority: Sequence[str] = DEFAULT_SOURCE_PRIORITY,
+        lineage: bool = False,
+        live: Any = None,
+        registry: CollectorRegistry | None = None,
+        backfiller: DetachedBackfiller | None = None,
+        calendars: Mapping[str, str | None] | None = None,
+        cache_bytes: int = 256 * 1024 * 1024,
+        cache_ttl_s: float = 300.0,
+        workers: int = 4,
+        close_timeout_s: float = 10.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not isinstance(store, BarStore):
+            raise InvalidRequestError("store", f"{store!r} does not implement BarStore")
+        for name, source in (("fetcher", fetcher), ("live", live)):
+            if source is not None and not callable(getattr(source, "fetch", None)):
+                raise InvalidRequestError(name, f"{source!r} has no fetch() method")
+        if sla is not None and not isinstance(sla, SLAPolicy):
+            raise InvalidRequestError("sla", f"{sla!r} is not an SLAPolicy")
+        self._defaults = ReadOptions(
+            strategy=Strategy.parse(strategy),
+            sla=sla or SLAPolicy(),
+            partial_ok=_check_bool("partial_ok", partial_ok),
+            strict=_check_bool("strict", strict),
+            source_priority=parse_source_priority(source_priority),
+            lineage=_check_bool("lineage", lineage),
+        )
+        self.store = store
+        self.fetcher = fetcher
+        self.live = live
+        self.metrics = Metrics(registry if registry is not None else REGISTRY)
+        self.cache = BarCache(cache_bytes, cache_ttl_s)
+        self._calendar_codes = {validate_node_id(k): v for k, v in (calendars or {}).items()}
+        self._clock = clock
+        self._close_timeout_s = close_timeout_s
+        self._executor = FillExecutor(
+            store, fetcher, workers=workers, metrics=self.metrics, on_commit=self._on_commit,
+            clock=clock,
+        )
+        self._inprocess = InProcessBackfiller(self._executor)
+        self.backfiller: DetachedBackfiller = backfiller or self._inprocess
+        self._engine = ReadEngine(self)
+        self._closed = False
+        self._close_lock = threading.Lock()
+        self.last_conformance_report: ConformanceReport | None = None
+
+    # -- public API ------------------------------------------------------------
+    def read(
+        self,
+        node_id: str,
+        interval: str,
+        start: Any,
+        end: Any,
+        *,
+        strategy: Strategy | str | None = None,
+        sla: SLAPolicy | None = None,
+        partial_ok: bool | None = None,
+        strict: bool | None = None,
+        source_priority: Sequence[str] | None = None,
+        lineage: bool | None = None,
+        return_meta: bool = True,
+    ) -> HistoryResult | pd.DataFrame:
+        """Bars of ``node_id`` at ``interval`` over ``[start, end)``.
+
+        Returns a ``HistoryResult`` (``df`` and ``meta``), or only the frame with
+        ``return_meta=False``. Keywords left as ``None`` take the provider's defaults.
+        """
+        run = self._start(node_id, interval, start, end, strategy, sla, partial_ok, strict,
+                          source_priority, lineage, want_frame=True)
+        result = _drive_sync(run)
+        return result if return_meta else result.df
+
+    async def aread(
+        self,
+        node_id: str,
+        interval: str,
+        start: Any,
+        end: Any,
+        *,
+        strategy: Strategy | str | None = None,
+        sla: SLAPolicy | None = None,
+        partial_ok: bool | None = None,
+        strict: bool | None = None,
+        source_priority: Sequence[str] | None = None,
+        lineage: bool | None = None,
+        return_meta: bool = True,
+    ) -> HistoryResult | pd.DataFrame:
+        """``read`` for asyncio code: waits on fills without blocking the loop."""
+        run = self._start(node_id, interval, start, end, strategy, sla, partial_ok, strict,
+                          source_priority, lineage, want_frame=True)
+        result = await _drive_async(run)
+        return result if return_meta else result.df
+
+    def ensure_available(
+        self,
+        node_id: str,
+        interval: str,
+        start: Any,
+        end: Any,
+        *,
+        strategy: Strategy | str | None = None,
+        sla: SLAPolicy | None = None,
+        partial_ok: bool | None = None,
+        strict: bool | None = None,
+        source_priority: Sequence[str] | None = None,
+        lineage: bool | None = None,
+    ) -> HistoryMeta:
+        """Make ``[start, end)`` available as ``strategy`` says, and report on it
+        without building the frame."""
+        run = self._start(node_id, interval, start, end, strategy, sla, partial_ok, strict,
+                          source_priority, lineage, want_frame=False)
+        return _drive_sync(run).meta
+
+    async def aensure_available(self, node_id: str, interval: str, start: Any, end: Any,
+                                **kwargs: Any) -> HistoryMeta:
+        """``ensure_available`` for asyncio code."""
+        run = self._start(node_id, interval, start, end, kwargs.get("strategy"),
+                          kwargs.get("sla"), kwargs.get("partial_ok"), kwargs.get("strict"),
+                          kwargs.get("source_priority"), kwargs.get("lineage"),
+                          want_frame=False)
+        return (await _drive_async(run)).meta
+
+    def coverage(self, node_id: str, interval: str) -> RangeSet:
+        """Ranges of ``(node_id, interval)`` that are checked and stored."""
+        self._check_open()
+        return self.store.coverage(validate_node_id(node_id), parse_interval(interval))
+
+    def calendar(self, node_id: str) -> Calendar:
+        """The trading calendar of a node (24/7 unless configured)."""
+        return calendar_for(self._calendar_codes.get(node_id))
+
+    def close(self) -> None:
+        """Stop background backfills (waiting for fills in flight to commit or fail,
+        up to ``close_timeout_s``) and close the store's connections."""
+        with self._close_lock:
+            if self._closed:
+                return
+            self._closed = True
+        if self.backfiller is not self._inprocess:
+            self.backfiller.close(self._close_timeout_s)
+        self._inprocess.close(self._close_timeout_s)
+        self.cache.clear()
+        self.store.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def __enter__(self) -> SeamlessDataProvider:
+        self._check_open()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> SeamlessDataProvider:
+        self._check_open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await asyncio.to_thread(self.close)
+
+    # -- internals -------------------------------------------------------------
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ProviderClosedError("this SeamlessDataProvider is closed")
+
+    def _options(
+        self,
+        strategy: Strategy | str | None,
+        sla: SLAPolicy | None,
+        partial_ok: bool | None,
+        strict: bool | None,
+        source_priority: Sequence[str] | None,
+        lineage: bool | None,
+    ) -> ReadOptions:
+        d = self._defaults
+        if sla is not None and not isinstance(sla, SLAPolicy):
+            raise InvalidRequestError("sla", f"{sla!r} is not an SLAPolicy")
+        return ReadOptions(
+            strategy=d.strategy if strategy is None else Strategy.parse(strategy),
+            sla=d.sla if sla is None else sla,
+            partial_ok=d.partial_ok if partial_ok is None else _check_bool("partial_ok",
+                                                                           partial_ok),
+            strict=d.strict if strict is None else _check_bool("strict", strict),
+            source_priority=(d.source_priority if source_priority is None
+                             else parse_source_priority(source_priority)),
+            lineage=d.lineage if lineage is None else _check_bool("lineage", lineage),
+        )
+
+    def _start(self, node_id: Any, interval: Any, start: Any, end: Any, strategy: Any,
+               sla: Any, partial_ok: Any, strict: Any, source_priority: Any, lineage: Any,
+               *, want_frame: bool) -> Any:
+        self._check_open()
+        request = validate_request(node_id, interval, start, end)
+        options = self._options(strategy, sla, partial_ok, strict, source_priority, lineage)
+        return self._engine.run(request, options, want_frame=want_frame)
+
+    def _on_commit(self, result: FillResult) -> None:
+        # A fill replaced bars: cached spans that overlap it are stale.
+        self.cache.invalidate((result.node_id, result.interval.seconds), result.start, result.end)
+
+
+def _drive_sync(run: Any) -> HistoryResult:
+    """Run the engine's generator, doing its waits by blocking this thread."""
+    try:
+        wait = next(run)
+        while True:
+            assert isinstance(wait, Wait)
+            done, _ = wait_futures(wait.futures, timeout=wait.timeout_s)
+            wait = run.send(done)
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
+
+
+async def _drive_async(run: Any) -> HistoryResult:
+    """Run the engine's generator, doing its waits on the running event loop."""
+    try:
+        wait = next(run)
+        while True:
+            wrapped = {asyncio.wrap_future(f): f for f in wait.futures}
+            done_wrapped, _ = await asyncio.wait(wrapped, timeout=wait.timeout_s)
+            wait = run.send({wrapped[w] for w in done_wrapped})
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
