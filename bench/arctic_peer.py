@@ -63,16 +63,17 @@ def ensure_venv(log: Any = print) -> Path:
 
 
 def run_peer(
-    data_path: Path, days: list[int], repeats: int, log: Any = print
+    data_path: Path, days: list[int], repeats: int, gap_ms: float = 0.0, log: Any = print
 ) -> dict[str, Any]:
     """Run the peer benchmark in the ArcticDB venv and return its JSON result.
 
-    ``days`` are the read lengths to time, in days from the first bar.
+    ``days`` are the read lengths to time, in days from the first bar;
+    ``gap_ms`` is an idle pause before each timed read.
     Raises :class:`PeerUnavailable` when ArcticDB cannot be installed or fails.
     """
     py = ensure_venv(log)
     cmd = [str(py), str(Path(__file__).resolve()), str(data_path), "--repeats", str(repeats)]
-    cmd += ["--days", *map(str, days)]
+    cmd += ["--gap-ms", str(gap_ms), "--days", *map(str, days)]
     # The peer must not see the project's venv or its pandas 3.
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     done = subprocess.run(cmd, capture_output=True, text=True, env=env)
@@ -99,6 +100,7 @@ def _peer_main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("data")
     parser.add_argument("--repeats", type=int, default=300)
+    parser.add_argument("--gap-ms", type=float, default=0.0)
     parser.add_argument("--days", type=int, nargs="+", default=[1, 30])
     args = parser.parse_args(argv)
 
@@ -132,8 +134,11 @@ def _peer_main(argv: list[str]) -> None:
             # ArcticDB's date_range is closed on both ends: stop one ns early.
             hi = lo + pd.Timedelta(days=days) - pd.Timedelta(1, "ns")
             rows = len(lib.read("bars", date_range=(lo, hi)).data)
+            for _ in range(20):  # warm-up, as for LocalStore
+                lib.read("bars", date_range=(lo, hi))
             samples = []
             for _ in range(args.repeats):
+                time.sleep(args.gap_ms / 1e3)
                 t = time.perf_counter()
                 lib.read("bars", date_range=(lo, hi)).data  # noqa: B018 - the read is timed
                 samples.append(time.perf_counter() - t)

@@ -38,6 +38,7 @@ _EXPORTS: dict[str, str] = {
     "SeamlessError": "seamless_sdk.errors",
     "SeamlessSLAExceeded": "seamless_sdk.errors",
     "Source": "seamless_sdk.strategy",
+    "SourceError": "seamless_sdk.errors",
     "StoreError": "seamless_sdk.errors",
     "Strategy": "seamless_sdk.strategy",
     "SyntheticFetcher": "seamless_sdk.fetchers",
@@ -73,6 +74,7 @@ if TYPE_CHECKING:
         ProviderClosedError,
         SeamlessError,
         SeamlessSLAExceeded,
+        SourceError,
         StoreError,
     )
     from seamless_sdk.fetchers import FileFetcher, SyntheticFetcher

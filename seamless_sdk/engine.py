@@ -140,8 +140,13 @@ class ReadEngine:
         span_start = window_floor(served.start, unit)  # type: ignore[arg-type]
         span_end = window_next(served.end - 1, unit)  # type: ignore[operator]
         frame = self.p.store.read(r.node_id, r.interval, span_start, span_end)
-        self.p.cache.put((r.node_id, r.interval.seconds), span_start, span_end, frame,
-                         coverage.clip(span_start, span_end))
+        self.p.cache.put(
+            (r.node_id, r.interval.seconds),
+            span_start,
+            span_end,
+            frame,
+            coverage.clip(span_start, span_end),
+        )
         return rows_in(frame, served)
 
     def _from_backfill(self, st: _State) -> Generator[Wait, set[Future[Any]], None]:
@@ -177,9 +182,16 @@ class ReadEngine:
                 f"gap [{s}, {e}) of {(e - s) // bar} bars exceeds max_sync_gap_bars={limit}: "
                 "detached, returned partial"
             )
-            events.emit(events.SLA_DOWNGRADE, node_id=st.request.node_id,
-                        interval=st.request.interval.name, start=s, end=e,
-                        request_id=st.request_id, reason="sync_gap", bars=(e - s) // bar)
+            events.emit(
+                events.SLA_DOWNGRADE,
+                node_id=st.request.node_id,
+                interval=st.request.interval.name,
+                start=s,
+                end=e,
+                request_id=st.request_id,
+                reason="sync_gap",
+                bars=(e - s) // bar,
+            )
         return RangeSet(small), RangeSet(large)
 
     def _detach(self, st: _State, ranges: RangeSet) -> None:
@@ -203,7 +215,11 @@ class ReadEngine:
             jitter_ratio=sla.jitter_ratio or 0,
         )
         ticket, jobs = self.p._inprocess.submit(
-            r.node_id, r.interval, ranges, partial_ok=st.options.partial_ok, retry=retry,
+            r.node_id,
+            r.interval,
+            ranges,
+            partial_ok=st.options.partial_ok,
+            retry=retry,
             request_id=st.request_id,
         )
         futures = frozenset(job.future for job in jobs)
@@ -241,8 +257,7 @@ class ReadEngine:
             coverage = self.p.store.coverage(r.node_id, r.interval)
             served = coverage.intersect(filled).intersect(st.remaining)
             if served:
-                frame = self.p.store.read(r.node_id, r.interval, served.start, served.end)  # type: ignore[arg-type]
-                st.pieces.append((Source.BACKFILL.value, rows_in(frame, served)))
+                st.pieces.append((Source.BACKFILL.value, self._read_store(r, coverage, served)))
                 st.contributions[Source.BACKFILL] = served
                 st.remaining = st.remaining.subtract(served)
         if pending:
@@ -263,13 +278,24 @@ class ReadEngine:
 
     def _on_timeout(self, st: _State, phase: str, pending: RangeSet) -> None:
         r = st.request
-        elapsed = st.deadline.total_elapsed_ms() if phase == "total" else (
-            st.deadline.elapsed_ms.get(phase, 0.0))
+        elapsed = (
+            st.deadline.total_elapsed_ms()
+            if phase == "total"
+            else (st.deadline.elapsed_ms.get(phase, 0.0))
+        )
         budget = st.options.sla.budgets_ms().get(phase)
         self.p.metrics.sla_violation(phase)
-        events.emit(events.SLA, node_id=r.node_id, interval=r.interval.name, start=r.start,
-                    end=r.end, request_id=st.request_id, phase=phase, elapsed_ms=elapsed,
-                    budget_ms=budget)
+        events.emit(
+            events.SLA,
+            node_id=r.node_id,
+            interval=r.interval.name,
+            start=r.start,
+            end=r.end,
+            request_id=st.request_id,
+            phase=phase,
+            elapsed_ms=elapsed,
+            budget_ms=budget,
+        )
         if st.options.strategy is Strategy.AUTO_BACKFILL:
             raise SeamlessSLAExceeded(phase, budget, elapsed, report=self._sla_report(st, phase))
         st.deadline.violation = st.deadline.violation or phase
@@ -355,7 +381,8 @@ class ReadEngine:
         )
         watermarks = (
             Watermarks(int(secs[0]), int(secs[-1]) + r.interval.seconds)
-            if len(secs) else Watermarks()
+            if len(secs)
+            else Watermarks()
         )
         total_ms = st.deadline.total_elapsed_ms()
         budget_total = opts.sla.total_deadline_ms
@@ -392,7 +419,8 @@ class ReadEngine:
         missing_bars = np.setdiff1d(expected, secs)
         extra_bars = np.setdiff1d(secs, expected)
         report = st.report.with_strict(
-            expected=len(expected), observed=len(secs),
+            expected=len(expected),
+            observed=len(secs),
             missing=[int(x) for x in missing_bars[:100]],
             unexpected=[int(x) for x in extra_bars[:100]],
         )
@@ -423,10 +451,18 @@ class ReadEngine:
             if phase != "cache":
                 m.observe_phase(r.node_id, phase, ms / 1000)
         if events.enabled():
-            events.emit(events.READ, node_id=r.node_id, interval=r.interval.name,
-                        start=r.start, end=r.end, request_id=st.request_id,
-                        strategy=st.options.strategy.value, missing=meta.missing,
-                        total_ms=round(total_ms, 3), violation=meta.sla_report.violation)
+            events.emit(
+                events.READ,
+                node_id=r.node_id,
+                interval=r.interval.name,
+                start=r.start,
+                end=r.end,
+                request_id=st.request_id,
+                strategy=st.options.strategy.value,
+                missing=meta.missing,
+                total_ms=round(total_ms, 3),
+                violation=meta.sla_report.violation,
+            )
 
 
 def _gaps(calendar: Any, interval: Interval, coverage: RangeSet, secs: np.ndarray) -> int:

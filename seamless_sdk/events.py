@@ -33,6 +33,9 @@ from seamless_sdk.ranges import RangeSet
 
 LOGGER_NAME = "seamless"
 logger = logging.getLogger(LOGGER_NAME)
+# A library adds no output of its own: without logging configured, events
+# (even warnings) stay silent instead of reaching the last-resort stderr handler.
+logger.addHandler(logging.NullHandler())
 
 BACKFILL_ATTEMPT = "seamless.backfill.attempt"
 BACKFILL = "seamless.backfill"
@@ -81,6 +84,12 @@ def jsonable(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return jsonable(dataclasses.asdict(value))
     return str(value)
+
+
+def enabled(level: int = logging.INFO) -> bool:
+    """True when an event at ``level`` would be logged: lets callers skip
+    gathering costly fields for ``emit``."""
+    return logger.isEnabledFor(level)
 
 
 class JsonMessage:

@@ -124,7 +124,11 @@ class SeamlessDataProvider:
         self._clock = clock
         self._close_timeout_s = close_timeout_s
         self._executor = FillExecutor(
-            store, fetcher, workers=workers, metrics=self.metrics, on_commit=self._on_commit,
+            store,
+            fetcher,
+            workers=workers,
+            metrics=self.metrics,
+            on_commit=self._on_commit,
             clock=clock,
         )
         self._inprocess = InProcessBackfiller(self._executor)
@@ -155,8 +159,19 @@ class SeamlessDataProvider:
         Returns a ``HistoryResult`` (``df`` and ``meta``), or only the frame with
         ``return_meta=False``. Keywords left as ``None`` take the provider's defaults.
         """
-        run = self._start(node_id, interval, start, end, strategy, sla, partial_ok, strict,
-                          source_priority, lineage, want_frame=True)
+        run = self._start(
+            node_id,
+            interval,
+            start,
+            end,
+            strategy,
+            sla,
+            partial_ok,
+            strict,
+            source_priority,
+            lineage,
+            want_frame=True,
+        )
         result = _drive_sync(run)
         return result if return_meta else result.df
 
@@ -176,8 +191,19 @@ class SeamlessDataProvider:
         return_meta: bool = True,
     ) -> HistoryResult | pd.DataFrame:
         """``read`` for asyncio code: waits on fills without blocking the loop."""
-        run = self._start(node_id, interval, start, end, strategy, sla, partial_ok, strict,
-                          source_priority, lineage, want_frame=True)
+        run = self._start(
+            node_id,
+            interval,
+            start,
+            end,
+            strategy,
+            sla,
+            partial_ok,
+            strict,
+            source_priority,
+            lineage,
+            want_frame=True,
+        )
         result = await _drive_async(run)
         return result if return_meta else result.df
 
@@ -197,17 +223,38 @@ class SeamlessDataProvider:
     ) -> HistoryMeta:
         """Make ``[start, end)`` available as ``strategy`` says, and report on it
         without building the frame."""
-        run = self._start(node_id, interval, start, end, strategy, sla, partial_ok, strict,
-                          source_priority, lineage, want_frame=False)
+        run = self._start(
+            node_id,
+            interval,
+            start,
+            end,
+            strategy,
+            sla,
+            partial_ok,
+            strict,
+            source_priority,
+            lineage,
+            want_frame=False,
+        )
         return _drive_sync(run).meta
 
-    async def aensure_available(self, node_id: str, interval: str, start: Any, end: Any,
-                                **kwargs: Any) -> HistoryMeta:
+    async def aensure_available(
+        self, node_id: str, interval: str, start: Any, end: Any, **kwargs: Any
+    ) -> HistoryMeta:
         """``ensure_available`` for asyncio code."""
-        run = self._start(node_id, interval, start, end, kwargs.get("strategy"),
-                          kwargs.get("sla"), kwargs.get("partial_ok"), kwargs.get("strict"),
-                          kwargs.get("source_priority"), kwargs.get("lineage"),
-                          want_frame=False)
+        run = self._start(
+            node_id,
+            interval,
+            start,
+            end,
+            kwargs.get("strategy"),
+            kwargs.get("sla"),
+            kwargs.get("partial_ok"),
+            kwargs.get("strict"),
+            kwargs.get("source_priority"),
+            kwargs.get("lineage"),
+            want_frame=False,
+        )
         return (await _drive_async(run)).meta
 
     def coverage(self, node_id: str, interval: str) -> RangeSet:
@@ -270,17 +317,33 @@ class SeamlessDataProvider:
         return ReadOptions(
             strategy=d.strategy if strategy is None else Strategy.parse(strategy),
             sla=d.sla if sla is None else sla,
-            partial_ok=d.partial_ok if partial_ok is None else _check_bool("partial_ok",
-                                                                           partial_ok),
+            partial_ok=d.partial_ok
+            if partial_ok is None
+            else _check_bool("partial_ok", partial_ok),
             strict=d.strict if strict is None else _check_bool("strict", strict),
-            source_priority=(d.source_priority if source_priority is None
-                             else parse_source_priority(source_priority)),
+            source_priority=(
+                d.source_priority
+                if source_priority is None
+                else parse_source_priority(source_priority)
+            ),
             lineage=d.lineage if lineage is None else _check_bool("lineage", lineage),
         )
 
-    def _start(self, node_id: Any, interval: Any, start: Any, end: Any, strategy: Any,
-               sla: Any, partial_ok: Any, strict: Any, source_priority: Any, lineage: Any,
-               *, want_frame: bool) -> Any:
+    def _start(
+        self,
+        node_id: Any,
+        interval: Any,
+        start: Any,
+        end: Any,
+        strategy: Any,
+        sla: Any,
+        partial_ok: Any,
+        strict: Any,
+        source_priority: Any,
+        lineage: Any,
+        *,
+        want_frame: bool,
+    ) -> Any:
         self._check_open()
         request = validate_request(node_id, interval, start, end)
         options = self._options(strategy, sla, partial_ok, strict, source_priority, lineage)

@@ -30,9 +30,7 @@ class Strategy(Enum):
             for member in cls:
                 if value.lower() in (member.value, member.name.lower()):
                     return member
-        raise InvalidRequestError(
-            "strategy", f"{value!r} is not one of {[m.value for m in cls]}"
-        )
+        raise InvalidRequestError("strategy", f"{value!r} is not one of {[m.value for m in cls]}")
 
 
 class Source(StrEnum):

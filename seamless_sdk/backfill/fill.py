@@ -102,8 +102,9 @@ def fill_window(
             # Re-read under the lock: another thread or process may have filled it.
             todo = store.coverage(node_id, interval).missing(cs, ce)
             for s, e in todo:
-                frame, tries = _fetch(fetcher, node_id, interval, s, e, retry, metrics,
-                                      request_id, cancel)
+                frame, tries = _fetch(
+                    fetcher, node_id, interval, s, e, retry, metrics, request_id, cancel
+                )
                 attempts += tries
                 result = conform_bars(frame, interval, s, e, flags=flags)
                 report = report.merge(result.report)
@@ -175,8 +176,15 @@ def _fetch(
     for attempt in range(1, retry.max_attempts + 1):
         if cancel is not None and cancel.is_set():
             raise FetchError(f"fetch of [{start}, {end}) cancelled", attempt - 1)
-        events.emit(events.BACKFILL_ATTEMPT, node_id=node_id, interval=interval.name,
-                    start=start, end=end, request_id=request_id, attempt=attempt)
+        events.emit(
+            events.BACKFILL_ATTEMPT,
+            node_id=node_id,
+            interval=interval.name,
+            start=start,
+            end=end,
+            request_id=request_id,
+            attempt=attempt,
+        )
         if metrics is not None:
             metrics.fetch(node_id, interval.name)
         try:
@@ -195,8 +203,16 @@ def _fetch(
                 time.sleep(delay)
     if metrics is not None:
         metrics.backfill_failure(node_id, interval.name)
-    events.emit(events.BACKFILL, node_id=node_id, interval=interval.name, start=start, end=end,
-                request_id=request_id, status="fetch_failed", error=repr(last))
+    events.emit(
+        events.BACKFILL,
+        node_id=node_id,
+        interval=interval.name,
+        start=start,
+        end=end,
+        request_id=request_id,
+        status="fetch_failed",
+        error=repr(last),
+    )
     raise FetchError(
         f"fetcher failed for {node_id} {interval.name} [{start}, {end}) after "
         f"{retry.max_attempts} attempt(s): {last!r}",
@@ -215,8 +231,16 @@ def _record_commit(
     window_start: int,
     window_end: int,
 ) -> None:
-    events.emit(events.BACKFILL, node_id=node_id, interval=interval.name, start=start, end=end,
-                request_id=request_id, status="committed", rows=len(result.frame))
+    events.emit(
+        events.BACKFILL,
+        node_id=node_id,
+        interval=interval.name,
+        start=start,
+        end=end,
+        request_id=request_id,
+        status="committed",
+        rows=len(result.frame),
+    )
     if metrics is not None:
         ratio = (end - window_start) / max(1, window_end - window_start)
         metrics.backfill_committed(node_id, interval.name, end, min(1.0, ratio))
@@ -232,7 +256,15 @@ def _record_failure(
     request_id: str,
     report: ConformanceReport,
 ) -> None:
-    events.emit(events.BACKFILL, node_id=node_id, interval=interval.name, start=start, end=end,
-                request_id=request_id, status="nonconformant", summary=report.summary)
+    events.emit(
+        events.BACKFILL,
+        node_id=node_id,
+        interval=interval.name,
+        start=start,
+        end=end,
+        request_id=request_id,
+        status="nonconformant",
+        summary=report.summary,
+    )
     if metrics is not None:
         metrics.backfill_failure(node_id, interval.name)

@@ -37,6 +37,9 @@ class BarFlag(IntFlag):
     """One or more rows identical to a kept row were dropped from this bar."""
 
 
+Flag = BarFlag
+"""Short alias: ``Flag.BACKFILLED``."""
+
 FLAG_DTYPE = np.int32
 ALL_FLAGS: tuple[BarFlag, ...] = tuple(BarFlag)
 

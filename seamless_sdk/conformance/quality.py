@@ -1,11 +1,13 @@
 """Quality rules for OHLCV bars: named, vectorised, counted.
 
-Each rule marks the bars that break it. A bar may break several rules and
-is counted once per rule; it is rejected once. Rules run on the rolled-up
-bars, so a bad sample taints its whole bar (NaN propagates through the
-roll-up on purpose: a bar with a NaN sample is not a trustworthy bar).
+Each rule marks the rows that break it. The rules run on every sample
+before the roll-up and again on the rolled-up bars: a bar is rejected when
+it, or any sample it was made from, breaks a rule, so a bad sample cannot
+hide inside a good-looking bar (a negative volume summed away, a NaN open
+in the middle of a minute). A row is counted once per rule it breaks; a
+bar is rejected once.
 
-| rule | a bar breaks it when |
+| rule | a row breaks it when |
 | --- | --- |
 | ``high_lt_max_open_close`` | high < max(open, close) |
 | ``low_gt_min_open_close`` | low > min(open, close) |
@@ -14,7 +16,10 @@ roll-up on purpose: a bar with a NaN sample is not a trustworthy bar).
 | ``nan_volume`` | volume is NaN |
 | ``inf_value`` | any of open, high, low, close, volume is ±inf |
 
-Comparisons with NaN are false, so a NaN bar is counted under ``nan_*`` only.
+Comparisons with NaN are false, so a NaN row is counted under ``nan_*`` only.
+Samples that pass every rule roll up into a bar that passes them too (high
+is a max of highs, each above its own open and close; and so on); the
+second pass only catches a volume sum overflowing to inf.
 """
 
 from __future__ import annotations
@@ -36,11 +41,11 @@ QUALITY_RULES: tuple[str, ...] = (
 
 @dataclass(frozen=True)
 class QualityOutcome:
-    """Per-rule counts and the mask of bars that broke at least one rule."""
+    """Per-rule counts and the mask of rows that broke at least one rule."""
 
     counts: dict[str, int]
     bad: np.ndarray | None
-    """Boolean mask over the bars, or None when every bar passed."""
+    """Boolean mask over the rows, or None when every row passed."""
 
     @property
     def rejected(self) -> int:
@@ -50,7 +55,7 @@ class QualityOutcome:
 def check_quality(
     open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray, volume: np.ndarray
 ) -> QualityOutcome:
-    """Evaluate every rule over aligned float64 arrays of one bar each."""
+    """Evaluate every rule over aligned float64 arrays (one element per row)."""
     with np.errstate(invalid="ignore"):
         hi_oc = np.maximum(open_, close)
         lo_oc = np.minimum(open_, close)
@@ -68,3 +73,8 @@ def check_quality(
         return QualityOutcome(counts, None)
     bad = np.logical_or.reduce(masks)
     return QualityOutcome(counts, bad)
+
+
+def combine_counts(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
+    """Per-rule counts of two passes added together."""
+    return {name: a.get(name, 0) + b.get(name, 0) for name in QUALITY_RULES}

@@ -78,6 +78,9 @@ class ConformanceReport:
         if broken:
             rules = ", ".join(f"{k}={v}" for k, v in broken.items())
             text += f"; {self.rejected_bars} bars rejected ({rules})"
+        strict = self.stages.get("strict")
+        if strict and strict.get("ok") is False:
+            text += f"; strict: expected {strict['expected']} bars, got {strict['observed']}"
         if self.schema_errors:
             more = len(self.schema_errors) - 1
             text += f"; schema: {self.schema_errors[0]}" + (f" (+{more} more)" if more else "")
@@ -109,6 +112,24 @@ class ConformanceReport:
         """A copy with ``gaps`` set (the caller knows which bars were expected)."""
         return replace(self, gaps=gaps)
 
+    def with_strict(
+        self, *, expected: int, observed: int, missing: list[int], unexpected: list[int]
+    ) -> ConformanceReport:
+        """A copy recording the ``strict=True`` check of returned against expected bars.
+
+        ``missing``/``unexpected`` are bar opens (epoch seconds; the caller may
+        pass only the first few). Any of them makes the report not ok.
+        """
+        passed = not missing and not unexpected
+        stage = {
+            "ok": passed,
+            "expected": expected,
+            "observed": observed,
+            "missing": [int(x) for x in missing[:MAX_FAILURE_CASES]],
+            "unexpected": [int(x) for x in unexpected[:MAX_FAILURE_CASES]],
+        }
+        return replace(self, ok=self.ok and passed, stages={**self.stages, "strict": stage})
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable copy (``json.dumps(..., allow_nan=False)`` works)."""
         return {
@@ -129,7 +150,9 @@ class ConformanceReport:
             "rule_violations": dict(self.rule_violations),
             "schema_errors": list(self.schema_errors),
             "failure_cases": [{k: json_safe(v) for k, v in c.items()} for c in self.failure_cases],
-            "stages": {name: {k: json_safe(v) for k, v in s.items()} for name, s in self.stages.items()},
+            "stages": {
+                name: {k: json_safe(v) for k, v in s.items()} for name, s in self.stages.items()
+            },
         }
 
 

@@ -51,9 +51,16 @@ class BarArrays:
 
 @dataclass(frozen=True)
 class RollupOutcome:
-    """One row per bar, ascending, plus what it took to get there."""
+    """One row per bar, ascending, plus what it took to get there.
+
+    ``samples`` are the rows that went into the bars (time-sorted, without
+    duplicates) and ``bar_index[i]`` is the position in ``bars`` of sample
+    ``i``'s bar, so a verdict on a sample can be carried to its bar.
+    """
 
     bars: BarArrays
+    samples: BarArrays
+    bar_index: np.ndarray
     duplicates: int
     rolled_up: int
     samples_merged: int
@@ -64,27 +71,29 @@ def is_one_row_per_bar(bar: np.ndarray) -> bool:
     return bool(len(bar) < 2 or (bar[1:] > bar[:-1]).all())
 
 
-def roll_up(ns: np.ndarray, rows: BarArrays) -> RollupOutcome:
+def roll_up(ns: np.ndarray, rows: BarArrays, *, dedup: bool = True) -> RollupOutcome:
     """Sort rows by time, drop duplicates and combine samples bar by bar.
 
     ``ns`` is each row's raw UTC time in epoch nanoseconds (it orders samples
     and is part of a row's identity); ``rows.bar`` is the bar it belongs to.
+    ``dedup=False`` keeps identical rows: for trades, where two identical rows
+    are two trades.
     """
-    if len(ns) == 0:
-        return RollupOutcome(rows, 0, 0, 0)
     order = np.argsort(ns, kind="stable")
     ns = ns[order]
     rows = rows.take(order)
-    dup = _duplicates(ns, rows)
+    dup = _duplicates(ns, rows) if dedup and len(ns) else None
     flags = rows.flags
     if dup is not None:
         flags = flags.copy()
         flags[dup] |= FLAG_DTYPE(BarFlag.DEDUPED)
     all_starts = _group_starts(rows.bar)
-    bar_flags = np.bitwise_or.reduceat(flags, all_starts)
+    # Or-ed over every row, duplicates too: they leave DEDUPED on their bar.
+    bar_flags = np.bitwise_or.reduceat(flags, all_starts) if len(flags) else flags.copy()
     kept = rows if dup is None else rows.take(~dup)
     starts = _group_starts(kept.bar)
     sizes = np.diff(np.append(starts, len(kept)))
+    bar_index = np.repeat(np.arange(len(starts)), sizes)
     multi = sizes > 1
     bar_flags[multi] |= FLAG_DTYPE(BarFlag.ROLLED_UP)
     n_dup = 0 if dup is None else int(np.count_nonzero(dup))
@@ -92,9 +101,8 @@ def roll_up(ns: np.ndarray, rows: BarArrays) -> RollupOutcome:
         bars = BarArrays(
             kept.bar, kept.open, kept.high, kept.low, kept.close, kept.volume, bar_flags
         )
-        return RollupOutcome(bars, n_dup, 0, 0)
+        return RollupOutcome(bars, kept, bar_index, n_dup, 0, 0)
     ends = np.append(starts[1:], len(kept)) - 1
-    # reduceat with np.maximum/np.minimum/np.add propagates NaN: see quality.py.
     bars = BarArrays(
         kept.bar[starts],
         kept.open[starts],
@@ -104,7 +112,8 @@ def roll_up(ns: np.ndarray, rows: BarArrays) -> RollupOutcome:
         np.add.reduceat(kept.volume, starts),
         bar_flags,
     )
-    return RollupOutcome(bars, n_dup, int(np.count_nonzero(multi)), int(sizes[multi].sum()))
+    merged = int(sizes[multi].sum())
+    return RollupOutcome(bars, kept, bar_index, n_dup, int(np.count_nonzero(multi)), merged)
 
 
 def _group_starts(bar: np.ndarray) -> np.ndarray:

@@ -44,9 +44,17 @@ class TimeOutcome:
 def to_utc_ns(ts: pd.Series) -> TimeOutcome:
     """Parse a ``ts`` column into int64 UTC epoch nanoseconds (one per row)."""
     dtype = ts.dtype
+    if isinstance(dtype, pd.PeriodDtype):
+        ts = ts.dt.to_timestamp()  # a period stands for its start, naive = UTC
+        dtype = ts.dtype
+    if isinstance(dtype, pd.ArrowDtype) and dtype.kind == "M":
+        ts = pd.Series(pd.DatetimeIndex(ts), index=ts.index)  # Arrow timestamps have no asi8
+        dtype = ts.dtype
     if isinstance(dtype, pd.DatetimeTZDtype) or (dtype.kind == "M"):
         return _from_datetime64(ts)
     if dtype.kind in "iu":
+        if isinstance(dtype, pd.api.extensions.ExtensionDtype) and ts.hasnans:
+            return _bad(ts, ts.isna().to_numpy(), "int", "is missing")
         return _from_int_seconds(ts)
     if dtype.kind == "f":
         return _from_float_seconds(ts)
@@ -103,7 +111,7 @@ def _from_datetime64(ts: pd.Series) -> TimeOutcome:
 
 
 def _from_objects(ts: pd.Series) -> TimeOutcome:
-    kind = "string" if pd.api.types.is_string_dtype(ts.dtype) else "object"
+    kind = "string" if isinstance(ts.dtype, pd.StringDtype) else "object"
     parsed = _parse_mixed(ts)
     if parsed is None:
         return _bad(ts, np.ones(len(ts), dtype=bool), kind, "is not a time")
@@ -131,7 +139,12 @@ def _bad(ts: pd.Series, mask: np.ndarray, kind: str, problem: str) -> TimeOutcom
     rows = np.flatnonzero(mask)
     values = ts.iloc[rows[:MAX_FAILURE_CASES]]
     cases = [
-        {"column": "ts", "check": "parse_timestamp", "index": json_safe(i), "failure_case": _show(v)}
+        {
+            "column": "ts",
+            "check": "parse_timestamp",
+            "index": json_safe(i),
+            "failure_case": _show(v),
+        }
         for i, v in zip(values.index, values.array, strict=True)
     ]
     sample = ", ".join(repr(c["failure_case"]) for c in cases[:3])
@@ -139,17 +152,13 @@ def _bad(ts: pd.Series, mask: np.ndarray, kind: str, problem: str) -> TimeOutcom
 
 
 def _show(value: Any) -> Any:
-    if value is None or value is pd.NaT or (isinstance(value, float) and value != value):
+    if value is None or value is pd.NaT or value is pd.NA:
+        return None
+    if isinstance(value, float) and value != value:
         return None
     return json_safe(value) if isinstance(value, (int, float, str)) else str(value)
 
 
-def seconds_from_ns(ns: np.ndarray) -> np.ndarray:
-    """Whole epoch seconds (floor, also before 1970) of epoch nanoseconds."""
-    return ns // NS
-
-
-def ts_column(seconds: np.ndarray) -> pd.arrays.DatetimeArray:
-    """The ``datetime64[ns, UTC]`` array for int64 epoch seconds."""
-    ns = np.asarray(seconds, dtype=np.int64) * NS
-    return pd.array(ns.view("M8[ns]"), dtype="datetime64[ns]").tz_localize("UTC")
+def ts_column(seconds: np.ndarray) -> pd.DatetimeIndex:
+    """The ``datetime64[ns, UTC]`` index of int64 epoch seconds (no parsing)."""
+    return pd.DatetimeIndex((seconds * NS).view("M8[ns]"), dtype=_UTC_NS)

@@ -108,6 +108,7 @@ def test_disabled_level_builds_nothing(caplog: pytest.LogCaptureFixture) -> None
             return {"x": 1}
 
     caplog.set_level(logging.WARNING, logger="seamless")
+    assert not events.enabled() and events.enabled(logging.WARNING)
     emit(BACKFILL_ATTEMPT, node_id="n", interval="1m", start=0, end=60, request_id="r", spy=Spy())
     assert _records(caplog) == []
     assert Spy.converted == 0

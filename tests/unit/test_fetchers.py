@@ -116,17 +116,6 @@ def test_synthetic_rejects_bad_arguments() -> None:
             SyntheticFetcher(**kwargs)  # type: ignore[arg-type]
 
 
-def test_synthetic_throughput_is_at_least_5m_bars_per_second() -> None:
-    n = 1_000_000
-    best = float("inf")
-    for _ in range(5):
-        t = time.perf_counter()
-        df = synthetic_bars(0, NODE, 60, T0, T0 + n * 60)
-        best = min(best, time.perf_counter() - t)
-    assert len(df) == n
-    assert n / best >= 5_000_000, f"{n / best / 1e6:.1f}M bars/s"
-
-
 def test_calls_are_recorded_from_8_threads() -> None:
     f = SyntheticFetcher()
     barrier = threading.Barrier(8)

@@ -1,0 +1,87 @@
+"""The bar assets: one partitioned asset per configured interval.
+
+``bars_1m`` holds 1-minute bars of every node, partitioned by node × month;
+``bars_1h`` and ``bars_1d`` by node × year. Materializing a partition fills
+that window of that node in the store. The function is thin: it walks the
+run's partition keys (one, or a range when a backfill puts many partitions in
+one run) and leaves the work to ``fill_partition``.
+"""
+
+# No `from __future__ import annotations`: Dagster reads the decorated
+# functions' annotations (context type, resources) at definition time.
+from collections.abc import Iterator
+
+import dagster as dg
+
+from seamless_assets.assets.partition import fill_partition
+from seamless_assets.checks.specs import bar_check_specs
+from seamless_assets.config import BackfillSettings
+from seamless_assets.partitions import bars_partitions
+from seamless_assets.resources import SeamlessResource
+from seamless_sdk.backfill.dagster import asset_name
+from seamless_sdk.errors import FetchError
+from seamless_sdk.intervals import Interval
+
+GROUP = "bars"
+
+
+def build_bars_asset(
+    interval: Interval, partition_start: int, settings: BackfillSettings
+) -> dg.AssetsDefinition:
+    """The asset ``bars_<interval>`` with its partitions, checks and policies."""
+    name = asset_name(interval)
+    key = dg.AssetKey(name)
+    partitions_def = bars_partitions(interval, partition_start)
+
+    @dg.asset(
+        name=name,
+        group_name=GROUP,
+        partitions_def=partitions_def,
+        check_specs=bar_check_specs(key, partitions_def),
+        # Events are yielded per partition (a range run fills many), so the
+        # asset never returns an Output of its own.
+        output_required=False,
+        backfill_policy=dg.BackfillPolicy.multi_run(settings.max_partitions_per_run),
+        retry_policy=dg.RetryPolicy(
+            max_retries=settings.retries,
+            delay=settings.retry_delay_s,
+            backoff=dg.Backoff.EXPONENTIAL,
+            jitter=dg.Jitter.PLUS_MINUS,
+        ),
+        kinds={"python", "sqlite"},
+        description=(
+            f"{interval.name} OHLCV bars of every node, partitioned by node × "
+            f"{interval.partition_unit}. A materialization fetches, conforms and writes the "
+            "window's missing bars (a covered window is skipped without fetching); its data "
+            "version is the window's content fingerprint."
+        ),
+    )
+    def _bars(
+        context: dg.AssetExecutionContext, seamless: SeamlessResource
+    ) -> Iterator[dg.AssetMaterialization | dg.AssetCheckEvaluation | dg.Output]:
+        failures: list[FetchError] = []
+        selected = context.selected_asset_check_keys
+        with seamless.open_store() as store:
+            for partition_key in context.partition_keys:
+                try:
+                    for event in fill_partition(seamless, store, key, interval, partition_key):
+                        if (
+                            isinstance(event, dg.AssetCheckEvaluation)
+                            and event.asset_check_key not in selected
+                        ):
+                            continue
+                        yield event
+                except FetchError as err:
+                    # Fill the other partitions first; the run fails (and is retried)
+                    # below, and the retry skips every window filled by now.
+                    context.log.error(f"{partition_key}: {err}")
+                    failures.append(err)
+        # Checks are declared outputs: close them once, whatever partitions ran.
+        for check_key in selected:
+            yield dg.Output(
+                None, output_name=context.assets_def.get_output_name_for_asset_check_key(check_key)
+            )
+        if failures:
+            raise failures[0]
+
+    return _bars

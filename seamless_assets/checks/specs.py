@@ -1,0 +1,47 @@
+"""The asset checks every bar asset declares, one result per partition.
+
+Dagster 1.13 lets an ``AssetCheckSpec`` carry the asset's partitions
+definition (a preview feature), so results are stored and shown per
+partition. The checks run inside the materialization, which already holds
+the window's bars and the fill's conformance report, and the asset yields an
+``AssetCheckEvaluation`` per partition (``AssetCheckResult`` cannot name a
+partition, and one run may fill many).
+
+``schema`` and ``quality_rules`` are blocking: a failure fails the run, so
+nothing downstream uses the window. ``completeness`` only warns: a minute
+without trades is covered, not bad.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+SCHEMA_CHECK = "schema"
+COMPLETENESS_CHECK = "completeness"
+QUALITY_CHECK = "quality_rules"
+CHECK_NAMES: tuple[str, ...] = (SCHEMA_CHECK, COMPLETENESS_CHECK, QUALITY_CHECK)
+BLOCKING: frozenset[str] = frozenset({SCHEMA_CHECK, QUALITY_CHECK})
+
+
+def bar_check_specs(
+    asset_key: dg.AssetKey, partitions_def: dg.PartitionsDefinition
+) -> list[dg.AssetCheckSpec]:
+    """The three per-partition checks of a bar asset."""
+    descriptions = {
+        SCHEMA_CHECK: "The stored bars match the versioned pandera schema ohlcv_bars "
+        "and the fill's input frame passed the schema stage.",
+        COMPLETENESS_CHECK: "Every bar the node's calendar expects in the covered window "
+        "is stored (expected, observed, missing, coverage ratio, first gap).",
+        QUALITY_CHECK: "No bar breaks a quality rule (high >= max(open, close), "
+        "low <= min(open, close), volume >= 0, no NaN or inf), stored or rejected.",
+    }
+    return [
+        dg.AssetCheckSpec(
+            name,
+            asset=asset_key,
+            description=descriptions[name],
+            blocking=name in BLOCKING,
+            partitions_def=partitions_def,
+        )
+        for name in CHECK_NAMES
+    ]

@@ -1,0 +1,78 @@
+"""The ``seamless`` resource: where the bars are and where they come from.
+
+Assets and sensors get the store, the fetcher and the node calendars from it,
+so a test (or another deployment) swaps any of them by configuring the
+resource, not by editing an asset.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import dagster as dg
+from pydantic import PrivateAttr
+
+from seamless_assets.config import DEFAULT_CALENDAR, SeamlessConfig
+from seamless_assets.fetchers import build_fetcher
+from seamless_sdk.backfill.dagster import RequestTable
+from seamless_sdk.backfill.retry import RetryPolicy
+from seamless_sdk.calendars import Calendar, calendar_for
+from seamless_sdk.stores.local import LocalStore
+
+
+class SeamlessResource(dg.ConfigurableResource):
+    """Store, fetcher, calendars and fill settings of the code location."""
+
+    store_path: str
+    requests_path: str
+    fetcher: str = "synthetic"
+    partial_ok: bool = False
+    fetch_attempts: int = 3
+    calendars: dict[str, str] = {}  # noqa: RUF012  (pydantic copies field defaults)
+
+    _fetcher: Any = PrivateAttr(default=None)
+
+    @classmethod
+    def from_config(cls, config: SeamlessConfig) -> SeamlessResource:
+        return cls(
+            store_path=str(config.store),
+            requests_path=str(config.requests),
+            fetcher=config.fetcher,
+            partial_ok=config.backfill.partial_ok,
+            fetch_attempts=config.backfill.fetch_attempts,
+            calendars=config.calendars,
+        )
+
+    @contextmanager
+    def open_store(self) -> Iterator[LocalStore]:
+        """The LocalStore, closed again when the block ends."""
+        store = LocalStore(self.store_path)
+        try:
+            yield store
+        finally:
+            store.close()
+
+    @contextmanager
+    def open_requests(self) -> Iterator[RequestTable]:
+        """The backfill request table, closed again when the block ends."""
+        table = RequestTable(self.requests_path)
+        try:
+            yield table
+        finally:
+            table.close()
+
+    def get_fetcher(self) -> Any:
+        """The fetcher, built once per resource instance (i.e. once per run)."""
+        if self._fetcher is None:
+            self._fetcher = build_fetcher(self.fetcher)
+        return self._fetcher
+
+    def calendar(self, node_id: str) -> Calendar:
+        """The node's trading calendar (24/7 unless configured)."""
+        return calendar_for(self.calendars.get(node_id, DEFAULT_CALENDAR))
+
+    def retry(self) -> RetryPolicy:
+        """In-run fetch retries; the asset's Dagster RetryPolicy retries whole runs."""
+        return RetryPolicy(max_attempts=max(1, self.fetch_attempts))

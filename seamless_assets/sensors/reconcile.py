@@ -1,0 +1,95 @@
+"""Reconciliation: Dagster's materialized partitions follow the store's coverage.
+
+Both directions, per bar asset, over closed windows:
+
+* covered in the store but not materialized in Dagster (the SDK filled it in
+  process and nobody reported it, or the instance is new): the sensor reports
+  a runless materialization with the window's metadata and data version;
+* materialized in Dagster but no longer covered in the store (the store file
+  was replaced, coverage was removed): the sensor asks for a run that fills
+  the window again. Its run key names the partition's latest
+  materialization, so each loss is repaired once, not every tick.
+"""
+
+# No `from __future__ import annotations`: Dagster reads the decorated
+# functions' annotations (context type, resources) at definition time.
+from collections.abc import Sequence
+
+import dagster as dg
+
+from seamless_assets.coverage import coverage_event, find_drift
+from seamless_assets.resources import SeamlessResource
+from seamless_sdk.backfill.dagster import (
+    PARTITION_TAG,
+    SOURCE_TAG,
+    asset_name,
+    job_name,
+    split_partition_key,
+)
+from seamless_sdk.intervals import Interval
+
+SENSOR_NAME = "seamless_reconcile_sensor"
+MAX_EVENTS_PER_TICK = 500
+MAX_RUNS_PER_TICK = 100
+
+
+def repair_request(interval: Interval, key: str, storage_id: int | None) -> dg.RunRequest:
+    """The run that refills a lost partition window."""
+    name = asset_name(interval)
+    return dg.RunRequest(
+        run_key=f"repair|{name}|{key}|{storage_id}",
+        job_name=job_name(interval),
+        partition_key=key,
+        tags={PARTITION_TAG: f"{name}|{key}", SOURCE_TAG: "repair"},
+    )
+
+
+def build_reconcile_sensor(
+    intervals: Sequence[Interval],
+    partition_start: int,
+    *,
+    interval_s: int,
+    partial_ok: bool,
+    jobs: Sequence[object],
+) -> dg.SensorDefinition:
+    """The reconciliation sensor over every configured interval."""
+
+    @dg.sensor(
+        name=SENSOR_NAME,
+        minimum_interval_seconds=interval_s,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        jobs=list(jobs),
+        description="Repairs drift between the store's coverage and Dagster's materialized "
+        "partitions, both ways.",
+    )
+    def _sensor(context: dg.SensorEvaluationContext, seamless: SeamlessResource) -> dg.SensorResult:
+        instance = context.instance
+        nodes = list(instance.get_dynamic_partitions("nodes"))
+        events: list[dg.AssetMaterialization] = []
+        runs: list[dg.RunRequest] = []
+        with seamless.open_store() as store:
+            for iv in intervals:
+                key = dg.AssetKey(asset_name(iv))
+                drift = find_drift(
+                    store,
+                    iv,
+                    nodes,
+                    instance.get_materialized_partitions(key),
+                    partition_start,
+                    partial_ok=partial_ok,
+                )
+                for node, window in drift.unreported[: MAX_EVENTS_PER_TICK - len(events)]:
+                    events.append(coverage_event(store, node, iv, window, source="reconcile"))
+                if drift.lost:
+                    latest = instance.get_latest_storage_id_by_partition(
+                        key, dg.DagsterEventType.ASSET_MATERIALIZATION
+                    )
+                    for pk in drift.lost[: MAX_RUNS_PER_TICK - len(runs)]:
+                        split_partition_key(iv, pk)  # only well-formed keys get a run
+                        runs.append(repair_request(iv, pk, latest.get(pk)))
+        if not events and not runs:
+            return dg.SensorResult(skip_reason="store coverage and Dagster agree")
+        context.log.info(f"reporting {len(events)} covered window(s), repairing {len(runs)}")
+        return dg.SensorResult(run_requests=runs, asset_events=events)
+
+    return _sensor

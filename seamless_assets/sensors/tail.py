@@ -1,0 +1,163 @@
+"""The tail sensor: every node's newest windows stay filled up to the last closed bar.
+
+Each tick looks at the newest ``tail_windows`` partition windows of every
+registered node and asks for the ones whose closed bars are not all covered
+yet, and only where the node's calendar expects a bar in the gap (a closed
+exchange needs no run). Nodes that need the same window are grouped into
+partition-range runs (consecutive nodes in Dagster's node order), so 500
+nodes cost a handful of runs a tick, not 500. While a tail run of an asset is
+still in flight the sensor waits for it rather than piling runs up.
+"""
+
+# No `from __future__ import annotations`: Dagster reads the decorated
+# functions' annotations (context type, resources) at definition time.
+from collections.abc import Callable, Sequence
+
+import dagster as dg
+import numpy as np
+
+from seamless_assets.resources import SeamlessResource
+from seamless_assets.sensors.runs import in_flight_runs_of
+from seamless_sdk.backfill.dagster import (
+    PARTITION_TAG,
+    RANGE_END_TAG,
+    RANGE_START_TAG,
+    SOURCE_TAG,
+    asset_name,
+    job_name,
+    partition_key,
+    partition_tag_value,
+    partition_windows_touching,
+    window_key,
+)
+from seamless_sdk.calendars import Calendar
+from seamless_sdk.intervals import Interval, window_floor
+from seamless_sdk.ranges import RangeSet
+from seamless_sdk.stores.base import BarStore
+
+SENSOR_NAME = "seamless_tail_sensor"
+
+TailPlan = dict[int, list[str]]
+"""Window start → the nodes (in Dagster's node order) that need it filled."""
+
+
+def tail_windows(
+    interval: Interval, partition_start: int, count: int, now: float | None = None
+) -> list[tuple[int, int]]:
+    """The newest ``count`` partition windows that hold a closed bar (none for 0)."""
+    if count <= 0:
+        return []
+    edge = interval.now_edge(now)
+    unit = interval.partition_unit
+    first = window_floor(edge - 1, unit)
+    for _ in range(max(0, count - 1)):
+        first = window_floor(first - 1, unit)
+    first = max(first, window_floor(partition_start, unit))
+    return partition_windows_touching(interval, RangeSet.span(first, edge), now=now)
+
+
+def plan_tail(
+    store: BarStore,
+    interval: Interval,
+    nodes: Sequence[str],
+    calendar_of: Callable[[str], Calendar],
+    partition_start: int,
+    *,
+    count: int = 2,
+    now: float | None = None,
+) -> TailPlan:
+    """Which nodes need which of the newest windows (pure but for store reads)."""
+    edge = interval.now_edge(now)
+    windows = tail_windows(interval, partition_start, count, now)
+    plan: TailPlan = {}
+    for node in nodes:
+        coverage = store.coverage(node, interval)
+        for ws, we in windows:
+            gaps = coverage.missing(ws, min(we, edge))
+            if gaps and _expects_bars(calendar_of(node), interval, gaps):
+                plan.setdefault(ws, []).append(node)
+    return plan
+
+
+def _expects_bars(calendar: Calendar, interval: Interval, gaps: RangeSet) -> bool:
+    return any(len(np.asarray(calendar.expected_bars(interval, s, e))) for s, e in gaps)
+
+
+def contiguous_groups(needed: Sequence[str], order: Sequence[str]) -> list[list[str]]:
+    """``needed`` split into runs of consecutive nodes of ``order``: a partition
+    range of a multi-partition asset spans every node between its ends."""
+    position = {n: i for i, n in enumerate(order)}
+    ranked = sorted((position[n], n) for n in needed if n in position)
+    groups: list[list[str]] = []
+    last = -2
+    for i, node in ranked:
+        if i == last + 1 and groups:
+            groups[-1].append(node)
+        else:
+            groups.append([node])
+        last = i
+    return groups
+
+
+def tail_run_requests(
+    interval: Interval, plan: TailPlan, order: Sequence[str], *, edge: int
+) -> list[dg.RunRequest]:
+    """One run per window and group of consecutive nodes; run keys name the now edge."""
+    name = asset_name(interval)
+    out = []
+    for ws, needed in sorted(plan.items()):
+        wk = window_key(interval, ws)
+        for group in contiguous_groups(needed, order):
+            tags = {SOURCE_TAG: "tail"}
+            if len(group) == 1:
+                tags[PARTITION_TAG] = partition_tag_value(group[0], interval, ws)
+                pk: str | None = partition_key(group[0], interval, ws)
+            else:
+                tags[RANGE_START_TAG] = f"{group[0]}|{wk}"
+                tags[RANGE_END_TAG] = f"{group[-1]}|{wk}"
+                pk = None
+            out.append(
+                dg.RunRequest(
+                    run_key=f"tail|{name}|{group[0]}..{group[-1]}|{wk}|{edge}",
+                    job_name=job_name(interval),
+                    partition_key=pk,
+                    tags=tags,
+                )
+            )
+    return out
+
+
+def build_tail_sensor(
+    intervals: Sequence[Interval],
+    partition_start: int,
+    *,
+    interval_s: int,
+    count: int,
+    jobs: Sequence[object],
+) -> dg.SensorDefinition:
+    """The tail sensor over every configured interval."""
+
+    @dg.sensor(
+        name=SENSOR_NAME,
+        minimum_interval_seconds=interval_s,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        jobs=list(jobs),
+        description="Keeps every node's newest partition windows filled up to the last closed bar.",
+    )
+    def _sensor(context: dg.SensorEvaluationContext, seamless: SeamlessResource) -> dg.SensorResult:
+        order = list(context.instance.get_dynamic_partitions("nodes"))
+        if not order:
+            return dg.SensorResult(skip_reason="no nodes registered yet")
+        requests: list[dg.RunRequest] = []
+        busy = {r.job_name for r in in_flight_runs_of(context.instance, tags={SOURCE_TAG: "tail"})}
+        with seamless.open_store() as store:
+            for iv in intervals:
+                if job_name(iv) in busy:
+                    continue  # the last tick's run is still filling this asset
+                plan = plan_tail(store, iv, order, seamless.calendar, partition_start, count=count)
+                requests += tail_run_requests(iv, plan, order, edge=iv.now_edge())
+        if not requests:
+            return dg.SensorResult(skip_reason="every node's newest windows are filled")
+        return dg.SensorResult(run_requests=requests)
+
+    return _sensor

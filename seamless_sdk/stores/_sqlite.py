@@ -1,0 +1,229 @@
+"""The SQLite side of LocalStore: schema, connections, transactions, coverage rows.
+
+One file in WAL mode, so readers in any process never block the one writer
+and always see a committed state. Two tables:
+
+* ``chunks``: one row per ``(node_id, interval_s, chunk_start)``; ``data`` is
+  an Arrow IPC stream of the chunk's bars and ``nrows`` its row count (kept
+  before the blob so it can be read without touching the blob's pages);
+* ``coverage``: the normalised RangeSet of each ``(node_id, interval_s)``, one
+  row per disjoint range, with the interval's name for ``series()``.
+
+Every statement binds its values as parameters; nothing is formatted into SQL.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from seamless_sdk.errors import StoreError
+from seamless_sdk.ranges import RangeSet
+
+FORMAT_VERSION = 1
+BUSY_TIMEOUT_S = 60.0
+# Reads map the file instead of copying pages through SQLite's cache: halves
+# the cost of a 30-day read. Address space only; SQLite caps it near 2 GiB.
+MMAP_BYTES = 1 << 30
+CACHE_KIB = 32_768
+
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS chunks (
+        node_id TEXT NOT NULL,
+        interval_s INTEGER NOT NULL,
+        chunk_start INTEGER NOT NULL,
+        nrows INTEGER NOT NULL,
+        data BLOB NOT NULL,
+        PRIMARY KEY (node_id, interval_s, chunk_start)
+    )""",
+    """CREATE TABLE IF NOT EXISTS coverage (
+        node_id TEXT NOT NULL,
+        interval_s INTEGER NOT NULL,
+        interval TEXT NOT NULL,
+        range_start INTEGER NOT NULL,
+        range_end INTEGER NOT NULL,
+        PRIMARY KEY (node_id, interval_s, range_start)
+    ) WITHOUT ROWID""",
+)
+
+# The uncorrelated subquery runs once; putting it in the same statement makes
+# the row count and the blobs come from one snapshot.
+READ_SQL = """
+    SELECT (SELECT sum(nrows) FROM chunks
+            WHERE node_id = ?1 AND interval_s = ?2 AND chunk_start >= ?3 AND chunk_start < ?4),
+           data
+    FROM chunks
+    WHERE node_id = ?1 AND interval_s = ?2 AND chunk_start >= ?3 AND chunk_start < ?4
+    ORDER BY chunk_start
+"""
+CHUNK_SQL = "SELECT data FROM chunks WHERE node_id = ? AND interval_s = ? AND chunk_start = ?"
+CHUNK_STARTS_SQL = """
+    SELECT chunk_start FROM chunks
+    WHERE node_id = ? AND interval_s = ? AND chunk_start >= ? AND chunk_start < ?
+"""
+UPSERT_SQL = """
+    INSERT INTO chunks (node_id, interval_s, chunk_start, nrows, data) VALUES (?, ?, ?, ?, ?)
+    ON CONFLICT (node_id, interval_s, chunk_start)
+    DO UPDATE SET nrows = excluded.nrows, data = excluded.data
+"""
+DELETE_SQL = "DELETE FROM chunks WHERE node_id = ? AND interval_s = ? AND chunk_start = ?"
+_COVERAGE_SQL = """
+    SELECT range_start, range_end FROM coverage
+    WHERE node_id = ? AND interval_s = ? ORDER BY range_start
+"""
+SERIES_SQL = "SELECT DISTINCT node_id, interval FROM coverage ORDER BY node_id, interval_s"
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """A connection in autocommit mode (transactions are explicit) usable from
+    any thread, tuned for this store."""
+    conn = sqlite3.connect(
+        path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+    )
+    try:
+        # NORMAL in WAL mode: a commit is atomic and survives a process crash;
+        # only an OS crash can lose the last commits, never corrupt the file.
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
+        conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+    except sqlite3.Error:
+        conn.close()
+        raise
+    return conn
+
+
+_fork_generation = 0
+# Connections a forked child inherited: SQLite forbids using or closing them
+# there, so they are kept referenced (never finalised) for the child's life.
+_inherited: list[_Handle] = []
+
+
+def _after_fork_in_child() -> None:
+    global _fork_generation
+    _fork_generation += 1
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+class _Handle:
+    """One thread's connection. The pool's thread-local slot holds it; when the
+    thread ends the slot goes and the connection closes with it, so short-lived
+    threads (executors, ``asyncio.to_thread``) do not pile up open files."""
+
+    __slots__ = ("__weakref__", "conn", "generation")
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.generation = _fork_generation
+
+    def close(self) -> None:
+        if self.generation == _fork_generation:
+            self.conn.close()
+
+    def __del__(self) -> None:
+        self.close()
+
+
+class ConnectionPool:
+    """One open connection per thread, per process, for the pool's lifetime:
+    opening a connection per query would cost more than the query."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._guard = threading.Lock()
+        self._local = threading.local()
+        self._handles: weakref.WeakSet[_Handle] = weakref.WeakSet()
+        self.closed = False
+
+    def get(self) -> sqlite3.Connection:
+        """This thread's connection; ``StoreError`` once the pool is closed."""
+        if self.closed:
+            raise StoreError(f"the store at {self._path} is closed")
+        handle = getattr(self._local, "handle", None)
+        if handle is None or handle.generation != _fork_generation:
+            if handle is not None:
+                _inherited.append(handle)
+            handle = self._open()
+        return handle.conn
+
+    def _open(self) -> _Handle:
+        handle = _Handle(connect(self._path))
+        with self._guard:
+            if self.closed:
+                handle.close()
+                raise StoreError(f"the store at {self._path} is closed")
+            self._handles.add(handle)
+        self._local.handle = handle
+        return handle
+
+    def close(self) -> None:
+        """Close every connection of this process's threads, from any thread."""
+        with self._guard:
+            self.closed = True
+            handles = list(self._handles)
+            self._handles.clear()
+        for handle in handles:
+            handle.close()
+
+    def __len__(self) -> int:
+        return len(self._handles)
+
+
+def initialise(conn: sqlite3.Connection) -> None:
+    """Switch the file to WAL and create the tables, or check their version."""
+    conn.execute("PRAGMA journal_mode = WAL")
+    with immediate(conn):
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version not in (0, FORMAT_VERSION):
+            raise StoreError(f"store format version {version} is not supported")
+        if version == 0:
+            for statement in _SCHEMA:
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {FORMAT_VERSION}")
+
+
+@contextmanager
+def immediate(conn: sqlite3.Connection) -> Iterator[None]:
+    """One write transaction: taken at the start (so the read-modify-write inside
+    sees no other writer), committed at the end, rolled back on any error."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+def load_coverage(conn: sqlite3.Connection, node_id: str, interval_s: int) -> RangeSet:
+    """The coverage of one series as stored."""
+    return RangeSet(conn.execute(_COVERAGE_SQL, (node_id, interval_s)).fetchall())
+
+
+def save_coverage(
+    conn: sqlite3.Connection,
+    node_id: str,
+    interval_s: int,
+    interval: str,
+    old: RangeSet,
+    new: RangeSet,
+) -> None:
+    """Turn the stored rows for ``old`` into rows for ``new``, touching only the
+    ranges that changed. Call inside a write transaction."""
+    before, after = set(old), set(new)
+    conn.executemany(
+        "DELETE FROM coverage WHERE node_id = ? AND interval_s = ? AND range_start = ?",
+        [(node_id, interval_s, s) for s, _ in before - after],
+    )
+    conn.executemany(
+        "INSERT INTO coverage (node_id, interval_s, interval, range_start, range_end)"
+        " VALUES (?, ?, ?, ?, ?)",
+        [(node_id, interval_s, interval, s, e) for s, e in sorted(after - before)],
+    )

@@ -1,0 +1,110 @@
+"""Pure planning of the request and tail sensors."""
+
+from __future__ import annotations
+
+import pytest
+
+from seamless_assets.sensors.requests import RunInfo, plan_requests, run_request_for
+from seamless_assets.sensors.tail import contiguous_groups, tail_run_requests, tail_windows
+from seamless_sdk.backfill.dagster import BackfillRequest
+from seamless_sdk.intervals import parse_interval
+
+H1 = parse_interval("1h")
+Y2024 = (1_704_067_200, 1_735_689_600)
+Y2025 = (1_735_689_600, 1_767_225_600)
+
+
+def row(i: int, node: str = "a", window: tuple[int, int] = Y2024, **kw: object) -> BackfillRequest:
+    fields = dict(state="pending", attempt=0, run_id=None, requested_at=0.0, updated_at=0.0)
+    fields.update(kw)
+    return BackfillRequest(i, node, "1h", window[0], window[1], **fields)  # type: ignore[arg-type]
+
+
+def test_pending_rows_become_one_run_each_with_stable_run_keys() -> None:
+    rows = [row(1), row(2, "b"), row(3, window=Y2025)]
+    plan = plan_requests(rows, {}, [], ["a"], [H1], Y2024[0])
+    assert [r.id for r in plan.launch] == [1, 2, 3]
+    assert plan.new_nodes == ["b"]
+    request = run_request_for(rows[0])
+    assert request.run_key == "seamless-request-1-0"
+    assert request.partition_key == "a|2024"
+    assert request.tags["seamless/partition"] == "bars_1h|a|2024"
+    assert request.tags["seamless/request"] == "1:0"
+
+
+def test_rows_with_runs_move_on_instead_of_launching_again() -> None:
+    rows = [row(1), row(2, state="launched", run_id="r2"), row(3, state="launched", run_id="r3")]
+    runs = {
+        "1:0": RunInfo("r1", "QUEUED", {}),
+        "r2": RunInfo("r2", "SUCCESS", {}),
+        "r3": RunInfo("r3", "FAILURE", {}),
+    }
+    plan = plan_requests(rows, runs, [], ["a"], [H1], Y2024[0])
+    assert plan.launch == []
+    assert [(r.id, s, run) for r, s, run in plan.transitions] == [
+        (1, "launched", "r1"),
+        (2, "done", "r2"),
+        (3, "failed", "r3"),
+    ]
+
+
+def test_a_row_joins_a_run_already_filling_its_window() -> None:
+    ui_backfill = RunInfo(
+        "ui",
+        "STARTED",
+        {
+            "dagster/asset_partition_range_start": "a|2024",
+            "dagster/asset_partition_range_end": "b|2025",
+        },
+        asset="bars_1h",
+    )
+    plan = plan_requests([row(1, "b")], {}, [ui_backfill], ["a", "b"], [H1], Y2024[0])
+    assert plan.launch == []
+    assert [(r.id, s, run) for r, s, run in plan.transitions] == [(1, "launched", "ui")]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        BackfillRequest(1, "a", "1d", *Y2024, "pending", 0, None, 0.0, 0.0),  # no bars_1d asset
+        row(1, window=(1_672_531_200, 1_704_067_200)),  # before the first partition
+    ],
+)
+def test_rows_no_partition_can_serve_fail(bad: BackfillRequest) -> None:
+    plan = plan_requests([bad], {}, [], ["a"], [H1], Y2024[0])
+    assert plan.launch == []
+    assert [s for _, s, _ in plan.transitions] == ["failed"]
+
+
+def test_contiguous_groups_follow_dagster_node_order() -> None:
+    order = ["a", "b", "c", "d", "e"]
+    assert contiguous_groups(["e", "a", "b", "d"], order) == [["a", "b"], ["d", "e"]]
+    assert contiguous_groups(["zz"], order) == []
+
+
+def test_tail_windows_are_the_newest_with_a_closed_bar() -> None:
+    m1 = parse_interval("1m")
+    now = 1_761_955_200 + 30  # 2025-11-01T00:00:30: no 1m bar of November is closed yet
+    assert tail_windows(m1, 0, 2, now) == [
+        (1_756_684_800, 1_759_276_800),
+        (1_759_276_800, 1_761_955_200),
+    ]
+    now = 1_761_955_200 + 120
+    assert tail_windows(m1, 0, 2, now) == [
+        (1_759_276_800, 1_761_955_200),
+        (1_761_955_200, 1_764_547_200),
+    ]
+    assert tail_windows(m1, 1_761_955_200, 5, now) == [(1_761_955_200, 1_764_547_200)]
+
+
+def test_tail_run_requests_use_ranges_for_groups() -> None:
+    plan = {Y2025[0]: ["a", "b", "d"]}
+    single, ranged = sorted(
+        tail_run_requests(H1, plan, ["a", "b", "c", "d"], edge=99), key=lambda r: r.run_key
+    )[::-1]
+    assert ranged.tags["dagster/asset_partition_range_start"] == "a|2025"
+    assert ranged.tags["dagster/asset_partition_range_end"] == "b|2025"
+    assert ranged.partition_key is None
+    assert single.partition_key == "d|2025"
+    assert single.tags["seamless/partition"] == "bars_1h|d|2025"
+    assert all(r.job_name == "bars_1h_job" and r.run_key.endswith("|99") for r in (single, ranged))

@@ -1,0 +1,48 @@
+"""The public names other tests depend on (DESIGN.md, "Public API contract")."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import seamless_sdk
+
+CONTRACT = {
+    "SeamlessDataProvider", "Strategy", "SLAPolicy", "HistoryResult", "HistoryMeta",
+    "RangeSet", "LocalStore", "SeamlessSLAExceeded", "ConformanceError",
+    "DataUnavailableError", "InvalidRequestError",
+}
+
+
+def test_all_is_pinned() -> None:
+    assert sorted(seamless_sdk.__all__) == [
+        "BackfillReport", "ConformanceError", "ConformanceReport", "DataUnavailableError",
+        "FetchError", "FileFetcher", "FillResult", "Flag", "HistoryMeta", "HistoryResult",
+        "Interval", "InvalidRequestError", "LocalStore", "ProviderClosedError", "RangeSet",
+        "SLAPolicy", "SLAReport", "SeamlessDataProvider", "SeamlessError",
+        "SeamlessSLAExceeded", "Source", "SourceError", "StoreError", "Strategy",
+        "SyntheticFetcher", "Watermarks", "fill_window", "parse_interval",
+    ]
+    assert CONTRACT <= set(seamless_sdk.__all__)
+    for name in seamless_sdk.__all__:
+        assert getattr(seamless_sdk, name) is not None
+
+
+def test_error_hierarchy() -> None:
+    from seamless_sdk import errors
+
+    assert issubclass(errors.InvalidRequestError, ValueError)
+    for name in ("InvalidRequestError", "DataUnavailableError", "SeamlessSLAExceeded",
+                 "ConformanceError", "FetchError", "StoreError", "ProviderClosedError",
+                 "SourceError"):
+        assert issubclass(getattr(errors, name), errors.SeamlessError)
+
+
+def test_sdk_imports_no_dagster() -> None:
+    code = (
+        "import sys, seamless_sdk\n"
+        "from seamless_sdk import *\n"
+        "assert not any(m == 'dagster' or m.startswith('dagster.') for m in sys.modules), "
+        "[m for m in sys.modules if m.startswith('dagster')]\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
