@@ -86,12 +86,12 @@ def timed(
     }
 
 
-def raw_reader(path: Path) -> Callable[[int, int], pd.DataFrame]:
+def raw_reader(path: Path, node: str = NODE) -> Callable[[int, int], pd.DataFrame]:
     """The baseline: the same blobs through a plain connection and pyarrow."""
     conn = sqlite3.connect(path, check_same_thread=False)
 
     def read(start: int, end: int) -> pd.DataFrame:
-        blobs = conn.execute(RAW_SQL, (NODE, M1.seconds, start, end)).fetchall()
+        blobs = conn.execute(RAW_SQL, (node, M1.seconds, start, end)).fetchall()
         tables = [pa.ipc.open_stream(b).read_all() for (b,) in blobs]
         return pa.concat_tables(tables).to_pandas()
 
