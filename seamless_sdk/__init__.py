@@ -47,7 +47,36 @@ _EXPORTS: dict[str, str] = {
     "parse_interval": "seamless_sdk.intervals",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "BackfillReport",
+    "ConformanceError",
+    "ConformanceReport",
+    "DataUnavailableError",
+    "FetchError",
+    "FileFetcher",
+    "FillResult",
+    "Flag",
+    "HistoryMeta",
+    "HistoryResult",
+    "Interval",
+    "InvalidRequestError",
+    "LocalStore",
+    "ProviderClosedError",
+    "RangeSet",
+    "SLAPolicy",
+    "SLAReport",
+    "SeamlessDataProvider",
+    "SeamlessError",
+    "SeamlessSLAExceeded",
+    "Source",
+    "SourceError",
+    "StoreError",
+    "Strategy",
+    "SyntheticFetcher",
+    "Watermarks",
+    "fill_window",
+    "parse_interval",
+]
 
 
 def __getattr__(name: str) -> Any:

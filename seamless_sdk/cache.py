@@ -16,20 +16,20 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
-import pandas as pd
-
+from seamless_sdk.frames import Bars
 from seamless_sdk.ranges import RangeSet
 
 SeriesKey = tuple[str, int]
+_SEEN_MAX = 4096
 
 
 @dataclass(frozen=True, slots=True)
 class CacheEntry:
-    """A stored bar frame for ``[start, end)`` and the coverage inside it."""
+    """The stored bars of ``[start, end)`` and the coverage inside it."""
 
     start: int
     end: int
-    frame: pd.DataFrame
+    bars: Bars
     covered: RangeSet
     nbytes: int
     expires: float
@@ -41,6 +41,7 @@ class BarCache:
     def __init__(self, max_bytes: int = 256 * 1024 * 1024, ttl_s: float = 300.0) -> None:
         self.max_bytes = max_bytes
         self.ttl_s = ttl_s
+        self._seen: OrderedDict[tuple[SeriesKey, int, int], None] = OrderedDict()
         self._entries: OrderedDict[tuple[SeriesKey, int, int], CacheEntry] = OrderedDict()
         self._by_series: dict[SeriesKey, list[tuple[SeriesKey, int, int]]] = {}
         self._bytes = 0
@@ -64,15 +65,29 @@ class BarCache:
                     return entry
         return None
 
-    def put(
-        self, series: SeriesKey, start: int, end: int, frame: pd.DataFrame, covered: RangeSet
-    ) -> None:
-        """Remember ``frame`` as the bars of ``[start, end)`` with ``covered``."""
-        nbytes = int(frame.memory_usage(index=False, deep=False).sum()) + 256
+    def admit(self, series: SeriesKey, start: int, end: int) -> bool:
+        """Whether a span read from storage should be cached: only the second
+        time it is read. A span read once is handed to the caller without the
+        copy that sharing it with the cache would cost."""
+        key = (series, start, end)
+        with self._lock:
+            if key in self._seen:
+                del self._seen[key]
+                return True
+            self._seen[key] = None
+            if len(self._seen) > _SEEN_MAX:
+                self._seen.popitem(last=False)
+        return False
+
+    def put(self, series: SeriesKey, start: int, end: int, bars: Bars, covered: RangeSet) -> None:
+        """Remember ``bars`` as the bars of ``[start, end)`` with ``covered``."""
+        nbytes = bars.nbytes + 256
         if nbytes > self.max_bytes:
             return
         key = (series, start, end)
-        entry = CacheEntry(start, end, frame, covered, nbytes, time.monotonic() + self.ttl_s)
+        entry = CacheEntry(
+            start, end, bars.as_shared(), covered, nbytes, time.monotonic() + self.ttl_s
+        )
         with self._lock:
             if key in self._entries:
                 self._drop(key)
@@ -94,6 +109,7 @@ class BarCache:
         with self._lock:
             self._entries.clear()
             self._by_series.clear()
+            self._seen.clear()
             self._bytes = 0
 
     def _drop(self, key: tuple[SeriesKey, int, int]) -> None:

@@ -31,7 +31,7 @@ from seamless_sdk.errors import (
     FetchError,
     SeamlessSLAExceeded,
 )
-from seamless_sdk.frames import assemble, rows_in, ts_seconds
+from seamless_sdk.frames import Bars, assemble
 from seamless_sdk.intervals import Interval, window_floor, window_next
 from seamless_sdk.quality_summary import QualitySummary
 from seamless_sdk.ranges import RangeSet
@@ -61,7 +61,7 @@ class _State:
     request_id: str
     deadline: Deadline
     remaining: RangeSet
-    pieces: list[tuple[str, pd.DataFrame]]
+    pieces: list[tuple[str, Bars]]
     contributions: dict[Source, RangeSet]
     report: ConformanceReport
     backfill: BackfillReport
@@ -112,7 +112,7 @@ class ReadEngine:
         served = entry.covered.intersect(st.remaining) if entry is not None else RangeSet()
         if served:
             self.p.metrics.cache_hit()
-            st.pieces.append((Source.CACHE.value, rows_in(entry.frame, served)))  # type: ignore[union-attr]
+            st.pieces.append((Source.CACHE.value, entry.bars.rows_in(served)))  # type: ignore[union-attr]
             st.contributions[Source.CACHE] = served
             st.remaining = st.remaining.subtract(served)
         else:
@@ -125,7 +125,7 @@ class ReadEngine:
         coverage = self.p.store.coverage(r.node_id, r.interval)
         served = coverage.intersect(st.remaining)
         if served:
-            st.pieces.append((Source.STORAGE.value, self._read_store(r, coverage, served)))
+            st.pieces.append((Source.STORAGE.value, self._read_store(st, coverage, served)))
             st.contributions[Source.STORAGE] = served
             st.remaining = st.remaining.subtract(served)
         elapsed = (time.perf_counter() - t0) * 1000
@@ -134,20 +134,30 @@ class ReadEngine:
         if budget is not None and elapsed > budget and st.deadline.violation is None:
             st.deadline.violation = "storage"
 
-    def _read_store(self, r: BarRequest, coverage: RangeSet, served: RangeSet) -> pd.DataFrame:
+    def _read_store(
+        self, st: _State, coverage: RangeSet, served: RangeSet, *, fresh: bool = False
+    ) -> Bars:
+        r = st.request
         # Read whole chunks so the cache can answer neighbouring requests too.
         unit = r.interval.chunk_unit
         span_start = window_floor(served.start, unit)  # type: ignore[arg-type]
         span_end = window_next(served.end - 1, unit)  # type: ignore[operator]
-        frame = self.p.store.read(r.node_id, r.interval, span_start, span_end)
-        self.p.cache.put(
-            (r.node_id, r.interval.seconds),
-            span_start,
-            span_end,
-            frame,
-            coverage.clip(span_start, span_end),
+        store = self.p.store
+        read_bars = getattr(store, "read_bars", None)
+        bars = (
+            read_bars(r.node_id, r.interval, span_start, span_end)
+            if read_bars is not None
+            else Bars.from_frame(store.read(r.node_id, r.interval, span_start, span_end))
         )
-        return rows_in(frame, served)
+        series = (r.node_id, r.interval.seconds)
+        # Bars just backfilled are cached at once: the caller is likely to ask again.
+        uses_cache = Source.CACHE in st.options.source_priority
+        if uses_cache and (fresh or self.p.cache.admit(series, span_start, span_end)):
+            bars = bars.as_shared()
+            self.p.cache.put(
+                series, span_start, span_end, bars, coverage.clip(span_start, span_end)
+            )
+        return bars.rows_in(served)
 
     def _from_backfill(self, st: _State) -> Generator[Wait, set[Future[Any]], None]:
         strategy, r = st.options.strategy, st.request
@@ -257,7 +267,9 @@ class ReadEngine:
             coverage = self.p.store.coverage(r.node_id, r.interval)
             served = coverage.intersect(filled).intersect(st.remaining)
             if served:
-                st.pieces.append((Source.BACKFILL.value, self._read_store(r, coverage, served)))
+                st.pieces.append(
+                    (Source.BACKFILL.value, self._read_store(st, coverage, served, fresh=True))
+                )
                 st.contributions[Source.BACKFILL] = served
                 st.remaining = st.remaining.subtract(served)
         if pending:
@@ -344,15 +356,13 @@ class ReadEngine:
         if not result.report.ok and (not st.options.partial_ok or result.report.schema_errors):
             self.p.last_conformance_report = result.report
             raise ConformanceError(result.report)
-        bars = rows_in(result.frame, wanted)
-        if bars.empty:
+        bars = Bars.from_frame(result.frame).rows_in(wanted)
+        if not len(bars):
             return
-        secs = ts_seconds(bars)
+        secs = bars.ts_seconds
         forming = secs >= st.edge
         if forming.any():
-            flags = bars["flags"].to_numpy().copy()
-            flags[forming] |= int(Flag.PARTIAL_BAR)
-            bars = bars.assign(flags=flags)
+            bars = bars.with_flags(forming, int(Flag.PARTIAL_BAR))
         served = RangeSet((int(t), int(t) + r.interval.seconds) for t in secs)
         st.pieces.append((Source.LIVE.value, bars))
         st.contributions[Source.LIVE] = served
@@ -366,18 +376,16 @@ class ReadEngine:
             raise DataUnavailableError(
                 st.remaining, f"{r.node_id} {r.interval.name}: missing {st.remaining.to_list()}"
             )
-        df = assemble(st.pieces, lineage=True) if (want_frame or opts.strict) else None
-        flags = df["flags"].to_numpy() if df is not None and len(df) else np.empty(0, np.int32)
-        secs = ts_seconds(df) if df is not None and len(df) else np.empty(0, np.int64)
+        bars = Bars.concat([b for _, b in st.pieces])
+        secs = bars.ts_seconds
         if opts.strict:
             self._check_strict(st, secs)
-        if df is not None and not opts.lineage:
-            df = df[["ts", "open", "high", "low", "close", "volume"]]
+        df = assemble(st.pieces, lineage=opts.lineage) if want_frame else pd.DataFrame()
         if st.report.rows_in or st.report.schema_errors:
             self.p.last_conformance_report = st.report
         calendar = self.p.calendar(r.node_id)
         summary = QualitySummary(
-            flags, st.report, lambda: _gaps(calendar, r.interval, coverage, secs)
+            bars.flags, st.report, lambda: _gaps(calendar, r.interval, coverage, secs)
         )
         watermarks = (
             Watermarks(int(secs[0]), int(secs[-1]) + r.interval.seconds)
@@ -407,8 +415,6 @@ class ReadEngine:
             end=r.end,
         )
         self._observe(st, meta, total_ms)
-        if df is None:
-            df = pd.DataFrame()
         return HistoryResult(df, meta)
 
     def _check_strict(self, st: _State, secs: np.ndarray) -> None:

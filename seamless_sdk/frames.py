@@ -1,70 +1,161 @@
-"""Small, fast helpers on stored bar frames (see ``stores/base.py``)."""
+"""Bars as arrays, and the one place they become a DataFrame.
+
+A read moves bars between the store, the cache and the answer many times;
+pandas' per-column machinery costs more than the data on those paths. So the
+engine carries :class:`Bars` (a ``(6, n)`` int64 block: row 0 is ``ts`` in
+epoch nanoseconds, rows 1-5 the float64 bits of open high low close volume,
+plus int32 ``flags``) and builds a DataFrame once, at the end, with a single copy.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from pandas.api.internals import create_dataframe_from_blocks
 
 from seamless_sdk.ranges import RangeSet
 from seamless_sdk.stores.base import BAR_COLUMNS, STORED_COLUMNS
 
 NS = 1_000_000_000
+UTC_NS = pd.DatetimeTZDtype("ns", "UTC")
+_BAR_INDEX = pd.Index(list(BAR_COLUMNS))
+_STORED_INDEX = pd.Index(list(STORED_COLUMNS))
+_TS_PLACE = np.array([0])
+_FLOAT_PLACE = np.arange(1, 6)
+_FLAGS_PLACE = np.array([6])
+
+
+@dataclass(frozen=True, slots=True)
+class Bars:
+    """Sorted bars of one series as arrays (see the module docstring).
+
+    ``shared`` marks arrays someone else keeps too (the cache): a frame built
+    from them must copy.
+    """
+
+    wide: np.ndarray
+    flags: np.ndarray
+    shared: bool = False
+
+    @classmethod
+    def empty(cls) -> Bars:
+        return cls(np.empty((6, 0), np.int64), np.empty(0, np.int32))
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame) -> Bars:
+        """From a stored bar frame (for stores that only return DataFrames)."""
+        n = len(frame)
+        wide = np.empty((6, n), np.int64)
+        wide[0] = frame["ts"].array.asi8  # type: ignore[attr-defined]
+        for j, column in enumerate(BAR_COLUMNS[1:], start=1):
+            wide[j] = frame[column].to_numpy(np.float64).view(np.int64)
+        return cls(wide, frame["flags"].to_numpy(np.int32))
+
+    def __len__(self) -> int:
+        return self.flags.shape[0]
+
+    @property
+    def ts_ns(self) -> np.ndarray:
+        return self.wide[0]
+
+    @property
+    def ts_seconds(self) -> np.ndarray:
+        return self.wide[0] // NS
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.wide.nbytes + self.flags.nbytes)
+
+    def rows_in(self, ranges: RangeSet) -> Bars:
+        """The bars whose ``ts`` lies in ``ranges`` (views where possible)."""
+        ts = self.wide[0]
+        bounds = []
+        for s, e in ranges:
+            lo, hi = int(ts.searchsorted(s * NS)), int(ts.searchsorted(e * NS))
+            if hi > lo:
+                bounds.append((lo, hi))
+        if not bounds:
+            return Bars.empty()
+        if len(bounds) == 1:
+            lo, hi = bounds[0]
+            if lo == 0 and hi == len(self):
+                return self
+            return Bars(self.wide[:, lo:hi], self.flags[lo:hi], self.shared)
+        return Bars.concat([Bars(self.wide[:, lo:hi], self.flags[lo:hi]) for lo, hi in bounds])
+
+    def as_shared(self) -> Bars:
+        """The same arrays, marked as kept by someone else."""
+        return Bars(self.wide, self.flags, True)
+
+    def with_flags(self, mask: np.ndarray, bits: int) -> Bars:
+        """A copy of the flags with ``bits`` set where ``mask`` is true."""
+        flags = self.flags.copy()
+        flags[mask] |= bits
+        return Bars(self.wide, flags, self.shared)
+
+    @staticmethod
+    def concat(parts: Sequence[Bars]) -> Bars:
+        """Parts one after another, then sorted by ``ts`` if they were not."""
+        parts = [p for p in parts if len(p)]
+        if not parts:
+            return Bars.empty()
+        if len(parts) == 1:
+            return parts[0]
+        wide = np.concatenate([p.wide for p in parts], axis=1)
+        flags = np.concatenate([p.flags for p in parts])
+        ts = wide[0]
+        if not (ts[1:] > ts[:-1]).all():
+            order = np.argsort(ts, kind="stable")
+            wide, flags = wide[:, order], flags[order]
+        return Bars(wide, flags)
+
+    def to_frame(self, *, flags: bool = False) -> pd.DataFrame:
+        """The DataFrame: ``ts open high low close volume`` (+ ``flags``).
+
+        Shared arrays are copied, so a caller writing into the frame can never
+        change a cached block; others are handed over as they are.
+        """
+        n = len(self)
+        copy = self.shared
+        wide = self.wide.copy() if copy else self.wide
+        blocks = [
+            (pd.array(wide[0], dtype=UTC_NS, copy=False), _TS_PLACE),
+            (wide[1:].view(np.float64), _FLOAT_PLACE),
+        ]
+        if flags:
+            fl = self.flags.copy() if copy else self.flags
+            blocks.append((fl.reshape(1, n), _FLAGS_PLACE))
+        return create_dataframe_from_blocks(
+            blocks, index=pd.RangeIndex(n), columns=_STORED_INDEX if flags else _BAR_INDEX
+        )
 
 
 def ts_seconds(frame: pd.DataFrame) -> np.ndarray:
-    """The ``ts`` column as int64 epoch seconds (no per-row objects)."""
+    """The ``ts`` column of a frame as int64 epoch seconds (no per-row objects)."""
     return frame["ts"].array.asi8 // NS  # type: ignore[attr-defined]
 
 
 def empty_bars(lineage: bool = False) -> pd.DataFrame:
     """An empty result frame with the contract's columns and dtypes."""
-    data: dict[str, object] = {
-        "ts": pd.DatetimeIndex([], dtype="datetime64[ns, UTC]"),
-        **{c: np.empty(0, np.float64) for c in BAR_COLUMNS[1:]},
-    }
+    return assemble([], lineage)
+
+
+def assemble(pieces: Sequence[tuple[str, Bars]], lineage: bool) -> pd.DataFrame:
+    """One sorted result frame from disjoint pieces, each tagged with its source;
+    ``source`` and ``flags`` columns only with ``lineage``."""
+    pieces = [(src, b) for src, b in pieces if len(b)]
+    bars = Bars.concat([b for _, b in pieces])
+    frame = bars.to_frame(flags=lineage)
     if lineage:
-        data["source"] = np.empty(0, dtype=object)
-        data["flags"] = np.empty(0, np.int32)
-    return pd.DataFrame(data)
-
-
-def rows_in(frame: pd.DataFrame, ranges: RangeSet) -> pd.DataFrame:
-    """Rows of a sorted stored frame whose ``ts`` lies in ``ranges``."""
-    if not ranges or frame.empty:
-        return frame.iloc[0:0]
-    ns = frame["ts"].array.asi8  # type: ignore[attr-defined]
-    bounds = [
-        (int(np.searchsorted(ns, s * NS)), int(np.searchsorted(ns, e * NS))) for s, e in ranges
-    ]
-    bounds = [(lo, hi) for lo, hi in bounds if hi > lo]
-    if not bounds:
-        return frame.iloc[0:0]
-    if len(bounds) == 1:
-        lo, hi = bounds[0]
-        return frame if (lo == 0 and hi == len(frame)) else frame.iloc[lo:hi]
-    return frame.take(np.concatenate([np.arange(lo, hi) for lo, hi in bounds]))
-
-
-def assemble(pieces: Sequence[tuple[str, pd.DataFrame]], lineage: bool) -> pd.DataFrame:
-    """One sorted result frame from disjoint pieces of stored frames, each tagged
-    with its source; ``source`` and ``flags`` are kept only with ``lineage``."""
-    pieces = [(src, f) for src, f in pieces if len(f)]
-    if not pieces:
-        return empty_bars(lineage)
-    if lineage:
-        tagged = [f.assign(source=src) for src, f in pieces]
-        columns = [*STORED_COLUMNS[:-1], "source", "flags"]
-    else:
-        tagged = [f for _, f in pieces]
-        columns = list(BAR_COLUMNS)
-    if len(tagged) == 1:
-        out = tagged[0]
-    else:
-        out = pd.concat(tagged, ignore_index=True)
-        ns = out["ts"].array.asi8  # type: ignore[attr-defined]
-        if len(ns) > 1 and not (ns[1:] > ns[:-1]).all():
-            out = out.take(np.argsort(ns, kind="stable"))
-    out = out[columns] if list(out.columns) != columns else out
-    return out.reset_index(drop=True)
+        if len(pieces) > 1:
+            labels = np.concatenate([np.full(len(b), src, dtype=object) for src, b in pieces])
+            order = np.argsort(np.concatenate([b.ts_ns for _, b in pieces]), kind="stable")
+            source = pd.array(labels[order], dtype="str")
+        else:
+            src = pieces[0][0] if pieces else ""
+            source = pd.array(np.full(len(bars), src, dtype=object), dtype="str")
+        frame.insert(6, "source", source)
+    return frame

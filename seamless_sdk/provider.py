@@ -33,19 +33,19 @@ from seamless_sdk.calendars import Calendar, calendar_for
 from seamless_sdk.conformance import ConformanceReport
 from seamless_sdk.engine import ReadEngine, Wait
 from seamless_sdk.errors import InvalidRequestError, ProviderClosedError
+from seamless_sdk.intervals import parse_interval
 from seamless_sdk.metrics import Metrics
 from seamless_sdk.ranges import RangeSet
 from seamless_sdk.request import validate_node_id, validate_request
 from seamless_sdk.result import HistoryMeta, HistoryResult
 from seamless_sdk.sla import SLAPolicy
+from seamless_sdk.stores.base import BarStore
 from seamless_sdk.strategy import (
     DEFAULT_SOURCE_PRIORITY,
     Source,
     Strategy,
     parse_source_priority,
 )
-from seamless_sdk.intervals import parse_interval
-from seamless_sdk.stores.base import BarStore
 
 
 @dataclass(frozen=True, slots=True)

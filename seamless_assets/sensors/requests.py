@@ -17,6 +17,7 @@ Nodes the SDK asked for but Dagster does not know yet are added to the
 
 # No `from __future__ import annotations`: Dagster reads the decorated
 # functions' annotations (context type, resources) at definition time.
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -39,6 +40,7 @@ from seamless_sdk.request import validate_node_id
 
 SENSOR_NAME = "seamless_request_sensor"
 MAX_RUNS_PER_TICK = 200
+STALE_LAUNCH_S = 300.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,12 +72,16 @@ def plan_requests(
     intervals: Sequence[Interval],
     partition_start: int,
     *,
+    now: float,
+    stale_s: float = STALE_LAUNCH_S,
     limit: int = MAX_RUNS_PER_TICK,
 ) -> RequestPlan:
     """Decide, for every open row, whether to launch, join, finish or fail it.
 
     ``runs`` maps both a row's ``<id>:<attempt>`` (its own run, by tag) and a
-    run id (the run a launched row joined) to that run.
+    run id (the run a launched row joined) to that run. A row marked launched
+    whose run never appeared within ``stale_s`` (its launcher died) is
+    launched here; its run key still makes that launch the only one.
     """
     plan = RequestPlan()
     assets = {asset_name(iv) for iv in intervals}
@@ -89,8 +95,8 @@ def plan_requests(
             elif row.state == "pending":
                 plan.transitions.append((row, "launched", run.run_id))
             continue
-        if row.state == "launched":
-            continue  # its run is not visible yet (or was deleted): leave it be
+        if row.state == "launched" and now - row.updated_at < stale_s:
+            continue  # its run is on its way
         iv = parse_interval(row.interval)
         name = asset_name(iv)
         if name not in assets or row.window_start < window_floor(
@@ -161,6 +167,7 @@ def build_request_sensor(
                 instance.get_dynamic_partitions("nodes"),
                 intervals,
                 partition_start,
+                now=time.time(),
             )
             for row, state, run_id in plan.transitions:
                 table.transition(row, state, run_id)

@@ -166,9 +166,9 @@ CREATE INDEX IF NOT EXISTS backfill_requests_state ON backfill_requests (state);
 _UPSERT = """
 INSERT INTO backfill_requests
     (node_id, interval, window_start, window_end, state, attempt, requested_at, updated_at)
-VALUES (?, ?, ?, ?, 'pending', 0, ?, ?)
+VALUES (?, ?, ?, ?, ?, 0, ?, ?)
 ON CONFLICT (node_id, interval, window_start, window_end) DO UPDATE
-    SET state = 'pending', attempt = attempt + 1, run_id = NULL,
+    SET state = excluded.state, attempt = attempt + 1, run_id = NULL,
         requested_at = excluded.requested_at, updated_at = excluded.updated_at
     WHERE state IN ('done', 'failed')
 RETURNING id
@@ -243,9 +243,21 @@ class RequestTable:
             raise StoreError(f"cannot open the request table {self.path}: {exc}") from exc
 
     def submit(
-        self, node_id: str, interval: Interval | str, windows: Iterable[tuple[int, int]]
+        self,
+        node_id: str,
+        interval: Interval | str,
+        windows: Iterable[tuple[int, int]],
+        *,
+        state: RequestState = "pending",
     ) -> list[Submission]:
-        """Record ``windows`` of ``(node_id, interval)``; one Submission per window."""
+        """Record ``windows`` of ``(node_id, interval)``; one Submission per window.
+
+        New rows start ``pending`` (the sensor launches them) or, for a caller
+        that launches the run itself, ``launched`` (the sensor leaves them be
+        until their run shows up, or until they are stale).
+        """
+        if state not in ("pending", "launched"):
+            raise InvalidRequestError("state", f"{state!r} is not 'pending' or 'launched'")
         node = validate_node_id(node_id)
         iv = parse_interval(interval)
         out: list[Submission] = []
@@ -253,7 +265,9 @@ class RequestTable:
             now = time.time()
             with self._lock:
                 created = (
-                    self._conn.execute(_UPSERT, (node, iv.name, start, end, now, now)).fetchone()
+                    self._conn.execute(
+                        _UPSERT, (node, iv.name, start, end, state, now, now)
+                    ).fetchone()
                     is not None
                 )
                 row = self._conn.execute(
@@ -368,7 +382,10 @@ class DagsterBackfiller:
             for w, ids in inflight.items():
                 attached.append(w)
                 run_ids.extend(ids)
-        for sub in self.table.submit(node, iv, todo):
+        # A row this process will launch itself is born "launched", so the
+        # request sensor does not launch it a second time in the meantime.
+        state: RequestState = "launched" if self.submit == "graphql" else "pending"
+        for sub in self.table.submit(node, iv, todo, state=state):
             w = (sub.request.window_start, sub.request.window_end)
             if not sub.created:
                 attached.append(w)
@@ -392,11 +409,15 @@ class DagsterBackfiller:
             url.hostname or "localhost", port_number=url.port, use_https=url.scheme == "https"
         )
         iv = req.parsed_interval
-        run_id = client.submit_job_execution(
-            job_name(iv),
-            repository_location_name=self.location_name,
-            tags=run_tags_for_request(req),
-        )
+        try:
+            run_id = client.submit_job_execution(
+                job_name(iv),
+                repository_location_name=self.location_name,
+                tags=run_tags_for_request(req),
+            )
+        except Exception:  # any client failure: hand the row to the request sensor
+            self.table.transition(req, "pending", None)
+            raise
         self.table.transition(req, "launched", run_id)
         return run_id
 
@@ -419,13 +440,26 @@ def run_tags_for_request(req: BackfillRequest) -> dict[str, str]:
 
 # -- instance helpers (dagster imported lazily) -------------------------------------
 def register_nodes(instance: DagsterInstance, node_ids: Iterable[str]) -> list[str]:
-    """Add nodes to the ``nodes`` dynamic partitions; returns the ones that were new."""
+    """Add nodes to the ``nodes`` dynamic partitions; returns the ones this call added.
+
+    Safe when many processes register the same node at once: Dagster checks
+    and inserts in two steps, so a loser of that race sees a unique-key error
+    and simply looks again.
+    """
+    from sqlalchemy.exc import IntegrityError  # Dagster's SQL storages raise it
+
     wanted = list(dict.fromkeys(validate_node_id(n) for n in node_ids))
-    known = set(instance.get_dynamic_partitions(NODES_PARTITIONS))
-    new = [n for n in wanted if n not in known]
-    if new:
-        instance.add_dynamic_partitions(NODES_PARTITIONS, new)
-    return new
+    for _ in range(5):
+        known = set(instance.get_dynamic_partitions(NODES_PARTITIONS))
+        new = [n for n in wanted if n not in known]
+        if not new:
+            return []
+        try:
+            instance.add_dynamic_partitions(NODES_PARTITIONS, new)
+        except IntegrityError:
+            continue  # registered by someone else meanwhile: look again
+        return new
+    raise StoreError(f"could not register nodes {wanted} as dynamic partitions")
 
 
 def in_flight_runs(

@@ -71,6 +71,7 @@ def fill_window(
     flags: int = int(Flag.BACKFILLED),
     request_id: str = "",
     cancel: threading.Event | None = None,
+    fingerprint: bool = True,
 ) -> FillResult:
     """Make ``[start, end)`` of ``(node_id, interval)`` covered in ``store``.
 
@@ -79,7 +80,8 @@ def fill_window(
     fetched frame breaks the rules (unless ``partial_ok``, which writes the
     conforming bars and leaves the rejected ones uncovered) and ``FetchError``
     when every attempt to fetch failed. Either way nothing is written for the
-    failing range.
+    failing range. ``fingerprint=False`` skips re-reading the window to hash
+    it (``FillResult.fingerprint`` is then empty).
 
     >>> # fill_window(LocalStore("bars.sqlite"), SyntheticFetcher(), "demo:BTC",
     >>> #             parse_interval("1m"), 1_700_000_000 - 20 * 60, 1_700_000_000)
@@ -127,7 +129,9 @@ def fill_window(
         rows=rows,
         report=report,
         skipped=not fetched,
-        fingerprint=window_fingerprint(store, node_id, interval, start, end),
+        fingerprint=(
+            window_fingerprint(store, node_id, interval, start, end) if fingerprint else ""
+        ),
         attempts=attempts,
         retries=max(0, attempts - len(fetched)),
         notes=tuple(notes),

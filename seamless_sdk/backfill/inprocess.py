@@ -164,6 +164,7 @@ class FillExecutor:
                     request_id=job.request_id,
                     cancel=self._cancel,
                     now=self._clock(),
+                    fingerprint=False,
                 )
             except BaseException as exc:  # delivered to every waiter through the future
                 self._finish(job, exc=exc)

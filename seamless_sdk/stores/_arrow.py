@@ -21,9 +21,9 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from pandas.api.internals import create_dataframe_from_blocks
 
 from seamless_sdk.errors import StoreError
+from seamless_sdk.frames import Bars
 from seamless_sdk.stores.base import STORED_COLUMNS
 
 TS_TYPE = pa.timestamp("ns", tz="UTC")
@@ -200,20 +200,18 @@ class FrameBuilder:
         self._flags[o : o + k] = np.ndarray((rows,), np.int32, blob, off[6])[lo:hi]
         self.n = o + k
 
-    def frame(self) -> pd.DataFrame:
-        """The stored bar frame of the rows added so far."""
+    def bars(self) -> Bars:
+        """The rows added so far as arrays (no copy unless mostly empty)."""
         n = self.n
         wide, flags = self._wide, self._flags
         if n < flags.shape[0] // 2:
             # Edge chunks were mostly cut away: don't pin the unused capacity.
-            wide, flags = wide[:, :n].copy(), flags[:n].copy()
-        ts = pd.array(wide[0, :n], dtype=UTC_NS, copy=False)
-        blocks = [
-            (ts, _TS_PLACE),
-            (wide[1:, :n].view(np.float64), _FLOAT_PLACE),
-            (flags[:n].reshape(1, n), _FLAGS_PLACE),
-        ]
-        return create_dataframe_from_blocks(blocks, index=pd.RangeIndex(n), columns=_COLUMNS)
+            return Bars(wide[:, :n].copy(), flags[:n].copy())
+        return Bars(wide[:, :n], flags[:n])
+
+    def frame(self) -> pd.DataFrame:
+        """The stored bar frame of the rows added so far."""
+        return self.bars().to_frame(flags=True)
 
 
 def empty_frame() -> pd.DataFrame:

@@ -31,13 +31,13 @@ import numpy as np
 import pandas as pd
 
 from seamless_sdk.errors import InvalidRequestError, StoreError
+from seamless_sdk.frames import Bars
 from seamless_sdk.intervals import Interval, chunk_windows, parse_interval, window_next
 from seamless_sdk.intervals import chunk_start as chunk_of
 from seamless_sdk.ranges import RangeSet
 from seamless_sdk.request import validate_node_id
 from seamless_sdk.stores import _sqlite
 from seamless_sdk.stores._arrow import Columns, FrameBuilder, columns_from_frame, decode, encode
-from seamless_sdk.stores._arrow import empty_frame as _empty_frame
 
 _NS = 1_000_000_000
 _LOCK_POLL_S = 0.005
@@ -92,11 +92,15 @@ class LocalStore:
     def read(self, node_id: str, interval: Interval | str, start: int, end: int) -> pd.DataFrame:
         """Stored bars with ``start <= ts < end`` as a stored bar frame (a new
         frame the caller owns; empty, with the right dtypes, if there are none)."""
+        return self.read_bars(node_id, interval, start, end).to_frame(flags=True)
+
+    def read_bars(self, node_id: str, interval: Interval | str, start: int, end: int) -> Bars:
+        """``read`` as arrays, for the SDK's hot path (no DataFrame built)."""
         iv = parse_interval(interval)
         conn = self._conn()
         start, end = int(start), int(end)  # numpy ints do not bind as SQL parameters
         if end <= start:
-            return _empty_frame()
+            return Bars.empty()
         params = (node_id, iv.seconds, chunk_of(iv, start), end)
         builder = None
         try:
@@ -110,7 +114,7 @@ class LocalStore:
                 cursor.close()
         except sqlite3.Error as exc:
             raise StoreError(f"read of {node_id} {iv.name} failed: {exc}") from exc
-        return _empty_frame() if builder is None else builder.frame()
+        return Bars.empty() if builder is None else builder.bars()
 
     def coverage(self, node_id: str, interval: Interval | str) -> RangeSet:
         """Ranges of ``(node_id, interval)`` that have been checked and stored."""

@@ -31,8 +31,10 @@ def _reader(store: str, log: str, barrier) -> None:  # type: ignore[no-untyped-d
     from prometheus_client import CollectorRegistry
 
     provider = SeamlessDataProvider(
-        store=LocalStore(store), fetcher=LoggingFetcher(log),
-        strategy=Strategy.AUTO_BACKFILL, registry=CollectorRegistry(),
+        store=LocalStore(store),
+        fetcher=LoggingFetcher(log),
+        strategy=Strategy.AUTO_BACKFILL,
+        registry=CollectorRegistry(),
     )
     barrier.wait()
     with provider:

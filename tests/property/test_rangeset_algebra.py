@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -25,7 +27,7 @@ def test_normalised_whatever_the_input(raw: list[tuple[int, int]]) -> None:
     assert points(rs) == {x for s, e in raw for x in range(s, e)}
     assert all(s < e for s, e in ranges)
     # Sorted, disjoint and never adjacent: adjacent ranges are merged.
-    assert all(a[1] < b[0] for a, b in zip(ranges, ranges[1:], strict=False))
+    assert all(a[1] < b[0] for a, b in itertools.pairwise(ranges))
     assert RangeSet(reversed(raw)) == rs
     assert len(rs) == len(ranges)
     assert rs.total() == len(points(rs))

@@ -16,9 +16,17 @@ def ts(*args: int) -> int:
 
 @pytest.mark.parametrize(
     ("text", "seconds", "name"),
-    [("1s", 1, "1s"), ("1m", 60, "1m"), ("5m", 300, "5m"), ("15m", 900, "15m"),
-     ("1h", 3600, "1h"), ("4h", 14400, "4h"), ("1d", 86400, "1d"), ("60s", 60, "1m"),
-     ("24h", 86400, "1d")],
+    [
+        ("1s", 1, "1s"),
+        ("1m", 60, "1m"),
+        ("5m", 300, "5m"),
+        ("15m", 900, "15m"),
+        ("1h", 3600, "1h"),
+        ("4h", 14400, "4h"),
+        ("1d", 86400, "1d"),
+        ("60s", 60, "1m"),
+        ("24h", 86400, "1d"),
+    ],
 )
 def test_parse(text: str, seconds: int, name: str) -> None:
     iv = parse_interval(text)

@@ -15,17 +15,25 @@ T0 = 1_704_067_200  # 2024-01-01T00:00:00Z
 
 @pytest.mark.parametrize(
     "value",
-    [T0, "2024-01-01", "2024-01-01T00:00:00Z", "2024-01-01T01:00:00+01:00",
-     datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 1, 1),
-     datetime(2023, 12, 31, 19, tzinfo=timezone(timedelta(hours=-5))),
-     pd.Timestamp("2024-01-01", tz="UTC"), pd.Timestamp("2024-01-01")],
+    [
+        T0,
+        "2024-01-01",
+        "2024-01-01T00:00:00Z",
+        "2024-01-01T01:00:00+01:00",
+        datetime(2024, 1, 1, tzinfo=UTC),
+        datetime(2024, 1, 1),
+        datetime(2023, 12, 31, 19, tzinfo=timezone(timedelta(hours=-5))),
+        pd.Timestamp("2024-01-01", tz="UTC"),
+        pd.Timestamp("2024-01-01"),
+    ],
 )
 def test_time_forms(value: object) -> None:
     assert to_epoch_seconds(value, "start") == T0
 
 
 @pytest.mark.parametrize(
-    "node", ["demo:BTCUSDT", "a", "X.Y-Z_1:2", "a" * 128],
+    "node",
+    ["demo:BTCUSDT", "a", "X.Y-Z_1:2", "a" * 128],
 )
 def test_good_node_ids(node: str) -> None:
     assert validate_node_id(node) == node

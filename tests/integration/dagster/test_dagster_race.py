@@ -43,8 +43,10 @@ def test_eight_processes_missing_one_window_make_one_run_and_one_fetch(
         w.start()
     try:
         for node, lo, hi in rounds:
-            start.wait(timeout=180)
+            start.wait(timeout=120)
             results = [out.get(timeout=120) for _ in workers]
+            errors = [r[1] for r in results if r[0] == "error"]
+            assert not errors, errors[0]
 
             # Every read returned at once, partial, with the window detached.
             assert all(rows == 0 and detached == [[lo, hi]] for _, rows, detached, _ in results)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import traceback
 from multiprocessing.synchronize import Barrier
 from queue import Queue
 
@@ -31,7 +32,11 @@ def read_rounds(
         try:
             for node, lo, hi in rounds:
                 start.wait(timeout=120)
-                result = provider.read(node, "1h", lo, hi, strategy=Strategy.SEAMLESS)
+                try:
+                    result = provider.read(node, "1h", lo, hi, strategy=Strategy.SEAMLESS)
+                except BaseException:
+                    out.put(("error", traceback.format_exc()))  # fail the test fast
+                    raise
                 b = result.meta.backfill
                 out.put((os.getpid(), len(result.df), b.detached.to_list(), b.attached.to_list()))
         finally:

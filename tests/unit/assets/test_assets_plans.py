@@ -22,7 +22,7 @@ def row(i: int, node: str = "a", window: tuple[int, int] = Y2024, **kw: object) 
 
 def test_pending_rows_become_one_run_each_with_stable_run_keys() -> None:
     rows = [row(1), row(2, "b"), row(3, window=Y2025)]
-    plan = plan_requests(rows, {}, [], ["a"], [H1], Y2024[0])
+    plan = plan_requests(rows, {}, [], ["a"], [H1], Y2024[0], now=1000.0)
     assert [r.id for r in plan.launch] == [1, 2, 3]
     assert plan.new_nodes == ["b"]
     request = run_request_for(rows[0])
@@ -39,7 +39,7 @@ def test_rows_with_runs_move_on_instead_of_launching_again() -> None:
         "r2": RunInfo("r2", "SUCCESS", {}),
         "r3": RunInfo("r3", "FAILURE", {}),
     }
-    plan = plan_requests(rows, runs, [], ["a"], [H1], Y2024[0])
+    plan = plan_requests(rows, runs, [], ["a"], [H1], Y2024[0], now=1000.0)
     assert plan.launch == []
     assert [(r.id, s, run) for r, s, run in plan.transitions] == [
         (1, "launched", "r1"),
@@ -58,7 +58,7 @@ def test_a_row_joins_a_run_already_filling_its_window() -> None:
         },
         asset="bars_1h",
     )
-    plan = plan_requests([row(1, "b")], {}, [ui_backfill], ["a", "b"], [H1], Y2024[0])
+    plan = plan_requests([row(1, "b")], {}, [ui_backfill], ["a", "b"], [H1], Y2024[0], now=1000.0)
     assert plan.launch == []
     assert [(r.id, s, run) for r, s, run in plan.transitions] == [(1, "launched", "ui")]
 
@@ -71,7 +71,7 @@ def test_a_row_joins_a_run_already_filling_its_window() -> None:
     ],
 )
 def test_rows_no_partition_can_serve_fail(bad: BackfillRequest) -> None:
-    plan = plan_requests([bad], {}, [], ["a"], [H1], Y2024[0])
+    plan = plan_requests([bad], {}, [], ["a"], [H1], Y2024[0], now=1000.0)
     assert plan.launch == []
     assert [s for _, s, _ in plan.transitions] == ["failed"]
 
@@ -108,3 +108,12 @@ def test_tail_run_requests_use_ranges_for_groups() -> None:
     assert single.partition_key == "d|2025"
     assert single.tags["seamless/partition"] == "bars_1h|d|2025"
     assert all(r.job_name == "bars_1h_job" and r.run_key.endswith("|99") for r in (single, ranged))
+
+
+def test_a_launched_row_whose_run_never_appeared_is_launched_when_stale() -> None:
+    fresh = row(1, state="launched", updated_at=900.0)
+    stale = row(2, "b", state="launched", updated_at=0.0)
+    plan = plan_requests(
+        [fresh, stale], {}, [], ["a", "b"], [H1], Y2024[0], now=1000.0, stale_s=300
+    )
+    assert [r.id for r in plan.launch] == [2]

@@ -24,9 +24,7 @@ def fetcher() -> SyntheticFetcher:
 
 
 @pytest.fixture
-def make_provider(
-    store_path: Path, registry: CollectorRegistry
-) -> Iterator[MakeProvider]:
+def make_provider(store_path: Path, registry: CollectorRegistry) -> Iterator[MakeProvider]:
     made: list[SeamlessDataProvider] = []
 
     def make(fetcher: Any = None, **kwargs: Any) -> SeamlessDataProvider:

@@ -53,14 +53,23 @@ def test_bad_requests(make_provider: MakeProvider, kwargs: dict, field: str) -> 
     p = make_provider(FrameFetcher(None))
     args = {"node_id": "demo:A", "interval": "1m", "start": T0, "end": T0 + HOUR} | kwargs
     with pytest.raises(InvalidRequestError) as info:
-        p.read(args.pop("node_id"), args.pop("interval"), args.pop("start"), args.pop("end"),
-               **args)
+        p.read(
+            args.pop("node_id"), args.pop("interval"), args.pop("start"), args.pop("end"), **args
+        )
     assert info.value.field == field
     assert str(info.value).startswith(field)
 
 
-GOOD = pd.DataFrame({"ts": [T0, T0 + 60], "open": [1.0, 1.0], "high": [2.0, 2.0],
-                     "low": [0.5, 0.5], "close": [1.5, 1.5], "volume": [3.0, 3.0]})
+GOOD = pd.DataFrame(
+    {
+        "ts": [T0, T0 + 60],
+        "open": [1.0, 1.0],
+        "high": [2.0, 2.0],
+        "low": [0.5, 0.5],
+        "close": [1.5, 1.5],
+        "volume": [3.0, 3.0],
+    }
+)
 
 
 @pytest.mark.parametrize(
@@ -76,8 +85,17 @@ GOOD = pd.DataFrame({"ts": [T0, T0 + 60], "open": [1.0, 1.0], "high": [2.0, 2.0]
         GOOD.assign(open=["a", "b"]),
         GOOD.assign(ts=["not a time", "x"]),
     ],
-    ids=["none", "string", "no-columns", "missing-close", "negative-volume", "high-below-open",
-         "nan-open", "string-prices", "bad-ts"],
+    ids=[
+        "none",
+        "string",
+        "no-columns",
+        "missing-close",
+        "negative-volume",
+        "high-below-open",
+        "nan-open",
+        "string-prices",
+        "bad-ts",
+    ],
 )
 def test_garbage_frames_block_and_leave_the_store_unchanged(
     make_provider: MakeProvider, payload: object
@@ -114,8 +132,13 @@ def test_raising_fetcher_is_retried_then_surfaces(make_provider: MakeProvider) -
     fetcher = FrameFetcher(RuntimeError("upstream 503"))
     p = make_provider(fetcher, strategy=Strategy.AUTO_BACKFILL)
     with pytest.raises(FetchError) as info:
-        p.read("demo:R", "1m", T0, T0 + HOUR,
-               sla=SLAPolicy(max_attempts=3, retry_backoff_ms=1, jitter_ratio=0.5))
+        p.read(
+            "demo:R",
+            "1m",
+            T0,
+            T0 + HOUR,
+            sla=SLAPolicy(max_attempts=3, retry_backoff_ms=1, jitter_ratio=0.5),
+        )
     assert fetcher.calls == 3 and info.value.attempts == 3
     assert isinstance(info.value.__cause__, RuntimeError)
     assert p.coverage("demo:R", "1m") == RangeSet()
@@ -130,7 +153,9 @@ def test_closed_provider_raises(make_provider: MakeProvider) -> None:
         p.read("demo:A", "1m", T0, T0 + 60)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     ts=st.lists(st.integers(T0 - 600, T0 + 1200), min_size=1, max_size=12),
     price=st.floats(allow_nan=True, allow_infinity=True, width=64),
@@ -139,8 +164,9 @@ def test_closed_provider_raises(make_provider: MakeProvider) -> None:
 def test_any_frame_either_conforms_or_changes_nothing(
     make_provider: MakeProvider, ts: list[int], price: float, volume: float
 ) -> None:
-    frame = pd.DataFrame({"ts": ts, "open": price, "high": price, "low": price,
-                          "close": price, "volume": volume})
+    frame = pd.DataFrame(
+        {"ts": ts, "open": price, "high": price, "low": price, "close": price, "volume": volume}
+    )
     p = make_provider(FrameFetcher(frame), strategy=Strategy.AUTO_BACKFILL)
     node = f"demo:H{abs(hash((tuple(ts), price, volume))) % 10**9}"
     try:

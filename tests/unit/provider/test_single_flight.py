@@ -38,9 +38,7 @@ def test_eight_asyncio_tasks_one_fetch_per_window(make_provider: MakeProvider) -
     p = make_provider(fetcher, strategy=Strategy.AUTO_BACKFILL)
 
     async def main() -> list:  # type: ignore[type-arg]
-        return await asyncio.gather(
-            *(p.aread("demo:SF", "1m", T0, T0 + DAY) for _ in range(8))
-        )
+        return await asyncio.gather(*(p.aread("demo:SF", "1m", T0, T0 + DAY) for _ in range(8)))
 
     results = asyncio.run(main())
     assert all(r.meta.coverage == RangeSet([(T0, T0 + DAY)]) for r in results)
@@ -51,9 +49,7 @@ def test_overlapping_requests_never_fetch_a_covered_bar(make_provider: MakeProvi
     fetcher = SyntheticFetcher(seed=5, delay_s=0.1)
     p = make_provider(fetcher, strategy=Strategy.AUTO_BACKFILL)
     spans = [(T0, T0 + 7200), (T0 + 3600, T0 + 10800), (T0 + 1800, T0 + 5400)]
-    threads = [
-        threading.Thread(target=p.read, args=("demo:OV", "1m", s, e)) for s, e in spans
-    ]
+    threads = [threading.Thread(target=p.read, args=("demo:OV", "1m", s, e)) for s, e in spans]
     for t in threads:
         t.start()
     for t in threads:

@@ -24,8 +24,9 @@ class HangingFetcher:
         self.release.wait(5)
         import pandas as pd
 
-        return pd.DataFrame({"ts": [], "open": [], "high": [], "low": [], "close": [],
-                             "volume": []})
+        return pd.DataFrame(
+            {"ts": [], "open": [], "high": [], "low": [], "close": [], "volume": []}
+        )
 
 
 def test_seamless_returns_partial_at_the_deadline(make_provider: MakeProvider) -> None:
@@ -48,8 +49,14 @@ def test_auto_backfill_raises_naming_the_phase(make_provider: MakeProvider) -> N
     p = make_provider(fetcher, close_timeout_s=0.1)
     t0 = time.perf_counter()
     with pytest.raises(SeamlessSLAExceeded) as info:
-        p.read("demo:S", "1m", T0, T0 + HOUR, strategy=Strategy.AUTO_BACKFILL,
-               sla=SLAPolicy(total_deadline_ms=2000, max_wait_backfill_ms=200))
+        p.read(
+            "demo:S",
+            "1m",
+            T0,
+            T0 + HOUR,
+            strategy=Strategy.AUTO_BACKFILL,
+            sla=SLAPolicy(total_deadline_ms=2000, max_wait_backfill_ms=200),
+        )
     fetcher.release.set()
     assert time.perf_counter() - t0 < 1.0
     assert info.value.phase == "backfill"
@@ -67,8 +74,14 @@ def test_async_read_deadline(make_provider: MakeProvider) -> None:
     async def main() -> float:
         t0 = time.perf_counter()
         with pytest.raises(SeamlessSLAExceeded) as info:
-            await p.aread("demo:S", "1m", T0, T0 + HOUR, strategy=Strategy.AUTO_BACKFILL,
-                          sla=SLAPolicy(total_deadline_ms=300))
+            await p.aread(
+                "demo:S",
+                "1m",
+                T0,
+                T0 + HOUR,
+                strategy=Strategy.AUTO_BACKFILL,
+                sla=SLAPolicy(total_deadline_ms=300),
+            )
         assert info.value.phase == "total"
         return time.perf_counter() - t0
 

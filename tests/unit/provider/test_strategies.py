@@ -62,9 +62,7 @@ def test_auto_backfill_fills_everything_then_serves_from_storage_and_cache(
     assert meta.missing == RangeSet() and meta.coverage == RangeSet([(start, end)])
     assert meta.source_contributions == {Source.BACKFILL: RangeSet([(start, end)])}
     # Fetches are exactly the missing range, split at chunk (UTC day) boundaries.
-    assert sorted(c[2:] for c in fetcher.calls) == [
-        (start, T0 + DAY), (T0 + DAY, end)
-    ]
+    assert sorted(c[2:] for c in fetcher.calls) == [(start, T0 + DAY), (T0 + DAY, end)]
     assert all(c[1] == "1m" for c in fetcher.calls)
     assert meta.watermarks.event_time_low == start
     assert meta.watermarks.event_time_high == end
@@ -141,8 +139,16 @@ def test_seamless_asks_live_for_the_bars_past_the_edge(
     res = p.read("demo:E", "1m", T0, T0 + 11 * 60)
     assert res.meta.missing == RangeSet()
     assert res.meta.source_contributions[Source.LIVE] == RangeSet([(T0 + 600, T0 + 660)])
-    assert list(res.df.columns) == ["ts", "open", "high", "low", "close", "volume", "source",
-                                    "flags"]
+    assert list(res.df.columns) == [
+        "ts",
+        "open",
+        "high",
+        "low",
+        "close",
+        "volume",
+        "source",
+        "flags",
+    ]
     last = res.df.iloc[-1]
     assert last["source"] == "live"
     from seamless_sdk import Flag
@@ -157,8 +163,7 @@ def test_start_equals_end_is_empty_without_fetch(
 ) -> None:
     p = make_provider(fetcher)
     res = p.read("demo:F", "1m", T0, T0)
-    assert res.df.empty and list(res.df.columns) == ["ts", "open", "high", "low", "close",
-                                                      "volume"]
+    assert res.df.empty and list(res.df.columns) == ["ts", "open", "high", "low", "close", "volume"]
     assert str(res.df["ts"].dtype) == "datetime64[ns, UTC]"
     assert res.meta.coverage == RangeSet() and res.meta.missing == RangeSet()
     assert fetcher.call_count == 0
@@ -168,8 +173,7 @@ def test_return_meta_false_gives_the_frame(
     make_provider: MakeProvider, fetcher: SyntheticFetcher
 ) -> None:
     p = make_provider(fetcher, strategy="auto_backfill")
-    df = p.read("demo:G", "5m", "2024-01-01T00:00:00Z", "2024-01-01T01:00:00Z",
-                return_meta=False)
+    df = p.read("demo:G", "5m", "2024-01-01T00:00:00Z", "2024-01-01T01:00:00Z", return_meta=False)
     assert isinstance(df, pd.DataFrame) and len(df) == 12
     meta = p.ensure_available("demo:G", "5m", T0, T0 + 2 * HOUR, strategy=Strategy.AUTO_BACKFILL)
     assert meta.coverage == RangeSet([(T0, T0 + 2 * HOUR)])
