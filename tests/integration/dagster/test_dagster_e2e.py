@@ -1,0 +1,152 @@
+"""End to end: the daemon and the webserver as real processes.
+
+A partition backfill is launched through the webserver's GraphQL API (the
+``launchPartitionBackfill`` mutation the UI sends), the daemon runs it, and
+the SDK then reads the range with FAIL_FAST and gets complete data. The SDK's
+Dagster backfiller also submits a run through the same webserver, which the
+queued run coordinator and the daemon carry out. Both processes are stopped
+at the end, whatever happens.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from seamless_sdk import SeamlessDataProvider, Strategy
+from seamless_sdk.backfill.dagster import DagsterBackfiller, register_nodes
+from seamless_sdk.intervals import parse_interval
+from seamless_sdk.ranges import RangeSet
+from seamless_sdk.stores.local import LocalStore
+from tests.integration.dagster.support import (
+    REPO,
+    Y2024,
+    Y2025,
+    SeamlessEnv,
+    free_port,
+    graphql,
+    running,
+    wait_for,
+)
+
+pytestmark = pytest.mark.slow
+
+BIN = Path(sys.executable).parent
+WORKSPACE = str(REPO / "workspace.yaml")
+
+LOCATION = """
+{ workspaceOrError { __typename ... on Workspace { locationEntries {
+    name loadStatus locationOrLoadError { __typename ... on PythonError { message } } } } } }
+"""
+LAUNCH = """
+mutation Launch($params: LaunchBackfillParams!) {
+  launchPartitionBackfill(backfillParams: $params) {
+    __typename
+    ... on LaunchBackfillSuccess { backfillId }
+    ... on PythonError { message stack }
+    ... on UnauthorizedError { message }
+    ... on InvalidSubsetError { message }
+    ... on PartitionSetNotFoundError { message }
+  }
+}
+"""
+BACKFILL = """
+query Backfill($id: String!) {
+  partitionBackfillOrError(backfillId: $id) {
+    __typename
+    ... on PartitionBackfill { status }
+    ... on PythonError { message }
+  }
+}
+"""
+DONE = {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
+
+
+def location_loaded(port: int) -> bool:
+    entries = graphql(port, LOCATION)["workspaceOrError"]["locationEntries"]
+    entry = next(e for e in entries if e["name"] == "seamless")
+    error = entry["locationOrLoadError"]
+    assert error is None or error["__typename"] != "PythonError", error
+    return bool(entry["loadStatus"] == "LOADED" and error)
+
+
+def backfill_status(port: int, backfill_id: str) -> str | None:
+    result = graphql(port, BACKFILL, {"id": backfill_id})["partitionBackfillOrError"]
+    assert result["__typename"] == "PartitionBackfill", result
+    return result["status"] if result["status"] in DONE else None
+
+
+def test_ui_backfill_through_the_daemon_then_a_fail_fast_read(
+    seamless_env: SeamlessEnv, instance: dg.DagsterInstance, tmp_path: Path
+) -> None:
+    env = seamless_env.subprocess_env()
+    port = free_port()
+    register_nodes(instance, ["demo:A", "demo:B"])
+    with (
+        running(
+            [str(BIN / "dagster-daemon"), "run", "-w", WORKSPACE], env, tmp_path / "daemon.log"
+        ),
+        running(
+            [str(BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(port), "-w", WORKSPACE],
+            env,
+            tmp_path / "webserver.log",
+        ),
+    ):
+        wait_for("the code location", lambda: location_loaded(port), 120)
+
+        launched = graphql(
+            port,
+            LAUNCH,
+            {
+                "params": {
+                    "partitionNames": ["demo:A|2024", "demo:A|2025"],
+                    "assetSelection": [{"path": ["bars_1h"]}],
+                    "fromFailure": False,
+                }
+            },
+        )["launchPartitionBackfill"]
+        assert launched["__typename"] == "LaunchBackfillSuccess", launched
+        status = wait_for(
+            "the backfill", lambda: backfill_status(port, launched["backfillId"]), 240, 1.0
+        )
+        assert status in {"COMPLETED", "COMPLETED_SUCCESS"}, _logs(tmp_path)
+
+        # The SDK's backfiller submits a run through the same webserver.
+        backfiller = DagsterBackfiller(
+            seamless_env.config.requests,
+            instance=instance,
+            submit="graphql",
+            graphql_url=f"http://127.0.0.1:{port}",
+            location_name="seamless",
+        )
+        ticket = backfiller.request("demo:B", parse_interval("1h"), RangeSet([Y2024]))
+        backfiller.close()
+        (run_id,) = ticket.run_ids
+        run = wait_for(
+            "the SDK's run",
+            lambda: (r := instance.get_run_by_id(run_id)) and r.is_finished and r,
+            240,
+            1.0,
+        )
+        assert run.status == dg.DagsterRunStatus.SUCCESS, _logs(tmp_path)
+        assert run.tags["seamless/partition"] == "bars_1h|demo:B|2024"
+
+    with SeamlessDataProvider(LocalStore(seamless_env.config.store)) as provider:
+        a = provider.read("demo:A", "1h", Y2024[0], Y2025[1], strategy=Strategy.FAIL_FAST)
+        b = provider.read("demo:B", "1h", *Y2024, strategy=Strategy.FAIL_FAST)
+    assert len(a.df) == (366 + 365) * 24 and not a.meta.missing
+    assert len(b.df) == 366 * 24 and not b.meta.missing
+    assert instance.get_materialized_partitions(dg.AssetKey("bars_1h")) >= {
+        "demo:A|2024",
+        "demo:A|2025",
+        "demo:B|2024",
+    }
+
+
+def _logs(tmp_path: Path) -> str:
+    return "\n".join(
+        f"--- {p.name}\n{p.read_text()[-4000:]}" for p in sorted(tmp_path.glob("*.log"))
+    )
