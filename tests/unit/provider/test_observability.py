@@ -1,0 +1,59 @@
+"""Reads and backfills show up in Prometheus metrics and structured log events."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from seamless_sdk import SLAPolicy, Strategy, SyntheticFetcher
+
+from .conftest import DAY, HOUR, T0, MakeProvider
+
+
+def value(registry: CollectorRegistry, name: str, **labels: str) -> float:
+    got = registry.get_sample_value(name, labels)
+    return 0.0 if got is None else got
+
+
+def test_metrics_follow_reads_and_backfills(
+    make_provider: MakeProvider, registry: CollectorRegistry
+) -> None:
+    p = make_provider(SyntheticFetcher(seed=1), strategy=Strategy.AUTO_BACKFILL)
+    p.read("demo:OBS", "1m", T0, T0 + 2 * DAY)
+    p.read("demo:OBS", "1m", T0, T0 + 2 * DAY)
+    assert value(registry, "seamless_backfill_fetch_total", node_id="demo:OBS", interval="1m") == 2
+    assert value(registry, "backfill_last_timestamp", node_id="demo:OBS", interval="1m") == (
+        T0 + 2 * DAY
+    )
+    assert value(registry, "seamless_cache_hits_total") == 1
+    assert value(registry, "seamless_cache_misses_total") == 1
+    assert value(registry, "backfill_jobs_in_progress", node_id="demo:OBS", interval="1m") == 0
+    assert (
+        value(
+            registry, "seamless_read_latency_seconds_count", strategy="auto_backfill", interval="1m"
+        )
+        == 2
+    )
+    assert (
+        value(registry, "seamless_sla_deadline_seconds_count", node_id="demo:OBS", phase="backfill")
+        == 1
+    )
+    assert (
+        value(registry, "seamless_conformance_flag_total", node_id="demo:OBS", flag="BACKFILLED")
+        == 2 * 1440
+    )
+
+
+def test_structured_events(make_provider: MakeProvider, caplog: pytest.LogCaptureFixture) -> None:
+    p = make_provider(SyntheticFetcher(seed=1), sla=SLAPolicy(max_sync_gap_bars=10))
+    with caplog.at_level(logging.INFO, logger="seamless"):
+        res = p.read("demo:EV", "1m", T0, T0 + HOUR)
+    events = [getattr(r, "seamless", {}) for r in caplog.records]
+    names = [e.get("event") for e in events]
+    assert "seamless.sla.downgrade" in names and "seamless.read" in names
+    for event in events:
+        assert {"node_id", "interval", "start", "end", "request_id"} <= set(event)
+    read = next(e for e in events if e["event"] == "seamless.read")
+    assert read["request_id"] == res.meta.request_id and read["node_id"] == "demo:EV"
