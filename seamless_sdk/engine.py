@@ -17,26 +17,22 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
-
 from seamless_sdk import events
+from seamless_sdk.answer import ReadState, finish, sla_report
 from seamless_sdk.backfill.base import BackfillTicket
 from seamless_sdk.backfill.fill import FillResult, call_fetcher
 from seamless_sdk.backfill.retry import RetryPolicy
 from seamless_sdk.conformance import ConformanceReport, Flag, conform_bars
 from seamless_sdk.errors import (
     ConformanceError,
-    DataUnavailableError,
     FetchError,
     SeamlessSLAExceeded,
 )
-from seamless_sdk.frames import Bars, assemble
-from seamless_sdk.intervals import Interval, window_floor, window_next
-from seamless_sdk.quality_summary import QualitySummary
+from seamless_sdk.frames import Bars
+from seamless_sdk.intervals import window_floor, window_next
 from seamless_sdk.ranges import RangeSet
 from seamless_sdk.request import BarRequest
-from seamless_sdk.result import BackfillReport, HistoryMeta, HistoryResult, SLAReport, Watermarks
+from seamless_sdk.result import BackfillReport, HistoryResult
 from seamless_sdk.sla import Deadline
 from seamless_sdk.strategy import Source, Strategy
 
@@ -52,23 +48,6 @@ class Wait:
     timeout_s: float | None
 
 
-@dataclass
-class _State:
-    """What one request has gathered so far."""
-
-    request: BarRequest
-    options: ReadOptions
-    request_id: str
-    deadline: Deadline
-    remaining: RangeSet
-    pieces: list[tuple[str, Bars]]
-    contributions: dict[Source, RangeSet]
-    report: ConformanceReport
-    backfill: BackfillReport
-    notes: list[str]
-    edge: int
-
-
 class ReadEngine:
     """Plans and runs reads for one provider."""
 
@@ -78,7 +57,7 @@ class ReadEngine:
     def run(
         self, request: BarRequest, options: ReadOptions, *, want_frame: bool
     ) -> Generator[Wait, set[Future[Any]], HistoryResult]:
-        st = _State(
+        st = ReadState(
             request=request,
             options=options,
             request_id=uuid.uuid4().hex,
@@ -102,10 +81,10 @@ class ReadEngine:
                 yield from self._from_backfill(st)
             elif source is Source.LIVE:
                 yield from self._from_live(st)
-        return self._finish(st, want_frame)
+        return finish(self.p, st, want_frame)
 
     # -- sources ---------------------------------------------------------------
-    def _from_cache(self, st: _State) -> None:
+    def _from_cache(self, st: ReadState) -> None:
         t0 = time.perf_counter()
         r = st.request
         entry = self.p.cache.lookup((r.node_id, r.interval.seconds), r.start, r.end)
@@ -119,7 +98,7 @@ class ReadEngine:
             self.p.metrics.cache_miss()
         st.deadline.add("cache", (time.perf_counter() - t0) * 1000)
 
-    def _from_storage(self, st: _State) -> None:
+    def _from_storage(self, st: ReadState) -> None:
         t0 = time.perf_counter()
         r = st.request
         coverage = self.p.store.coverage(r.node_id, r.interval)
@@ -135,7 +114,7 @@ class ReadEngine:
             st.deadline.violation = "storage"
 
     def _read_store(
-        self, st: _State, coverage: RangeSet, served: RangeSet, *, fresh: bool = False
+        self, st: ReadState, coverage: RangeSet, served: RangeSet, *, fresh: bool = False
     ) -> Bars:
         r = st.request
         # Read whole chunks so the cache can answer neighbouring requests too.
@@ -159,7 +138,7 @@ class ReadEngine:
             )
         return bars.rows_in(served)
 
-    def _from_backfill(self, st: _State) -> Generator[Wait, set[Future[Any]], None]:
+    def _from_backfill(self, st: ReadState) -> Generator[Wait, set[Future[Any]], None]:
         strategy, r = st.options.strategy, st.request
         if strategy is Strategy.FAIL_FAST:
             return
@@ -175,7 +154,7 @@ class ReadEngine:
         if sync:
             yield from self._fill_now(st, sync)
 
-    def _split_gaps(self, st: _State, fillable: RangeSet) -> tuple[RangeSet, RangeSet]:
+    def _split_gaps(self, st: ReadState, fillable: RangeSet) -> tuple[RangeSet, RangeSet]:
         strategy = st.options.strategy
         if strategy is Strategy.AUTO_BACKFILL:
             return fillable, RangeSet()
@@ -204,7 +183,7 @@ class ReadEngine:
             )
         return RangeSet(small), RangeSet(large)
 
-    def _detach(self, st: _State, ranges: RangeSet) -> None:
+    def _detach(self, st: ReadState, ranges: RangeSet) -> None:
         ticket: BackfillTicket = self.p.backfiller.request(
             st.request.node_id, st.request.interval, ranges
         )
@@ -217,7 +196,7 @@ class ReadEngine:
             run_ids=tuple(dict.fromkeys(b.run_ids + ticket.run_ids)),
         )
 
-    def _fill_now(self, st: _State, ranges: RangeSet) -> Generator[Wait, set[Future[Any]], None]:
+    def _fill_now(self, st: ReadState, ranges: RangeSet) -> Generator[Wait, set[Future[Any]], None]:
         r, sla = st.request, st.options.sla
         retry = RetryPolicy(
             max_attempts=sla.max_attempts or 1,
@@ -276,7 +255,7 @@ class ReadEngine:
             st.deadline.timeouts += 1
             self._on_timeout(st, binding, pending)
 
-    def _raise_fill_failures(self, st: _State, failures: list[BaseException]) -> None:
+    def _raise_fill_failures(self, st: ReadState, failures: list[BaseException]) -> None:
         for exc in failures:
             if isinstance(exc, ConformanceError):
                 self.p.last_conformance_report = exc.report
@@ -288,7 +267,7 @@ class ReadEngine:
             if not isinstance(exc, FetchError):
                 raise exc
 
-    def _on_timeout(self, st: _State, phase: str, pending: RangeSet) -> None:
+    def _on_timeout(self, st: ReadState, phase: str, pending: RangeSet) -> None:
         r = st.request
         elapsed = (
             st.deadline.total_elapsed_ms()
@@ -309,14 +288,14 @@ class ReadEngine:
             budget_ms=budget,
         )
         if st.options.strategy is Strategy.AUTO_BACKFILL:
-            raise SeamlessSLAExceeded(phase, budget, elapsed, report=self._sla_report(st, phase))
+            raise SeamlessSLAExceeded(phase, budget, elapsed, report=sla_report(st, phase))
         st.deadline.violation = st.deadline.violation or phase
         st.notes.append(
             f"{phase} budget ran out while filling {pending.to_list()}: returned partial, "
             "the fill goes on in the background"
         )
 
-    def _from_live(self, st: _State) -> Generator[Wait, set[Future[Any]], None]:
+    def _from_live(self, st: ReadState) -> Generator[Wait, set[Future[Any]], None]:
         r = st.request
         if self.p.live is None or st.options.strategy is not Strategy.SEAMLESS:
             return
@@ -349,7 +328,7 @@ class ReadEngine:
             return
         self._take_live(st, future.result(), wanted)
 
-    def _take_live(self, st: _State, frame: Any, wanted: RangeSet) -> None:
+    def _take_live(self, st: ReadState, frame: Any, wanted: RangeSet) -> None:
         r = st.request
         result = conform_bars(frame, r.interval, wanted.start, wanted.end, flags=int(Flag.LIVE))  # type: ignore[arg-type]
         st.report = st.report.merge(result.report)
@@ -367,113 +346,3 @@ class ReadEngine:
         st.pieces.append((Source.LIVE.value, bars))
         st.contributions[Source.LIVE] = served
         st.remaining = st.remaining.subtract(served)
-
-    # -- the answer ------------------------------------------------------------
-    def _finish(self, st: _State, want_frame: bool) -> HistoryResult:
-        r, opts = st.request, st.options
-        coverage = RangeSet.span(r.start, r.end).subtract(st.remaining)
-        if opts.strategy is Strategy.FAIL_FAST and st.remaining:
-            raise DataUnavailableError(
-                st.remaining, f"{r.node_id} {r.interval.name}: missing {st.remaining.to_list()}"
-            )
-        bars = Bars.concat([b for _, b in st.pieces])
-        secs = bars.ts_seconds
-        if opts.strict:
-            self._check_strict(st, secs)
-        df = assemble(st.pieces, lineage=opts.lineage) if want_frame else pd.DataFrame()
-        if st.report.rows_in or st.report.schema_errors:
-            self.p.last_conformance_report = st.report
-        calendar = self.p.calendar(r.node_id)
-        summary = QualitySummary(
-            bars.flags, st.report, lambda: _gaps(calendar, r.interval, coverage, secs)
-        )
-        watermarks = (
-            Watermarks(int(secs[0]), int(secs[-1]) + r.interval.seconds)
-            if len(secs)
-            else Watermarks()
-        )
-        total_ms = st.deadline.total_elapsed_ms()
-        budget_total = opts.sla.total_deadline_ms
-        if budget_total is not None and total_ms > budget_total and st.deadline.violation is None:
-            st.deadline.violation = "total"
-        meta = HistoryMeta(
-            request_id=st.request_id,
-            strategy=opts.strategy,
-            strict=opts.strict,
-            coverage=coverage,
-            missing=st.remaining,
-            source_contributions=st.contributions,
-            watermarks=watermarks,
-            sla_report=self._sla_report(st, st.deadline.violation),
-            quality_summary=summary,
-            conformance=st.report,
-            backfill=st.backfill,
-            notes=tuple(st.notes),
-            node_id=r.node_id,
-            interval=r.interval.name,
-            start=r.start,
-            end=r.end,
-        )
-        self._observe(st, meta, total_ms)
-        return HistoryResult(df, meta)
-
-    def _check_strict(self, st: _State, secs: np.ndarray) -> None:
-        r = st.request
-        expected = self.p.calendar(r.node_id).expected_bars(r.interval, r.start, r.end)
-        if len(expected) == len(secs) and np.array_equal(expected, secs):
-            return
-        missing_bars = np.setdiff1d(expected, secs)
-        extra_bars = np.setdiff1d(secs, expected)
-        report = st.report.with_strict(
-            expected=len(expected),
-            observed=len(secs),
-            missing=[int(x) for x in missing_bars[:100]],
-            unexpected=[int(x) for x in extra_bars[:100]],
-        )
-        self.p.last_conformance_report = report
-        raise ConformanceError(
-            report,
-            f"strict: {r.node_id} {r.interval.name} expected {len(expected)} bars, got "
-            f"{len(secs)} ({len(missing_bars)} missing, {len(extra_bars)} unexpected)",
-        )
-
-    def _sla_report(self, st: _State, violation: str | None) -> SLAReport:
-        d = st.deadline
-        return SLAReport(
-            elapsed_ms=dict(d.elapsed_ms),
-            budgets_ms=st.options.sla.budgets_ms(),
-            total_ms=d.total_elapsed_ms(),
-            retries=d.retries,
-            timeouts=d.timeouts,
-            violation=violation,
-        )
-
-    def _observe(self, st: _State, meta: HistoryMeta, total_ms: float) -> None:
-        r, m = st.request, self.p.metrics
-        span = r.end - r.start
-        partial = (meta.missing.total() / span) if span else 0.0
-        m.observe_read(st.options.strategy.value, r.interval.name, total_ms / 1000, partial)
-        for phase, ms in st.deadline.elapsed_ms.items():
-            if phase != "cache":
-                m.observe_phase(r.node_id, phase, ms / 1000)
-        if events.enabled():
-            events.emit(
-                events.READ,
-                node_id=r.node_id,
-                interval=r.interval.name,
-                start=r.start,
-                end=r.end,
-                request_id=st.request_id,
-                strategy=st.options.strategy.value,
-                missing=meta.missing,
-                total_ms=round(total_ms, 3),
-                violation=meta.sla_report.violation,
-            )
-
-
-def _gaps(calendar: Any, interval: Interval, coverage: RangeSet, secs: np.ndarray) -> int:
-    """Expected bars inside ``coverage`` that no row stands for."""
-    expected = 0
-    for s, e in coverage:
-        expected += len(calendar.expected_bars(interval, s, e))
-    return max(0, expected - len(secs))

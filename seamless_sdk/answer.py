@@ -1,0 +1,158 @@
+"""The answer to a read: one frame and the metadata that tells the truth about it.
+
+The engine gathers a :class:`ReadState` as it walks the sources; ``finish``
+turns it into a ``HistoryResult``: coverage and missing, per-source
+contributions, watermarks, the SLA report, the quality summary, the strict
+calendar check, and the metrics and log event of the read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from seamless_sdk import events
+from seamless_sdk.conformance import ConformanceReport
+from seamless_sdk.errors import ConformanceError, DataUnavailableError
+from seamless_sdk.frames import Bars, assemble
+from seamless_sdk.intervals import Interval
+from seamless_sdk.quality_summary import QualitySummary
+from seamless_sdk.ranges import RangeSet
+from seamless_sdk.request import BarRequest
+from seamless_sdk.result import BackfillReport, HistoryMeta, HistoryResult, SLAReport, Watermarks
+from seamless_sdk.sla import Deadline
+from seamless_sdk.strategy import Source, Strategy
+
+if TYPE_CHECKING:
+    from seamless_sdk.provider import ReadOptions, SeamlessDataProvider
+
+
+@dataclass
+class ReadState:
+    """What one request has gathered so far."""
+
+    request: BarRequest
+    options: ReadOptions
+    request_id: str
+    deadline: Deadline
+    remaining: RangeSet
+    pieces: list[tuple[str, Bars]]
+    contributions: dict[Source, RangeSet]
+    report: ConformanceReport
+    backfill: BackfillReport
+    notes: list[str]
+    edge: int
+
+
+def finish(p: SeamlessDataProvider, st: ReadState, want_frame: bool) -> HistoryResult:
+    """The frame and the metadata of a request whose sources are all done."""
+    r, opts = st.request, st.options
+    coverage = RangeSet.span(r.start, r.end).subtract(st.remaining)
+    if opts.strategy is Strategy.FAIL_FAST and st.remaining:
+        raise DataUnavailableError(
+            st.remaining, f"{r.node_id} {r.interval.name}: missing {st.remaining.to_list()}"
+        )
+    bars = Bars.concat([b for _, b in st.pieces])
+    secs = bars.ts_seconds
+    if opts.strict:
+        _check_strict(p, st, secs)
+    df = assemble(st.pieces, lineage=opts.lineage) if want_frame else pd.DataFrame()
+    if st.report.rows_in or st.report.schema_errors:
+        p.last_conformance_report = st.report
+    calendar = p.calendar(r.node_id)
+    summary = QualitySummary(
+        bars.flags, st.report, lambda: _gaps(calendar, r.interval, coverage, secs)
+    )
+    watermarks = (
+        Watermarks(int(secs[0]), int(secs[-1]) + r.interval.seconds) if len(secs) else Watermarks()
+    )
+    total_ms = st.deadline.total_elapsed_ms()
+    budget_total = opts.sla.total_deadline_ms
+    if budget_total is not None and total_ms > budget_total and st.deadline.violation is None:
+        st.deadline.violation = "total"
+    meta = HistoryMeta(
+        request_id=st.request_id,
+        strategy=opts.strategy,
+        strict=opts.strict,
+        coverage=coverage,
+        missing=st.remaining,
+        source_contributions=st.contributions,
+        watermarks=watermarks,
+        sla_report=sla_report(st, st.deadline.violation),
+        quality_summary=summary,
+        conformance=st.report,
+        backfill=st.backfill,
+        notes=tuple(st.notes),
+        node_id=r.node_id,
+        interval=r.interval.name,
+        start=r.start,
+        end=r.end,
+    )
+    _observe(p, st, meta, total_ms)
+    return HistoryResult(df, meta)
+
+
+def _check_strict(p: SeamlessDataProvider, st: ReadState, secs: np.ndarray) -> None:
+    r = st.request
+    expected = p.calendar(r.node_id).expected_bars(r.interval, r.start, r.end)
+    if len(expected) == len(secs) and np.array_equal(expected, secs):
+        return
+    missing_bars = np.setdiff1d(expected, secs)
+    extra_bars = np.setdiff1d(secs, expected)
+    report = st.report.with_strict(
+        expected=len(expected),
+        observed=len(secs),
+        missing=[int(x) for x in missing_bars[:100]],
+        unexpected=[int(x) for x in extra_bars[:100]],
+    )
+    p.last_conformance_report = report
+    raise ConformanceError(
+        report,
+        f"strict: {r.node_id} {r.interval.name} expected {len(expected)} bars, got "
+        f"{len(secs)} ({len(missing_bars)} missing, {len(extra_bars)} unexpected)",
+    )
+
+
+def sla_report(st: ReadState, violation: str | None) -> SLAReport:
+    """Elapsed time per phase against the budgets."""
+    d = st.deadline
+    return SLAReport(
+        elapsed_ms=dict(d.elapsed_ms),
+        budgets_ms=st.options.sla.budgets_ms(),
+        total_ms=d.total_elapsed_ms(),
+        retries=d.retries,
+        timeouts=d.timeouts,
+        violation=violation,
+    )
+
+
+def _observe(p: SeamlessDataProvider, st: ReadState, meta: HistoryMeta, total_ms: float) -> None:
+    r, m = st.request, p.metrics
+    span = r.end - r.start
+    partial = (meta.missing.total() / span) if span else 0.0
+    m.observe_read(st.options.strategy.value, r.interval.name, total_ms / 1000, partial)
+    for phase, ms in st.deadline.elapsed_ms.items():
+        if phase != "cache":
+            m.observe_phase(r.node_id, phase, ms / 1000)
+    if events.enabled():
+        events.emit(
+            events.READ,
+            node_id=r.node_id,
+            interval=r.interval.name,
+            start=r.start,
+            end=r.end,
+            request_id=st.request_id,
+            strategy=st.options.strategy.value,
+            missing=meta.missing,
+            total_ms=round(total_ms, 3),
+            violation=meta.sla_report.violation,
+        )
+
+
+def _gaps(calendar: Any, interval: Interval, coverage: RangeSet, secs: np.ndarray) -> int:
+    """Expected bars inside ``coverage`` that no row stands for."""
+    expected = sum(calendar.count_expected_bars(interval, s, e) for s, e in coverage)
+    return max(0, expected - len(secs))
