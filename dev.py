@@ -7,7 +7,7 @@
     python3 dev.py lock        # re-resolve requirements.lock from pyproject.toml
 
 Needs only Python 3.11 and pip. The venv lives in ``.venv`` and is rebuilt
-when ``requirements.lock`` changes.
+when ``requirements.lock`` or ``requirements-data.txt`` changes.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 LOCK = ROOT / "requirements.lock"
+DATA = ROOT / "requirements-data.txt"
 STAMP = VENV / ".lock-sha256"
 PY = VENV / "bin" / "python"
 
@@ -31,7 +32,7 @@ def _run(*cmd: str | Path, env: dict[str, str] | None = None) -> int:
 
 def ensure_venv() -> None:
     """Create ``.venv`` and install the locked dependencies if they changed."""
-    digest = hashlib.sha256(LOCK.read_bytes()).hexdigest()
+    digest = hashlib.sha256(LOCK.read_bytes() + DATA.read_bytes()).hexdigest()
     if PY.exists() and STAMP.exists() and STAMP.read_text().strip() == digest:
         return
     if sys.version_info[:2] != (3, 11):
@@ -42,6 +43,7 @@ def ensure_venv() -> None:
     print("installing locked dependencies (first run takes about a minute) ...", flush=True)
     pip = [str(PY), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
     subprocess.check_call([*pip, "-r", str(LOCK)], cwd=ROOT)
+    subprocess.check_call([*pip, "--no-deps", "-r", str(DATA)], cwd=ROOT)
     subprocess.check_call([*pip, "--no-deps", "-e", "."], cwd=ROOT)
     STAMP.write_text(digest)
 

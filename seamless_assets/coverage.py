@@ -111,15 +111,24 @@ def report_coverage(
 
 
 def coverage_reporter(
-    instance: dg.DagsterInstance, store: BarStore
+    instance: dg.DagsterInstance,
+    store: BarStore,
+    *,
+    intervals: Iterable[Interval | str] | None = None,
 ) -> Callable[[FillResult], None]:
-    """A callback for in-process fills: reports the windows a fill completed."""
+    """A callback for in-process fills: reports the windows a fill completed.
+
+    ``intervals`` limits it to intervals that have an asset (a fill of any
+    other interval has no partition to show it in).
+    """
+    wanted = None if intervals is None else {parse_interval(i) for i in intervals}
 
     def _report(result: FillResult) -> None:
-        if not result.skipped:
-            report_coverage(
-                instance, result.node_id, result.interval, (result.start, result.end), store=store
-            )
+        if result.skipped or (wanted is not None and result.interval not in wanted):
+            return
+        report_coverage(
+            instance, result.node_id, result.interval, (result.start, result.end), store=store
+        )
 
     return _report
 

@@ -15,6 +15,7 @@ holds the public surface, the per-call options and the lifecycle.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -76,7 +77,9 @@ class SeamlessDataProvider:
     SEAMLESS reads; ``registry`` is the Prometheus registry for metrics;
     ``backfiller`` takes detached gaps (default: background threads here, or a
     ``DagsterBackfiller`` to make them Dagster runs); ``calendars`` maps node
-    ids to calendar codes (``"XNYS"``; default 24/7).
+    ids to calendar codes (``"XNYS"``; default 24/7); ``on_fill`` is called
+    after every window this provider's own backfiller commits (e.g.
+    ``seamless_assets.coverage_reporter`` to show it in Dagster).
     """
 
     def __init__(
@@ -99,6 +102,7 @@ class SeamlessDataProvider:
         workers: int = 4,
         close_timeout_s: float = 10.0,
         clock: Callable[[], float] = time.time,
+        on_fill: Callable[[FillResult], None] | None = None,
     ) -> None:
         if not isinstance(store, BarStore):
             raise InvalidRequestError("store", f"{store!r} does not implement BarStore")
@@ -122,6 +126,7 @@ class SeamlessDataProvider:
         self.cache = BarCache(cache_bytes, cache_ttl_s)
         self._calendar_codes = {validate_node_id(k): v for k, v in (calendars or {}).items()}
         self._clock = clock
+        self._on_fill = on_fill
         self._close_timeout_s = close_timeout_s
         self._executor = FillExecutor(
             store,
@@ -352,6 +357,13 @@ class SeamlessDataProvider:
     def _on_commit(self, result: FillResult) -> None:
         # A fill replaced bars: cached spans that overlap it are stale.
         self.cache.invalidate((result.node_id, result.interval.seconds), result.start, result.end)
+        if self._on_fill is not None:
+            try:
+                self._on_fill(result)
+            except Exception:  # the bars are committed; a failing hook must not undo the fill
+                logging.getLogger("seamless").exception(
+                    "on_fill hook failed for %s %s", result.node_id, result.interval.name
+                )
 
 
 def _drive_sync(run: Any) -> HistoryResult:

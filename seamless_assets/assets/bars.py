@@ -48,7 +48,7 @@ def build_bars_asset(
             backoff=dg.Backoff.EXPONENTIAL,
             jitter=dg.Jitter.PLUS_MINUS,
         ),
-        kinds={"python", "sqlite"},
+        kinds={"python"},
         description=(
             f"{interval.name} OHLCV bars of every node, partitioned by node × "
             f"{interval.partition_unit}. A materialization fetches, conforms and writes the "

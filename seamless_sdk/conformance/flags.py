@@ -1,7 +1,9 @@
 """Per-row conformance flags: a bitset stored in the ``flags`` column (int32).
 
-The first six names come from the seeds (003 §4); the last two record what
-the conformance pipeline itself did to a bar. Several flags combine with ``|``.
+The first six names come from the seeds (003 §4); the last three record what
+the conformance pipeline itself did to a bar or thought of it. Several flags
+combine with ``|``. Values are stored in files and Dagster metadata: a bit
+never moves, new flags take the next free bit.
 
 >>> BarFlag.ROLLED_UP | BarFlag.DEDUPED
 <BarFlag.ROLLED_UP|DEDUPED: 192>
@@ -34,7 +36,11 @@ class BarFlag(IntFlag):
     ROLLED_UP = 64
     """The bar was formed from several different samples inside its interval."""
     DEDUPED = 128
-    """One or more rows identical to a kept row were dropped from this bar."""
+    """Rows were dropped from this bar's claims: repeats identical to a kept row, or
+    rows that lost to a higher-priority ``source`` or a later ``ingest_time``."""
+    SUSPECT = 256
+    """A statistical quality rule (abnormal jump, stale price) warned about the bar;
+    it was kept. The report's ``rule_violations`` says which rule."""
 
 
 Flag = BarFlag

@@ -2,20 +2,31 @@
 
 Stages, in order (DESIGN.md "Conformance" and "Messy timestamps"):
 
-1. schema  – a DataFrame with ``ts open high low close volume``; values to
-   float64 (pandera, lazily validated); other columns dropped. Blocking.
+0. policy  – the mode, schema version, dedup policy and rule settings of
+   ``(dataset, node_id)`` from the modes config (``modes.py``), overridden by
+   keyword arguments.
+1. schema  – a DataFrame with the registered version's columns (``registry.py``);
+   values to float64 (pandera, lazily validated); undeclared columns
+   dropped, declared optional ones (``vwap``) kept only on request.
 2. time    – ``ts`` to UTC, each row bucketed to the bar that contains it;
-   rows whose bar is outside ``[start, end)`` dropped and counted.
-   Unparseable times are blocking.
-3. dedup and roll-up – identical rows dropped, samples of one bar combined
+   rows whose bar is outside ``[start, end)`` dropped and counted; rows that
+   arrive after a newer row flagged ``OUT_OF_ORDER`` (and counted ``late``
+   past the policy's window). Unparseable times are a schema error.
+3. dedup and roll-up – the dedup policy picks the rows that speak for each
+   bar (``claims.py``); identical rows dropped, samples combined
    (``rollup.py``); output ascending and unique on ``ts``.
-4. quality – named rules on every sample and every bar (``quality.py``);
-   bad bars are removed and their windows returned in ``rejected``. Blocking.
+4. quality – structural rules reject bars; statistical rules warn
+   (``SUSPECT``) or reject, per the policy (``judge.py``). Rejected bars are
+   removed and their windows returned in ``rejected``.
 5. flags   – the caller's flags on every row, plus what the pipeline did.
 
-"Blocking" sets ``report.ok = False``; the caller decides whether to raise
+Schema errors and rejected bars are *violations*. In ``strict`` mode they set
+``report.ok = False`` and the caller decides whether to raise
 ``ConformanceError`` or, with ``partial_ok``, use the rows that did conform.
-A clean frame (one row per bar, ascending) skips sorting and grouping.
+In ``canary`` mode ``ok`` stays True: the violations are reported and
+nothing blocks. In both modes the rejected bars are gone from the frame:
+nothing non-conformant is ever written. A clean frame (one row per bar,
+ascending) skips sorting and grouping.
 
 Trades (``trades.py``) run the same stages with their own schema and no
 dedup: two identical trades are two trades.
@@ -23,15 +34,18 @@ dedup: two identical trades are two trades.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from seamless_sdk.conformance import claims
 from seamless_sdk.conformance.flags import FLAG_DTYPE, BarFlag, count_flags
-from seamless_sdk.conformance.quality import check_quality, combine_counts
+from seamless_sdk.conformance.judge import judge
+from seamless_sdk.conformance.modes import ConformanceConfig, Policy, policy_for
+from seamless_sdk.conformance.registry import default_registry
 from seamless_sdk.conformance.report import MAX_FAILURE_CASES, ConformanceReport
 from seamless_sdk.conformance.rollup import (
     BarArrays,
@@ -39,15 +53,17 @@ from seamless_sdk.conformance.rollup import (
     is_one_row_per_bar,
     roll_up,
 )
-from seamless_sdk.conformance.schema import OHLCV_INPUT, InputSpec, SchemaOutcome, check_input
+from seamless_sdk.conformance.schema import InputSpec, SchemaOutcome, check_input, input_spec_for
 from seamless_sdk.conformance.time import NS, TimeOutcome, to_utc_ns, ts_column
 from seamless_sdk.errors import InvalidRequestError
 from seamless_sdk.intervals import Interval, parse_interval
 from seamless_sdk.ranges import RangeSet
+from seamless_sdk.request import validate_node_id
 from seamless_sdk.stores.base import STORED_COLUMNS
 
 _MAX_FLAGS = np.iinfo(np.int32).max
 _ARRAY_DTYPES = (np.int64, *(np.float64,) * 5, FLAG_DTYPE)
+_SUSPECT = FLAG_DTYPE(BarFlag.SUSPECT)
 
 Values = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
@@ -57,10 +73,12 @@ class ConformanceResult:
     """A conformed window.
 
     ``frame`` is a stored bar frame (see ``stores/base.py``) whose ``ts`` are
-    unique, ascending, aligned to the interval and inside ``[start, end)``.
+    unique, ascending, aligned to the interval and inside ``[start, end)``,
+    plus the kept optional columns (``vwap``) when the caller asked for them.
     ``rejected`` holds the bar windows ``[ts, ts + interval)`` whose rows were
-    dropped for breaking a quality rule; when the schema stage fails nothing
-    conformed, so it is the whole window. It is empty when ``report.ok``.
+    dropped for breaking a ``block`` rule; when the schema stage fails nothing
+    conformed, so it is the whole window. It is empty when nothing was
+    rejected; in ``strict`` mode that is exactly when ``report.ok``.
     """
 
     frame: pd.DataFrame
@@ -77,22 +95,61 @@ class ConformanceResult:
 class DatasetKind:
     """How one dataset kind enters the pipeline.
 
-    ``values`` turns a validated input frame into open/high/low/close/volume
-    samples; ``dedup`` says whether identical rows are repeats (bars) or
+    ``name`` is its name in the schema registry; ``values`` turns a validated
+    input frame into open/high/low/close/volume samples; ``vwap`` gives each
+    sample's vwap from the frame and the optional columns kept (None: there
+    is none); ``dedup`` says whether identical rows are repeats (bars) or
     distinct events (trades).
     """
 
-    spec: InputSpec
+    name: str
     values: Callable[[pd.DataFrame], Values]
     dedup: bool
+    vwap: Callable[[pd.DataFrame, tuple[str, ...]], np.ndarray | None]
 
 
 def _bar_values(frame: pd.DataFrame) -> Values:
-    o, h, low, c, v = (frame[c].to_numpy(dtype=np.float64) for c in OHLCV_INPUT.value_columns)
+    o, h, low, c, v = (
+        frame[c].to_numpy(dtype=np.float64) for c in ("open", "high", "low", "close", "volume")
+    )
     return o, h, low, c, v
 
 
-OHLCV_BARS = DatasetKind(OHLCV_INPUT, _bar_values, dedup=True)
+def _bar_vwap(frame: pd.DataFrame, kept: tuple[str, ...]) -> np.ndarray | None:
+    # Only a vwap the selected schema version declares (v1 does not).
+    return frame["vwap"].to_numpy(dtype=np.float64) if "vwap" in kept else None
+
+
+OHLCV_BARS = DatasetKind("ohlcv_bars", _bar_values, dedup=True, vwap=_bar_vwap)
+
+
+@dataclass(frozen=True)
+class _Run:
+    """Everything one call decided before looking at the data."""
+
+    kind: DatasetKind
+    spec: InputSpec
+    policy: Policy
+    fingerprint: str
+    interval: Interval
+    start: int
+    end: int
+    flags: int
+    keep_optional: bool
+
+    def report(self, **fields: Any) -> ConformanceReport:
+        """A report carrying this run's identity (schema, mode, policy)."""
+        violations = int(fields.get("violations", 0))
+        return ConformanceReport(
+            ok=not (violations and self.policy.blocking),
+            schema=self.spec.name,
+            schema_version=self.spec.version,
+            schema_fingerprint=self.fingerprint,
+            mode=self.policy.mode,
+            blocking=self.policy.blocking,
+            policy=self.policy.to_dict(),
+            **fields,
+        )
 
 
 def empty_bar_frame() -> pd.DataFrame:
@@ -101,16 +158,53 @@ def empty_bar_frame() -> pd.DataFrame:
 
 
 def conform_bars(
-    frame: object, interval: Interval | str, start: int, end: int, *, flags: int = 0
+    frame: object,
+    interval: Interval | str,
+    start: int,
+    end: int,
+    *,
+    flags: int = 0,
+    node_id: str | None = None,
+    mode: str | None = None,
+    dedup: str | None = None,
+    keep_optional: bool = False,
+    schema_version: str | int | None = None,
+    out_of_order_window: int | None = None,
+    source_priority: Sequence[str] | None = None,
+    config: ConformanceConfig | None = None,
 ) -> ConformanceResult:
     """Conform what a fetcher returned for ``[start, end)`` into a stored bar frame.
 
     ``flags`` (a ``BarFlag`` combination, e.g. ``BarFlag.BACKFILLED``) is set on
-    every output row. Data problems never raise: they are in the report.
-    ``InvalidRequestError`` is raised only for a bad ``interval``, window or
-    ``flags``, which are the caller's bugs rather than the source's.
+    every output row. ``node_id`` selects the node's entry in the modes config
+    (``modes.py``); ``mode`` (``"strict"``/``"canary"``), ``dedup``
+    (``"rollup"``/``"source_priority"``/``"ingest_time"``), ``schema_version``,
+    ``out_of_order_window`` (seconds) and ``source_priority`` override it for
+    this call, and ``config`` replaces the config in force. ``keep_optional``
+    keeps the optional columns the schema version declares (``vwap`` in
+    ``ohlcv_bars`` v2) after ``flags``; the store holds only the stored
+    columns, so leave it off for frames that are written.
+
+    Data problems never raise: they are in the report. ``InvalidRequestError``
+    is raised only for a bad ``interval``, window, ``flags``, ``node_id`` or
+    override, which are the caller's bugs rather than the source's.
     """
-    return conform(OHLCV_BARS, frame, interval, start, end, flags=flags)
+    return conform(
+        OHLCV_BARS,
+        frame,
+        interval,
+        start,
+        end,
+        flags=flags,
+        node_id=node_id,
+        mode=mode,
+        dedup=dedup,
+        keep_optional=keep_optional,
+        schema_version=schema_version,
+        out_of_order_window=out_of_order_window,
+        source_priority=source_priority,
+        config=config,
+    )
 
 
 def conform(
@@ -121,133 +215,176 @@ def conform(
     end: int,
     *,
     flags: int = 0,
+    node_id: str | None = None,
+    mode: str | None = None,
+    dedup: str | None = None,
+    keep_optional: bool = False,
+    schema_version: str | int | None = None,
+    out_of_order_window: int | None = None,
+    source_priority: Sequence[str] | None = None,
+    config: ConformanceConfig | None = None,
 ) -> ConformanceResult:
     """Run the pipeline for any dataset kind (``conform_bars`` is the OHLCV one)."""
     iv = parse_interval(interval)
     _check_arguments(iv, start, end, flags)
-    spec = kind.spec
+    if node_id is not None:
+        validate_node_id(node_id)
+    window_bars = None
+    if out_of_order_window is not None:
+        if isinstance(out_of_order_window, bool) or not isinstance(out_of_order_window, int):
+            raise InvalidRequestError(
+                "out_of_order_window", f"{out_of_order_window!r} is not int seconds"
+            )
+        window_bars = out_of_order_window / iv.seconds
+    policy = policy_for(kind.name, node_id, config).with_overrides(
+        mode=mode,
+        dedup=dedup,
+        schema_version=schema_version,
+        out_of_order_window_bars=window_bars,
+        source_priority=source_priority,
+    )
+    registry = default_registry()
+    spec = input_spec_for(registry.get(kind.name, policy.schema_version))
+    run = _Run(kind, spec, policy, registry.fingerprint, iv, start, end, int(flags), keep_optional)
     if not isinstance(frame, pd.DataFrame):
         problem = f"expected a pandas DataFrame, got {type(frame).__name__}"
         case = {"column": None, "check": "is_dataframe", "index": None, "failure_case": problem}
         stage = {"ok": False, "name": spec.name, "version": spec.version, "errors": 1}
-        return _blocked(spec, start, end, 0, [problem], [case], {"schema": stage})
+        return _blocked(run, 0, [problem], [case], {"schema": stage})
     if "ts" not in frame.columns and frame.index.name == "ts":
         frame = frame.reset_index()  # a DatetimeIndex named ts is just as clear
     rows_in = len(frame)
     if rows_in == 0 and frame.shape[1] == 0:
         # A bare ``pd.DataFrame()`` is how many fetchers say "nothing here".
         stages = {"schema": {"ok": True, "name": spec.name, "version": spec.version}}
-        report = ConformanceReport(stages=stages, schema=spec.name, schema_version=spec.version)
-        return ConformanceResult(empty_bar_frame(), report, RangeSet())
+        return ConformanceResult(empty_bar_frame(), run.report(stages=stages), RangeSet())
 
-    schema = check_input(frame, spec)
+    schema = check_input(frame, spec, keep_optional=keep_optional)
     time = _parse_time(frame)
-    if not schema.ok or time is None or time.ns is None:
+    ranks = _ranks(frame, policy) if schema.ok else claims.Ranks(None, None)
+    if not schema.ok or time is None or time.ns is None or ranks.problem:
         errors = [*schema.errors, *(time.errors if time else [])]
         cases = [*schema.failure_cases, *(time.failure_cases if time else [])]
+        if ranks.problem:
+            errors.append(ranks.problem)
         stages = {
             "schema": schema.details(),
             "time": {"ok": False, "ts_kind": "missing" if time is None else time.kind},
         }
-        return _blocked(spec, start, end, rows_in, errors, cases, stages)
-    return _conform(kind, schema, time, iv, start, end, flags, rows_in)
+        return _blocked(run, rows_in, errors, cases, stages)
+    return _conform(run, schema, time, ranks, rows_in)
+
+
+def _ranks(frame: pd.DataFrame, policy: Policy) -> claims.Ranks:
+    if policy.dedup == "source_priority":
+        return claims.source_ranks(frame, policy.source_priority)
+    if policy.dedup == "ingest_time":
+        return claims.ingest_ranks(frame)
+    return claims.Ranks(None, None)
 
 
 def _conform(
-    kind: DatasetKind,
-    schema: SchemaOutcome,
-    time: TimeOutcome,
-    iv: Interval,
-    start: int,
-    end: int,
-    flags: int,
-    rows_in: int,
+    run: _Run, schema: SchemaOutcome, time: TimeOutcome, ranks: claims.Ranks, rows_in: int
 ) -> ConformanceResult:
     assert schema.frame is not None and time.ns is not None
+    iv, kind = run.interval, run.kind
     ns = time.ns
     sec = ns // NS
     bar = sec - sec % iv.seconds
-    rows = BarArrays(bar, *kind.values(schema.frame), np.full(rows_in, flags, dtype=FLAG_DTYPE))
+    vwap = kind.vwap(schema.frame, schema.optional) if run.keep_optional else None
+    row_flags = np.full(rows_in, run.flags, dtype=FLAG_DTYPE)
+    rows = BarArrays(bar, *kind.values(schema.frame), row_flags, vwap)
+    rank = ranks.rank
 
-    inside = (bar >= start) & (bar < end)
+    inside = (bar >= run.start) & (bar < run.end)
     dropped = rows_in - int(np.count_nonzero(inside))
     if dropped:
         rows, ns = rows.take(inside), ns[inside]
+        rank = None if rank is None else rank[inside]
 
-    out_of_order = _mark_out_of_order(ns, rows.flags)
+    window_ns = round(run.policy.out_of_order_window_bars * iv.seconds * NS)
+    out_of_order, late = _mark_out_of_order(ns, rows.flags, window_ns)
+    superseded = 0
     rolled: RollupOutcome | None = None
     if is_one_row_per_bar(rows.bar):
         bars, duplicates, rolled_up, merged = rows, 0, 0, 0
     else:
-        rolled = roll_up(ns, rows, dedup=kind.dedup)
-        bars, duplicates = rolled.bars, rolled.duplicates
+        rolled = roll_up(ns, rows, dedup=kind.dedup, rank=rank)
+        bars, duplicates, superseded = rolled.bars, rolled.duplicates, rolled.superseded
         rolled_up, merged = rolled.rolled_up, rolled.samples_merged
 
-    rule_counts, bad = _judge(bars, rolled)
+    verdict = judge(bars, rolled, run.policy)
+    if verdict.suspect is not None:
+        flags = bars.flags.copy()
+        flags[verdict.suspect] |= _SUSPECT
+        bars = bars.with_flags(flags)
     rejected = RangeSet()
     n_rejected = 0
-    if bad is not None:
+    if verdict.rejected is not None:
+        bad = verdict.rejected
         rejected = RangeSet((int(b), int(b) + iv.seconds) for b in bars.bar[bad])
         n_rejected = int(np.count_nonzero(bad))
         bars = bars.take(~bad)
 
-    report = ConformanceReport(
-        ok=bad is None,
+    counts = verdict.counts
+    report = run.report(
+        violations=n_rejected,
         rows_in=rows_in,
         rows_out=len(bars),
         dropped_outside_window=dropped,
         duplicates=duplicates,
         rolled_up=rolled_up,
         out_of_order=out_of_order,
+        late=late,
+        superseded=superseded,
         rejected_bars=n_rejected,
         flag_counts=count_flags(bars.flags),
-        rule_violations=rule_counts,
+        rule_violations=counts,
+        watermark_low=int(bars.bar[0]) if len(bars) else None,
+        watermark_high=int(bars.bar[-1]) + iv.seconds if len(bars) else None,
         stages={
             "schema": schema.details(),
-            "time": {"ok": True, "ts_kind": time.kind, "dropped_outside_window": dropped},
-            "dedup": {"ok": True, "duplicates": duplicates},
+            "time": {
+                "ok": True,
+                "ts_kind": time.kind,
+                "dropped_outside_window": dropped,
+                "out_of_order": out_of_order,
+                "late": late,
+            },
+            "dedup": {
+                "ok": True,
+                "policy": run.policy.dedup,
+                "column": ranks.column or "none",
+                "duplicates": duplicates,
+                "superseded": superseded,
+            },
             "rollup": {"ok": True, "rolled_up": rolled_up, "samples_merged": merged},
             "quality": {
-                "ok": bad is None,
+                "ok": n_rejected == 0,
                 "rejected_bars": n_rejected,
-                **{f"rule:{k}": v for k, v in rule_counts.items()},
+                "suspect_bars": 0 if verdict.suspect is None else int(verdict.suspect.sum()),
+                **{f"rule:{k}": v for k, v in counts.items()},
             },
         },
-        schema=kind.spec.name,
-        schema_version=kind.spec.version,
     )
-    return ConformanceResult(_frame(bars), report, rejected)
+    return ConformanceResult(_frame(bars, keep_vwap=vwap is not None), report, rejected)
 
 
-def _judge(bars: BarArrays, rolled: RollupOutcome | None) -> tuple[dict[str, int], Any]:
-    """Rule counts and the mask of bad bars (None if none): see quality.py."""
-    if rolled is None or rolled.rolled_up == 0:
-        outcome = check_quality(*_values(bars))  # every bar is its own single sample
-        return outcome.counts, outcome.bad
-    per_sample = check_quality(*_values(rolled.samples))
-    bad = np.zeros(len(bars), dtype=bool)
-    if per_sample.bad is not None:
-        bad[rolled.bar_index[per_sample.bad]] = True
-    rest = np.flatnonzero(~bad)
-    per_bar = check_quality(*_values(bars.take(rest)))
-    if per_bar.bad is not None:
-        bad[rest[per_bar.bad]] = True
-    counts = combine_counts(per_sample.counts, per_bar.counts)
-    return counts, (bad if bad.any() else None)
+def _mark_out_of_order(ns: np.ndarray, flags: np.ndarray, window_ns: int) -> tuple[int, int]:
+    """Flag rows whose time is before an earlier row's; returns (how many, how many late).
 
-
-def _values(a: BarArrays) -> Values:
-    return a.open, a.high, a.low, a.close, a.volume
-
-
-def _mark_out_of_order(ns: np.ndarray, flags: np.ndarray) -> int:
-    """Flag rows whose time is before an earlier row's; returns how many."""
+    A row is late when the newest row before it is more than ``window_ns``
+    ahead. Late rows are still absorbed: a fetched window holds every row at
+    once, so keeping them loses nothing and dropping them would lose bars
+    that coverage then claims were checked.
+    """
     if len(ns) < 2 or (ns[1:] >= ns[:-1]).all():
-        return 0
-    late = np.zeros(len(ns), dtype=bool)
-    late[1:] = ns[1:] < np.maximum.accumulate(ns)[:-1]
-    flags[late] |= FLAG_DTYPE(BarFlag.OUT_OF_ORDER)
-    return int(np.count_nonzero(late))
+        return 0, 0
+    behind = np.zeros(len(ns), dtype=np.int64)
+    behind[1:] = np.maximum.accumulate(ns)[:-1] - ns[1:]
+    ooo = behind > 0
+    flags[ooo] |= FLAG_DTYPE(BarFlag.OUT_OF_ORDER)
+    return int(np.count_nonzero(ooo)), int(np.count_nonzero(behind > window_ns))
 
 
 def _parse_time(frame: pd.DataFrame) -> TimeOutcome | None:
@@ -256,7 +393,7 @@ def _parse_time(frame: pd.DataFrame) -> TimeOutcome | None:
     return to_utc_ns(frame["ts"])
 
 
-def _frame(bars: BarArrays) -> pd.DataFrame:
+def _frame(bars: BarArrays, *, keep_vwap: bool = False) -> pd.DataFrame:
     columns = (
         ts_column(bars.bar),
         bars.open,
@@ -267,7 +404,10 @@ def _frame(bars: BarArrays) -> pd.DataFrame:
         bars.flags,
     )
     # The dict constructor copies, so the output never shares memory with the input.
-    return pd.DataFrame(dict(zip(STORED_COLUMNS, columns, strict=True)))
+    data = dict(zip(STORED_COLUMNS, columns, strict=True))
+    if keep_vwap and bars.vwap is not None:
+        data["vwap"] = bars.vwap
+    return pd.DataFrame(data)
 
 
 def _check_arguments(iv: Interval, start: int, end: int, flags: int) -> None:
@@ -285,21 +425,17 @@ def _check_arguments(iv: Interval, start: int, end: int, flags: int) -> None:
 
 
 def _blocked(
-    spec: InputSpec,
-    start: int,
-    end: int,
+    run: _Run,
     rows_in: int,
     errors: list[str],
     cases: list[dict[str, Any]],
     stages: dict[str, dict[str, Any]],
 ) -> ConformanceResult:
-    report = ConformanceReport(
-        ok=False,
+    report = run.report(
+        violations=len(errors),
         rows_in=rows_in,
         schema_errors=list(errors),
         failure_cases=cases[:MAX_FAILURE_CASES],
         stages=stages,
-        schema=spec.name,
-        schema_version=spec.version,
     )
-    return ConformanceResult(empty_bar_frame(), report, RangeSet.span(start, end))
+    return ConformanceResult(empty_bar_frame(), report, RangeSet.span(run.start, run.end))

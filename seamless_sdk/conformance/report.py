@@ -1,8 +1,11 @@
 """ConformanceReport: what the conformance pipeline saw and did to one frame.
 
-A report is a frozen value. Counts describe rows and bars; ``ok`` is False as
-soon as anything blocking happened (a schema error or a quality-rule
-violation). Reports of several windows combine with :meth:`merge`, which adds
+A report is a frozen value. Counts describe rows and bars. ``violations``
+counts what broke the contract (schema errors plus bars rejected by a
+``block`` rule); whether that blocks depends on the mode the policy chose:
+in ``strict`` mode (``blocking=True``) ``ok`` is False as soon as there is a
+violation, in ``canary`` mode ``ok`` stays True and the violations are only
+reported. Reports of several windows combine with :meth:`merge`, which adds
 the counts, so one read that spans many fetched windows still has one report.
 """
 
@@ -12,6 +15,7 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from seamless_sdk.conformance.anomalies import STATISTICAL_RULES
 from seamless_sdk.conformance.flags import ALL_FLAGS
 from seamless_sdk.conformance.quality import QUALITY_RULES
 
@@ -24,7 +28,7 @@ def _zero_flags() -> dict[str, int]:
 
 
 def _zero_rules() -> dict[str, int]:
-    return dict.fromkeys(QUALITY_RULES, 0)
+    return dict.fromkeys((*QUALITY_RULES, *STATISTICAL_RULES), 0)
 
 
 @dataclass(frozen=True)
@@ -34,9 +38,17 @@ class ConformanceReport:
     ``rows_in`` counts rows handed in; ``rows_out`` the bars in the conformed
     frame. ``dropped_outside_window`` counts rows whose bar lay outside the
     asked window, ``duplicates`` rows identical to a kept row, ``rolled_up``
-    bars formed from more than one different sample. ``gaps`` is left at 0
-    here: only the caller knows which bars were expected. ``flag_counts`` and
-    ``rule_violations`` list every flag and rule, zeros included.
+    bars formed from more than one different sample, ``superseded`` rows that
+    lost their bar to a better source or a later write (the ``dedup``
+    policy). ``out_of_order`` counts rows that arrived after a newer row,
+    ``late`` those of them more than the policy's window behind (both are
+    kept). ``gaps`` is left at 0 here: only the caller knows which bars were
+    expected. ``flag_counts`` and ``rule_violations`` list every flag and rule,
+    zeros included (a ``warn`` rule counts the bars it flagged ``SUSPECT``).
+    ``watermark_low``/``watermark_high`` are the first bar's open and the last
+    bar's end (epoch seconds, None without bars). ``schema_fingerprint`` is
+    the registry bundle's fingerprint and ``policy`` the resolved modes
+    config (``Policy.to_dict()``).
     """
 
     ok: bool = True
@@ -56,6 +68,15 @@ class ConformanceReport:
     schema: str = "ohlcv_bars"
     schema_version: str = "1"
     windows: int = 1
+    mode: str = "strict"
+    blocking: bool = True
+    violations: int = 0
+    late: int = 0
+    superseded: int = 0
+    watermark_low: int | None = None
+    watermark_high: int | None = None
+    schema_fingerprint: str = ""
+    policy: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def empty(cls) -> ConformanceReport:
@@ -69,11 +90,16 @@ class ConformanceReport:
     def summary(self) -> str:
         """One line for logs and exception messages."""
         head = "ok" if self.ok else "FAILED"
+        if self.violations and not self.blocking:
+            head += f" ({self.mode}: {self.violations} violation(s) not blocking)"
         text = (
             f"{head}: {self.rows_in} rows in, {self.rows_out} bars out; "
             f"{self.dropped_outside_window} outside window, {self.duplicates} duplicates, "
             f"{self.rolled_up} rolled up, {self.out_of_order} out of order"
         )
+        for count, label in ((self.late, "late"), (self.superseded, "superseded")):
+            if count:
+                text += f", {count} {label}"
         broken = {k: v for k, v in self.rule_violations.items() if v}
         if broken:
             rules = ", ".join(f"{k}={v}" for k, v in broken.items())
@@ -87,7 +113,14 @@ class ConformanceReport:
         return text
 
     def merge(self, other: ConformanceReport) -> ConformanceReport:
-        """A report covering both: counts added, errors and cases concatenated."""
+        """A report covering both: counts added, errors and cases concatenated.
+
+        Labels (mode, fingerprint, policy) come from the first report that
+        covers a window; windows checked under another mode or schema bundle
+        turn them into ``"mixed"``.
+        """
+        first = other if self.windows == 0 else self
+        second = self if self.windows == 0 else other
         return ConformanceReport(
             ok=self.ok and other.ok,
             rows_in=self.rows_in + other.rows_in,
@@ -103,9 +136,20 @@ class ConformanceReport:
             schema_errors=[*self.schema_errors, *other.schema_errors],
             failure_cases=[*self.failure_cases, *other.failure_cases][:MAX_FAILURE_CASES],
             stages=_merge_stages(self.stages, other.stages),
-            schema=self.schema,
-            schema_version=self.schema_version,
+            schema=first.schema,
+            schema_version=_label(first.schema_version, second.schema_version, second.windows),
             windows=self.windows + other.windows,
+            mode=_label(first.mode, second.mode, second.windows),
+            blocking=first.blocking or (second.blocking and second.windows > 0),
+            violations=self.violations + other.violations,
+            late=self.late + other.late,
+            superseded=self.superseded + other.superseded,
+            watermark_low=_extreme(min, self.watermark_low, other.watermark_low),
+            watermark_high=_extreme(max, self.watermark_high, other.watermark_high),
+            schema_fingerprint=_label(
+                first.schema_fingerprint, second.schema_fingerprint, second.windows
+            ),
+            policy=dict(first.policy),
         )
 
     def with_gaps(self, gaps: int) -> ConformanceReport:
@@ -137,6 +181,10 @@ class ConformanceReport:
             "summary": self.summary,
             "schema": self.schema,
             "schema_version": self.schema_version,
+            "schema_fingerprint": self.schema_fingerprint,
+            "mode": self.mode,
+            "blocking": self.blocking,
+            "violations": self.violations,
             "windows": self.windows,
             "rows_in": self.rows_in,
             "rows_out": self.rows_out,
@@ -144,8 +192,12 @@ class ConformanceReport:
             "duplicates": self.duplicates,
             "rolled_up": self.rolled_up,
             "out_of_order": self.out_of_order,
+            "late": self.late,
+            "superseded": self.superseded,
             "rejected_bars": self.rejected_bars,
             "gaps": self.gaps,
+            "watermark_low": self.watermark_low,
+            "watermark_high": self.watermark_high,
             "flag_counts": dict(self.flag_counts),
             "rule_violations": dict(self.rule_violations),
             "schema_errors": list(self.schema_errors),
@@ -153,7 +205,22 @@ class ConformanceReport:
             "stages": {
                 name: {k: json_safe(v) for k, v in s.items()} for name, s in self.stages.items()
             },
+            "policy": json_safe(self.policy),
         }
+
+
+def _label(first: str, second: str, second_windows: int) -> str:
+    if second_windows == 0 or first == second or not second:
+        return first
+    return "mixed" if first else second
+
+
+def _extreme(pick: Any, a: int | None, b: int | None) -> int | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return int(pick(a, b))
 
 
 def _add_counts(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
@@ -202,7 +269,7 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, int):
         return int(value)
     if isinstance(value, float):
-        return value if math.isfinite(value) else None
+        return float(value) if math.isfinite(value) else None  # np.float64 is a float too
     if isinstance(value, dict):
         return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

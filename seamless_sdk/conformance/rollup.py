@@ -1,11 +1,14 @@
 """Dedup and roll-up: many input rows per bar into one bar per interval.
 
-Rows identical in ``ts open high low close volume`` are duplicates: the first
-is kept, the rest counted and dropped, and the bar is flagged ``DEDUPED``.
+Rows identical in ``ts open high low close volume`` (and ``vwap`` when there
+is one) are duplicates: the first is kept, the rest counted and dropped, and
+the bar is flagged ``DEDUPED``.
 Different rows in the same bar are samples, combined in time order (rows with
 the same ``ts`` keep their input order): open=first, high=max, low=min,
-close=last, volume=sum, and the bar is flagged ``ROLLED_UP``. Per-row flags
-(e.g. ``OUT_OF_ORDER``) are or-ed into their bar.
+close=last, volume=sum, vwap=sum(vwap * volume) / sum(volume) over the
+samples that have a finite vwap (NaN when their volume is 0), and the bar is
+flagged ``ROLLED_UP``. Per-row flags (e.g. ``OUT_OF_ORDER``) are or-ed into
+their bar.
 
 Time order rather than raw input order, so that a source sending newest-first
 still gets open from the earliest sample and close from the latest.
@@ -18,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from seamless_sdk.conformance.claims import winners
 from seamless_sdk.conformance.flags import FLAG_DTYPE, BarFlag
 
 
@@ -32,6 +36,8 @@ class BarArrays:
     close: np.ndarray
     volume: np.ndarray
     flags: np.ndarray
+    vwap: np.ndarray | None = None
+    """Only when the source sent one (or it follows from the input, as for trades)."""
 
     def __len__(self) -> int:
         return len(self.bar)
@@ -46,6 +52,13 @@ class BarArrays:
             self.close[index],
             self.volume[index],
             self.flags[index],
+            None if self.vwap is None else self.vwap[index],
+        )
+
+    def with_flags(self, flags: np.ndarray) -> BarArrays:
+        """The same rows with another flags column."""
+        return BarArrays(
+            self.bar, self.open, self.high, self.low, self.close, self.volume, flags, self.vwap
         )
 
 
@@ -64,6 +77,7 @@ class RollupOutcome:
     duplicates: int
     rolled_up: int
     samples_merged: int
+    superseded: int = 0
 
 
 def is_one_row_per_bar(bar: np.ndarray) -> bool:
@@ -71,17 +85,23 @@ def is_one_row_per_bar(bar: np.ndarray) -> bool:
     return bool(len(bar) < 2 or (bar[1:] > bar[:-1]).all())
 
 
-def roll_up(ns: np.ndarray, rows: BarArrays, *, dedup: bool = True) -> RollupOutcome:
+def roll_up(
+    ns: np.ndarray, rows: BarArrays, *, dedup: bool = True, rank: np.ndarray | None = None
+) -> RollupOutcome:
     """Sort rows by time, drop duplicates and combine samples bar by bar.
 
     ``ns`` is each row's raw UTC time in epoch nanoseconds (it orders samples
     and is part of a row's identity); ``rows.bar`` is the bar it belongs to.
     ``dedup=False`` keeps identical rows: for trades, where two identical rows
-    are two trades.
+    are two trades. ``rank`` (lower wins, see ``claims.py``) first narrows
+    each bar down to its best-ranked rows; the others are ``superseded``.
     """
     order = np.argsort(ns, kind="stable")
     ns = ns[order]
     rows = rows.take(order)
+    superseded = 0
+    if rank is not None:
+        rows, ns, superseded = _keep_winners(rows, ns, rank[order])
     dup = _duplicates(ns, rows) if dedup and len(ns) else None
     flags = rows.flags
     if dup is not None:
@@ -98,10 +118,8 @@ def roll_up(ns: np.ndarray, rows: BarArrays, *, dedup: bool = True) -> RollupOut
     bar_flags[multi] |= FLAG_DTYPE(BarFlag.ROLLED_UP)
     n_dup = 0 if dup is None else int(np.count_nonzero(dup))
     if not multi.any():
-        bars = BarArrays(
-            kept.bar, kept.open, kept.high, kept.low, kept.close, kept.volume, bar_flags
-        )
-        return RollupOutcome(bars, kept, bar_index, n_dup, 0, 0)
+        bars = kept.with_flags(bar_flags)
+        return RollupOutcome(bars, kept, bar_index, n_dup, 0, 0, superseded)
     ends = np.append(starts[1:], len(kept)) - 1
     bars = BarArrays(
         kept.bar[starts],
@@ -111,9 +129,37 @@ def roll_up(ns: np.ndarray, rows: BarArrays, *, dedup: bool = True) -> RollupOut
         kept.close[ends],
         np.add.reduceat(kept.volume, starts),
         bar_flags,
+        None if kept.vwap is None else _vwap(kept.vwap, kept.volume, starts),
     )
     merged = int(sizes[multi].sum())
-    return RollupOutcome(bars, kept, bar_index, n_dup, int(np.count_nonzero(multi)), merged)
+    rolled = int(np.count_nonzero(multi))
+    return RollupOutcome(bars, kept, bar_index, n_dup, rolled, merged, superseded)
+
+
+def _keep_winners(
+    rows: BarArrays, ns: np.ndarray, rank: np.ndarray
+) -> tuple[BarArrays, np.ndarray, int]:
+    """Drop the rows that lose their bar; flag the bars that lost rows ``DEDUPED``."""
+    starts = _group_starts(rows.bar)
+    won = winners(rows.bar, rank, starts)
+    if won is None:
+        return rows, ns, 0
+    sizes = np.diff(np.append(starts, len(rows)))
+    lost_rows = np.repeat(~np.logical_and.reduceat(won, starts), sizes)
+    flags = rows.flags.copy()
+    flags[lost_rows] |= FLAG_DTYPE(BarFlag.DEDUPED)
+    kept = rows.with_flags(flags).take(won)
+    return kept, ns[won], int(len(won) - np.count_nonzero(won))
+
+
+def _vwap(vwap: np.ndarray, volume: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Volume-weighted mean of the samples' vwap per bar, NaN where no volume counts."""
+    usable = np.isfinite(vwap) & np.isfinite(volume)
+    weighted = np.add.reduceat(np.where(usable, vwap * volume, 0.0), starts)
+    weights = np.add.reduceat(np.where(usable, volume, 0.0), starts)
+    out = np.full(len(starts), np.nan)
+    np.divide(weighted, weights, out=out, where=weights != 0)
+    return out
 
 
 def _group_starts(bar: np.ndarray) -> np.ndarray:
@@ -141,6 +187,8 @@ def _duplicates(ns: np.ndarray, rows: BarArrays) -> np.ndarray | None:
             "volume": rows.volume[idx],
         }
     )
+    if rows.vwap is not None:
+        sub["vwap"] = rows.vwap[idx]
     dup_sub = sub.duplicated(keep="first").to_numpy()
     if not dup_sub.any():
         return None

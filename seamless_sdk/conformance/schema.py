@@ -1,25 +1,32 @@
-"""The versioned pandera schema of the ``ohlcv_bars`` dataset kind.
+"""The pandera schemas of the ``ohlcv_bars`` dataset kind, and input views of any kind.
 
-Two views of one dataset kind, both built once at import:
+The registry (``registry.py``, files in ``schemas/``) holds every version of
+every dataset kind. Two views of ``ohlcv_bars`` are built once at import:
 
 * ``INPUT_SCHEMA`` (``OHLCV_INPUT.schema``) checks what a fetcher returned
   before time is normalised: the ``ts open high low close volume`` columns
-  must be there, prices and volume must be (or coerce to) float64. NaN is allowed here because
-  "no NaN prices" is a quality rule with its own count; ``ts`` may have any
-  dtype because the time stage parses it. Extra columns are ignored (and then
-  dropped by the pipeline).
-* ``STORED_SCHEMA`` (from the ``OHLCVBars`` model) is the stored bar frame
+  must be there, prices and volume must be (or coerce to) float64. NaN is
+  allowed here because "no NaN prices" is a quality rule with its own count;
+  ``ts`` may have any dtype because the time stage parses it. Extra columns
+  are ignored (and then dropped by the pipeline).
+* ``STORED_SCHEMA`` is the registry's ``ohlcv_bars`` v1, the stored bar frame
   with every rule the pipeline guarantees: exact dtypes and column order,
   ``ts`` unique and ascending, the quality rules. Asset checks and tests
   validate against it; the hot path does not need to, since it builds the
-  frame to satisfy it.
+  frame to satisfy it. ``OHLCVBars`` is the same contract as a typed pandera
+  model (a test keeps the two equal).
 
-``input_spec`` builds the input view of other dataset kinds (``trades``).
+:func:`input_spec_for` derives the input view of any registered version: its
+value columns are the required columns other than the time column and the
+ones the pipeline generates (``flags``); optional columns (``vwap`` in v2)
+are checked only when the caller keeps them.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Annotated, Any
 
 import numpy as np
@@ -28,7 +35,9 @@ import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 from pandera.typing import Series
 
+from seamless_sdk.conformance.registry import RegisteredSchema, default_registry
 from seamless_sdk.conformance.report import MAX_FAILURE_CASES, json_safe
+from seamless_sdk.errors import InvalidRequestError
 from seamless_sdk.stores.base import BAR_COLUMNS
 
 SCHEMA_NAME = "ohlcv_bars"
@@ -79,7 +88,9 @@ class InputSpec:
     Holds two pandera schemas built once: ``schema`` coerces the value
     columns to float64 (strings that are not numbers become failure cases);
     ``exact`` skips coercion for frames already float64, since coercing costs
-    ~0.8 ms per 1,440 rows even when nothing changes.
+    ~0.8 ms per 1,440 rows even when nothing changes. ``optional_columns``
+    (float64, nullable) are checked only when a caller keeps them
+    (:meth:`schema_for`).
     """
 
     name: str
@@ -87,31 +98,87 @@ class InputSpec:
     value_columns: tuple[str, ...]
     schema: pa.DataFrameSchema
     exact: pa.DataFrameSchema
+    optional_columns: tuple[str, ...] = ()
 
     @property
     def columns(self) -> tuple[str, ...]:
         return ("ts", *self.value_columns)
 
+    def schema_for(self, coerce: bool, optional: tuple[str, ...] = ()) -> pa.DataFrameSchema:
+        """The input schema, coercing or not, also checking the ``optional`` columns given."""
+        if not optional:
+            return self.schema if coerce else self.exact
+        return _build_input(self.name, self.version, self.value_columns, coerce, optional)
 
-def input_spec(name: str, version: str, value_columns: tuple[str, ...]) -> InputSpec:
+
+@lru_cache(maxsize=64)
+def _build_input(
+    name: str,
+    version: str,
+    value_columns: tuple[str, ...],
+    coerce: bool,
+    optional: tuple[str, ...] = (),
+) -> pa.DataFrameSchema:
+    value = {c: pa.Column(_FLOAT64, nullable=True, coerce=coerce) for c in value_columns}
+    extra = {c: pa.Column(_FLOAT64, nullable=True, coerce=coerce) for c in optional}
+    return pa.DataFrameSchema(
+        {"ts": pa.Column(None, nullable=True), **value, **extra},
+        name=name,
+        description=f"{name} v{version}: a fetcher's frame before conformance",
+        metadata={"version": version},
+        strict=False,
+    )
+
+
+def input_spec(
+    name: str,
+    version: str,
+    value_columns: tuple[str, ...],
+    optional_columns: tuple[str, ...] = (),
+) -> InputSpec:
     """Build the input spec (and its pandera schemas) of one dataset kind."""
-
-    def build(coerce: bool) -> pa.DataFrameSchema:
-        value = {c: pa.Column(_FLOAT64, nullable=True, coerce=coerce) for c in value_columns}
-        return pa.DataFrameSchema(
-            {"ts": pa.Column(None, nullable=True), **value},
-            name=name,
-            description=f"{name} v{version}: a fetcher's frame before conformance",
-            metadata={"version": version},
-            strict=False,
-        )
-
-    return InputSpec(name, version, value_columns, build(coerce=True), build(coerce=False))
+    return InputSpec(
+        name,
+        version,
+        value_columns,
+        _build_input(name, version, value_columns, coerce=True),
+        _build_input(name, version, value_columns, coerce=False),
+        optional_columns,
+    )
 
 
-OHLCV_INPUT = input_spec(SCHEMA_NAME, SCHEMA_VERSION, VALUE_COLUMNS)
+_SPECS: dict[tuple[str, str, str], InputSpec] = {}
+_SPECS_LOCK = threading.Lock()
+
+
+def input_spec_for(registered: RegisteredSchema) -> InputSpec:
+    """The input view of a registered schema version (built once per file content)."""
+    key = (registered.name, registered.version, registered.fingerprint)
+    spec = _SPECS.get(key)
+    if spec is not None:
+        return spec
+    skip = {registered.time_column, *registered.generated}
+    values, optional = [], []
+    for column in registered.columns:
+        if column.name in skip:
+            continue
+        if column.dtype != "float64":
+            raise InvalidRequestError(
+                "schema_registry",
+                f"{registered.source}: input column {column.name!r} is {column.dtype}; "
+                "the pipeline reads float64 values only",
+            )
+        (values if column.required else optional).append(column.name)
+    spec = input_spec(registered.name, registered.version, tuple(values), tuple(optional))
+    with _SPECS_LOCK:
+        _SPECS[key] = spec
+    return spec
+
+
+_STORED = default_registry().get(SCHEMA_NAME, SCHEMA_VERSION)
+OHLCV_INPUT = input_spec_for(_STORED)
 INPUT_SCHEMA = OHLCV_INPUT.schema
-STORED_SCHEMA = OHLCVBars.to_schema()
+STORED_SCHEMA = _STORED.schema
 
 
 @dataclass(frozen=True)
@@ -128,6 +195,8 @@ class SchemaOutcome:
     failure_cases: list[dict[str, Any]] = field(default_factory=list)
     columns_dropped: list[str] = field(default_factory=list)
     coerced: list[str] = field(default_factory=list)
+    optional: tuple[str, ...] = ()
+    """Optional columns of the spec that the frame has and the caller keeps."""
 
     @property
     def ok(self) -> bool:
@@ -142,13 +211,21 @@ class SchemaOutcome:
             "errors": len(self.errors),
             "columns_dropped": list(self.columns_dropped),
             "coerced": list(self.coerced),
+            "optional_kept": list(self.optional),
         }
 
 
-def check_input(frame: pd.DataFrame, spec: InputSpec = OHLCV_INPUT) -> SchemaOutcome:
-    """Validate a fetcher's frame against ``spec`` (lazily: all errors at once)."""
+def check_input(
+    frame: pd.DataFrame, spec: InputSpec = OHLCV_INPUT, *, keep_optional: bool = False
+) -> SchemaOutcome:
+    """Validate a fetcher's frame against ``spec`` (lazily: all errors at once).
+
+    With ``keep_optional`` the spec's optional columns that the frame has are
+    checked and kept (``SchemaOutcome.optional``); otherwise they are dropped.
+    """
     columns = [str(c) for c in frame.columns.tolist()]
-    wanted = spec.columns
+    optional = tuple(c for c in spec.optional_columns if c in columns) if keep_optional else ()
+    wanted = (*spec.columns, *optional)
     dropped = [c for c in columns if c not in wanted]
     repeated = sorted({c for c in columns if c in wanted and columns.count(c) > 1})
     if repeated:
@@ -156,14 +233,15 @@ def check_input(frame: pd.DataFrame, spec: InputSpec = OHLCV_INPUT) -> SchemaOut
         cases = [_case(c, "unique_column_names", None, c) for c in repeated]
         return SchemaOutcome(spec, None, errors, cases, dropped)
     dtypes = frame.dtypes
-    coerced = [c for c in spec.value_columns if c in columns and dtypes[c] != _FLOAT64]
-    schema = spec.schema if coerced else spec.exact
+    checked = (*spec.value_columns, *optional)
+    coerced = [c for c in checked if c in columns and dtypes[c] != _FLOAT64]
+    schema = spec.schema_for(coerce=bool(coerced), optional=optional)
     try:
         validated = schema.validate(frame, lazy=True)
     except SchemaErrors as exc:
         errors, cases = failures_from(exc)
         return SchemaOutcome(spec, None, errors, cases, dropped, coerced)
-    return SchemaOutcome(spec, validated, [], [], dropped, coerced)
+    return SchemaOutcome(spec, validated, [], [], dropped, coerced, optional)
 
 
 def validate_stored(frame: pd.DataFrame) -> tuple[list[str], list[dict[str, Any]]]:

@@ -5,22 +5,29 @@ are two trades (real futures data has many) and nothing is dropped as a
 duplicate. Trades go through the same stages as bars and come out as a
 stored bar frame: open = first price, high = max, low = min, close = last
 price, volume = sum of size, trades of one bar taken in time order (equal
-times in input order). The quality rules judge each trade (NaN or infinite
-price, negative or NaN size) and reject the bar it belongs to.
+times in input order); with ``keep_optional`` also vwap = sum(price * size) /
+sum(size). The quality rules judge each trade (NaN or infinite price,
+negative or NaN size) and reject the bar it belongs to. The input contract
+is the registry's ``trades`` schema (``schemas/trades.v1.yaml``); the modes
+config applies under the dataset name ``trades``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 
+from seamless_sdk.conformance.modes import ConformanceConfig
 from seamless_sdk.conformance.pipeline import ConformanceResult, DatasetKind, Values, conform
-from seamless_sdk.conformance.schema import input_spec
+from seamless_sdk.conformance.registry import default_registry
+from seamless_sdk.conformance.schema import input_spec_for
 from seamless_sdk.intervals import Interval
 
 TRADES_SCHEMA_NAME = "trades"
 TRADES_SCHEMA_VERSION = "1"
-TRADES_INPUT = input_spec(TRADES_SCHEMA_NAME, TRADES_SCHEMA_VERSION, ("price", "size"))
+TRADES_INPUT = input_spec_for(default_registry().get(TRADES_SCHEMA_NAME, TRADES_SCHEMA_VERSION))
 
 
 def _trade_values(frame: pd.DataFrame) -> Values:
@@ -28,16 +35,47 @@ def _trade_values(frame: pd.DataFrame) -> Values:
     return price, price, price, price, frame["size"].to_numpy(dtype=np.float64)
 
 
-TRADES = DatasetKind(TRADES_INPUT, _trade_values, dedup=False)
+def _trade_vwap(frame: pd.DataFrame, kept: tuple[str, ...]) -> np.ndarray:
+    return frame["price"].to_numpy(dtype=np.float64)  # one trade's vwap is its price
+
+
+TRADES = DatasetKind(TRADES_SCHEMA_NAME, _trade_values, dedup=False, vwap=_trade_vwap)
 
 
 def conform_trades(
-    frame: object, interval: Interval | str, start: int, end: int, *, flags: int = 0
+    frame: object,
+    interval: Interval | str,
+    start: int,
+    end: int,
+    *,
+    flags: int = 0,
+    node_id: str | None = None,
+    mode: str | None = None,
+    keep_optional: bool = False,
+    schema_version: str | int | None = None,
+    out_of_order_window: int | None = None,
+    source_priority: Sequence[str] | None = None,
+    config: ConformanceConfig | None = None,
 ) -> ConformanceResult:
     """Roll the trades of ``[start, end)`` up into a stored bar frame.
 
-    Same contract as ``conform_bars``: data problems are in the report,
-    ``rejected`` holds the bars whose trades broke a rule, and only a bad
-    interval, window or ``flags`` raises ``InvalidRequestError``.
+    Same contract and keywords as ``conform_bars`` (no ``dedup``: every trade
+    counts): data problems are in the report, ``rejected`` holds the bars
+    whose trades broke a rule, and only a bad interval, window, ``flags`` or
+    override raises ``InvalidRequestError``.
     """
-    return conform(TRADES, frame, interval, start, end, flags=flags)
+    return conform(
+        TRADES,
+        frame,
+        interval,
+        start,
+        end,
+        flags=flags,
+        node_id=node_id,
+        mode=mode,
+        keep_optional=keep_optional,
+        schema_version=schema_version,
+        out_of_order_window=out_of_order_window,
+        source_priority=source_priority,
+        config=config,
+    )

@@ -217,3 +217,67 @@ def test_row_order_does_not_change_bars_when_ts_are_distinct(s: Scenario, rnd: o
     a = conform_bars(distinct, s.interval, s.start, s.end).frame
     b = conform_bars(shuffled, s.interval, s.start, s.end).frame
     pd.testing.assert_frame_equal(a[list(BAR_COLUMNS)], b[list(BAR_COLUMNS)])
+
+
+SOURCES = ["cache", "storage", "backfill", "live", "vendor_x"]
+PRIORITY = ("cache", "storage", "backfill", "live")
+
+
+@st.composite
+def claimed(draw: st.DrawFn, allow_invalid: bool = True) -> tuple[Scenario, str]:
+    """A scenario whose rows also carry a source and an ingest time, and a dedup policy."""
+    s = draw(scenarios(allow_invalid=allow_invalid))
+    n = len(s.frame)
+    frame = s.frame.assign(
+        source=draw(st.lists(st.sampled_from(SOURCES), min_size=n, max_size=n)),
+        ingest_time=draw(st.lists(st.integers(T0, T0 + 5), min_size=n, max_size=n)),
+    )
+    policy = draw(st.sampled_from(["source_priority", "ingest_time"]))
+    return Scenario(s.interval, s.start, s.end, frame), policy
+
+
+def winners_reference(s: Scenario, policy: str) -> Scenario:
+    """The rows that win their bar, spelled out with pandas."""
+    rows = s.in_window()
+    bar = s.bar_of(rows["ts"].to_numpy())
+    if policy == "source_priority":
+        rank = rows["source"].map({k: i for i, k in enumerate(PRIORITY)}).fillna(len(PRIORITY))
+    else:
+        rank = -rows["ingest_time"]
+    best = rank.groupby(bar).transform("min")
+    kept = rows[rank == best]
+    return Scenario(s.interval, s.start, s.end, kept[list(BAR_COLUMNS)])
+
+
+@SETTINGS
+@given(claimed())
+def test_dedup_policies_never_invent_or_lose_a_bar(case: tuple[Scenario, str]) -> None:
+    """Whatever the policy, every in-window bar comes out unless a rule rejected it."""
+    s, policy = case
+    result = conform_bars(s.frame, s.interval, s.start, s.end, dedup=policy)
+    assert validate_stored(result.frame) == ([], [])
+    input_bars = set(s.bar_of(s.in_window()["ts"].to_numpy()).tolist())
+    out = set(bars_of(result.frame))
+    rejected = {b for b in input_bars if result.rejected.covers(b, b + s.interval.seconds)}
+    assert out == input_bars - rejected
+    r = result.report
+    samples = r.stages["rollup"]["samples_merged"]
+    bars_formed = r.rows_out + r.rejected_bars
+    assert r.rows_in == (
+        r.dropped_outside_window + r.superseded + r.duplicates + bars_formed - r.rolled_up + samples
+    )
+
+
+@SETTINGS
+@given(claimed(allow_invalid=False))
+def test_dedup_policies_match_reference_and_are_idempotent(case: tuple[Scenario, str]) -> None:
+    """The winners roll up exactly as pandas says; conforming the result changes nothing."""
+    s, policy = case
+    result = conform_bars(s.frame, s.interval, s.start, s.end, dedup=policy)
+    expected = reference(winners_reference(s, policy))
+    assert bars_of(result.frame) == expected.index.tolist()
+    got = result.frame.drop(columns=["ts", "flags"])
+    pd.testing.assert_frame_equal(got, expected.reset_index(drop=True))
+    again = conform_bars(result.frame[list(BAR_COLUMNS)], s.interval, s.start, s.end, dedup=policy)
+    pd.testing.assert_frame_equal(again.frame[list(BAR_COLUMNS)], result.frame[list(BAR_COLUMNS)])
+    assert (again.report.superseded, again.report.duplicates, again.report.rolled_up) == (0, 0, 0)

@@ -52,9 +52,11 @@ def test_coverage_reporter_reports_what_a_fill_completed(
     seamless_env: SeamlessEnv, instance: dg.DagsterInstance
 ) -> None:
     with LocalStore(seamless_env.config.store) as store:
-        report = coverage_reporter(instance, store)
+        report = coverage_reporter(instance, store, intervals=["1h", "1d"])
         report(fill_window(store, ScriptedFetcher(), "demo:B", H1, *Y2025))
         report(fill_window(store, ScriptedFetcher(), "demo:B", H1, *Y2025))  # skipped: no event
+        m15 = parse_interval("15m")  # no bars_15m asset: not reported
+        report(fill_window(store, ScriptedFetcher(), "demo:B", m15, Y2025[0], Y2025[0] + 86_400))
 
     assert instance.get_materialized_partitions(BARS_1H) == {"demo:B|2025"}
     records = instance.fetch_materializations(

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from seamless_sdk.conformance import BarFlag, conform_bars, validate_stored
+from seamless_sdk.conformance import BarFlag, conform_bars, load_config, validate_stored
 from seamless_sdk.errors import InvalidRequestError
 from seamless_sdk.intervals import parse_interval
 from seamless_sdk.ranges import RangeSet
@@ -61,6 +61,29 @@ def stored(rows: list[tuple[int, float, float, float, float, float, int]]) -> pd
     return out
 
 
+def quiet(n: int, *, spike_at: int | None = None, stale_from: int | None = None) -> list[Any]:
+    """``n`` minute bars of a quiet market: closes wander by a few cents around 100.
+
+    ``spike_at`` puts a bad tick there (close 150, then back to normal);
+    ``stale_from`` freezes every bar from there on at one traded price.
+    """
+    rows: list[tuple[float, float, float, float, float]] = []
+    prev = 100.0
+    for i in range(n):
+        close = 100.0 + 0.05 * ((i * 7) % 5 - 2)
+        if i == spike_at:
+            close = 150.0
+        if stale_from is not None and i >= stale_from:
+            close = 100.0
+        open_ = 100.0 if stale_from is not None and i > stale_from else prev
+        high, low = max(open_, close), min(open_, close)
+        if stale_from is None or i < stale_from:
+            high, low = high + 0.02, low - 0.02
+        rows.append((open_, high, low, close, 10.0))
+        prev = close
+    return rows
+
+
 BAR = (10.0, 11.0, 9.0, 10.5, 100.0)
 BAR2 = (10.5, 12.0, 10.0, 11.0, 50.0)
 BAR3 = (11.0, 11.5, 10.5, 11.2, 0.0)
@@ -78,9 +101,13 @@ class Case:
     flags: int = 0
     rules: dict[str, int] = field(default_factory=dict)
     rejected: list[tuple[int, int]] = field(default_factory=list)
+    kwargs: dict[str, Any] = field(default_factory=dict)
 
 
 NY = "America/New_York"
+SUS = BarFlag.SUSPECT
+SPIKE = quiet(30, spike_at=15)
+STALE = quiet(40, stale_from=5)
 
 CASES = [
     Case(
@@ -231,6 +258,52 @@ CASES = [
         frame([t(2), t(0), t(1)], [BAR3, BAR, BAR2]),
         [(t(0), *BAR, OOO), (t(1), *BAR2, OOO), (t(2), *BAR3, 0)],
         {"out_of_order": 2},
+    ),
+    Case(
+        "late_row_beyond_window",
+        "a row 4 minutes behind the newest (window 2 bars) is absorbed, flagged and counted late",
+        frame([t(0), t(5), t(1)], [BAR, BAR2, BAR3]),
+        [(t(0), *BAR, 0), (t(1), *BAR3, OOO), (t(5), *BAR2, 0)],
+        {"out_of_order": 1, "late": 1},
+    ),
+    Case(
+        "late_row_inside_wider_window",
+        "the same row with a 5-minute window is only out of order, not late",
+        frame([t(0), t(5), t(1)], [BAR, BAR2, BAR3]),
+        [(t(0), *BAR, 0), (t(1), *BAR3, OOO), (t(5), *BAR2, 0)],
+        {"out_of_order": 1},
+        kwargs={"out_of_order_window": 300},
+    ),
+    Case(
+        "price_spike_flagged_suspect",
+        "a bad tick (close 150 in a market wandering by cents) is kept but flagged SUSPECT; "
+        "the bar that falls back is the return to normal, not a second jump",
+        frame([t(i) for i in range(30)], SPIKE),
+        [(t(i), *SPIKE[i], SUS if i == 15 else 0) for i in range(30)],
+        rules={"abnormal_jump": 1},
+    ),
+    Case(
+        "price_spike_blocked_when_configured",
+        "with abnormal_jump at severity block the spike bar is removed like a broken bar",
+        frame([t(i) for i in range(30)], SPIKE),
+        [(t(i), *SPIKE[i], 0) for i in range(30) if i != 15],
+        {"rejected_bars": 1},
+        rules={"abnormal_jump": 1},
+        rejected=[(t(15), t(16))],
+        kwargs={"config": "block_jumps"},
+    ),
+    Case(
+        "stale_prices_flagged",
+        "35 traded minutes in a row at the very same close: a frozen feed, flagged not removed",
+        frame([t(i) for i in range(40)], STALE),
+        [(t(i), *STALE[i], SUS if i >= 5 else 0) for i in range(40)],
+        rules={"stale_price": 35},
+    ),
+    Case(
+        "unchanged_close_without_volume_is_fine",
+        "40 minutes at one price with no volume is a closed market, not a stale feed",
+        frame([t(i) for i in range(40)], [(100.0, 100.0, 100.0, 100.0, 0.0)] * 40),
+        [(t(i), 100.0, 100.0, 100.0, 100.0, 0.0, 0) for i in range(40)],
     ),
     Case(
         "zero_volume_is_fine",
@@ -384,15 +457,26 @@ ZERO_COUNTS = {
     "duplicates": 0,
     "rolled_up": 0,
     "out_of_order": 0,
+    "late": 0,
+    "superseded": 0,
     "rejected_bars": 0,
     "gaps": 0,
+}
+
+CONFIGS = {
+    "block_jumps": load_config().with_overlay(
+        {"defaults": {"rules": {"abnormal_jump": {"severity": "block"}}}}
+    )
 }
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_conform_bars_cases(case: Case) -> None:
     """Each awkward input yields exactly the expected stored frame and counts."""
-    result = conform_bars(case.input, case.interval, *case.window, flags=case.flags)
+    kwargs = dict(case.kwargs)
+    if "config" in kwargs:
+        kwargs["config"] = CONFIGS[kwargs["config"]]
+    result = conform_bars(case.input, case.interval, *case.window, flags=case.flags, **kwargs)
 
     pd.testing.assert_frame_equal(result.frame, stored(case.expected))
     assert isinstance(result.frame.index, pd.RangeIndex)
@@ -402,7 +486,8 @@ def test_conform_bars_cases(case: Case) -> None:
     assert report.rows_in == len(case.input)
     assert report.rows_out == len(case.expected)
     assert report.rule_violations == {**dict.fromkeys(report.rule_violations, 0), **case.rules}
-    assert report.ok is (not case.rules)
+    assert report.ok is (not case.rejected)
+    assert report.violations == report.rejected_bars
     assert result.rejected == RangeSet(case.rejected)
     assert report.schema_errors == []
     # flag_counts describes the output rows exactly
@@ -419,7 +504,8 @@ def test_extra_columns_are_listed_in_the_schema_stage() -> None:
     stage = conform_bars(source, M1, *WINDOW).report.stages["schema"]
     assert stage["columns_dropped"] == ["symbol"]
     assert stage["coerced"] == ["open"]
-    assert (stage["name"], stage["version"]) == ("ohlcv_bars", "1")
+    # The pipeline checks input against the latest registered version by default.
+    assert (stage["name"], stage["version"]) == ("ohlcv_bars", "2")
 
 
 def test_input_frame_is_not_modified() -> None:

@@ -10,6 +10,7 @@ import pytest
 
 from seamless_sdk.conformance import (
     QUALITY_RULES,
+    STATISTICAL_RULES,
     BarFlag,
     ConformanceReport,
     conform_bars,
@@ -41,7 +42,7 @@ def test_empty_report_is_ok_and_zero() -> None:
     empty = ConformanceReport.empty()
     assert empty.ok and empty.rows_in == 0 and empty.windows == 0
     assert set(empty.flag_counts) == {f.name for f in BarFlag}
-    assert set(empty.rule_violations) == set(QUALITY_RULES)
+    assert set(empty.rule_violations) == set(QUALITY_RULES) | set(STATISTICAL_RULES)
     assert not any(empty.flag_counts.values()) and not any(empty.rule_violations.values())
 
 
@@ -161,6 +162,7 @@ def test_flag_values_are_fixed() -> None:
         "PARTIAL_BAR": 32,
         "ROLLED_UP": 64,
         "DEDUPED": 128,
+        "SUSPECT": 256,
     }
     assert flag_names(1 | 64) == ["BACKFILLED", "ROLLED_UP"]
 

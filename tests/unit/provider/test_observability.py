@@ -57,3 +57,13 @@ def test_structured_events(make_provider: MakeProvider, caplog: pytest.LogCaptur
         assert {"node_id", "interval", "start", "end", "request_id"} <= set(event)
     read = next(e for e in events if e["event"] == "seamless.read")
     assert read["request_id"] == res.meta.request_id and read["node_id"] == "demo:EV"
+
+
+def test_on_fill_hook_sees_every_committed_window(make_provider: MakeProvider) -> None:
+    seen = []
+    p = make_provider(
+        SyntheticFetcher(seed=1), strategy=Strategy.AUTO_BACKFILL, on_fill=seen.append
+    )
+    p.read("demo:HOOK", "1m", T0, T0 + 2 * DAY)
+    assert sorted((r.start, r.end) for r in seen) == [(T0, T0 + DAY), (T0 + DAY, T0 + 2 * DAY)]
+    assert all(r.rows == 1440 and r.node_id == "demo:HOOK" for r in seen)

@@ -1,0 +1,156 @@
+"""Conformance cost per 1M rows, against pandera's bare validation of the same frames.
+
+Run: ``.venv/bin/python bench/bench_conformance.py`` (``--help`` for options).
+
+Frames (1M rows each, 1m bars, generated before the clock starts):
+
+* **clean**: one row per bar, ascending, int epoch seconds: the hot path.
+* **messy**: the same bars as 2-3 samples each at second offsets, 5% exact
+  repeats, rows shuffled: sort, dedup and roll-up all run.
+* **sourced**: messy plus a ``source`` column, conformed with
+  ``dedup="source_priority"``.
+
+For each: ``conform_bars`` (every stage, quality and statistical rules,
+report) against the bare pandera validations a caller would otherwise run:
+``INPUT_SCHEMA.validate(frame, lazy=True)`` on the input and
+``STORED_SCHEMA.validate(conformed, lazy=True)`` (the full stored contract:
+dtypes, unique ascending ts, high/low, volume, finite values) on the output.
+The ratio is conform / (input + stored validation). Targets: ratio <= 2 and
+conform < 1 s per 1M rows. Times are the median of ``--repeat`` runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from seamless_sdk.conformance import INPUT_SCHEMA, STORED_SCHEMA, conform_bars
+from seamless_sdk.conformance.anomalies import abnormal_jumps, stale_prices
+
+T0 = 1_704_067_200  # 2024-01-01
+MINUTE = 60
+
+
+def clean_frame(n: int, seed: int = 1) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    close = 100.0 * np.exp(np.cumsum(rng.normal(0, 5e-4, n)))
+    open_ = np.r_[close[0], close[:-1]]
+    return pd.DataFrame(
+        {
+            "ts": T0 + MINUTE * np.arange(n, dtype=np.int64),
+            "open": open_,
+            "high": np.maximum(open_, close) * 1.0002,
+            "low": np.minimum(open_, close) * 0.9998,
+            "close": close,
+            "volume": rng.integers(1, 500, n).astype(np.float64),
+        }
+    )
+
+
+def messy_frame(n: int, seed: int = 2) -> pd.DataFrame:
+    """About ``n`` rows: bars split into samples, some rows repeated, all shuffled."""
+    rng = np.random.default_rng(seed)
+    bars = clean_frame(n // 2, seed)
+    per_bar = rng.integers(1, 4, len(bars))
+    rows = bars.loc[bars.index.repeat(per_bar)].reset_index(drop=True)
+    rows["ts"] = rows["ts"] + rng.integers(0, MINUTE, len(rows))
+    repeats = rows.sample(frac=0.05, random_state=seed)
+    rows = pd.concat([rows, repeats], ignore_index=True)
+    rows = rows.iloc[:n].sample(frac=1.0, random_state=seed).reset_index(drop=True)
+    return rows
+
+
+def timed(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
+    fn()  # warm-up: first calls build caches (schemas, policy, pandera backends)
+    times, out = [], None
+    for _ in range(repeat):
+        t = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times), out
+
+
+def measure(name: str, frame: pd.DataFrame, repeat: int, **kwargs: Any) -> dict[str, Any]:
+    ts = frame["ts"].to_numpy()
+    start = int(ts.min()) // MINUTE * MINUTE
+    end = (int(ts.max()) // MINUTE + 1) * MINUTE
+    conform_s, result = timed(lambda: conform_bars(frame, "1m", start, end, **kwargs), repeat)
+    input_s, _ = timed(lambda: INPUT_SCHEMA.validate(frame, lazy=True), repeat)
+    stored_s, _ = timed(lambda: STORED_SCHEMA.validate(result.frame, lazy=True), repeat)
+    per_m = 1_000_000 / len(frame)
+    bare = input_s + stored_s
+    return {
+        "frame": name,
+        "rows": len(frame),
+        "bars": len(result.frame),
+        "conform_s_per_1m": conform_s * per_m,
+        "pandera_input_s_per_1m": input_s * per_m,
+        "pandera_stored_s_per_1m": stored_s * per_m,
+        "ratio": conform_s / bare,
+        "ok": result.report.ok,
+    }
+
+
+def rules_cost(n: int, repeat: int) -> dict[str, Any]:
+    frame = clean_frame(n)
+    close, volume = frame["close"].to_numpy(), frame["volume"].to_numpy()
+    jump_s, _ = timed(
+        lambda: abnormal_jumps(close, threshold=16, min_returns=20, min_move=0.01), repeat
+    )
+    stale_s, _ = timed(lambda: stale_prices(close, volume, min_run=30), repeat)
+    per_m = 1_000_000 / n
+    return {"abnormal_jump_s_per_1m": jump_s * per_m, "stale_price_s_per_1m": stale_s * per_m}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--json", action="store_true", help="print JSON only")
+    args = parser.parse_args(argv)
+
+    clean = clean_frame(args.rows)
+    messy = messy_frame(args.rows)
+    sources = np.array(["live", "backfill", "storage"])[np.arange(len(messy)) % 3]
+    sourced = messy.assign(source=sources)
+    rows = [
+        measure("clean", clean, args.repeat),
+        measure("messy", messy, args.repeat),
+        measure("sourced", sourced, args.repeat, dedup="source_priority"),
+    ]
+    rules = rules_cost(args.rows, args.repeat)
+    if args.json:
+        print(json.dumps({"results": rows, "rules": rules}, indent=2))
+        return 0
+    print(f"conformance per 1M rows (median of {args.repeat}); pandera = input + stored validate")
+    print(f"{'frame':8} {'rows':>9} {'bars':>9} {'conform s':>10} {'input s':>8} "
+          f"{'stored s':>9} {'ratio':>6}")  # fmt: skip
+    for r in rows:
+        print(
+            f"{r['frame']:8} {r['rows']:>9,} {r['bars']:>9,} {r['conform_s_per_1m']:>10.3f} "
+            f"{r['pandera_input_s_per_1m']:>8.3f} {r['pandera_stored_s_per_1m']:>9.3f} "
+            f"{r['ratio']:>6.2f}"
+        )
+    print(
+        f"statistical rules alone: abnormal_jump {rules['abnormal_jump_s_per_1m']:.3f} s, "
+        f"stale_price {rules['stale_price_s_per_1m']:.3f} s per 1M bars"
+    )
+    worst = max(rows, key=lambda r: r["conform_s_per_1m"])
+    met = all(r["ratio"] <= 2 and r["conform_s_per_1m"] < 1 for r in rows)
+    print(
+        f"target (ratio <= 2, < 1 s per 1M rows): {'met' if met else 'NOT met'} "
+        f"(slowest: {worst['frame']} {worst['conform_s_per_1m']:.3f} s)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,380 @@
+"""Conformance modes and rule settings per dataset kind and node, from YAML.
+
+The shipped defaults are ``schemas/modes.yaml`` (its comments explain every
+key). ``SEAMLESS_CONFORMANCE_CONFIG`` names a file laid over them: switching
+a node to ``canary``, pinning a schema version or turning a rule off is a
+config change, not a code change. The file is re-read when its modification
+time or size changes, so a long-running provider picks up a switch too.
+
+:func:`policy_for` answers "how is ``(dataset, node)`` conformed?" with a
+:class:`Policy`; ``conform_bars`` asks it on every call (a dictionary hit
+once the answer is known) and records the result in the report.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal, cast
+
+import yaml
+
+from seamless_sdk.conformance.anomalies import RULE_PARAMS, STATISTICAL_RULES
+from seamless_sdk.conformance.quality import QUALITY_RULES
+from seamless_sdk.conformance.registry import schemas_dir
+from seamless_sdk.errors import InvalidRequestError
+
+ENV_VAR = "SEAMLESS_CONFORMANCE_CONFIG"
+"""Environment variable naming a YAML file laid over the shipped modes."""
+
+Mode = Literal["strict", "canary"]
+Dedup = Literal["rollup", "source_priority", "ingest_time"]
+Severity = Literal["block", "warn", "off"]
+MODES: tuple[str, ...] = ("strict", "canary")
+DEDUP_POLICIES: tuple[str, ...] = ("rollup", "source_priority", "ingest_time")
+SEVERITIES: tuple[str, ...] = ("block", "warn", "off")
+ALL_RULES: tuple[str, ...] = (*QUALITY_RULES, *STATISTICAL_RULES)
+"""Every quality rule: the structural ones (always ``block``), then the statistical ones."""
+
+_FIELD = "conformance_config"
+_TOP_KEYS = frozenset({"defaults", "datasets", "nodes"})
+_POLICY_KEYS = frozenset(
+    {"mode", "schema_version", "dedup", "out_of_order_window_bars", "source_priority", "rules"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSetting:
+    """A rule's severity and parameters."""
+
+    severity: Severity
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """How one ``(dataset, node)`` is conformed (see ``schemas/modes.yaml``)."""
+
+    dataset: str
+    node_id: str | None
+    mode: Mode = "strict"
+    schema_version: str = "latest"
+    dedup: Dedup = "rollup"
+    out_of_order_window_bars: float = 2.0
+    source_priority: tuple[str, ...] = ("cache", "storage", "backfill", "live")
+    rules: Mapping[str, RuleSetting] = field(default_factory=dict)
+    matched: tuple[str, ...] = ()
+    """The config entries that applied, most general first (``defaults``, ``nodes.demo:*``)."""
+
+    @property
+    def blocking(self) -> bool:
+        """Whether violations block (``strict``)."""
+        return self.mode == "strict"
+
+    def severity(self, rule: str) -> Severity:
+        """A rule's severity; structural rules are always ``block``."""
+        setting = self.rules.get(rule)
+        return setting.severity if setting is not None else "block"
+
+    def with_overrides(
+        self,
+        *,
+        mode: str | None = None,
+        dedup: str | None = None,
+        schema_version: str | int | None = None,
+        out_of_order_window_bars: float | None = None,
+        source_priority: Sequence[str] | None = None,
+    ) -> Policy:
+        """A copy with explicit (keyword) choices; bad values raise ``InvalidRequestError``."""
+        changes: dict[str, Any] = {}
+        if mode is not None:
+            changes["mode"] = _choice("mode", mode, MODES)
+        if dedup is not None:
+            changes["dedup"] = _choice("dedup", dedup, DEDUP_POLICIES)
+        if schema_version is not None:
+            changes["schema_version"] = str(schema_version)
+        if out_of_order_window_bars is not None:
+            changes["out_of_order_window_bars"] = _non_negative(
+                "out_of_order_window", out_of_order_window_bars
+            )
+        if source_priority is not None:
+            changes["source_priority"] = _names("source_priority", source_priority)
+        if not changes:
+            return self
+        return replace(self, matched=(*self.matched, "arguments"), **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready, for reports and Dagster metadata."""
+        return {
+            "mode": self.mode,
+            "schema_version": self.schema_version,
+            "dedup": self.dedup,
+            "out_of_order_window_bars": self.out_of_order_window_bars,
+            "source_priority": list(self.source_priority),
+            "rules": {
+                name: {"severity": s.severity, **dict(s.params)} for name, s in self.rules.items()
+            },
+            "matched": list(self.matched),
+        }
+
+
+class ConformanceConfig:
+    """A parsed modes file (the shipped one with any override laid over it)."""
+
+    def __init__(self, data: Mapping[str, Any], sources: Sequence[str] = ()) -> None:
+        self.sources = tuple(sources)
+        where = " + ".join(self.sources) or "<config>"
+        _check_top(data, where)
+        self.data: Mapping[str, Any] = data
+        self._defaults = _check_entry(data.get("defaults") or {}, f"{where}: defaults")
+        self._datasets = {
+            str(k): _check_entry(v or {}, f"{where}: datasets.{k}")
+            for k, v in (data.get("datasets") or {}).items()
+        }
+        self._nodes = {
+            str(k): _check_entry(v or {}, f"{where}: nodes.{k}")
+            for k, v in (data.get("nodes") or {}).items()
+        }
+        self._cache: dict[tuple[str, str | None], Policy] = {}
+        self._lock = threading.Lock()
+        # Build the defaults once so a bad file fails when loaded, not on first use.
+        self.policy_for("", None)
+
+    def with_overlay(self, data: Mapping[str, Any], label: str = "<overlay>") -> ConformanceConfig:
+        """A new config with ``data`` laid over this one (as an override file would be)."""
+        return ConformanceConfig(_overlay(self.data, data), (*self.sources, label))
+
+    def policy_for(self, dataset: str, node_id: str | None = None) -> Policy:
+        """The policy of ``dataset`` for ``node_id`` (None: the dataset's own)."""
+        key = (dataset, node_id)
+        found = self._cache.get(key)
+        if found is not None:
+            return found
+        entries: list[tuple[str, Mapping[str, Any]]] = [("defaults", self._defaults)]
+        if dataset in self._datasets:
+            entries.append((f"datasets.{dataset}", self._datasets[dataset]))
+        if node_id is not None:
+            patterns = [
+                p for p in self._nodes if _is_pattern(p) and fnmatch.fnmatchcase(node_id, p)
+            ]
+            entries += [(f"nodes.{p}", self._nodes[p]) for p in patterns]
+            if node_id in self._nodes:
+                entries.append((f"nodes.{node_id}", self._nodes[node_id]))
+        policy = _build(dataset, node_id, entries)
+        with self._lock:
+            if len(self._cache) > 10_000:  # node ids are unbounded; keep memory so
+                self._cache.clear()
+            self._cache[key] = policy
+        return policy
+
+
+def _is_pattern(key: str) -> bool:
+    return any(ch in key for ch in "*?[")
+
+
+def _build(
+    dataset: str, node_id: str | None, entries: list[tuple[str, Mapping[str, Any]]]
+) -> Policy:
+    merged: dict[str, Any] = {}
+    rules: dict[str, dict[str, Any]] = {}
+    for _, entry in entries:
+        for key, value in entry.items():
+            if key == "rules":
+                for name, setting in value.items():
+                    rules.setdefault(name, {}).update(setting)
+            else:
+                merged[key] = value
+    settings: dict[str, RuleSetting] = {}
+    for name in STATISTICAL_RULES:
+        raw = dict(rules.get(name, {}))
+        severity = cast(Severity, raw.pop("severity", "warn"))
+        missing = [p for p in RULE_PARAMS[name] if p not in raw]
+        if missing:
+            raise InvalidRequestError(_FIELD, f"rules.{name}: no value for {missing}")
+        settings[name] = RuleSetting(severity, raw)
+    return Policy(
+        dataset=dataset,
+        node_id=node_id,
+        mode=cast(Mode, merged.get("mode", "strict")),
+        schema_version=str(merged.get("schema_version", "latest")),
+        dedup=cast(Dedup, merged.get("dedup", "rollup")),
+        out_of_order_window_bars=float(merged.get("out_of_order_window_bars", 2)),
+        source_priority=tuple(merged.get("source_priority", Policy.source_priority)),
+        rules=settings,
+        matched=tuple(name for name, _ in entries),
+    )
+
+
+def _check_top(data: Any, where: str) -> None:
+    if not isinstance(data, Mapping):
+        raise InvalidRequestError(_FIELD, f"{where}: not a YAML mapping")
+    unknown = sorted(set(map(str, data)) - _TOP_KEYS)
+    if unknown:
+        raise InvalidRequestError(_FIELD, f"{where}: unknown keys {unknown}")
+    for key in ("datasets", "nodes"):
+        if data.get(key) is not None and not isinstance(data[key], Mapping):
+            raise InvalidRequestError(_FIELD, f"{where}: {key} is not a mapping")
+
+
+def _check_entry(entry: Any, where: str) -> dict[str, Any]:
+    """Validate one entry (defaults, a dataset or a node) and return it as a dict."""
+    if not isinstance(entry, Mapping):
+        raise InvalidRequestError(_FIELD, f"{where}: not a mapping")
+    unknown = sorted(set(map(str, entry)) - _POLICY_KEYS)
+    if unknown:
+        raise InvalidRequestError(_FIELD, f"{where}: unknown keys {unknown}")
+    out = dict(entry)
+    try:
+        if "mode" in out:
+            _choice("mode", out["mode"], MODES)
+        if "dedup" in out:
+            _choice("dedup", out["dedup"], DEDUP_POLICIES)
+        if "out_of_order_window_bars" in out:
+            _non_negative("out_of_order_window_bars", out["out_of_order_window_bars"])
+        if "source_priority" in out:
+            out["source_priority"] = _names("source_priority", out["source_priority"])
+        if "schema_version" in out:
+            out["schema_version"] = str(out["schema_version"])
+        out["rules"] = _check_rules(out.get("rules") or {})
+    except InvalidRequestError as exc:
+        raise InvalidRequestError(_FIELD, f"{where}: {exc}") from None
+    return out
+
+
+def _check_rules(rules: Any) -> dict[str, dict[str, Any]]:
+    if not isinstance(rules, Mapping):
+        raise InvalidRequestError("rules", "not a mapping")
+    out: dict[str, dict[str, Any]] = {}
+    for name, setting in rules.items():
+        if name not in ALL_RULES:
+            raise InvalidRequestError("rules", f"unknown rule {name!r} (known: {list(ALL_RULES)})")
+        if not isinstance(setting, Mapping):
+            raise InvalidRequestError(f"rules.{name}", "not a mapping")
+        checked = dict(setting)
+        if "severity" in checked:
+            _choice(f"rules.{name}.severity", checked["severity"], SEVERITIES)
+        if name in QUALITY_RULES:
+            if set(checked) - {"severity"} or checked.get("severity", "block") != "block":
+                raise InvalidRequestError(
+                    f"rules.{name}",
+                    "structural rules are always 'block' and take no parameters: "
+                    "the store cannot hold a bar that breaks them",
+                )
+            continue
+        params = RULE_PARAMS[name]
+        for key, value in list(checked.items()):
+            if key == "severity":
+                continue
+            if key not in params:
+                raise InvalidRequestError(f"rules.{name}", f"unknown parameter {key!r}")
+            checked[key] = _positive(f"rules.{name}.{key}", value, params[key])
+        out[str(name)] = checked
+    return out
+
+
+def _choice(name: str, value: Any, allowed: Sequence[str]) -> str:
+    if value not in allowed:
+        raise InvalidRequestError(name, f"{value!r} is not one of {list(allowed)}")
+    return str(value)
+
+
+def _non_negative(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+        raise InvalidRequestError(name, f"{value!r} is not a number >= 0")
+    return float(value)
+
+
+def _positive(name: str, value: Any, kind: type) -> float | int:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise InvalidRequestError(name, f"{value!r} is not a number > 0")
+    if kind is int and float(value) != int(value):
+        raise InvalidRequestError(name, f"{value!r} is not a whole number")
+    return kind(value)
+
+
+def _names(name: str, value: Any) -> tuple[str, ...]:
+    if isinstance(value, str) or not isinstance(value, Sequence):
+        raise InvalidRequestError(name, f"{value!r} is not a list of names")
+    if not all(isinstance(v, str) and v for v in value):
+        raise InvalidRequestError(name, f"{value!r} holds something other than names")
+    if len(set(value)) != len(value):
+        raise InvalidRequestError(name, f"{value!r} names a source twice")
+    return tuple(value)
+
+
+def _overlay(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    """``top`` laid over ``base``: mappings merge key by key, anything else replaces."""
+    out = dict(base)
+    for key, value in top.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = _overlay(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _read(path: Path | Any, label: str) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise InvalidRequestError(_FIELD, f"{label}: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, Mapping):
+        raise InvalidRequestError(_FIELD, f"{label}: not a YAML mapping")
+    return dict(data)
+
+
+def default_config_file() -> Any:
+    """The shipped ``modes.yaml`` (package data)."""
+    return schemas_dir() / "modes.yaml"
+
+
+def load_config(override: str | Path | None = None) -> ConformanceConfig:
+    """The shipped modes with ``override`` (a YAML file path) laid over them."""
+    data = _read(default_config_file(), "modes.yaml")
+    sources = ["modes.yaml"]
+    if override is not None:
+        path = Path(override)
+        data = _overlay(data, _read(path, str(path)))
+        sources.append(str(path))
+    return ConformanceConfig(data, sources)
+
+
+_CURRENT: dict[tuple[str | None, int, int], ConformanceConfig] = {}
+_CURRENT_LOCK = threading.Lock()
+
+
+def current_config() -> ConformanceConfig:
+    """The config in force: shipped modes plus ``$SEAMLESS_CONFORMANCE_CONFIG``.
+
+    Cached per (path, modification time, size), so an edited file is picked
+    up on the next call. A path that does not exist raises: a typo must not
+    silently mean "strict everywhere".
+    """
+    path = os.environ.get(ENV_VAR) or None
+    stamp = (None, 0, 0)
+    if path is not None:
+        try:
+            st = os.stat(path)
+        except OSError as exc:
+            raise InvalidRequestError(_FIELD, f"{ENV_VAR}={path}: {exc.strerror}") from None
+        stamp = (path, st.st_mtime_ns, st.st_size)
+    found = _CURRENT.get(stamp)
+    if found is None:
+        found = load_config(path)
+        with _CURRENT_LOCK:
+            _CURRENT.clear()  # only the config in force is worth keeping
+            _CURRENT[stamp] = found
+    return found
+
+
+def policy_for(
+    dataset: str, node_id: str | None = None, config: ConformanceConfig | None = None
+) -> Policy:
+    """The policy of ``(dataset, node_id)`` under ``config`` (default: :func:`current_config`)."""
+    return (config or current_config()).policy_for(dataset, node_id)

@@ -1,0 +1,78 @@
+"""The statistical rules on their own: where a robust score helps and where it must stay quiet."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from seamless_sdk.conformance.anomalies import abnormal_jumps, stale_prices
+
+JUMP = {"threshold": 16.0, "min_returns": 20, "min_move": 0.01}
+
+
+def walk(n: int, seed: int = 3, sigma: float = 0.01) -> np.ndarray:
+    """A random walk of closes with daily-like returns."""
+    rng = np.random.default_rng(seed)
+    return 100.0 * np.exp(np.cumsum(rng.normal(0, sigma, n)))
+
+
+@pytest.mark.parametrize(
+    ("close", "flagged"),
+    [
+        pytest.param(walk(250), [], id="normal_returns_never_jump"),
+        pytest.param(
+            np.concatenate([walk(100)[:50], walk(100)[50:] * 0.5]),
+            [50],
+            id="level_shift_is_one_jump",
+        ),
+        pytest.param(
+            np.where(np.arange(100) == 40, walk(100) * 10, walk(100)),
+            [40],
+            id="bad_tick_flags_spike_not_the_way_back",
+        ),
+        pytest.param(walk(15) * np.where(np.arange(15) == 7, 10, 1), [], id="too_few_returns"),
+        pytest.param(
+            np.where(np.arange(60) == 30, 100.01, 100.0), [], id="one_tick_in_still_market"
+        ),
+        pytest.param(
+            np.where(np.arange(60) == 30, 1000.0, 100.0), [30], id="spike_in_still_market"
+        ),
+        pytest.param(
+            np.where(np.arange(60) % 7 == 0, -5.0, walk(60)), [], id="non_positive_prices_skipped"
+        ),
+        pytest.param(np.full(50, 100.0), [], id="constant_series"),
+    ],
+)
+def test_abnormal_jumps(close: np.ndarray, flagged: list[int]) -> None:
+    """The flagged bars are exactly the ones a person looking at the chart would circle."""
+    assert np.flatnonzero(abnormal_jumps(close, **JUMP)).tolist() == flagged
+
+
+def test_threshold_and_min_move_are_honoured() -> None:
+    """A lower threshold sees more; a large min_move hides a real but modest jump."""
+    close = walk(200, seed=5, sigma=0.01)
+    close[120:] *= 1.08  # an 8% gap against 1% moves
+    assert abnormal_jumps(close, threshold=5.0, min_returns=20).tolist().count(True) >= 1
+    assert not abnormal_jumps(close, threshold=5.0, min_returns=20, min_move=0.1).any()
+
+
+@pytest.mark.parametrize(
+    ("close", "volume", "flagged"),
+    [
+        pytest.param(
+            np.r_[walk(5), np.full(30, 50.0)], np.full(35, 1.0), list(range(5, 35)), id="run_of_30"
+        ),
+        pytest.param(np.r_[walk(5), np.full(29, 50.0)], np.full(34, 1.0), [], id="run_of_29"),
+        pytest.param(
+            np.full(40, 50.0),
+            np.where(np.arange(40) == 20, 0.0, 1.0),
+            [],
+            id="a_bar_without_volume_breaks_the_run",
+        ),
+        pytest.param(np.full(40, 50.0), np.zeros(40), [], id="no_volume_no_staleness"),
+        pytest.param(np.full(10, 50.0), np.ones(10), [], id="shorter_than_a_run"),
+    ],
+)
+def test_stale_prices(close: np.ndarray, volume: np.ndarray, flagged: list[int]) -> None:
+    """Only traded bars frozen at one close for min_run bars in a row are stale."""
+    assert np.flatnonzero(stale_prices(close, volume, min_run=30)).tolist() == flagged
