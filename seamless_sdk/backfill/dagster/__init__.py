@@ -1,0 +1,103 @@
+"""The Dagster backfiller: detached gaps become partition runs of ``seamless_assets``.
+
+A strategy's read never waits on a Dagster run. ``DagsterBackfiller.request``
+cuts the gaps into partition windows and records each window in the request
+table, a small SQLite file next to the store whose UNIQUE key
+``(node_id, interval, window_start, window_end)`` is the first of three dedup
+layers: of many processes that miss the same window at the same moment, one
+inserts the row and the others join it. The ``seamless_request_sensor`` of the
+code location turns pending rows into runs with run keys (or, with
+``submit="graphql"``, the inserting process submits the run through the
+webserver at once). The queued run coordinator's tag limit of one run per
+``seamless/partition`` value is the second layer, and the fill's coverage
+re-check under the store's chunk lock the third.
+
+The names shared with the code location (asset names, partition keys, tags)
+live here too, so both sides agree on them without the SDK importing Dagster:
+this module imports ``dagster`` only inside the functions that talk to an
+instance.
+
+Request row states::
+
+    pending ──(sensor sees its run)──▶ launched ──(run finished)──▶ done | failed
+       ▲                                                                │
+       └──────────────(a later request for the same window)─────────────┘
+
+The package is split by concern: ``names`` (shared names), ``requests`` (the
+request table), ``backfiller`` (``DagsterBackfiller``), ``instance`` (instance
+helpers).
+"""
+
+from seamless_sdk.backfill.dagster.backfiller import (
+    DagsterBackfiller,
+    SubmitMode,
+)
+from seamless_sdk.backfill.dagster.instance import (
+    in_flight_runs,
+    register_nodes,
+    run_covers_partition,
+    run_tags_for_request,
+)
+from seamless_sdk.backfill.dagster.names import (
+    ASSET_PREFIX,
+    DAGSTER_PARTITION_TAG,
+    IN_FLIGHT_STATUSES,
+    NODE_DIMENSION,
+    NODES_PARTITIONS,
+    PARTITION_TAG,
+    RANGE_END_TAG,
+    RANGE_START_TAG,
+    REQUEST_TAG,
+    SOURCE_TAG,
+    WINDOW_DIMENSION,
+    asset_name,
+    job_name,
+    partition_key,
+    partition_tag_value,
+    partition_windows_touching,
+    requests_path_for,
+    split_partition_key,
+    window_format,
+    window_key,
+    window_of_key,
+)
+from seamless_sdk.backfill.dagster.requests import (
+    BackfillRequest,
+    RequestState,
+    RequestTable,
+    Submission,
+)
+
+__all__ = [
+    "ASSET_PREFIX",
+    "DAGSTER_PARTITION_TAG",
+    "IN_FLIGHT_STATUSES",
+    "NODES_PARTITIONS",
+    "NODE_DIMENSION",
+    "PARTITION_TAG",
+    "RANGE_END_TAG",
+    "RANGE_START_TAG",
+    "REQUEST_TAG",
+    "SOURCE_TAG",
+    "WINDOW_DIMENSION",
+    "BackfillRequest",
+    "DagsterBackfiller",
+    "RequestState",
+    "RequestTable",
+    "Submission",
+    "SubmitMode",
+    "asset_name",
+    "in_flight_runs",
+    "job_name",
+    "partition_key",
+    "partition_tag_value",
+    "partition_windows_touching",
+    "register_nodes",
+    "requests_path_for",
+    "run_covers_partition",
+    "run_tags_for_request",
+    "split_partition_key",
+    "window_format",
+    "window_key",
+    "window_of_key",
+]

@@ -1,0 +1,202 @@
+"""The request table: the first dedup layer of Dagster backfills.
+
+A small SQLite file next to the store whose UNIQUE key
+``(node_id, interval, window_start, window_end)`` makes one process insert a
+window and every other process that misses it at the same moment join it."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from seamless_sdk.errors import InvalidRequestError, StoreError
+from seamless_sdk.intervals import Interval, parse_interval
+from seamless_sdk.request import validate_node_id
+
+if TYPE_CHECKING:
+    pass
+
+RequestState = Literal["pending", "launched", "done", "failed"]
+
+
+_FINISHED_STATES = ("done", "failed")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS backfill_requests (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    node_id TEXT NOT NULL,
+    interval TEXT NOT NULL,
+    window_start INTEGER NOT NULL,
+    window_end INTEGER NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending',
+    attempt INTEGER NOT NULL DEFAULT 0,
+    run_id TEXT,
+    requested_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    UNIQUE (node_id, interval, window_start, window_end)
+);
+CREATE INDEX IF NOT EXISTS backfill_requests_state ON backfill_requests (state);
+"""
+
+# One statement, so SQLite serialises it: the row is inserted, or revived when
+# its last run finished, or left alone (RETURNING nothing) while it is in flight.
+_UPSERT = """
+INSERT INTO backfill_requests
+    (node_id, interval, window_start, window_end, state, attempt, requested_at, updated_at)
+VALUES (?, ?, ?, ?, ?, 0, ?, ?)
+ON CONFLICT (node_id, interval, window_start, window_end) DO UPDATE
+    SET state = excluded.state, attempt = attempt + 1, run_id = NULL,
+        requested_at = excluded.requested_at, updated_at = excluded.updated_at
+    WHERE state IN ('done', 'failed')
+RETURNING id
+"""
+_COLUMNS = (
+    "id, node_id, interval, window_start, window_end, state, attempt, run_id, "
+    "requested_at, updated_at"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class BackfillRequest:
+    """One row of the request table: a partition window somebody wants filled."""
+
+    id: int
+    node_id: str
+    interval: str
+    window_start: int
+    window_end: int
+    state: RequestState
+    attempt: int
+    run_id: str | None
+    requested_at: float
+    updated_at: float
+
+    @property
+    def key(self) -> str:
+        """``<id>:<attempt>``: the ``seamless/request`` tag of the run that serves it."""
+        return f"{self.id}:{self.attempt}"
+
+    @property
+    def run_key(self) -> str:
+        """The sensor's run key: one run per row and attempt, whatever the tick."""
+        return f"seamless-request-{self.id}-{self.attempt}"
+
+    @property
+    def parsed_interval(self) -> Interval:
+        return parse_interval(self.interval)
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """What :meth:`RequestTable.submit` did with one window."""
+
+    request: BackfillRequest
+    created: bool
+    """True when this call inserted (or revived) the row; False when it joined a
+    row that was already pending or launched."""
+
+
+class RequestTable:
+    """The backfill request table (SQLite, WAL; safe across threads and processes).
+
+    >>> # table = RequestTable("var/seamless.requests.sqlite")
+    >>> # [s.created for s in table.submit("demo:BTC", "1h", [(0, 31536000)])]
+    """
+
+    def __init__(self, path: str | Path, *, timeout_s: float = 30.0) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        try:
+            # isolation_level=None: every statement commits by itself; the upsert
+            # is atomic on its own and nothing here needs a longer transaction.
+            self._conn = sqlite3.connect(
+                self.path, timeout=timeout_s, isolation_level=None, check_same_thread=False
+            )
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the request table {self.path}: {exc}") from exc
+
+    def submit(
+        self,
+        node_id: str,
+        interval: Interval | str,
+        windows: Iterable[tuple[int, int]],
+        *,
+        state: RequestState = "pending",
+    ) -> list[Submission]:
+        """Record ``windows`` of ``(node_id, interval)``; one Submission per window.
+
+        New rows start ``pending`` (the sensor launches them) or, for a caller
+        that launches the run itself, ``launched`` (the sensor leaves them be
+        until their run shows up, or until they are stale).
+        """
+        if state not in ("pending", "launched"):
+            raise InvalidRequestError("state", f"{state!r} is not 'pending' or 'launched'")
+        node = validate_node_id(node_id)
+        iv = parse_interval(interval)
+        out: list[Submission] = []
+        for start, end in windows:
+            now = time.time()
+            with self._lock:
+                created = (
+                    self._conn.execute(
+                        _UPSERT, (node, iv.name, start, end, state, now, now)
+                    ).fetchone()
+                    is not None
+                )
+                row = self._conn.execute(
+                    f"SELECT {_COLUMNS} FROM backfill_requests WHERE node_id = ? AND interval = ? "
+                    "AND window_start = ? AND window_end = ?",
+                    (node, iv.name, start, end),
+                ).fetchone()
+            out.append(Submission(_row(row), created))
+        return out
+
+    def requests(
+        self, states: Sequence[RequestState] = ("pending", "launched"), limit: int = 1000
+    ) -> list[BackfillRequest]:
+        """Rows in ``states``, oldest request first."""
+        marks = ",".join("?" for _ in states)
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT {_COLUMNS} FROM backfill_requests WHERE state IN ({marks}) "
+                "ORDER BY requested_at, id LIMIT ?",
+                (*states, limit),
+            ).fetchall()
+        return [_row(r) for r in rows]
+
+    def get(self, request_id: int) -> BackfillRequest | None:
+        with self._lock:
+            row = self._conn.execute(
+                f"SELECT {_COLUMNS} FROM backfill_requests WHERE id = ?", (request_id,)
+            ).fetchone()
+        return _row(row) if row else None
+
+    def transition(self, request: BackfillRequest, state: RequestState, run_id: str | None) -> bool:
+        """Move a row on, if nobody revived it meanwhile (compare-and-set on the attempt)."""
+        with self._lock:
+            cur = self._conn.execute(
+                "UPDATE backfill_requests SET state = ?, run_id = ?, updated_at = ? "
+                "WHERE id = ? AND attempt = ? AND state NOT IN ('done', 'failed')",
+                (state, run_id, time.time(), request.id, request.attempt),
+            )
+        return cur.rowcount == 1
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+def _row(row: Sequence[Any]) -> BackfillRequest:
+    return BackfillRequest(*row)
+
+
+# -- the backfiller ----------------------------------------------------------------
