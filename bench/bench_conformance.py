@@ -26,6 +26,21 @@ report) against two bare pandera validations, all ``lazy=True``:
 
 Targets: ``ratio`` <= 2 and conform < 1 s per 1M rows. Times are the
 median of ``--repeat`` runs.
+
+Measured on the 2-core development machine (Python 3.11, pandas 3.1.1,
+pandera 0.35.0), three runs, seconds per 1M input rows:
+
+=======  =============  ============  =========  ==============  =========
+frame    conform        pandera same  ratio      pandera in+out  ratio_out
+=======  =============  ============  =========  ==============  =========
+clean    0.052-0.055    0.050-0.069   0.78-1.09  0.057-0.078     0.69-0.96
+messy    0.218-0.236    0.152-0.170   1.35-1.54  0.028-0.030     7.9-8.6
+sourced  0.237-0.255    0.137-0.171   1.49-1.73  0.026-0.028     8.9-9.2
+=======  =============  ============  =========  ==============  =========
+
+The statistical rules cost 0.02 s (abnormal_jump) and 0.002 s (stale_price)
+per 1M bars. A 1,440-row window costs 1.0 ms, as before this pipeline grew
+its policy, claims and statistical stages (pandera's input check is 60% of it).
 """
 
 from __future__ import annotations

@@ -37,6 +37,8 @@ Severity = Literal["block", "warn", "off"]
 MODES: tuple[str, ...] = ("strict", "canary")
 DEDUP_POLICIES: tuple[str, ...] = ("rollup", "source_priority", "ingest_time")
 SEVERITIES: tuple[str, ...] = ("block", "warn", "off")
+DEFAULT_SOURCE_PRIORITY: tuple[str, ...] = ("cache", "storage", "backfill", "live")
+"""DESIGN's source order, best first: the ``source_priority`` policy's default."""
 ALL_RULES: tuple[str, ...] = (*QUALITY_RULES, *STATISTICAL_RULES)
 """Every quality rule: the structural ones (always ``block``), then the statistical ones."""
 
@@ -65,7 +67,7 @@ class Policy:
     schema_version: str = "latest"
     dedup: Dedup = "rollup"
     out_of_order_window_bars: float = 2.0
-    source_priority: tuple[str, ...] = ("cache", "storage", "backfill", "live")
+    source_priority: tuple[str, ...] = DEFAULT_SOURCE_PRIORITY
     rules: Mapping[str, RuleSetting] = field(default_factory=dict)
     matched: tuple[str, ...] = ()
     """The config entries that applied, most general first (``defaults``, ``nodes.demo:*``)."""
@@ -76,9 +78,12 @@ class Policy:
         return self.mode == "strict"
 
     def severity(self, rule: str) -> Severity:
-        """A rule's severity; structural rules are always ``block``."""
+        """A rule's severity: structural rules are always ``block``, a statistical
+        rule without settings is ``off``."""
         setting = self.rules.get(rule)
-        return setting.severity if setting is not None else "block"
+        if setting is not None:
+            return setting.severity
+        return "off" if rule in STATISTICAL_RULES else "block"
 
     def with_overrides(
         self,
@@ -203,7 +208,7 @@ def _build(
         schema_version=str(merged.get("schema_version", "latest")),
         dedup=cast(Dedup, merged.get("dedup", "rollup")),
         out_of_order_window_bars=float(merged.get("out_of_order_window_bars", 2)),
-        source_priority=tuple(merged.get("source_priority", Policy.source_priority)),
+        source_priority=tuple(merged.get("source_priority", DEFAULT_SOURCE_PRIORITY)),
         rules=settings,
         matched=tuple(name for name, _ in entries),
     )

@@ -44,7 +44,7 @@ import pandas as pd
 from seamless_sdk.conformance import claims
 from seamless_sdk.conformance.flags import FLAG_DTYPE, BarFlag, count_flags
 from seamless_sdk.conformance.judge import judge
-from seamless_sdk.conformance.modes import ConformanceConfig, Policy, policy_for
+from seamless_sdk.conformance.modes import ConformanceConfig, Dedup, Mode, Policy, policy_for
 from seamless_sdk.conformance.registry import default_registry
 from seamless_sdk.conformance.report import MAX_FAILURE_CASES, ConformanceReport
 from seamless_sdk.conformance.rollup import (
@@ -99,7 +99,7 @@ class DatasetKind:
     input frame into open/high/low/close/volume samples; ``vwap`` gives each
     sample's vwap from the frame and the optional columns kept (None: there
     is none); ``dedup`` says whether identical rows are repeats (bars) or
-    distinct events (trades).
+    distinct events (trades, which also ignore the ``dedup`` policy).
     """
 
     name: str
@@ -165,8 +165,8 @@ def conform_bars(
     *,
     flags: int = 0,
     node_id: str | None = None,
-    mode: str | None = None,
-    dedup: str | None = None,
+    mode: Mode | None = None,
+    dedup: Dedup | None = None,
     keep_optional: bool = False,
     schema_version: str | int | None = None,
     out_of_order_window: int | None = None,
@@ -216,8 +216,8 @@ def conform(
     *,
     flags: int = 0,
     node_id: str | None = None,
-    mode: str | None = None,
-    dedup: str | None = None,
+    mode: Mode | None = None,
+    dedup: Dedup | None = None,
     keep_optional: bool = False,
     schema_version: str | int | None = None,
     out_of_order_window: int | None = None,
@@ -261,7 +261,8 @@ def conform(
 
     schema = check_input(frame, spec, keep_optional=keep_optional)
     time = _parse_time(frame)
-    ranks = _ranks(frame, policy) if schema.ok else claims.Ranks(None, None)
+    # Trades are never duplicates of each other, so no policy may drop one.
+    ranks = _ranks(frame, policy) if schema.ok and kind.dedup else claims.Ranks(None, None)
     if not schema.ok or time is None or time.ns is None or ranks.problem:
         errors = [*schema.errors, *(time.errors if time else [])]
         cases = [*schema.failure_cases, *(time.failure_cases if time else [])]

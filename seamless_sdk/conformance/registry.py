@@ -19,7 +19,7 @@ fingerprint it was checked against.
 
 Compatibility between versions (``compat.py``) is checked by a command::
 
-    python -m seamless_sdk.conformance.registry check [--dir DIR] [--baseline DIR] [--json]
+    python -m seamless_sdk.conformance check [--dir DIR] [--baseline DIR] [--json]
 
 which exits 0 when every dataset's versions are compatible, 1 when not and 2
 when a file cannot be read. :func:`schemas_check` is the same as a function.
@@ -310,9 +310,9 @@ def _print(out: TextIO, as_json: bool, data: dict[str, Any], text: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m seamless_sdk.conformance.registry check [--dir D] [--baseline D] [--json]``."""
+    """``python -m seamless_sdk.conformance check [--dir D] [--baseline D] [--json]``."""
     parser = argparse.ArgumentParser(
-        prog="python -m seamless_sdk.conformance.registry",
+        prog="python -m seamless_sdk.conformance",
         description="Check the conformance schema registry.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
@@ -322,7 +322,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     check.add_argument("--json", action="store_true", help="print JSON")
     args = parser.parse_args(argv)
     return schemas_check(args.dir, baseline=args.baseline, as_json=args.json)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -42,6 +42,7 @@ from seamless_sdk.stores.base import BAR_COLUMNS
 
 SCHEMA_NAME = "ohlcv_bars"
 SCHEMA_VERSION = "1"
+"""The version of ``ohlcv_bars`` the store holds (v2 only adds an optional column)."""
 VALUE_COLUMNS: tuple[str, ...] = BAR_COLUMNS[1:]
 _FLOAT64 = np.dtype(np.float64)
 

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from seamless_sdk.conformance.modes import ConformanceConfig
+from seamless_sdk.conformance.modes import ConformanceConfig, Mode
 from seamless_sdk.conformance.pipeline import ConformanceResult, DatasetKind, Values, conform
 from seamless_sdk.conformance.registry import default_registry
 from seamless_sdk.conformance.schema import input_spec_for
@@ -50,7 +50,7 @@ def conform_trades(
     *,
     flags: int = 0,
     node_id: str | None = None,
-    mode: str | None = None,
+    mode: Mode | None = None,
     keep_optional: bool = False,
     schema_version: str | int | None = None,
     out_of_order_window: int | None = None,

@@ -16,7 +16,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from seamless_sdk.conformance import BarFlag, conform_bars, conform_trades, validate_stored
+from seamless_sdk.conformance import (
+    BarFlag,
+    conform_bars,
+    conform_trades,
+    load_config,
+    validate_stored,
+)
+from seamless_sdk.errors import InvalidRequestError
 from seamless_sdk.ranges import RangeSet
 from seamless_sdk.stores.base import STORED_COLUMNS
 
@@ -267,8 +274,16 @@ def test_trades_vwap_is_price_weighted_by_size() -> None:
 )
 def test_bad_overrides_raise(kwargs: dict[str, Any], field: str) -> None:
     """Overrides are the caller's choice: a bad one raises, naming the field."""
-    from seamless_sdk.errors import InvalidRequestError
-
     with pytest.raises(InvalidRequestError) as info:
         conform_bars(rows([T0], [A]), "1m", *WINDOW, **kwargs)
     assert info.value.field == field
+
+
+def test_trades_ignore_a_dedup_policy() -> None:
+    """A config that resolves bar claims by source must never drop a trade."""
+    config = load_config().with_overlay({"datasets": {"trades": {"dedup": "source_priority"}}})
+    ticks = pd.DataFrame(
+        {"ts": [T0, T0 + 1], "price": [100.0, 100.0], "size": [1.0, 2.0], "source": ["a", "b"]}
+    )
+    result = conform_trades(ticks, "1m", *WINDOW, config=config)
+    assert result.frame["volume"].tolist() == [3.0] and result.report.superseded == 0

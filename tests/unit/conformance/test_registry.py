@@ -31,6 +31,7 @@ from seamless_sdk.conformance import (
     schemas_check,
 )
 from seamless_sdk.conformance.registry import main, schemas_dir
+from seamless_sdk.conformance.schema import input_spec_for
 from seamless_sdk.errors import InvalidRequestError
 
 T0 = 1_710_028_800
@@ -349,7 +350,7 @@ def test_unreadable_registry(
 
 
 def test_command_line(schema_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """`python -m seamless_sdk.conformance.registry check` checks the shipped files."""
+    """`python -m seamless_sdk.conformance check` checks the shipped files."""
     assert main(["check"]) == 0
     text = capsys.readouterr().out
     assert f"schema bundle {default_registry().fingerprint}" in text
@@ -359,8 +360,10 @@ def test_command_line(schema_copy: Path, capsys: pytest.CaptureFixture[str]) -> 
     proc = subprocess.run(
         [
             sys.executable,
+            "-W",
+            "error",
             "-m",
-            "seamless_sdk.conformance.registry",
+            "seamless_sdk.conformance",
             "check",
             "--dir",
             str(schema_copy),
@@ -369,7 +372,7 @@ def test_command_line(schema_copy: Path, capsys: pytest.CaptureFixture[str]) -> 
         text=True,
         check=False,
     )
-    assert proc.returncode == 1, proc.stderr
+    assert proc.returncode == 1 and proc.stderr == "", proc.stderr
     assert "INCOMPATIBLE ohlcv_bars v2 -> v3: column 'vwap': removed" in proc.stdout
 
 
@@ -382,8 +385,6 @@ def test_from_directory_ignores_other_files(schema_copy: Path) -> None:
 
 def test_input_view_follows_the_registered_version() -> None:
     """v2's input view checks vwap when kept; value columns come from required columns."""
-    from seamless_sdk.conformance.schema import input_spec_for
-
     spec = input_spec_for(default_registry().get("ohlcv_bars", "2"))
     assert spec.value_columns == ("open", "high", "low", "close", "volume")
     assert spec.optional_columns == ("vwap",)
