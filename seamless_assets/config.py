@@ -86,6 +86,7 @@ class SeamlessConfig:
     requests: Path
     partition_start: int
     intervals: tuple[Interval, ...]
+    reports: Path | None = None
     fetcher: str = "synthetic"
     nodes: tuple[NodeConfig, ...] = ()
     backfill: BackfillSettings = field(default_factory=BackfillSettings)
@@ -135,12 +136,15 @@ def parse_config(
         "nodes",
         "backfill",
         "sensors",
+        "reports",
     }
     if unknown:
         raise InvalidRequestError("config", f"unknown keys {sorted(unknown)}")
     base = base_dir or REPO_ROOT
     store = _path(os.environ.get(STORE_ENV) or raw.get("store") or "var/seamless.sqlite", base)
     requests = _path(raw["requests"], base) if raw.get("requests") else requests_path_for(store)
+    # Conformance reports as JSON per node and partition; `reports: null` turns them off.
+    reports = _path(raw["reports"], base) if raw.get("reports") else None
     intervals = tuple(
         dict.fromkeys(
             _interval(i, v) for i, v in enumerate(_list(raw, "intervals", ["1m", "1h", "1d"]))
@@ -162,6 +166,7 @@ def parse_config(
     return SeamlessConfig(
         store=store,
         requests=requests,
+        reports=reports,
         partition_start=start,
         intervals=intervals,
         fetcher=fetcher,

@@ -27,6 +27,7 @@ class SeamlessResource(dg.ConfigurableResource):
 
     store_path: str
     requests_path: str
+    reports_dir: str = ""  # empty: no JSON reports
     fetcher: str = "synthetic"
     partial_ok: bool = False
     fetch_attempts: int = 3
@@ -39,6 +40,7 @@ class SeamlessResource(dg.ConfigurableResource):
         return cls(
             store_path=str(config.store),
             requests_path=str(config.requests),
+            reports_dir=str(config.reports or ""),
             fetcher=config.fetcher,
             partial_ok=config.backfill.partial_ok,
             fetch_attempts=config.backfill.fetch_attempts,

@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 
 from seamless_sdk import events
-from seamless_sdk.conformance import ConformanceReport
+from seamless_sdk.conformance import ConformanceReport, check_expected
+from seamless_sdk.conformance.expected import strict_fields
 from seamless_sdk.errors import ConformanceError, DataUnavailableError
 from seamless_sdk.frames import Bars, assemble
 from seamless_sdk.intervals import Interval
@@ -97,22 +98,16 @@ def finish(p: SeamlessDataProvider, st: ReadState, want_frame: bool) -> HistoryR
 
 def _check_strict(p: SeamlessDataProvider, st: ReadState, secs: np.ndarray) -> None:
     r = st.request
-    expected = p.calendar(r.node_id).expected_bars(r.interval, r.start, r.end)
-    if len(expected) == len(secs) and np.array_equal(expected, secs):
+    ok, details = check_expected(p.calendar(r.node_id), r.interval, r.start, r.end, secs)
+    if ok:
         return
-    missing_bars = np.setdiff1d(expected, secs)
-    extra_bars = np.setdiff1d(secs, expected)
-    report = st.report.with_strict(
-        expected=len(expected),
-        observed=len(secs),
-        missing=[int(x) for x in missing_bars[:100]],
-        unexpected=[int(x) for x in extra_bars[:100]],
-    )
+    report = st.report.with_strict(**strict_fields(details))
     p.last_conformance_report = report
     raise ConformanceError(
         report,
-        f"strict: {r.node_id} {r.interval.name} expected {len(expected)} bars, got "
-        f"{len(secs)} ({len(missing_bars)} missing, {len(extra_bars)} unexpected)",
+        f"strict: {r.node_id} {r.interval.name} expected {details['expected']} bars, got "
+        f"{details['observed']} ({details['missing_count']} missing, "
+        f"{details['unexpected_count']} unexpected)",
     )
 
 

@@ -5,6 +5,7 @@
     seamless coverage [NODE INTERVAL]     print stored coverage
     seamless backfill NODE... --interval 1m --start ... --end ...
                                           fill a range through Dagster, without the UI
+    seamless schemas check [--baseline DIR] check the schema registry's compatibility
 
 The store is ``var/seamless.sqlite`` under the current directory unless
 ``--store`` or ``SEAMLESS_STORE`` says otherwise.
@@ -163,6 +164,13 @@ def cmd_backfill(args: argparse.Namespace, console: Console) -> int:
     return run_backfill_cli(args, console)
 
 
+def cmd_schemas(args: argparse.Namespace, console: Console) -> int:
+    """Check the schema registry's compatibility rules (exit 1 when broken)."""
+    from seamless_sdk.conformance.registry import schemas_check
+
+    return schemas_check(args.dir, baseline=args.baseline, as_json=args.json)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="seamless", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -193,6 +201,13 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument("--start", required=True)
     backfill.add_argument("--end", required=True)
     backfill.set_defaults(func=cmd_backfill)
+    schemas = sub.add_parser("schemas", help="schema registry tools")
+    schemas_sub = schemas.add_subparsers(dest="schemas_command", required=True)
+    check = schemas_sub.add_parser("check", help="check schema compatibility rules")
+    check.add_argument("--dir", help="schema directory (default: the shipped registry)")
+    check.add_argument("--baseline", help="the last release's schema directory")
+    check.add_argument("--json", action="store_true")
+    check.set_defaults(func=cmd_schemas)
     return parser
 
 

@@ -330,7 +330,14 @@ class ReadEngine:
 
     def _take_live(self, st: ReadState, frame: Any, wanted: RangeSet) -> None:
         r = st.request
-        result = conform_bars(frame, r.interval, wanted.start, wanted.end, flags=int(Flag.LIVE))  # type: ignore[arg-type]
+        result = conform_bars(
+            frame,
+            r.interval,
+            wanted.start,  # type: ignore[arg-type]
+            wanted.end,  # type: ignore[arg-type]
+            flags=int(Flag.LIVE),
+            node_id=r.node_id,
+        )
         st.report = st.report.merge(result.report)
         if not result.report.ok and (not st.options.partial_ok or result.report.schema_errors):
             self.p.last_conformance_report = result.report

@@ -11,6 +11,7 @@ content fingerprint) and one ``AssetCheckEvaluation`` per check.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import dagster as dg
 
@@ -21,12 +22,13 @@ from seamless_assets.checks.evaluate import (
     schema_outcome,
     stored_seconds,
 )
+from seamless_assets.checks.gx_check import gx_outcome
 from seamless_assets.checks.specs import BLOCKING
 from seamless_assets.metadata import data_version_tags, fill_metadata
 from seamless_assets.resources import SeamlessResource
 from seamless_sdk.backfill.dagster import split_partition_key
 from seamless_sdk.backfill.fill import fill_window
-from seamless_sdk.conformance import ConformanceReport
+from seamless_sdk.conformance import ConformanceReport, write_report
 from seamless_sdk.errors import ConformanceError
 from seamless_sdk.intervals import Interval
 from seamless_sdk.stores.base import BarStore
@@ -64,17 +66,22 @@ def fill_partition(
             request_id=partition_key,
         )
     except ConformanceError as err:
+        _write_report(seamless, err.report, node_id, interval, start, end)
         yield from _evaluations(
             seamless, store, asset_key, interval, partition_key, err.report, now
         )
         return
+    report_path = _write_report(seamless, result.report, node_id, interval, start, end)
     frame_rows = len(store.read(node_id, interval, start, end))
     covered = store.coverage(node_id, interval).clip(start, end)
     yield dg.AssetMaterialization(
         asset_key=asset_key,
         partition=partition_key,
         description=result.report.summary,
-        metadata=fill_metadata(result, frame_rows, covered),
+        metadata={
+            **fill_metadata(result, frame_rows, covered),
+            **({"report_path": dg.MetadataValue.path(str(report_path))} if report_path else {}),
+        },
         tags=data_version_tags(result.fingerprint),
     )
     yield from _evaluations(seamless, store, asset_key, interval, partition_key, result.report, now)
@@ -89,7 +96,7 @@ def check_partition(
     *,
     now: float | None = None,
 ) -> list[CheckOutcome]:
-    """The three check outcomes of a window as it is stored now."""
+    """The check outcomes of a window as it is stored now."""
     node_id, start, end = split_partition_key(interval, partition_key)
     frame = store.read(node_id, interval, start, end)
     edge = min(end, interval.now_edge(now))
@@ -101,6 +108,7 @@ def check_partition(
         schema_outcome(frame, report),
         completeness_outcome(stored_seconds(frame), expected, start, edge, covered),
         quality_outcome(frame, report),
+        gx_outcome(frame),
     ]
 
 
@@ -124,3 +132,17 @@ def _evaluations(
             blocking=outcome.name in BLOCKING,
             partition=partition_key,
         )
+
+
+def _write_report(
+    seamless: SeamlessResource,
+    report: ConformanceReport,
+    node_id: str,
+    interval: Interval,
+    start: int,
+    end: int,
+) -> Path | None:
+    """The window's conformance report as JSON under the configured directory."""
+    if not seamless.reports_dir:
+        return None
+    return write_report(report, seamless.reports_dir, node_id, interval, start, end)

@@ -9,7 +9,8 @@ partition, and one run may fill many).
 
 ``schema`` and ``quality_rules`` are blocking: a failure fails the run, so
 nothing downstream uses the window. ``completeness`` only warns: a minute
-without trades is covered, not bad.
+without trades is covered, not bad. ``gx_expectations`` (the same rules as a
+Great Expectations suite) warns too.
 """
 
 from __future__ import annotations
@@ -19,14 +20,15 @@ import dagster as dg
 SCHEMA_CHECK = "schema"
 COMPLETENESS_CHECK = "completeness"
 QUALITY_CHECK = "quality_rules"
-CHECK_NAMES: tuple[str, ...] = (SCHEMA_CHECK, COMPLETENESS_CHECK, QUALITY_CHECK)
+GX_CHECK = "gx_expectations"
+CHECK_NAMES: tuple[str, ...] = (SCHEMA_CHECK, COMPLETENESS_CHECK, QUALITY_CHECK, GX_CHECK)
 BLOCKING: frozenset[str] = frozenset({SCHEMA_CHECK, QUALITY_CHECK})
 
 
 def bar_check_specs(
     asset_key: dg.AssetKey, partitions_def: dg.PartitionsDefinition
 ) -> list[dg.AssetCheckSpec]:
-    """The three per-partition checks of a bar asset."""
+    """The per-partition checks of a bar asset."""
     descriptions = {
         SCHEMA_CHECK: "The stored bars match the versioned pandera schema ohlcv_bars "
         "and the fill's input frame passed the schema stage.",
@@ -34,6 +36,9 @@ def bar_check_specs(
         "is stored (expected, observed, missing, coverage ratio, first gap).",
         QUALITY_CHECK: "No bar breaks a quality rule (high >= max(open, close), "
         "low <= min(open, close), volume >= 0, no NaN or inf), stored or rejected.",
+        GX_CHECK: "The stored bars pass the Great Expectations suite built from the "
+        "registry schema ohlcv_bars (columns, nulls, unique ascending ts, volume >= 0, "
+        "high/low against open/close).",
     }
     return [
         dg.AssetCheckSpec(

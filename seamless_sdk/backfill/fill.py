@@ -23,7 +23,7 @@ import pandas as pd
 
 from seamless_sdk import events
 from seamless_sdk.backfill.retry import RetryPolicy
-from seamless_sdk.conformance import ConformanceReport, Flag, conform_bars
+from seamless_sdk.conformance import ConformanceReport, ConformanceResult, Flag, conform_bars
 from seamless_sdk.errors import ConformanceError, FetchError, InvalidRequestError
 from seamless_sdk.intervals import Interval, chunk_start, chunk_windows
 from seamless_sdk.metrics import Metrics
@@ -99,26 +99,25 @@ def fill_window(
     notes: list[str] = []
     if edge < end:
         notes.append(f"clipped at the now edge {edge}: bars from there on are not closed yet")
+    reporter = _Reporter(node_id, interval, request_id, metrics)
     for cs, ce in chunk_windows(interval, start, edge) if start < edge else ():
         with store.window_lock(node_id, interval, chunk_start(interval, cs)):
             # Re-read under the lock: another thread or process may have filled it.
             todo = store.coverage(node_id, interval).missing(cs, ce)
             for s, e in todo:
-                frame, tries = _fetch(
-                    fetcher, node_id, interval, s, e, retry, metrics, request_id, cancel
-                )
+                frame, tries = _fetch(fetcher, s, e, retry, reporter, cancel)
                 attempts += tries
-                result = conform_bars(frame, interval, s, e, flags=flags)
+                result = conform_bars(frame, interval, s, e, flags=flags, node_id=node_id)
                 report = report.merge(result.report)
                 if not result.report.ok and (not partial_ok or result.report.schema_errors):
-                    _record_failure(metrics, node_id, interval, s, e, request_id, result.report)
+                    reporter.failed(s, e, "nonconformant", summary=result.report.summary)
                     raise ConformanceError(result.report)
                 window_covered = RangeSet.span(s, e).subtract(result.rejected)
                 store.write(node_id, interval, s, e, result.frame, window_covered)
                 fetched.append((s, e))
                 covered = covered.union(window_covered)
                 rows += len(result.frame)
-                _record_commit(metrics, node_id, interval, s, e, request_id, result, start, end)
+                reporter.committed(s, e, result, min(1.0, (e - start) / (end - start)))
     return FillResult(
         node_id=node_id,
         interval=interval,
@@ -165,110 +164,76 @@ async def _await(awaitable: Any) -> Any:
     return await awaitable
 
 
+@dataclass(frozen=True, slots=True)
+class _Reporter:
+    """Log events and metrics of one fill, so each call names only what differs."""
+
+    node_id: str
+    interval: Interval
+    request_id: str
+    metrics: Metrics | None
+
+    def event(self, name: str, start: int, end: int, **fields: Any) -> None:
+        events.emit(
+            name,
+            node_id=self.node_id,
+            interval=self.interval.name,
+            start=start,
+            end=end,
+            request_id=self.request_id,
+            **fields,
+        )
+
+    def attempt(self, start: int, end: int, attempt: int) -> None:
+        self.event(events.BACKFILL_ATTEMPT, start, end, attempt=attempt)
+        if self.metrics is not None:
+            self.metrics.fetch(self.node_id, self.interval.name)
+
+    def retry(self) -> None:
+        if self.metrics is not None:
+            self.metrics.backfill_retry(self.node_id, self.interval.name)
+
+    def failed(self, start: int, end: int, status: str, **fields: Any) -> None:
+        self.event(events.BACKFILL, start, end, status=status, **fields)
+        if self.metrics is not None:
+            self.metrics.backfill_failure(self.node_id, self.interval.name)
+
+    def committed(self, start: int, end: int, result: ConformanceResult, ratio: float) -> None:
+        self.event(events.BACKFILL, start, end, status="committed", rows=len(result.frame))
+        if self.metrics is not None:
+            self.metrics.backfill_committed(self.node_id, self.interval.name, end, ratio)
+            self.metrics.conformance_flags(self.node_id, result.report.flag_counts)
+
+
 def _fetch(
     fetcher: Any,
-    node_id: str,
-    interval: Interval,
     start: int,
     end: int,
     retry: RetryPolicy,
-    metrics: Metrics | None,
-    request_id: str,
+    reporter: _Reporter,
     cancel: threading.Event | None,
 ) -> tuple[pd.DataFrame | Any, int]:
     last: BaseException | None = None
     for attempt in range(1, retry.max_attempts + 1):
         if cancel is not None and cancel.is_set():
             raise FetchError(f"fetch of [{start}, {end}) cancelled", attempt - 1)
-        events.emit(
-            events.BACKFILL_ATTEMPT,
-            node_id=node_id,
-            interval=interval.name,
-            start=start,
-            end=end,
-            request_id=request_id,
-            attempt=attempt,
-        )
-        if metrics is not None:
-            metrics.fetch(node_id, interval.name)
+        reporter.attempt(start, end, attempt)
         try:
-            return call_fetcher(fetcher, node_id, interval, start, end), attempt
+            return call_fetcher(fetcher, reporter.node_id, reporter.interval, start, end), attempt
         except Exception as exc:  # a fetcher may raise anything; it is retried, then surfaced
             last = exc
             if attempt == retry.max_attempts:
                 break
-            if metrics is not None:
-                metrics.backfill_retry(node_id, interval.name)
+            reporter.retry()
             delay = retry.delay_s(attempt)
             if cancel is not None:
                 if cancel.wait(delay):
                     break
             else:
                 time.sleep(delay)
-    if metrics is not None:
-        metrics.backfill_failure(node_id, interval.name)
-    events.emit(
-        events.BACKFILL,
-        node_id=node_id,
-        interval=interval.name,
-        start=start,
-        end=end,
-        request_id=request_id,
-        status="fetch_failed",
-        error=repr(last),
-    )
+    reporter.failed(start, end, "fetch_failed", error=repr(last))
     raise FetchError(
-        f"fetcher failed for {node_id} {interval.name} [{start}, {end}) after "
-        f"{retry.max_attempts} attempt(s): {last!r}",
+        f"fetcher failed for {reporter.node_id} {reporter.interval.name} [{start}, {end}) "
+        f"after {retry.max_attempts} attempt(s): {last!r}",
         retry.max_attempts,
     ) from last
-
-
-def _record_commit(
-    metrics: Metrics | None,
-    node_id: str,
-    interval: Interval,
-    start: int,
-    end: int,
-    request_id: str,
-    result: Any,
-    window_start: int,
-    window_end: int,
-) -> None:
-    events.emit(
-        events.BACKFILL,
-        node_id=node_id,
-        interval=interval.name,
-        start=start,
-        end=end,
-        request_id=request_id,
-        status="committed",
-        rows=len(result.frame),
-    )
-    if metrics is not None:
-        ratio = (end - window_start) / max(1, window_end - window_start)
-        metrics.backfill_committed(node_id, interval.name, end, min(1.0, ratio))
-        metrics.conformance_flags(node_id, result.report.flag_counts)
-
-
-def _record_failure(
-    metrics: Metrics | None,
-    node_id: str,
-    interval: Interval,
-    start: int,
-    end: int,
-    request_id: str,
-    report: ConformanceReport,
-) -> None:
-    events.emit(
-        events.BACKFILL,
-        node_id=node_id,
-        interval=interval.name,
-        start=start,
-        end=end,
-        request_id=request_id,
-        status="nonconformant",
-        summary=report.summary,
-    )
-    if metrics is not None:
-        metrics.backfill_failure(node_id, interval.name)

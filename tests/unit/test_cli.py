@@ -32,3 +32,8 @@ def test_bad_input_is_a_clean_error(tmp_path: Path, capsys: pytest.CaptureFixtur
     code = main(["--store", str(tmp_path / "s.sqlite"), "read", "bad id", "1m", "0", "60"])
     assert code == 1
     assert "node_id:" in capsys.readouterr().out
+
+
+def test_schemas_check_passes_on_the_shipped_registry(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["schemas", "check"]) == 0
+    assert "ohlcv_bars" in capsys.readouterr().out

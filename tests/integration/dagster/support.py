@@ -34,6 +34,7 @@ REPO = Path(__file__).resolve().parents[3]
 
 CONFIG = """\
 store: store/bars.sqlite
+reports: reports
 partition_start: "2024-01-01"
 intervals: [1h, 1d]
 fetcher: "tests.integration.dagster.fetchers:ScriptedFetcher"

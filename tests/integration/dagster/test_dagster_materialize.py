@@ -8,10 +8,14 @@ covered partition does not call the fetcher.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import dagster as dg
 
+from seamless_assets.checks.specs import CHECK_NAMES
 from seamless_sdk.backfill.dagster import RANGE_END_TAG, RANGE_START_TAG, register_nodes
 from seamless_sdk.backfill.fill import window_fingerprint
+from seamless_sdk.conformance import read_report
 from seamless_sdk.intervals import parse_interval
 from seamless_sdk.stores.local import LocalStore
 from tests.integration.dagster.fetchers import fetch_calls
@@ -55,7 +59,11 @@ def test_one_partition_fills_its_window_and_a_rerun_skips_the_fetch(
         "schema": True,
         "completeness": True,
         "quality_rules": True,
+        "gx_expectations": True,
     }
+    report = read_report(Path(event.metadata["report_path"].value))
+    assert report["node_id"] == "demo:A" and report["window_start"] == Y2024[0]
+    assert report["report"]["ok"] is True and report["report"]["rows_out"] == 366 * 24
 
     again = job.execute_in_process(instance=instance, partition_key="demo:A|2024")
 
@@ -83,7 +91,7 @@ def test_one_run_fills_a_range_of_partitions_each_with_its_own_version(
     assert len(versions) == 4
     evaluations = result.get_asset_check_evaluations()
     assert {(e.partition, e.check_name) for e in evaluations} == {
-        (k, c) for k in keys for c in ("schema", "completeness", "quality_rules")
+        (k, c) for k in keys for c in CHECK_NAMES
     }
     with LocalStore(seamless_env.config.store) as store:
         for node in ("demo:A", "demo:B"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import numpy as np
@@ -80,20 +81,34 @@ def test_auto_backfill_fills_everything_then_serves_from_storage_and_cache(
     assert fetcher.call_count == 2
 
 
+class GatedFetcher(SyntheticFetcher):
+    """Synthetic bars, but every fetch waits until ``gate`` is open."""
+
+    def __init__(self) -> None:
+        super().__init__(seed=1)
+        self.gate = threading.Event()
+
+    def fetch(self, node_id: str, interval: str, start: int, end: int) -> pd.DataFrame:
+        self.gate.wait(30)
+        return super().fetch(node_id, interval, start, end)
+
+
 def test_partial_fill_returns_now_and_backfills_in_background(
     make_provider: MakeProvider,
 ) -> None:
-    slow = SyntheticFetcher(seed=1, delay_s=0.2)
-    p = make_provider(slow, strategy=Strategy.PARTIAL_FILL)
+    gated = GatedFetcher()
+    p = make_provider(gated, strategy=Strategy.PARTIAL_FILL)
+    gated.gate.set()
     p.read("demo:B", "1m", T0, T0 + HOUR, strategy=Strategy.AUTO_BACKFILL)
-    t0 = time.perf_counter()
+    gated.gate.clear()
+    # With the fetcher blocked, the read can only return by not waiting for it.
     res = p.read("demo:B", "1m", T0, T0 + 3 * HOUR)
-    assert time.perf_counter() - t0 < 0.15
     assert len(res.df) == 60
     assert res.meta.missing == RangeSet([(T0 + HOUR, T0 + 3 * HOUR)])
     assert res.meta.coverage.union(res.meta.missing) == RangeSet([(T0, T0 + 3 * HOUR)])
     assert res.meta.backfill.detached == RangeSet([(T0 + HOUR, T0 + 3 * HOUR)])
     assert res.meta.backfill.run_ids
+    gated.gate.set()
     wait_for(lambda: p.coverage("demo:B", "1m").covers(T0, T0 + 3 * HOUR))
     done = p.read("demo:B", "1m", T0, T0 + 3 * HOUR, strategy=Strategy.FAIL_FAST)
     assert len(done.df) == 180 and not done.meta.missing
