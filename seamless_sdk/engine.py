@@ -187,14 +187,7 @@ class ReadEngine:
         ticket: BackfillTicket = self.p.backfiller.request(
             st.request.node_id, st.request.interval, ranges
         )
-        b = st.backfill
-        st.backfill = BackfillReport(
-            requested=b.requested.union(ranges),
-            synchronous=b.synchronous,
-            detached=b.detached.union(ranges),
-            attached=b.attached.union(ticket.attached),
-            run_ids=tuple(dict.fromkeys(b.run_ids + ticket.run_ids)),
-        )
+        st.backfill = st.backfill.add(ticket, detached=ranges)
 
     def _fill_now(self, st: ReadState, ranges: RangeSet) -> Generator[Wait, set[Future[Any]], None]:
         r, sla = st.request, st.options.sla
@@ -231,15 +224,8 @@ class ReadEngine:
             st.report = st.report.merge(result.report)
             st.deadline.retries += result.retries
             filled = filled.union(RangeSet.span(job.start, job.end))
-        b = st.backfill
         pending = RangeSet((j.start, j.end) for j in jobs if j.future not in done)
-        st.backfill = BackfillReport(
-            requested=b.requested.union(ranges),
-            synchronous=b.synchronous.union(filled),
-            detached=b.detached.union(pending),
-            attached=b.attached.union(ticket.attached),
-            run_ids=tuple(dict.fromkeys(b.run_ids + ticket.run_ids)),
-        )
+        st.backfill = st.backfill.add(ticket, synchronous=filled, detached=pending)
         self._raise_fill_failures(st, failures)
         if filled:
             # Read back what the fills committed: only covered bars are ever returned.

@@ -16,8 +16,9 @@ from seamless_sdk.conformance import ConformanceReport, Flag
 
 class QualitySummary(Mapping[str, Any]):
     """Keys: ``rows``, ``flags`` (rows per flag name), ``duplicates``,
-    ``rolled_up``, ``dropped_outside_window``, ``rule_violations`` (from the
-    conformance of what this read fetched) and ``gaps`` (expected bars inside
+    ``rolled_up``, ``out_of_order``, ``late``, ``superseded`` (rows that lost to
+    a higher-priority source), ``dropped_outside_window``, ``rule_violations``
+    (all from the conformance of what this read fetched) and ``gaps`` (expected bars inside
     the returned coverage that have no row: holidays, minutes with no trades)."""
 
     def __init__(
@@ -46,6 +47,9 @@ class QualitySummary(Mapping[str, Any]):
                 "flags": counts,
                 "duplicates": self._report.duplicates,
                 "rolled_up": self._report.rolled_up,
+                "out_of_order": self._report.out_of_order,
+                "late": self._report.late,
+                "superseded": self._report.superseded,
                 "dropped_outside_window": self._report.dropped_outside_window,
                 "rule_violations": dict(self._report.rule_violations),
                 "gaps": self._gaps(),

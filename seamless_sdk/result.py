@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from seamless_sdk.backfill.base import BackfillTicket
 from seamless_sdk.ranges import RangeSet
 from seamless_sdk.strategy import Source, Strategy
 
@@ -74,6 +75,24 @@ class BackfillReport:
     detached: RangeSet = field(default_factory=RangeSet)
     attached: RangeSet = field(default_factory=RangeSet)
     run_ids: tuple[str, ...] = ()
+
+    def add(
+        self,
+        ticket: BackfillTicket,
+        *,
+        synchronous: RangeSet | None = None,
+        detached: RangeSet | None = None,
+    ) -> BackfillReport:
+        """This report plus one backfiller answer: ``ticket.requested`` windows,
+        of which ``synchronous`` were filled while the read waited and
+        ``detached`` left to the background."""
+        return BackfillReport(
+            requested=self.requested.union(ticket.requested),
+            synchronous=self.synchronous.union(synchronous or RangeSet()),
+            detached=self.detached.union(detached or RangeSet()),
+            attached=self.attached.union(ticket.attached),
+            run_ids=tuple(dict.fromkeys(self.run_ids + ticket.run_ids)),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
