@@ -31,6 +31,7 @@ class SeamlessResource(dg.ConfigurableResource):
     fetcher: str = "synthetic"
     partial_ok: bool = False
     fetch_attempts: int = 3
+    gx_check: bool = True
     calendars: dict[str, str] = {}  # noqa: RUF012  (pydantic copies field defaults)
 
     _fetcher: Any = PrivateAttr(default=None)
@@ -44,6 +45,7 @@ class SeamlessResource(dg.ConfigurableResource):
             fetcher=config.fetcher,
             partial_ok=config.backfill.partial_ok,
             fetch_attempts=config.backfill.fetch_attempts,
+            gx_check=config.backfill.gx_check,
             calendars=config.calendars,
         )
 

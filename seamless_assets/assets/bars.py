@@ -37,7 +37,7 @@ def build_bars_asset(
         name=name,
         group_name=GROUP,
         partitions_def=partitions_def,
-        check_specs=bar_check_specs(key, partitions_def),
+        check_specs=bar_check_specs(key, partitions_def, gx=settings.gx_check),
         # Events are yielded per partition (a range run fills many), so the
         # asset never returns an Output of its own.
         output_required=False,

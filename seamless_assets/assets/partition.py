@@ -104,12 +104,12 @@ def check_partition(
         seamless.calendar(node_id).expected_bars(interval, start, edge) if start < edge else []
     )
     covered = store.coverage(node_id, interval).clip(start, end)
-    return [
+    outcomes = [
         schema_outcome(frame, report),
         completeness_outcome(stored_seconds(frame), expected, start, edge, covered),
         quality_outcome(frame, report),
-        gx_outcome(frame),
     ]
+    return [*outcomes, gx_outcome(frame)] if seamless.gx_check else outcomes
 
 
 def _evaluations(

@@ -26,9 +26,9 @@ BLOCKING: frozenset[str] = frozenset({SCHEMA_CHECK, QUALITY_CHECK})
 
 
 def bar_check_specs(
-    asset_key: dg.AssetKey, partitions_def: dg.PartitionsDefinition
+    asset_key: dg.AssetKey, partitions_def: dg.PartitionsDefinition, *, gx: bool = True
 ) -> list[dg.AssetCheckSpec]:
-    """The per-partition checks of a bar asset."""
+    """The per-partition checks of a bar asset (``gx``: with the GX suite)."""
     descriptions = {
         SCHEMA_CHECK: "The stored bars match the versioned pandera schema ohlcv_bars "
         "and the fill's input frame passed the schema stage.",
@@ -49,4 +49,5 @@ def bar_check_specs(
             partitions_def=partitions_def,
         )
         for name in CHECK_NAMES
+        if gx or name != GX_CHECK
     ]

@@ -9,7 +9,7 @@ import dagster as dg
 import pytest
 
 from seamless_assets import build_definitions, parse_config
-from seamless_assets.checks.specs import BLOCKING, CHECK_NAMES
+from seamless_assets.checks.specs import BLOCKING, CHECK_NAMES, GX_CHECK
 from seamless_assets.metadata import DATA_VERSION_IS_USER_PROVIDED_TAG, DATA_VERSION_TAG
 from seamless_sdk.backfill.dagster import window_key
 from seamless_sdk.intervals import parse_interval
@@ -76,13 +76,20 @@ def test_policies(repo: dg.RepositoryDefinition) -> None:
         assert policy.backoff == dg.Backoff.EXPONENTIAL and policy.jitter == dg.Jitter.PLUS_MINUS
 
 
-def test_three_partitioned_checks_per_asset(repo: dg.RepositoryDefinition) -> None:
+def test_partitioned_checks_per_asset(repo: dg.RepositoryDefinition) -> None:
     for name in ASSETS:
         specs = {s.name: s for s in repo.asset_graph.get(dg.AssetKey(name)).assets_def.check_specs}
         assert set(specs) == set(CHECK_NAMES)
         for check_name, spec in specs.items():
             assert spec.blocking is (check_name in BLOCKING)
             assert spec.partitions_def is not None
+
+
+def test_the_gx_check_can_be_turned_off() -> None:
+    config = parse_config({**CONFIG, "backfill": {"gx_check": False}})
+    defs = build_definitions(config)
+    specs = {s.name for s in defs.resolve_assets_def("bars_1h").check_specs}
+    assert specs == set(CHECK_NAMES) - {GX_CHECK}
 
 
 def test_sensors_and_jobs(repo: dg.RepositoryDefinition) -> None:
