@@ -11,6 +11,7 @@ at the end, whatever happens.
 from __future__ import annotations
 
 import sys
+import warnings
 from pathlib import Path
 
 import dagster as dg
@@ -21,6 +22,7 @@ from seamless_sdk.backfill.dagster import DagsterBackfiller, register_nodes
 from seamless_sdk.intervals import parse_interval
 from seamless_sdk.ranges import RangeSet
 from seamless_sdk.stores.local import LocalStore
+from tests.integration.dagster.fetchers import fetch_calls
 from tests.integration.dagster.support import (
     REPO,
     Y2024,
@@ -134,6 +136,29 @@ def test_ui_backfill_through_the_daemon_then_a_fail_fast_read(
         assert run.status == dg.DagsterRunStatus.SUCCESS, _logs(tmp_path)
         assert run.tags["seamless/partition"] == "bars_1h|demo:B|2024"
 
+        # Dedup layers 2 and 3: two runs of one partition submitted at once (past
+        # the request table) never run together, and the second fetches nothing.
+        twins = [_submit_partition_run(port, "demo:B", "2025") for _ in range(2)]
+        records = wait_for(
+            "both twin runs",
+            lambda: (
+                all((r := instance.get_run_by_id(t)) and r.is_finished for t in twins)
+                and instance.get_run_records(dg.RunsFilter(run_ids=twins))
+            ),
+            240,
+            1.0,
+        )
+        assert all(r.dagster_run.status == dg.DagsterRunStatus.SUCCESS for r in records)
+        first, second = sorted(records, key=lambda r: r.start_time or 0)
+        assert first.end_time is not None and second.start_time is not None
+        assert first.end_time <= second.start_time, "the tag limit let two runs overlap"
+        fetched_2025 = [
+            c
+            for c in fetch_calls(seamless_env.fetch_log)
+            if c[0] == "demo:B" and Y2025[0] <= c[2] < Y2025[1]
+        ]
+        assert fetched_2025 and len(fetched_2025) == len(set(fetched_2025))
+
     with SeamlessDataProvider(LocalStore(seamless_env.config.store)) as provider:
         a = provider.read("demo:A", "1h", Y2024[0], Y2025[1], strategy=Strategy.FAIL_FAST)
         b = provider.read("demo:B", "1h", *Y2024, strategy=Strategy.FAIL_FAST)
@@ -150,3 +175,21 @@ def _logs(tmp_path: Path) -> str:
     return "\n".join(
         f"--- {p.name}\n{p.read_text()[-4000:]}" for p in sorted(tmp_path.glob("*.log"))
     )
+
+
+def _submit_partition_run(port: int, node_id: str, window: str) -> str:
+    """Submit a run of one bars_1h partition with Seamless's partition tag."""
+    from dagster_graphql import DagsterGraphQLClient
+
+    client = DagsterGraphQLClient("127.0.0.1", port_number=port)
+    with warnings.catch_warnings():
+        # dagster-graphql's client still calls gql's deprecated execute() form.
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"gql\.")
+        return client.submit_job_execution(
+            "bars_1h_job",
+            repository_location_name="seamless",
+            tags={
+                "dagster/partition": f"{node_id}|{window}",
+                "seamless/partition": f"bars_1h|{node_id}|{window}",
+            },
+        )
