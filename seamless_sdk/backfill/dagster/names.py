@@ -5,16 +5,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from seamless_sdk.errors import InvalidRequestError
 from seamless_sdk.intervals import Interval, parse_interval, window_floor, window_next
 from seamless_sdk.ranges import RangeSet
 from seamless_sdk.request import validate_node_id
-
-if TYPE_CHECKING:
-    pass
-
 
 # -- names shared with seamless_assets ---------------------------------------------
 ASSET_PREFIX = "bars_"

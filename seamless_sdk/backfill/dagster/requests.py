@@ -12,14 +12,11 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from seamless_sdk.errors import InvalidRequestError, StoreError
 from seamless_sdk.intervals import Interval, parse_interval
 from seamless_sdk.request import validate_node_id
-
-if TYPE_CHECKING:
-    pass
 
 RequestState = Literal["pending", "launched", "done", "failed"]
 
