@@ -14,7 +14,7 @@ The tree::
     ├── StoreError                     the store could not be read or written
     ├── SourceError                    a shipped fetcher could not read its source file
     │                                  (``.path``, ``.problem``); retrying does not help
-    └── ProviderClosedError            a closed provider was used
+    └── ProviderClosedError(RuntimeError) a closed provider was used
 """
 
 from __future__ import annotations
@@ -105,5 +105,5 @@ class SourceError(SeamlessError):
         super().__init__(f"{path}: {problem}")
 
 
-class ProviderClosedError(SeamlessError):
+class ProviderClosedError(SeamlessError, RuntimeError):
     """The provider was used after ``close()``."""
