@@ -129,9 +129,12 @@ def _observe(p: SeamlessDataProvider, st: ReadState, meta: HistoryMeta, total_ms
     span = r.end - r.start
     partial = (meta.missing.total() / span) if span else 0.0
     m.observe_read(st.options.strategy.value, r.interval.name, total_ms / 1000, partial)
+    # Per phase and for the whole request, as seed 002 names them; the cache
+    # lookup is too cheap to be worth a series.
     for phase, ms in st.deadline.elapsed_ms.items():
         if phase != "cache":
             m.observe_phase(r.node_id, phase, ms / 1000)
+    m.observe_phase(r.node_id, "total", total_ms / 1000)
     if events.enabled():
         events.emit(
             events.READ,
