@@ -139,6 +139,15 @@ def test_ui_backfill_through_the_daemon_then_a_fail_fast_read(
         # Dedup layers 2 and 3: two runs of one partition submitted at once (past
         # the request table) never run together, and the second fetches nothing.
         twins = [_submit_partition_run(port, "demo:B", "2025") for _ in range(2)]
+        # The tag limit holds one twin QUEUED while the other runs; a read that
+        # misses the window now joins both instead of asking again.
+        statuses = {t: instance.get_run_by_id(t).status for t in twins}  # type: ignore[union-attr]
+        joiner = DagsterBackfiller(seamless_env.config.requests, instance=instance)
+        joined = joiner.request("demo:B", parse_interval("1h"), RangeSet([Y2025]))
+        joiner.close()
+        assert dg.DagsterRunStatus.QUEUED in statuses.values(), statuses
+        assert joined.attached == RangeSet([Y2025])
+        assert set(joined.run_ids) == set(twins)
         records = wait_for(
             "both twin runs",
             lambda: (

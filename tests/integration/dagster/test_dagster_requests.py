@@ -87,7 +87,7 @@ def test_many_requests_for_one_window_become_one_run(
 
 
 # QUEUED is in flight too, but a queued run cannot be forged without a code
-# location origin; the e2e test has real queued runs.
+# location origin; the e2e test joins a real queued run.
 @pytest.mark.parametrize("status", ["NOT_STARTED", "STARTING", "STARTED", "CANCELING"])
 def test_a_window_with_a_run_in_flight_is_joined(
     seamless_env: SeamlessEnv, instance: dg.DagsterInstance, defs: dg.Definitions, status: str
