@@ -250,7 +250,18 @@ class SeamlessDataProvider:
         return _drive_sync(run).meta
 
     async def aensure_available(
-        self, node_id: str, interval: str, start: Any, end: Any, **kwargs: Any
+        self,
+        node_id: str,
+        interval: str,
+        start: Any,
+        end: Any,
+        *,
+        strategy: Strategy | str | None = None,
+        sla: SLAPolicy | None = None,
+        partial_ok: bool | None = None,
+        strict: bool | None = None,
+        source_priority: Sequence[str] | None = None,
+        lineage: bool | None = None,
     ) -> HistoryMeta:
         """``ensure_available`` for asyncio code."""
         run = self._start(
@@ -258,12 +269,12 @@ class SeamlessDataProvider:
             interval,
             start,
             end,
-            kwargs.get("strategy"),
-            kwargs.get("sla"),
-            kwargs.get("partial_ok"),
-            kwargs.get("strict"),
-            kwargs.get("source_priority"),
-            kwargs.get("lineage"),
+            strategy,
+            sla,
+            partial_ok,
+            strict,
+            source_priority,
+            lineage,
             want_frame=False,
         )
         return (await _drive_async(run)).meta

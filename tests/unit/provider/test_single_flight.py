@@ -58,3 +58,9 @@ def test_overlapping_requests_never_fetch_a_covered_bar(make_provider: MakeProvi
     total = sum(e - s for s, e in fetched)
     assert RangeSet(fetched) == RangeSet([(T0, T0 + 10800)])
     assert total == 10800, f"some bars were fetched twice: {fetched}"
+
+
+def test_async_ensure_available_fills_and_reports(make_provider: MakeProvider) -> None:
+    p = make_provider(SyntheticFetcher(seed=6), strategy=Strategy.AUTO_BACKFILL)
+    meta = asyncio.run(p.aensure_available("demo:AE", "1m", T0, T0 + DAY))
+    assert meta.coverage == RangeSet([(T0, T0 + DAY)]) and not meta.missing
