@@ -47,6 +47,21 @@ class ReadState:
     notes: list[str]
     edge: int
 
+    def event(
+        self, name: str, *, start: int | None = None, end: int | None = None, **fields: Any
+    ) -> None:
+        """A structured log event of this request (its range unless told otherwise)."""
+        r = self.request
+        events.emit(
+            name,
+            node_id=r.node_id,
+            interval=r.interval.name,
+            start=r.start if start is None else start,
+            end=r.end if end is None else end,
+            request_id=self.request_id,
+            **fields,
+        )
+
 
 def finish(p: SeamlessDataProvider, st: ReadState, want_frame: bool) -> HistoryResult:
     """The frame and the metadata of a request whose sources are all done."""
@@ -136,13 +151,8 @@ def _observe(p: SeamlessDataProvider, st: ReadState, meta: HistoryMeta, total_ms
             m.observe_phase(r.node_id, phase, ms / 1000)
     m.observe_phase(r.node_id, "total", total_ms / 1000)
     if events.enabled():
-        events.emit(
+        st.event(
             events.READ,
-            node_id=r.node_id,
-            interval=r.interval.name,
-            start=r.start,
-            end=r.end,
-            request_id=st.request_id,
             strategy=st.options.strategy.value,
             missing=meta.missing,
             total_ms=round(total_ms, 3),

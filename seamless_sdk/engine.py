@@ -171,13 +171,10 @@ class ReadEngine:
                 f"gap [{s}, {e}) of {(e - s) // bar} bars exceeds max_sync_gap_bars={limit}: "
                 "detached, returned partial"
             )
-            events.emit(
+            st.event(
                 events.SLA_DOWNGRADE,
-                node_id=st.request.node_id,
-                interval=st.request.interval.name,
                 start=s,
                 end=e,
-                request_id=st.request_id,
                 reason="sync_gap",
                 bars=(e - s) // bar,
             )
@@ -254,7 +251,6 @@ class ReadEngine:
                 raise exc
 
     def _on_timeout(self, st: ReadState, phase: str, pending: RangeSet) -> None:
-        r = st.request
         elapsed = (
             st.deadline.total_elapsed_ms()
             if phase == "total"
@@ -262,13 +258,8 @@ class ReadEngine:
         )
         budget = st.options.sla.budgets_ms().get(phase)
         self.p.metrics.sla_violation(phase)
-        events.emit(
+        st.event(
             events.SLA,
-            node_id=r.node_id,
-            interval=r.interval.name,
-            start=r.start,
-            end=r.end,
-            request_id=st.request_id,
             phase=phase,
             elapsed_ms=elapsed,
             budget_ms=budget,
