@@ -75,7 +75,7 @@ def finish(p: SeamlessDataProvider, st: ReadState, want_frame: bool) -> HistoryR
     secs = bars.ts_seconds
     if opts.strict:
         _check_strict(p, st, secs)
-    df = assemble(st.pieces, lineage=opts.lineage) if want_frame else pd.DataFrame()
+    df = assemble(bars, st.pieces, lineage=opts.lineage) if want_frame else pd.DataFrame()
     if st.report.rows_in or st.report.schema_errors:
         p.last_conformance_report = st.report
     calendar = p.calendar(r.node_id)

@@ -133,23 +133,13 @@ class Bars:
         )
 
 
-def ts_seconds(frame: pd.DataFrame) -> np.ndarray:
-    """The ``ts`` column of a frame as int64 epoch seconds (no per-row objects)."""
-    return frame["ts"].array.asi8 // NS  # type: ignore[attr-defined]
-
-
-def empty_bars(lineage: bool = False) -> pd.DataFrame:
-    """An empty result frame with the contract's columns and dtypes."""
-    return assemble([], lineage)
-
-
-def assemble(pieces: Sequence[tuple[str, Bars]], lineage: bool) -> pd.DataFrame:
-    """One sorted result frame from disjoint pieces, each tagged with its source;
-    ``source`` and ``flags`` columns only with ``lineage``."""
-    pieces = [(src, b) for src, b in pieces if len(b)]
-    bars = Bars.concat([b for _, b in pieces])
+def assemble(bars: Bars, pieces: Sequence[tuple[str, Bars]], lineage: bool) -> pd.DataFrame:
+    """The result frame of ``bars`` (``Bars.concat`` of the pieces' bars, which
+    the caller has already made), with ``source`` (from the piece each row came
+    from) and ``flags`` columns only with ``lineage``."""
     frame = bars.to_frame(flags=lineage)
     if lineage:
+        pieces = [(src, b) for src, b in pieces if len(b)]
         if len(pieces) > 1:
             labels = np.concatenate([np.full(len(b), src, dtype=object) for src, b in pieces])
             order = np.argsort(np.concatenate([b.ts_ns for _, b in pieces]), kind="stable")
