@@ -117,15 +117,6 @@ class FillExecutor:
         self._queue.put(job)
         return job, False
 
-    def in_flight(self, node_id: str, interval: Interval) -> RangeSet:
-        """Windows of a series that are queued or being filled right now."""
-        with self._lock:
-            return RangeSet(
-                (job.start, job.end)
-                for job in self._inflight.values()
-                if job.node_id == node_id and job.interval == interval
-            )
-
     def close(self, timeout: float | None = 10.0) -> None:
         """Stop taking jobs, drop queued ones, and wait up to ``timeout`` seconds
         for the ones running to commit or fail (a fetcher that hangs longer is
