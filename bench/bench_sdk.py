@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from bench_store_reads import raw_reader, timed
 
 from seamless_sdk import (
+    FillPolicy,
     LocalStore,
     SeamlessDataProvider,
     Strategy,
@@ -95,11 +96,13 @@ def bench_backfill(tmp: Path, nodes: int, days: int) -> dict[str, Any]:
     bars = nodes * days * 1440
     store = LocalStore(tmp / "fill.sqlite")
     warm = PreparedFetcher(["bench:WARM"], 1)
-    fill_window(store, warm, "bench:WARM", M1, T0, T0 + DAY)  # imports, first-call caches
+    fill_window(store, warm, "bench:WARM", M1, T0, T0 + DAY, policy=FillPolicy())  # imports, first-call caches
     t = time.perf_counter()
     for node in names:
         for d in range(days):
-            fill_window(store, fetcher, node, M1, T0 + d * DAY, T0 + (d + 1) * DAY)
+            fill_window(
+                store, fetcher, node, M1, T0 + d * DAY, T0 + (d + 1) * DAY, policy=FillPolicy()
+            )
     fill_s = time.perf_counter() - t - fetcher.seconds
     store.close()
 

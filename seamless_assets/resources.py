@@ -17,7 +17,7 @@ from pydantic import PrivateAttr
 from seamless_assets.config import DEFAULT_CALENDAR, SeamlessConfig
 from seamless_assets.fetchers import build_fetcher
 from seamless_sdk.backfill.dagster import RequestTable
-from seamless_sdk.backfill.retry import RetryPolicy
+from seamless_sdk.backfill.policy import FillPolicy
 from seamless_sdk.calendars import Calendar, calendar_for
 from seamless_sdk.stores.local import LocalStore
 
@@ -77,6 +77,9 @@ class SeamlessResource(dg.ConfigurableResource):
         """The node's trading calendar (24/7 unless configured)."""
         return calendar_for(self.calendars.get(node_id, DEFAULT_CALENDAR))
 
-    def retry(self) -> RetryPolicy:
-        """In-run fetch retries; the asset's Dagster RetryPolicy retries whole runs."""
-        return RetryPolicy(max_attempts=max(1, self.fetch_attempts))
+    def fill_policy(self) -> FillPolicy:
+        """The policy of this location's fills (a run's ``seamless/fill.*`` tags,
+        set by the SDK's DagsterBackfiller from the read that asked, override it:
+        ``FillPolicy.from_tags(run.tags, default=resource.fill_policy())``).
+        Dagster's own RetryPolicy retries whole runs on top of this."""
+        return FillPolicy(partial_ok=self.partial_ok, max_attempts=self.fetch_attempts)

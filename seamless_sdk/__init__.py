@@ -23,6 +23,7 @@ _EXPORTS: dict[str, str] = {
     "DataUnavailableError": "seamless_sdk.errors",
     "FetchError": "seamless_sdk.errors",
     "FileFetcher": "seamless_sdk.fetchers",
+    "FillPolicy": "seamless_sdk.backfill.policy",
     "FillResult": "seamless_sdk.backfill.fill",
     "Flag": "seamless_sdk.conformance",
     "HistoryMeta": "seamless_sdk.result",
@@ -54,6 +55,7 @@ __all__ = [
     "DataUnavailableError",
     "FetchError",
     "FileFetcher",
+    "FillPolicy",
     "FillResult",
     "Flag",
     "HistoryMeta",
@@ -94,6 +96,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:
     from seamless_sdk.backfill.fill import FillResult, fill_window
+    from seamless_sdk.backfill.policy import FillPolicy
     from seamless_sdk.conformance import ConformanceReport, Flag
     from seamless_sdk.errors import (
         ConformanceError,

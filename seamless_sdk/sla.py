@@ -8,17 +8,46 @@ itself goes on in the background) when it runs out.
 
 from __future__ import annotations
 
+import math
 import time
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 
 from seamless_sdk.errors import InvalidRequestError
 
-PHASES = ("cache", "storage", "backfill", "live", "conform")
+DEFAULT_RETRY_BACKOFF_MS = 200.0
+DEFAULT_MAX_ATTEMPTS = 3
+DEFAULT_JITTER_RATIO = 0.25
+DEFAULT_MAX_SYNC_GAP_BARS = 1440
+MAX_BACKOFF_MS = 30_000.0
+"""The longest wait between two fetch attempts, whatever ``retry_backoff_ms``
+and the attempt number say (exponential backoff is capped here)."""
+MAX_BUDGET_MS = 7 * 24 * 3600 * 1000.0
+"""The largest budget a policy takes (one week): a longer one is a mistake, and
+an unbounded wait is spelled ``None``."""
+MAX_ATTEMPTS = 100
+MAX_SYNC_GAP_BARS = 10**9
+
+_BUDGETS = ("total_deadline_ms", "max_wait_storage_ms", "max_wait_backfill_ms", "max_wait_live_ms")
 
 
 @dataclass(frozen=True, slots=True)
 class SLAPolicy:
-    """Latency budgets (milliseconds; ``None`` = no limit) and retry settings.
+    """Latency budgets of a read and the retry settings of the fills it causes.
+
+    Every field may be ``None``, which means:
+
+    - ``total_deadline_ms``, ``max_wait_storage_ms``, ``max_wait_backfill_ms``,
+      ``max_wait_live_ms``: no limit on that phase (budgets are milliseconds,
+      0 to one week);
+    - ``max_attempts``: one attempt, no retry (at most 100);
+    - ``retry_backoff_ms``: no wait between attempts (the wait doubles per
+      attempt and is capped at ``MAX_BACKOFF_MS``, 30 s);
+    - ``jitter_ratio``: no jitter (a ratio in ``[0, 1]``);
+    - ``max_sync_gap_bars``: SEAMLESS fills every gap synchronously, however
+      large (otherwise larger gaps are detached).
+
+    Numbers must be finite and not negative; booleans, NaN and infinities are
+    rejected with ``InvalidRequestError`` naming the field.
 
     >>> SLAPolicy(total_deadline_ms=2000).total_deadline_ms
     2000
@@ -28,24 +57,20 @@ class SLAPolicy:
     max_wait_storage_ms: float | None = None
     max_wait_backfill_ms: float | None = None
     max_wait_live_ms: float | None = None
-    retry_backoff_ms: float | None = 200
-    max_attempts: int | None = 3
-    jitter_ratio: float | None = 0.25
-    max_sync_gap_bars: int | None = 1440
+    retry_backoff_ms: float | None = DEFAULT_RETRY_BACKOFF_MS
+    max_attempts: int | None = DEFAULT_MAX_ATTEMPTS
+    jitter_ratio: float | None = DEFAULT_JITTER_RATIO
+    max_sync_gap_bars: int | None = DEFAULT_MAX_SYNC_GAP_BARS
 
     def __post_init__(self) -> None:
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if value is None:
-                continue
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise InvalidRequestError(f"sla.{f.name}", f"{value!r} is not a number")
-            if value < 0:
-                raise InvalidRequestError(f"sla.{f.name}", f"{value!r} is negative")
-        if self.max_attempts is not None and self.max_attempts < 1:
-            raise InvalidRequestError("sla.max_attempts", f"{self.max_attempts} must be ≥ 1")
-        if self.jitter_ratio is not None and self.jitter_ratio > 1:
-            raise InvalidRequestError("sla.jitter_ratio", f"{self.jitter_ratio} must be ≤ 1")
+        for name in _BUDGETS:
+            _check_number(name, getattr(self, name), 0, MAX_BUDGET_MS)
+        _check_number("retry_backoff_ms", self.retry_backoff_ms, 0, MAX_BACKOFF_MS)
+        _check_number("jitter_ratio", self.jitter_ratio, 0, 1)
+        _check_number("max_attempts", self.max_attempts, 1, MAX_ATTEMPTS, integer=True)
+        _check_number(
+            "max_sync_gap_bars", self.max_sync_gap_bars, 0, MAX_SYNC_GAP_BARS, integer=True
+        )
 
     def phase_budget_ms(self, phase: str) -> float | None:
         """The budget of one phase (``storage``, ``backfill``, ``live``), if any."""
@@ -93,3 +118,20 @@ class Deadline:
 
     def add(self, phase: str, ms: float) -> None:
         self.elapsed_ms[phase] = self.elapsed_ms.get(phase, 0.0) + ms
+
+
+def _check_number(
+    name: str, value: object, low: float, high: float, *, integer: bool = False
+) -> None:
+    """``value`` is None or a finite number in ``[low, high]`` (a whole one if ``integer``)."""
+    if value is None:
+        return
+    field_name = f"sla.{name}"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidRequestError(field_name, f"{value!r} is not a number")
+    if not math.isfinite(value):
+        raise InvalidRequestError(field_name, f"{value!r} is not finite (None means no limit)")
+    if integer and value != int(value):
+        raise InvalidRequestError(field_name, f"{value!r} is not a whole number")
+    if not low <= value <= high:
+        raise InvalidRequestError(field_name, f"{value!r} is not in [{low:g}, {high:g}]")

@@ -60,9 +60,8 @@ def fill_partition(
             interval,
             start,
             end,
-            partial_ok=seamless.partial_ok,
             now=now,
-            retry=seamless.retry(),
+            policy=seamless.fill_policy(),
             request_id=partition_key,
         )
     except ConformanceError as err:

@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 
 from seamless_sdk import events
-from seamless_sdk.backfill.retry import RetryPolicy
-from seamless_sdk.conformance import ConformanceReport, ConformanceResult, Flag, conform_bars
+from seamless_sdk.backfill.policy import FillPolicy
+from seamless_sdk.conformance import ConformanceReport, ConformanceResult, conform_bars
 from seamless_sdk.errors import ConformanceError, FetchError, InvalidRequestError
 from seamless_sdk.intervals import Interval, chunk_start, chunk_windows
 from seamless_sdk.metrics import Metrics
@@ -64,11 +64,9 @@ def fill_window(
     start: int,
     end: int,
     *,
-    partial_ok: bool = False,
+    policy: FillPolicy,
     now: float | None = None,
-    retry: RetryPolicy | None = None,
     metrics: Metrics | None = None,
-    flags: int = int(Flag.BACKFILLED),
     request_id: str = "",
     cancel: threading.Event | None = None,
     fingerprint: bool = True,
@@ -76,21 +74,23 @@ def fill_window(
     """Make ``[start, end)`` of ``(node_id, interval)`` covered in ``store``.
 
     The window is clipped at the now edge (the end of the last closed bar):
-    a bar still forming is never stored. Raises ``ConformanceError`` when the
-    fetched frame breaks the rules (unless ``partial_ok``, which writes the
-    conforming bars and leaves the rejected ones uncovered) and ``FetchError``
-    when every attempt to fetch failed. Either way nothing is written for the
+    a bar still forming is never stored. ``policy`` (the read's, or the
+    Dagster run's) says how often to fetch and what to do with bad bars.
+    Raises ``ConformanceError`` when the fetched frame breaks the rules
+    (unless ``policy.partial_ok``, which writes the conforming bars and leaves
+    the rejected ones uncovered) and ``FetchError`` when every attempt to
+    fetch failed. Either way nothing is written for the
     failing range. ``fingerprint=False`` skips re-reading the window to hash
     it (``FillResult.fingerprint`` is then empty).
 
     >>> # fill_window(LocalStore("bars.sqlite"), SyntheticFetcher(), "demo:BTC",
-    >>> #             parse_interval("1m"), 1_700_000_000 - 20 * 60, 1_700_000_000)
+    >>> #             parse_interval("1m"), 1_700_000_000 - 20 * 60, 1_700_000_000,
+    >>> #             policy=FillPolicy())
     """
     validate_node_id(node_id)
     for name, value in (("start", start), ("end", end)):
         if not interval.is_aligned(value):
             raise InvalidRequestError(name, f"{value} is not aligned to {interval.name}")
-    retry = retry or RetryPolicy()
     edge = min(end, interval.now_edge(now))
     fetched: list[tuple[int, int]] = []
     covered = RangeSet()
@@ -105,11 +105,11 @@ def fill_window(
             # Re-read under the lock: another thread or process may have filled it.
             todo = store.coverage(node_id, interval).missing(cs, ce)
             for s, e in todo:
-                frame, tries = _fetch(fetcher, s, e, retry, reporter, cancel)
+                frame, tries = _fetch(fetcher, s, e, policy, reporter, cancel)
                 attempts += tries
-                result = conform_bars(frame, interval, s, e, flags=flags, node_id=node_id)
+                result = conform_bars(frame, interval, s, e, flags=policy.flags, node_id=node_id)
                 report = report.merge(result.report)
-                if not result.report.ok and (not partial_ok or result.report.schema_errors):
+                if not result.report.ok and (not policy.partial_ok or result.report.schema_errors):
                     reporter.failed(s, e, "nonconformant", summary=result.report.summary)
                     raise ConformanceError(result.report)
                 window_covered = RangeSet.span(s, e).subtract(result.rejected)
@@ -209,12 +209,12 @@ def _fetch(
     fetcher: Any,
     start: int,
     end: int,
-    retry: RetryPolicy,
+    policy: FillPolicy,
     reporter: _Reporter,
     cancel: threading.Event | None,
 ) -> tuple[pd.DataFrame | Any, int]:
     last: BaseException | None = None
-    for attempt in range(1, retry.max_attempts + 1):
+    for attempt in range(1, policy.max_attempts + 1):
         if cancel is not None and cancel.is_set():
             raise FetchError(f"fetch of [{start}, {end}) cancelled", attempt - 1)
         reporter.attempt(start, end, attempt)
@@ -222,10 +222,10 @@ def _fetch(
             return call_fetcher(fetcher, reporter.node_id, reporter.interval, start, end), attempt
         except Exception as exc:  # a fetcher may raise anything; it is retried, then surfaced
             last = exc
-            if attempt == retry.max_attempts:
+            if attempt == policy.max_attempts:
                 break
             reporter.retry()
-            delay = retry.delay_s(attempt)
+            delay = policy.delay_s(attempt)
             if cancel is not None:
                 if cancel.wait(delay):
                     break
@@ -234,6 +234,6 @@ def _fetch(
     reporter.failed(start, end, "fetch_failed", error=repr(last))
     raise FetchError(
         f"fetcher failed for {reporter.node_id} {reporter.interval.name} [{start}, {end}) "
-        f"after {retry.max_attempts} attempt(s): {last!r}",
-        retry.max_attempts,
+        f"after {policy.max_attempts} attempt(s): {last!r}",
+        policy.max_attempts,
     ) from last

@@ -30,6 +30,7 @@ def test_all_is_pinned() -> None:
         "DataUnavailableError",
         "FetchError",
         "FileFetcher",
+        "FillPolicy",
         "FillResult",
         "Flag",
         "HistoryMeta",

@@ -7,6 +7,7 @@ import dagster as dg
 from seamless_assets import coverage_reporter, report_coverage
 from seamless_sdk.backfill.dagster import register_nodes
 from seamless_sdk.backfill.fill import fill_window, window_fingerprint
+from seamless_sdk.backfill.policy import FillPolicy
 from seamless_sdk.intervals import parse_interval
 from seamless_sdk.ranges import RangeSet
 from seamless_sdk.stores.local import LocalStore
@@ -29,8 +30,8 @@ def test_in_process_fills_are_reported_as_runless_materializations(
     seamless_env: SeamlessEnv, instance: dg.DagsterInstance
 ) -> None:
     with LocalStore(seamless_env.config.store) as store:
-        fill_window(store, ScriptedFetcher(), "demo:A", H1, *Y2024)
-        fill_window(store, ScriptedFetcher(), "demo:A", H1, Y2025[0], Y2025[0] + 30 * 86_400)
+        fill_window(store, ScriptedFetcher(), "demo:A", H1, *Y2024, policy=FillPolicy())
+        fill_window(store, ScriptedFetcher(), "demo:A", H1, Y2025[0], Y2025[0] + 30 * 86_400, policy=FillPolicy())
 
         keys = report_coverage(instance, "demo:A", "1h", (Y2024[0], Y2025[1]), store=store)
 
@@ -53,10 +54,10 @@ def test_coverage_reporter_reports_what_a_fill_completed(
 ) -> None:
     with LocalStore(seamless_env.config.store) as store:
         report = coverage_reporter(instance, store, intervals=["1h", "1d"])
-        report(fill_window(store, ScriptedFetcher(), "demo:B", H1, *Y2025))
-        report(fill_window(store, ScriptedFetcher(), "demo:B", H1, *Y2025))  # skipped: no event
+        report(fill_window(store, ScriptedFetcher(), "demo:B", H1, *Y2025, policy=FillPolicy()))
+        report(fill_window(store, ScriptedFetcher(), "demo:B", H1, *Y2025, policy=FillPolicy()))  # skipped: no event
         m15 = parse_interval("15m")  # no bars_15m asset: not reported
-        report(fill_window(store, ScriptedFetcher(), "demo:B", m15, Y2025[0], Y2025[0] + 86_400))
+        report(fill_window(store, ScriptedFetcher(), "demo:B", m15, Y2025[0], Y2025[0] + 86_400, policy=FillPolicy()))
 
     assert instance.get_materialized_partitions(BARS_1H) == {"demo:B|2025"}
     records = instance.fetch_materializations(
@@ -75,7 +76,7 @@ def test_reconcile_sensor_repairs_drift_both_ways(
     )
     with LocalStore(config.store) as store:
         # Covered but never reported: the SDK filled it in process.
-        fill_window(store, ScriptedFetcher(), "demo:A", H1, *Y2024)
+        fill_window(store, ScriptedFetcher(), "demo:A", H1, *Y2024, policy=FillPolicy())
         # Materialized but lost from the store.
         store.remove_coverage("demo:B", H1, RangeSet([Y2024]))
 

@@ -18,6 +18,7 @@ import pytest
 from seamless_assets import report_coverage
 from seamless_sdk.backfill.dagster import DagsterBackfiller, register_nodes
 from seamless_sdk.backfill.fill import fill_window
+from seamless_sdk.backfill.policy import FillPolicy
 from seamless_sdk.intervals import parse_interval
 from seamless_sdk.ranges import RangeSet
 from seamless_sdk.stores.local import LocalStore
@@ -64,7 +65,7 @@ def test_the_code_location_on_a_postgres_instance(
         assert {e.partition for e in result.get_asset_check_evaluations()} == {"demo:A|2024"}
 
         with LocalStore(seamless_env.config.store) as store:
-            fill_window(store, ScriptedFetcher(), "demo:B", H1, *Y2025)
+            fill_window(store, ScriptedFetcher(), "demo:B", H1, *Y2025, policy=FillPolicy())
             assert report_coverage(instance, "demo:B", H1, Y2025, store=store) == ["demo:B|2025"]
         assert instance.get_materialized_partitions(dg.AssetKey("bars_1h")) == {
             "demo:A|2024",

@@ -11,6 +11,7 @@ import pytest
 from seamless_assets import build_definitions
 from seamless_sdk.backfill.dagster import RANGE_END_TAG, RANGE_START_TAG, register_nodes
 from seamless_sdk.backfill.fill import fill_window
+from seamless_sdk.backfill.policy import FillPolicy
 from seamless_sdk.intervals import parse_interval, window_floor
 from seamless_sdk.stores.local import LocalStore
 from tests.integration.dagster.fetchers import ScriptedFetcher
@@ -23,7 +24,7 @@ def test_nodes_sensor_registers_configured_and_stored_nodes(
     seamless_env: SeamlessEnv, instance: dg.DagsterInstance, defs: dg.Definitions
 ) -> None:
     with LocalStore(seamless_env.config.store) as store:
-        fill_window(store, ScriptedFetcher(), "demo:C", D1, *Y2024)
+        fill_window(store, ScriptedFetcher(), "demo:C", D1, *Y2024, policy=FillPolicy())
 
     tick = evaluate_sensor("seamless_nodes_sensor", defs, instance, seamless_env.config)
 
@@ -45,7 +46,7 @@ def test_tail_sensor_fills_the_newest_windows_with_range_runs(
         with LocalStore(env.config.store) as store:  # B's newest windows are already there
             edge = D1.now_edge()
             last_year = window_floor(window_floor(edge - 1, "year") - 1, "year")
-            fill_window(store, ScriptedFetcher(), "demo:B", D1, last_year, edge)
+            fill_window(store, ScriptedFetcher(), "demo:B", D1, last_year, edge, policy=FillPolicy())
 
         tick = evaluate_sensor("seamless_tail_sensor", defs, instance, env.config)
 
