@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -130,15 +131,19 @@ def window_next(ts: int, unit: Unit) -> int:
     return int(datetime(d.year + 1, 1, 1, tzinfo=UTC).timestamp())
 
 
-def windows(start: int, end: int, unit: Unit) -> list[tuple[int, int]]:
-    """The calendar windows of ``unit`` that ``[start, end)`` touches, clipped to it."""
-    out: list[tuple[int, int]] = []
+def iter_windows(start: int, end: int, unit: Unit) -> Iterator[tuple[int, int]]:
+    """The calendar windows of ``unit`` that ``[start, end)`` touches, clipped to
+    it, one at a time (a century of hourly chunks is never held in memory)."""
     cur = start
     while cur < end:
         nxt = min(window_next(cur, unit), end)
-        out.append((cur, nxt))
+        yield cur, nxt
         cur = nxt
-    return out
+
+
+def windows(start: int, end: int, unit: Unit) -> list[tuple[int, int]]:
+    """The calendar windows of ``unit`` that ``[start, end)`` touches, clipped to it."""
+    return list(iter_windows(start, end, unit))
 
 
 def chunk_windows(interval: Interval, start: int, end: int) -> list[tuple[int, int]]:
