@@ -58,7 +58,7 @@ import pandas as pd
 from pandera.errors import SchemaErrors
 
 from seamless_sdk.conformance import INPUT_SCHEMA, STORED_SCHEMA, conform_bars
-from seamless_sdk.conformance.anomalies import abnormal_jumps, stale_prices
+from seamless_sdk.conformance.engine.anomalies import abnormal_jumps, stale_prices
 
 T0 = 1_704_067_200  # 2024-01-01
 MINUTE = 60

@@ -16,7 +16,7 @@ import pandas as pd
 
 from seamless_sdk import events
 from seamless_sdk.conformance import ConformanceReport, check_expected
-from seamless_sdk.conformance.expected import strict_fields
+from seamless_sdk.conformance.engine.expected import strict_fields
 from seamless_sdk.errors import ConformanceError, DataUnavailableError
 from seamless_sdk.frames import Bars, assemble
 from seamless_sdk.intervals import Interval

@@ -166,7 +166,7 @@ def cmd_backfill(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_schemas(args: argparse.Namespace, console: Console) -> int:
     """Check the schema registry's compatibility rules (exit 1 when broken)."""
-    from seamless_sdk.conformance.registry import schemas_check
+    from seamless_sdk.conformance.spec.registry import schemas_check
 
     return schemas_check(args.dir, baseline=args.baseline, as_json=args.json)
 

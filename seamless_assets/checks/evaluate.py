@@ -23,7 +23,7 @@ from seamless_sdk.conformance import (
     ConformanceReport,
     validate_stored,
 )
-from seamless_sdk.conformance.quality import check_quality
+from seamless_sdk.conformance.engine.quality import check_quality
 from seamless_sdk.ranges import RangeSet
 
 MAX_CASES = 20

@@ -2,7 +2,7 @@
 
 It runs inside the materialization like the other bar checks (``specs.py``):
 the suite built from the registry schema
-(``seamless_sdk.conformance.expectations``) runs on the window's stored bars
+(``seamless_assets.checks.expectations``) runs on the window's stored bars
 and GX's statistics and one summary per failed expectation go into the
 check's metadata. It warns and does not block: the pandera and quality checks
 block already. Great Expectations is imported when the check first runs,
@@ -16,8 +16,8 @@ from typing import Any
 import pandas as pd
 
 from seamless_assets.checks.evaluate import MAX_CASES, CheckOutcome
+from seamless_assets.checks.expectations import GXResult, run_suite
 from seamless_assets.checks.specs import GX_CHECK
-from seamless_sdk.conformance.expectations import GXResult, run_suite
 
 
 def gx_outcome(frame: pd.DataFrame) -> CheckOutcome:

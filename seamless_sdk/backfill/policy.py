@@ -21,7 +21,7 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
-from seamless_sdk.conformance.flags import Flag
+from seamless_sdk.conformance.spec.flags import Flag
 from seamless_sdk.errors import InvalidRequestError
 from seamless_sdk.sla import (
     DEFAULT_JITTER_RATIO,

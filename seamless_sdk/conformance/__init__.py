@@ -11,15 +11,30 @@ says per dataset and node whether violations block (``strict``) or are only
 reported (``canary``), how duplicates are resolved and how severe each
 quality rule is. ``OHLCVBars`` is the stored frame as a typed pandera model.
 
-Great Expectations lives in ``seamless_sdk.conformance.expectations`` and is
+Great Expectations lives in ``seamless_assets.checks.expectations`` and is
 imported only there (it takes seconds to import).
 """
 
-from seamless_sdk.conformance.anomalies import STATISTICAL_RULES
-from seamless_sdk.conformance.expected import check_expected
-from seamless_sdk.conformance.flags import BarFlag, Flag, count_flags, flag_names
-from seamless_sdk.conformance.lineage import LINEAGE_COLUMNS, add_lineage
-from seamless_sdk.conformance.modes import (
+from seamless_sdk.conformance.engine.anomalies import STATISTICAL_RULES
+from seamless_sdk.conformance.engine.expected import check_expected
+from seamless_sdk.conformance.engine.lineage import LINEAGE_COLUMNS, add_lineage
+from seamless_sdk.conformance.engine.pipeline import (
+    ConformanceResult,
+    DatasetKind,
+    conform,
+    conform_bars,
+    empty_bar_frame,
+)
+from seamless_sdk.conformance.engine.quality import QUALITY_RULES
+from seamless_sdk.conformance.engine.report import MAX_FAILURE_CASES, ConformanceReport
+from seamless_sdk.conformance.engine.report_io import read_report, write_report
+from seamless_sdk.conformance.engine.trades import (
+    TRADES_SCHEMA_NAME,
+    TRADES_SCHEMA_VERSION,
+    conform_trades,
+)
+from seamless_sdk.conformance.spec.flags import BarFlag, Flag, count_flags, flag_names
+from seamless_sdk.conformance.spec.modes import (
     ALL_RULES,
     ENV_VAR,
     ConformanceConfig,
@@ -27,34 +42,19 @@ from seamless_sdk.conformance.modes import (
     load_config,
     policy_for,
 )
-from seamless_sdk.conformance.pipeline import (
-    ConformanceResult,
-    DatasetKind,
-    conform,
-    conform_bars,
-    empty_bar_frame,
-)
-from seamless_sdk.conformance.quality import QUALITY_RULES
-from seamless_sdk.conformance.registry import (
+from seamless_sdk.conformance.spec.registry import (
     RegisteredSchema,
     SchemaRegistry,
     default_registry,
     schemas_check,
 )
-from seamless_sdk.conformance.report import MAX_FAILURE_CASES, ConformanceReport
-from seamless_sdk.conformance.report_io import read_report, write_report
-from seamless_sdk.conformance.schema import (
+from seamless_sdk.conformance.spec.schema import (
     INPUT_SCHEMA,
     SCHEMA_NAME,
     SCHEMA_VERSION,
     STORED_SCHEMA,
     OHLCVBars,
     validate_stored,
-)
-from seamless_sdk.conformance.trades import (
-    TRADES_SCHEMA_NAME,
-    TRADES_SCHEMA_VERSION,
-    conform_trades,
 )
 
 __all__ = [

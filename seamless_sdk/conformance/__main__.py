@@ -5,6 +5,6 @@ See ``registry.py``; the CLI wires the same function as ``seamless schemas check
 
 import sys
 
-from seamless_sdk.conformance.registry import main
+from seamless_sdk.conformance.spec.registry import main
 
 sys.exit(main())

@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from seamless_assets.checks.expectations import run_suite
 from seamless_assets.checks.gx_check import gx_metadata, gx_outcome
 from seamless_assets.checks.specs import GX_CHECK
 from seamless_sdk.conformance import conform_bars
-from seamless_sdk.conformance.expectations import run_suite
 
 T0 = 1_710_028_800
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from seamless_sdk.conformance.anomalies import abnormal_jumps, stale_prices
+from seamless_sdk.conformance.engine.anomalies import abnormal_jumps, stale_prices
 
 JUMP = {"threshold": 16.0, "min_returns": 20, "min_move": 0.01}
 

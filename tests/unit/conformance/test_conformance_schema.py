@@ -17,7 +17,7 @@ from seamless_sdk.conformance import (
     conform_bars,
     validate_stored,
 )
-from seamless_sdk.conformance.time import NS, to_utc_ns
+from seamless_sdk.conformance.engine.time import NS, to_utc_ns
 from seamless_sdk.intervals import parse_interval
 from seamless_sdk.stores.base import STORED_COLUMNS
 

@@ -10,7 +10,7 @@ import pytest
 
 from seamless_sdk.calendars import calendar_for
 from seamless_sdk.conformance import add_lineage, check_expected, conform_bars
-from seamless_sdk.conformance.expected import strict_fields
+from seamless_sdk.conformance.engine.expected import strict_fields
 from seamless_sdk.errors import InvalidRequestError
 
 T0 = 1_710_028_800  # Sunday 2024-03-10: XNYS is closed, 24/7 is not

@@ -26,7 +26,7 @@ from seamless_sdk.conformance import (
     load_config,
     policy_for,
 )
-from seamless_sdk.conformance.modes import current_config
+from seamless_sdk.conformance.spec.modes import current_config
 from seamless_sdk.errors import ConformanceError, InvalidRequestError
 from seamless_sdk.intervals import parse_interval
 from seamless_sdk.ranges import RangeSet

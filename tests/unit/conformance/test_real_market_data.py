@@ -19,9 +19,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from seamless_assets.checks.expectations import run_suite
 from seamless_sdk.calendars import calendar_for
 from seamless_sdk.conformance import BarFlag, check_expected, conform_bars, flag_names
-from seamless_sdk.conformance.expectations import run_suite
 
 DAY = 86_400
 COLUMNS = {"Date": "ts", "Open": "open", "High": "high", "Low": "low", "Close": "close"}

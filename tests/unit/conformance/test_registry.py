@@ -30,8 +30,8 @@ from seamless_sdk.conformance import (
     default_registry,
     schemas_check,
 )
-from seamless_sdk.conformance.registry import main, schemas_dir
-from seamless_sdk.conformance.schema import input_spec_for
+from seamless_sdk.conformance.spec.registry import main, schemas_dir
+from seamless_sdk.conformance.spec.schema import input_spec_for
 from seamless_sdk.errors import InvalidRequestError
 
 T0 = 1_710_028_800

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from seamless_sdk.conformance import ConformanceReport, conform_bars, read_report, write_report
-from seamless_sdk.conformance.report_io import node_dir_name, node_id_of, report_path
+from seamless_sdk.conformance.engine.report_io import node_dir_name, node_id_of, report_path
 from seamless_sdk.errors import InvalidRequestError
 
 T0 = 1_710_028_800

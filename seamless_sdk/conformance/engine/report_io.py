@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
 
-from seamless_sdk.conformance.report import ConformanceReport
+from seamless_sdk.conformance.engine.report import ConformanceReport
 from seamless_sdk.intervals import Interval, parse_interval
 from seamless_sdk.request import validate_node_id
 

@@ -43,8 +43,12 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from seamless_sdk.conformance.registry import RegisteredSchema, SchemaRegistry, default_registry
-from seamless_sdk.conformance.report import json_safe
+from seamless_sdk.conformance.engine.report import json_safe
+from seamless_sdk.conformance.spec.registry import (
+    RegisteredSchema,
+    SchemaRegistry,
+    default_registry,
+)
 
 if TYPE_CHECKING:
     import great_expectations as gx

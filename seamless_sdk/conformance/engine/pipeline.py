@@ -41,20 +41,25 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from seamless_sdk.conformance import claims
-from seamless_sdk.conformance.flags import FLAG_DTYPE, BarFlag, count_flags
-from seamless_sdk.conformance.judge import judge
-from seamless_sdk.conformance.modes import ConformanceConfig, Dedup, Mode, Policy, policy_for
-from seamless_sdk.conformance.registry import default_registry
-from seamless_sdk.conformance.report import MAX_FAILURE_CASES, ConformanceReport
-from seamless_sdk.conformance.rollup import (
+from seamless_sdk.conformance.engine import claims
+from seamless_sdk.conformance.engine.judge import judge
+from seamless_sdk.conformance.engine.report import MAX_FAILURE_CASES, ConformanceReport
+from seamless_sdk.conformance.engine.rollup import (
     BarArrays,
     RollupOutcome,
     is_one_row_per_bar,
     roll_up,
 )
-from seamless_sdk.conformance.schema import InputSpec, SchemaOutcome, check_input, input_spec_for
-from seamless_sdk.conformance.time import NS, TimeOutcome, to_utc_ns, ts_column
+from seamless_sdk.conformance.engine.time import NS, TimeOutcome, to_utc_ns, ts_column
+from seamless_sdk.conformance.spec.flags import FLAG_DTYPE, BarFlag, count_flags
+from seamless_sdk.conformance.spec.modes import ConformanceConfig, Dedup, Mode, Policy, policy_for
+from seamless_sdk.conformance.spec.registry import default_registry
+from seamless_sdk.conformance.spec.schema import (
+    InputSpec,
+    SchemaOutcome,
+    check_input,
+    input_spec_for,
+)
 from seamless_sdk.errors import InvalidRequestError
 from seamless_sdk.intervals import Interval, parse_interval
 from seamless_sdk.ranges import RangeSet

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from seamless_sdk.conformance.claims import winners
-from seamless_sdk.conformance.flags import FLAG_DTYPE, BarFlag
+from seamless_sdk.conformance.engine.claims import winners
+from seamless_sdk.conformance.spec.flags import FLAG_DTYPE, BarFlag
 
 
 @dataclass(frozen=True)

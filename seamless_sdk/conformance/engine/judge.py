@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from seamless_sdk.conformance.anomalies import STATISTICAL_RULES, evaluate
-from seamless_sdk.conformance.modes import Policy
-from seamless_sdk.conformance.quality import check_quality, combine_counts
-from seamless_sdk.conformance.rollup import BarArrays, RollupOutcome
+from seamless_sdk.conformance.engine.anomalies import STATISTICAL_RULES, evaluate
+from seamless_sdk.conformance.engine.quality import check_quality, combine_counts
+from seamless_sdk.conformance.engine.rollup import BarArrays, RollupOutcome
+from seamless_sdk.conformance.spec.modes import Policy
 
 
 @dataclass(frozen=True)

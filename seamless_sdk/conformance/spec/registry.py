@@ -46,8 +46,8 @@ import yaml
 from pandera.errors import SchemaDefinitionError
 from pandera.io.pandas_io import deserialize_schema
 
-from seamless_sdk.conformance.checks import register_checks
-from seamless_sdk.conformance.compat import Incompatibility, check_released, check_versions
+from seamless_sdk.conformance.spec.checks import register_checks
+from seamless_sdk.conformance.spec.compat import Incompatibility, check_released, check_versions
 from seamless_sdk.errors import InvalidRequestError
 
 SCHEMA_FILE = re.compile(r"(?P<name>[a-z][a-z0-9_]*)\.v(?P<version>[1-9][0-9]*)\.yaml")

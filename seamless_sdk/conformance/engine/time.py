@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from seamless_sdk.conformance.report import MAX_FAILURE_CASES, json_safe
+from seamless_sdk.conformance.engine.report import MAX_FAILURE_CASES, json_safe
 
 NS = 1_000_000_000
 # datetime64[ns] spans about 1677-09-21 .. 2262-04-11; stay a day inside so

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from seamless_assets.checks.expectations import GXResult, build_suite, run_suite
 from seamless_sdk.conformance import conform_bars, default_registry
-from seamless_sdk.conformance.expectations import GXResult, build_suite, run_suite
 
 T0 = 1_710_028_800
 
@@ -114,7 +114,7 @@ def test_trades_suite_runs_on_a_trades_frame() -> None:
 def test_great_expectations_is_not_imported_by_the_sdk() -> None:
     """It takes seconds to import: `import seamless_sdk` and the pipeline must not pay for it."""
     code = (
-        "import sys, seamless_sdk, seamless_sdk.conformance, seamless_sdk.conformance.expectations;"
+        "import sys, seamless_sdk, seamless_sdk.conformance, seamless_assets.checks.expectations;"
         "from seamless_sdk import SeamlessDataProvider;"
         "print('great_expectations' in sys.modules)"
     )

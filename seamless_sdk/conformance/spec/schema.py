@@ -35,8 +35,8 @@ import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 from pandera.typing import Series
 
-from seamless_sdk.conformance.registry import RegisteredSchema, default_registry
-from seamless_sdk.conformance.report import MAX_FAILURE_CASES, json_safe
+from seamless_sdk.conformance.engine.report import MAX_FAILURE_CASES, json_safe
+from seamless_sdk.conformance.spec.registry import RegisteredSchema, default_registry
 from seamless_sdk.errors import InvalidRequestError
 from seamless_sdk.stores.base import BAR_COLUMNS
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from seamless_sdk.conformance.registry import ColumnSpec, RegisteredSchema
+    from seamless_sdk.conformance.spec.registry import ColumnSpec, RegisteredSchema
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,10 +19,10 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from seamless_sdk.conformance.modes import ConformanceConfig, Mode
-from seamless_sdk.conformance.pipeline import ConformanceResult, DatasetKind, Values, conform
-from seamless_sdk.conformance.registry import default_registry
-from seamless_sdk.conformance.schema import input_spec_for
+from seamless_sdk.conformance.engine.pipeline import ConformanceResult, DatasetKind, Values, conform
+from seamless_sdk.conformance.spec.modes import ConformanceConfig, Mode
+from seamless_sdk.conformance.spec.registry import default_registry
+from seamless_sdk.conformance.spec.schema import input_spec_for
 from seamless_sdk.intervals import Interval
 
 TRADES_SCHEMA_NAME = "trades"

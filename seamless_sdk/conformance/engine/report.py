@@ -15,9 +15,9 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from seamless_sdk.conformance.anomalies import STATISTICAL_RULES
-from seamless_sdk.conformance.flags import ALL_FLAGS
-from seamless_sdk.conformance.quality import QUALITY_RULES
+from seamless_sdk.conformance.engine.anomalies import STATISTICAL_RULES
+from seamless_sdk.conformance.engine.quality import QUALITY_RULES
+from seamless_sdk.conformance.spec.flags import ALL_FLAGS
 
 MAX_FAILURE_CASES = 100
 """Failure cases kept per report: enough to debug, small enough for Dagster metadata."""

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from seamless_sdk.conformance.time import to_utc_ns
+from seamless_sdk.conformance.engine.time import to_utc_ns
 
 INGEST_COLUMNS: tuple[str, ...] = ("ingest_time", "ingest_at")
 SOURCE_COLUMN = "source"
