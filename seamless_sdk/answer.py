@@ -8,6 +8,7 @@ calendar check, and the metrics and log event of the read.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -15,11 +16,14 @@ import numpy as np
 import pandas as pd
 
 from seamless_sdk import events
+from seamless_sdk.backfill.policy import FillPolicy
+from seamless_sdk.calendars import Calendar
 from seamless_sdk.conformance import ConformanceReport, check_expected
 from seamless_sdk.conformance.engine.expected import strict_fields
 from seamless_sdk.errors import ConformanceError, DataUnavailableError
 from seamless_sdk.frames import Bars, assemble
 from seamless_sdk.intervals import Interval
+from seamless_sdk.metrics import Metrics
 from seamless_sdk.quality_summary import QualitySummary
 from seamless_sdk.ranges import RangeSet
 from seamless_sdk.request import BarRequest
@@ -28,7 +32,7 @@ from seamless_sdk.sla import Deadline
 from seamless_sdk.strategy import Source, Strategy
 
 if TYPE_CHECKING:
-    from seamless_sdk.provider import ReadOptions, SeamlessDataProvider
+    from seamless_sdk.provider import ReadOptions
 
 
 @dataclass
@@ -46,6 +50,7 @@ class ReadState:
     backfill: BackfillReport
     notes: list[str]
     edge: int
+    policy: FillPolicy
 
     def event(
         self, name: str, *, start: int | None = None, end: int | None = None, **fields: Any
@@ -63,7 +68,12 @@ class ReadState:
         )
 
 
-def finish(p: SeamlessDataProvider, st: ReadState, want_frame: bool) -> HistoryResult:
+def finish(
+    st: ReadState,
+    calendars: Callable[[str], Calendar],
+    metrics: Metrics,
+    want_frame: bool,
+) -> HistoryResult:
     """The frame and the metadata of a request whose sources are all done."""
     r, opts = st.request, st.options
     coverage = RangeSet.span(r.start, r.end).subtract(st.remaining)
@@ -73,12 +83,10 @@ def finish(p: SeamlessDataProvider, st: ReadState, want_frame: bool) -> HistoryR
         )
     bars = Bars.concat([b for _, b in st.pieces])
     secs = bars.ts_seconds
+    calendar = calendars(r.node_id)
     if opts.strict:
-        _check_strict(p, st, secs)
+        _check_strict(calendar, st, secs)
     df = assemble(bars, st.pieces, lineage=opts.lineage) if want_frame else pd.DataFrame()
-    if st.report.rows_in or st.report.schema_errors:
-        p.last_conformance_report = st.report
-    calendar = p.calendar(r.node_id)
     summary = QualitySummary(
         bars.flags, st.report, lambda: _gaps(calendar, r.interval, coverage, secs)
     )
@@ -107,17 +115,16 @@ def finish(p: SeamlessDataProvider, st: ReadState, want_frame: bool) -> HistoryR
         start=r.start,
         end=r.end,
     )
-    _observe(p, st, meta, total_ms)
+    _observe(metrics, st, meta, total_ms)
     return HistoryResult(df, meta)
 
 
-def _check_strict(p: SeamlessDataProvider, st: ReadState, secs: np.ndarray) -> None:
+def _check_strict(calendar: Calendar, st: ReadState, secs: np.ndarray) -> None:
     r = st.request
-    ok, details = check_expected(p.calendar(r.node_id), r.interval, r.start, r.end, secs)
+    ok, details = check_expected(calendar, r.interval, r.start, r.end, secs)
     if ok:
         return
     report = st.report.with_strict(**strict_fields(details))
-    p.last_conformance_report = report
     raise ConformanceError(
         report,
         f"strict: {r.node_id} {r.interval.name} expected {details['expected']} bars, got "
@@ -139,8 +146,8 @@ def sla_report(st: ReadState, violation: str | None) -> SLAReport:
     )
 
 
-def _observe(p: SeamlessDataProvider, st: ReadState, meta: HistoryMeta, total_ms: float) -> None:
-    r, m = st.request, p.metrics
+def _observe(m: Metrics, st: ReadState, meta: HistoryMeta, total_ms: float) -> None:
+    r = st.request
     span = r.end - r.start
     partial = (meta.missing.total() / span) if span else 0.0
     m.observe_read(st.options.strategy.value, r.interval.name, total_ms / 1000, partial)

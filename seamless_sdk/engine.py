@@ -5,6 +5,10 @@ itself and *yields* a :class:`Wait` whenever it must wait for fills or the
 live source; the provider's sync driver blocks on it, its async driver awaits
 it. So ``read`` and ``aread`` share every rule, and a wait is the only place
 where a deadline can cut a request short.
+
+The engine holds the collaborators it uses (:class:`ReadParts`), not the
+provider, and every fill it causes gets the one :class:`FillPolicy` built
+from the read's options.
 """
 
 from __future__ import annotations
@@ -12,32 +16,34 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from seamless_sdk import events
 from seamless_sdk.answer import ReadState, finish, sla_report
-from seamless_sdk.backfill.base import BackfillTicket
-from seamless_sdk.backfill.fill import FillResult, call_fetcher
-from seamless_sdk.backfill.retry import RetryPolicy
+from seamless_sdk.backfill.base import DetachedBackfiller
+from seamless_sdk.backfill.fill import call_fetcher
+from seamless_sdk.backfill.inprocess import InProcessBackfiller, JobResult
+from seamless_sdk.backfill.policy import FillPolicy
+from seamless_sdk.cache import BarCache
+from seamless_sdk.calendars import Calendar
 from seamless_sdk.conformance import ConformanceReport, Flag, conform_bars
-from seamless_sdk.errors import (
-    ConformanceError,
-    FetchError,
-    SeamlessSLAExceeded,
-)
+from seamless_sdk.errors import ConformanceError, FetchError, SeamlessSLAExceeded
 from seamless_sdk.frames import Bars
+from seamless_sdk.gaps import split_gaps
 from seamless_sdk.intervals import window_floor, window_next
+from seamless_sdk.metrics import Metrics
 from seamless_sdk.ranges import RangeSet
 from seamless_sdk.request import BarRequest
 from seamless_sdk.result import BackfillReport, HistoryResult
 from seamless_sdk.sla import Deadline
+from seamless_sdk.stores.base import BarStore
 from seamless_sdk.strategy import Source, Strategy
 
 if TYPE_CHECKING:
-    from seamless_sdk.provider import ReadOptions, SeamlessDataProvider
+    from seamless_sdk.provider import ReadOptions
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,11 +54,30 @@ class Wait:
     timeout_s: float | None
 
 
-class ReadEngine:
-    """Plans and runs reads for one provider."""
+@dataclass(frozen=True, slots=True)
+class ReadParts:
+    """What a read uses: where bars are, where they come from, and what observes it.
 
-    def __init__(self, provider: SeamlessDataProvider) -> None:
-        self.p = provider
+    ``fills`` runs the fills a read waits for; ``detached`` takes the gaps it
+    does not wait for (the same in-process backfiller, or a Dagster one).
+    """
+
+    store: BarStore
+    fetcher: Any
+    live: Any
+    cache: BarCache
+    fills: InProcessBackfiller
+    detached: DetachedBackfiller
+    metrics: Metrics
+    clock: Callable[[], float]
+    calendar: Callable[[str], Calendar]
+
+
+class ReadEngine:
+    """Plans and runs reads over one set of :class:`ReadParts`."""
+
+    def __init__(self, parts: ReadParts) -> None:
+        self.parts = parts
 
     def run(
         self, request: BarRequest, options: ReadOptions, *, want_frame: bool
@@ -68,7 +93,8 @@ class ReadEngine:
             report=ConformanceReport.empty(),
             backfill=BackfillReport(),
             notes=[],
-            edge=request.interval.now_edge(self.p._clock()),
+            edge=request.interval.now_edge(self.parts.clock()),
+            policy=FillPolicy.from_read(options.sla, options.partial_ok),
         )
         for source in options.source_priority:
             if not st.remaining:
@@ -81,37 +107,37 @@ class ReadEngine:
                 yield from self._from_backfill(st)
             elif source is Source.LIVE:
                 yield from self._from_live(st)
-        return finish(self.p, st, want_frame)
+        self._check_budget(st, "total")
+        return finish(st, self.parts.calendar, self.parts.metrics, want_frame)
 
     # -- sources ---------------------------------------------------------------
     def _from_cache(self, st: ReadState) -> None:
         t0 = time.perf_counter()
         r = st.request
-        entry = self.p.cache.lookup((r.node_id, r.interval.seconds), r.start, r.end)
+        entry = self.parts.cache.lookup((r.node_id, r.interval.seconds), r.start, r.end)
         served = entry.covered.intersect(st.remaining) if entry is not None else RangeSet()
         if served:
-            self.p.metrics.cache_hit()
+            self.parts.metrics.cache_hit()
             st.pieces.append((Source.CACHE.value, entry.bars.rows_in(served)))  # type: ignore[union-attr]
             st.contributions[Source.CACHE] = served
             st.remaining = st.remaining.subtract(served)
         else:
-            self.p.metrics.cache_miss()
+            self.parts.metrics.cache_miss()
         st.deadline.add("cache", (time.perf_counter() - t0) * 1000)
 
     def _from_storage(self, st: ReadState) -> None:
         t0 = time.perf_counter()
         r = st.request
-        coverage = self.p.store.coverage(r.node_id, r.interval)
+        coverage = self.parts.store.coverage(r.node_id, r.interval)
         served = coverage.intersect(st.remaining)
         if served:
             st.pieces.append((Source.STORAGE.value, self._read_store(st, coverage, served)))
             st.contributions[Source.STORAGE] = served
             st.remaining = st.remaining.subtract(served)
-        elapsed = (time.perf_counter() - t0) * 1000
-        st.deadline.add("storage", elapsed)
-        budget = st.options.sla.max_wait_storage_ms
-        if budget is not None and elapsed > budget and st.deadline.violation is None:
-            st.deadline.violation = "storage"
+        st.deadline.add("storage", (time.perf_counter() - t0) * 1000)
+        # A SQLite read cannot be interrupted (it takes about a millisecond), so
+        # the storage budget is checked once the read is done.
+        self._check_budget(st, "storage")
 
     def _read_store(
         self, st: ReadState, coverage: RangeSet, served: RangeSet, *, fresh: bool = False
@@ -121,7 +147,7 @@ class ReadEngine:
         unit = r.interval.chunk_unit
         span_start = window_floor(served.start, unit)  # type: ignore[arg-type]
         span_end = window_next(served.end - 1, unit)  # type: ignore[operator]
-        store = self.p.store
+        store = self.parts.store
         read_bars = getattr(store, "read_bars", None)
         bars = (
             read_bars(r.node_id, r.interval, span_start, span_end)
@@ -129,152 +155,116 @@ class ReadEngine:
             else Bars.from_frame(store.read(r.node_id, r.interval, span_start, span_end))
         )
         series = (r.node_id, r.interval.seconds)
+        cache = self.parts.cache
         # Bars just backfilled are cached at once: the caller is likely to ask again.
         uses_cache = Source.CACHE in st.options.source_priority
-        if uses_cache and (fresh or self.p.cache.admit(series, span_start, span_end)):
+        if uses_cache and (fresh or cache.admit(series, span_start, span_end)):
             bars = bars.as_shared()
-            self.p.cache.put(
-                series, span_start, span_end, bars, coverage.clip(span_start, span_end)
-            )
+            cache.put(series, span_start, span_end, bars, coverage.clip(span_start, span_end))
         return bars.rows_in(served)
 
     def _from_backfill(self, st: ReadState) -> Generator[Wait, set[Future[Any]], None]:
-        strategy, r = st.options.strategy, st.request
-        if strategy is Strategy.FAIL_FAST:
+        r = st.request
+        if st.options.strategy is Strategy.FAIL_FAST:
             return
-        if self.p.fetcher is None:
+        if self.parts.fetcher is None:
             st.notes.append("no fetcher configured: gaps cannot be backfilled")
             return
         fillable = st.remaining.clip(r.start, min(r.end, st.edge))
         if not fillable:
             return
-        sync, detach = self._split_gaps(st, fillable)
-        if detach:
-            self._detach(st, detach)
-        if sync:
-            yield from self._fill_now(st, sync)
-
-    def _split_gaps(self, st: ReadState, fillable: RangeSet) -> tuple[RangeSet, RangeSet]:
-        strategy = st.options.strategy
-        if strategy is Strategy.AUTO_BACKFILL:
-            return fillable, RangeSet()
-        if strategy is Strategy.PARTIAL_FILL:
-            return RangeSet(), fillable
-        limit = st.options.sla.max_sync_gap_bars
-        if limit is None:
-            return fillable, RangeSet()
-        bar = st.request.interval.seconds
-        small = [(s, e) for s, e in fillable if (e - s) // bar <= limit]
-        large = [(s, e) for s, e in fillable if (e - s) // bar > limit]
-        for s, e in large:
-            st.notes.append(
-                f"gap [{s}, {e}) of {(e - s) // bar} bars exceeds max_sync_gap_bars={limit}: "
-                "detached, returned partial"
-            )
-            st.event(
-                events.SLA_DOWNGRADE,
-                start=s,
-                end=e,
-                reason="sync_gap",
-                bars=(e - s) // bar,
-            )
-        return RangeSet(small), RangeSet(large)
-
-    def _detach(self, st: ReadState, ranges: RangeSet) -> None:
-        ticket: BackfillTicket = self.p.backfiller.request(
-            st.request.node_id, st.request.interval, ranges
+        split = split_gaps(
+            st.options.strategy, fillable, r.interval.seconds, st.options.sla.max_sync_gap_bars
         )
-        st.backfill = st.backfill.add(ticket, detached=ranges)
+        for s, e, bars in split.downgraded:
+            st.notes.append(
+                f"gap [{s}, {e}) of {bars} bars exceeds max_sync_gap_bars="
+                f"{st.options.sla.max_sync_gap_bars}: detached, returned partial"
+            )
+            st.event(events.SLA_DOWNGRADE, start=s, end=e, reason="sync_gap", bars=bars)
+        if split.detached:
+            ticket = self.parts.detached.request(
+                r.node_id, r.interval, split.detached, policy=st.policy
+            )
+            st.backfill = st.backfill.add(ticket, detached=split.detached)
+        if split.sync:
+            yield from self._fill_now(st, split.sync)
 
     def _fill_now(self, st: ReadState, ranges: RangeSet) -> Generator[Wait, set[Future[Any]], None]:
-        r, sla = st.request, st.options.sla
-        retry = RetryPolicy(
-            max_attempts=sla.max_attempts or 1,
-            retry_backoff_ms=sla.retry_backoff_ms or 0,
-            jitter_ratio=sla.jitter_ratio or 0,
+        r, parts = st.request, self.parts
+        ticket, job = parts.fills.submit(
+            r.node_id, r.interval, ranges, policy=st.policy, request_id=st.request_id, urgent=True
         )
-        ticket, jobs = self.p._inprocess.submit(
-            r.node_id,
-            r.interval,
-            ranges,
-            partial_ok=st.options.partial_ok,
-            retry=retry,
-            request_id=st.request_id,
-        )
-        futures = frozenset(job.future for job in jobs)
         timeout, binding = st.deadline.timeout_s("backfill")
         t0 = time.perf_counter()
-        done: set[Future[Any]] = yield Wait(futures, timeout)
+        done: set[Future[Any]] = yield Wait(frozenset([job.future]), timeout)
         waited = (time.perf_counter() - t0) * 1000
         st.deadline.add("backfill", waited)
-        self.p.metrics.backfill_wait(r.node_id, r.interval.name, waited)
-        filled = RangeSet()
-        failures: list[BaseException] = []
-        for job in jobs:
-            if job.future not in done:
-                continue
-            exc = job.future.exception()
-            if exc is not None:
-                failures.append(exc)
-                continue
-            result: FillResult = job.future.result()
-            st.report = st.report.merge(result.report)
-            st.deadline.retries += result.retries
-            filled = filled.union(RangeSet.span(job.start, job.end))
-        pending = RangeSet((j.start, j.end) for j in jobs if j.future not in done)
-        st.backfill = st.backfill.add(ticket, synchronous=filled, detached=pending)
-        self._raise_fill_failures(st, failures)
-        if filled:
-            # Read back what the fills committed: only covered bars are ever returned.
-            coverage = self.p.store.coverage(r.node_id, r.interval)
-            served = coverage.intersect(filled).intersect(st.remaining)
-            if served:
-                st.pieces.append(
-                    (Source.BACKFILL.value, self._read_store(st, coverage, served, fresh=True))
-                )
-                st.contributions[Source.BACKFILL] = served
-                st.remaining = st.remaining.subtract(served)
-        if pending:
+        parts.metrics.backfill_wait(r.node_id, r.interval.name, waited)
+        finished = job.future in done
+        if not finished:
+            parts.fills.demote(job)
+        result: JobResult = job.future.result() if finished else job.result()
+        st.report = st.report.merge(result.report)
+        st.deadline.retries += result.retries
+        # Coverage is the truth of what the fills committed (this job's or a
+        # concurrent one's): only covered bars are ever returned.
+        coverage = parts.store.coverage(r.node_id, r.interval)
+        served = coverage.intersect(ranges).intersect(st.remaining)
+        pending = RangeSet() if finished else ranges.subtract(coverage).subtract(result.failed)
+        st.backfill = st.backfill.add(ticket, synchronous=served, detached=pending)
+        if finished:
+            self._raise_fill_failures(st, result)
+        if served:
+            st.pieces.append(
+                (Source.BACKFILL.value, self._read_store(st, coverage, served, fresh=True))
+            )
+            st.contributions[Source.BACKFILL] = served
+            st.remaining = st.remaining.subtract(served)
+        if not finished:
             st.deadline.timeouts += 1
-            self._on_timeout(st, binding, pending)
+            self._budget_ran_out(
+                st,
+                binding,
+                f"{binding} budget ran out while filling {pending.to_list()}: returned partial, "
+                "the fill goes on in the background",
+            )
 
-    def _raise_fill_failures(self, st: ReadState, failures: list[BaseException]) -> None:
-        for exc in failures:
-            if isinstance(exc, ConformanceError):
-                self.p.last_conformance_report = exc.report
+    def _raise_fill_failures(self, st: ReadState, result: JobResult) -> None:
+        if result.conformance_error is not None:
+            raise result.conformance_error
+        for exc in result.failures:
+            if st.options.strategy is Strategy.AUTO_BACKFILL or not isinstance(exc, FetchError):
                 raise exc
-        for exc in failures:
-            if st.options.strategy is Strategy.AUTO_BACKFILL:
-                raise exc
-            st.notes.append(f"backfill failed: {exc}")
-            if not isinstance(exc, FetchError):
-                raise exc
+        if result.failure_count:
+            first = result.failures[0] if result.failures else None
+            st.notes.append(
+                f"backfill failed for {result.failed.to_list()} "
+                f"({result.failure_count} window(s)): {first}"
+            )
 
-    def _on_timeout(self, st: ReadState, phase: str, pending: RangeSet) -> None:
-        elapsed = (
-            st.deadline.total_elapsed_ms()
-            if phase == "total"
-            else (st.deadline.elapsed_ms.get(phase, 0.0))
-        )
-        budget = st.options.sla.budgets_ms().get(phase)
-        self.p.metrics.sla_violation(phase)
-        st.event(
-            events.SLA,
-            phase=phase,
-            elapsed_ms=elapsed,
-            budget_ms=budget,
-        )
+    def _check_budget(self, st: ReadState, phase: str) -> None:
+        """After ``phase``: act on a budget that has run out (its own or the total)."""
+        over = st.deadline.overrun(phase)
+        # Only the first budget that runs out is acted on (AUTO_BACKFILL has raised).
+        if over is not None and st.deadline.violation is None:
+            self._budget_ran_out(st, over[0], f"{over[0]} budget ran out after the {phase} phase")
+
+    def _budget_ran_out(self, st: ReadState, budget: str, note: str) -> None:
+        """AUTO_BACKFILL raises; every other strategy returns partial with the
+        violation set (the first budget that ran out is the one reported)."""
+        elapsed = st.deadline.elapsed_for(budget)
+        budget_ms = st.options.sla.budgets_ms().get(budget)
+        self.parts.metrics.sla_violation(budget)
+        st.event(events.SLA, phase=budget, elapsed_ms=elapsed, budget_ms=budget_ms)
         if st.options.strategy is Strategy.AUTO_BACKFILL:
-            raise SeamlessSLAExceeded(phase, budget, elapsed, report=sla_report(st, phase))
-        st.deadline.violation = st.deadline.violation or phase
-        st.notes.append(
-            f"{phase} budget ran out while filling {pending.to_list()}: returned partial, "
-            "the fill goes on in the background"
-        )
+            raise SeamlessSLAExceeded(budget, budget_ms, elapsed, report=sla_report(st, budget))
+        st.deadline.violation = st.deadline.violation or budget
+        st.notes.append(note)
 
     def _from_live(self, st: ReadState) -> Generator[Wait, set[Future[Any]], None]:
-        r = st.request
-        if self.p.live is None or st.options.strategy is not Strategy.SEAMLESS:
+        r, live = st.request, self.parts.live
+        if live is None or st.options.strategy is not Strategy.SEAMLESS:
             return
         # The live source serves what storage cannot have yet: the part of the
         # request from the now edge on, the forming bar included.
@@ -286,7 +276,7 @@ class ReadEngine:
 
         def run() -> None:
             try:
-                future.set_result(call_fetcher(self.p.live, r.node_id, r.interval, start, end))  # type: ignore[arg-type]
+                future.set_result(call_fetcher(live, r.node_id, r.interval, start, end))  # type: ignore[arg-type]
             except BaseException as exc:  # handed to the reader through the future
                 future.set_exception(exc)
 
@@ -297,8 +287,8 @@ class ReadEngine:
         st.deadline.add("live", (time.perf_counter() - t0) * 1000)
         if future not in done:
             st.deadline.timeouts += 1
-            st.deadline.violation = st.deadline.violation or binding
-            st.notes.append(f"live source did not answer within the {binding} budget")
+            note = f"live source did not answer within the {binding} budget"
+            self._budget_ran_out(st, binding, note)
             return
         if future.exception() is not None:
             st.notes.append(f"live source failed: {future.exception()!r}")
@@ -317,7 +307,6 @@ class ReadEngine:
         )
         st.report = st.report.merge(result.report)
         if not result.report.ok and (not st.options.partial_ok or result.report.schema_errors):
-            self.p.last_conformance_report = result.report
             raise ConformanceError(result.report)
         bars = Bars.from_frame(result.frame).rows_in(wanted)
         if not len(bars):

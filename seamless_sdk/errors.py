@@ -56,8 +56,9 @@ class DataUnavailableError(SeamlessError):
 class SeamlessSLAExceeded(SeamlessError):
     """A phase of a request ran out of its SLA budget.
 
-    ``phase`` is one of ``storage``, ``backfill``, ``live``, ``total`` or
-    ``sync_gap`` (the gap was larger than ``max_sync_gap_bars``).
+    ``phase`` is the budget that ran out: ``storage``, ``backfill``, ``live``
+    or ``total``. Raised by AUTO_BACKFILL reads; SEAMLESS reads return partial
+    with ``meta.sla_report.violation`` set instead.
     """
 
     def __init__(

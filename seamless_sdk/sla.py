@@ -119,6 +119,23 @@ class Deadline:
     def add(self, phase: str, ms: float) -> None:
         self.elapsed_ms[phase] = self.elapsed_ms.get(phase, 0.0) + ms
 
+    def overrun(self, phase: str) -> tuple[str, float, float] | None:
+        """The budget that has run out after ``phase`` (its own first, then the
+        total) as ``(name, budget_ms, elapsed_ms)``, or None."""
+        budget = self.policy.phase_budget_ms(phase)
+        elapsed = self.elapsed_ms.get(phase, 0.0)
+        if budget is not None and elapsed > budget:
+            return phase, budget, elapsed
+        total = self.policy.total_deadline_ms
+        elapsed = self.total_elapsed_ms()
+        if total is not None and elapsed > total:
+            return "total", total, elapsed
+        return None
+
+    def elapsed_for(self, budget: str) -> float:
+        """Milliseconds spent against ``budget`` (a phase, or ``total``)."""
+        return self.total_elapsed_ms() if budget == "total" else self.elapsed_ms.get(budget, 0.0)
+
 
 def _check_number(
     name: str, value: object, low: float, high: float, *, integer: bool = False

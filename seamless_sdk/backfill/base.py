@@ -9,10 +9,13 @@ threads; the Dagster one turns the windows into partition runs.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from seamless_sdk.intervals import Interval
 from seamless_sdk.ranges import RangeSet
+
+if TYPE_CHECKING:
+    from seamless_sdk.backfill.policy import FillPolicy
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,9 +43,12 @@ class BackfillTicket:
 class DetachedBackfiller(Protocol):
     """Fills windows in the background; never blocks the caller on the fill."""
 
-    def request(self, node_id: str, interval: Interval, ranges: RangeSet) -> BackfillTicket:
-        """Ask for ``ranges`` to be filled; returns at once. Deduplicates windows
-        already requested or in flight."""
+    def request(
+        self, node_id: str, interval: Interval, ranges: RangeSet, *, policy: FillPolicy
+    ) -> BackfillTicket:
+        """Ask for ``ranges`` to be filled with the ``policy`` of the read that found
+        them missing; returns at once. Deduplicates windows already requested or
+        in flight."""
         ...
 
     def close(self, timeout: float | None = None) -> None:

@@ -1,194 +1,179 @@
-"""In-process backfilling: fill jobs on worker threads, single flight per window.
+"""In-process backfilling: gap jobs on worker threads, single flight per gap.
 
-Every fill (synchronous for a read, or detached in the background) is a job on
-a small pool of daemon threads. A job in flight is shared: a second request
-for the same window gets the same future instead of a second fetch. Across
-processes the store's chunk lock and the coverage re-check inside
-:func:`fill_window` do the same job.
+A *job* is one gap (a RangeSet of one node and interval) and the policy of
+the read that asked for it. It walks the gap's store-chunk windows lazily,
+one :func:`fill_window` call at a time, so planning costs the same for a
+minute and for a century of 1s bars (876,000 hourly chunks are never
+listed). Workers take one window at a time from the jobs in turn:
+
+- *urgent* jobs (a read is waiting for them) go first; jobs a read no longer
+  waits for (detached gaps, or a synchronous fill whose deadline ran out and
+  that was demoted) share what is left, and never more than ``workers - 1``
+  threads, so a synchronous fill never queues behind a slow background fetch;
+- a second request for exactly the same gap and policy joins the job in
+  flight; gaps that merely overlap meet at the store's chunk lock, where
+  :func:`fill_window` re-reads coverage and skips what the other job filled,
+  so a window is fetched once across threads and processes alike.
 
 Jobs run on threads rather than on the caller's event loop so that an SLA
-deadline can stop *waiting* for a fetcher that hangs without killing the fill:
-the job goes on and commits in the background.
+deadline can stop *waiting* for a fetcher that hangs without killing the
+fill. Worker threads start on demand and exit when idle for ``idle_s``, and
+nothing here holds the provider alive, so a provider dropped without
+``close()`` leaves no thread behind.
 """
 
 from __future__ import annotations
 
 import itertools
-import queue
 import threading
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from seamless_sdk.backfill.base import BackfillTicket
 from seamless_sdk.backfill.fill import FillResult, fill_window
-from seamless_sdk.backfill.retry import RetryPolicy
-from seamless_sdk.errors import ProviderClosedError
-from seamless_sdk.intervals import Interval, chunk_windows
+from seamless_sdk.backfill.policy import FillPolicy
+from seamless_sdk.conformance import ConformanceReport
+from seamless_sdk.errors import ConformanceError, ProviderClosedError
+from seamless_sdk.intervals import Interval, iter_windows
 from seamless_sdk.metrics import Metrics
 from seamless_sdk.ranges import RangeSet
 from seamless_sdk.stores.base import BarStore
 
-JobKey = tuple[str, int, int, int, bool]
+MAX_KEPT_FAILURES = 8
+"""Failures a job keeps (the count is exact): a century-long gap whose fetcher
+always fails must not hold a million exceptions."""
+
+JobKey = tuple[str, int, tuple[tuple[int, int], ...], FillPolicy]
 
 
 @dataclass(frozen=True, slots=True)
+class JobResult:
+    """What a gap job did: ``filled`` is the coverage its windows added, ``failed``
+    the windows whose fill raised (the first ``MAX_KEPT_FAILURES`` exceptions are in
+    ``failures``)."""
+
+    filled: RangeSet
+    failed: RangeSet
+    failures: tuple[BaseException, ...]
+    failure_count: int
+    report: ConformanceReport
+    rows: int
+    retries: int
+
+    @property
+    def conformance_error(self) -> ConformanceError | None:
+        """The first window rejected as non-conformant, if any."""
+        return next((f for f in self.failures if isinstance(f, ConformanceError)), None)
+
+
+@dataclass(eq=False)
 class FillJob:
-    """One window to fill and the future its waiters share."""
+    """One gap to fill, the windows still to walk, and the future its waiters share."""
 
     job_id: str
     node_id: str
     interval: Interval
-    start: int
-    end: int
-    partial_ok: bool
-    retry: RetryPolicy
+    ranges: RangeSet
+    policy: FillPolicy
     request_id: str
-    future: Future[FillResult]
+    urgent: bool
+    future: Future[JobResult] = field(default_factory=Future)
+    _windows: Iterator[tuple[int, int]] = field(init=False, repr=False)
+    _active: int = 0
+    _exhausted: bool = False
+    _filled: RangeSet = field(default_factory=RangeSet)
+    _failed: RangeSet = field(default_factory=RangeSet)
+    _failures: list[BaseException] = field(default_factory=list)
+    _failure_count: int = 0
+    _report: ConformanceReport = field(default_factory=ConformanceReport.empty)
+    _rows: int = 0
+    _retries: int = 0
+
+    def __post_init__(self) -> None:
+        unit = self.interval.chunk_unit
+        self._windows = (w for s, e in self.ranges for w in iter_windows(s, e, unit))
+
+    @property
+    def key(self) -> JobKey:
+        return (self.node_id, self.interval.seconds, tuple(self.ranges), self.policy)
+
+    def result(self) -> JobResult:
+        """What the job has done so far (all of it once ``future`` is done)."""
+        return JobResult(
+            filled=self._filled,
+            failed=self._failed,
+            failures=tuple(self._failures),
+            failure_count=self._failure_count,
+            report=self._report,
+            rows=self._rows,
+            retries=self._retries,
+        )
+
+    # Called by the executor with its lock held.
+    def _next_window(self) -> tuple[int, int] | None:
+        if self._exhausted:
+            return None
+        window = next(self._windows, None)
+        if window is None:
+            self._exhausted = True
+        return window
+
+    def _record(self, start: int, end: int, outcome: FillResult | BaseException) -> None:
+        if isinstance(outcome, BaseException):
+            self._failed = self._failed.union(RangeSet.span(start, end))
+            self._failure_count += 1
+            if len(self._failures) < MAX_KEPT_FAILURES:
+                self._failures.append(outcome)
+            if isinstance(outcome, ConformanceError):
+                self._report = self._report.merge(outcome.report)
+            return
+        self._filled = self._filled.union(outcome.covered)
+        self._report = self._report.merge(outcome.report)
+        self._rows += outcome.rows
+        self._retries += outcome.retries
 
 
 class FillExecutor:
-    """Runs :func:`fill_window` jobs on ``workers`` daemon threads, deduplicated by window."""
+    """Runs gap jobs on up to ``workers`` threads, one window at a time."""
 
     def __init__(
         self,
         store: BarStore,
         fetcher: Any,
         *,
-        workers: int = 4,
+        workers: int = 2,
         metrics: Metrics | None = None,
         on_commit: Callable[[FillResult], None] | None = None,
         clock: Callable[[], float] = time.time,
+        idle_s: float = 2.0,
     ) -> None:
         self._store = store
         self._fetcher = fetcher
         self._metrics = metrics
         self._on_commit = on_commit
         self._clock = clock
-        self._queue: queue.SimpleQueue[FillJob | None] = queue.SimpleQueue()
+        self._workers = max(1, workers)
+        self._idle_s = idle_s
+        self._cond = threading.Condition()
+        self._urgent: deque[FillJob] = deque()
+        self._background: deque[FillJob] = deque()
         self._inflight: dict[JobKey, FillJob] = {}
-        self._lock = threading.Lock()
+        self._threads: set[threading.Thread] = set()
+        self._idle = 0
+        self._background_active = 0
         self._cancel = threading.Event()
         self._closed = False
         self._ids = itertools.count(1)
-        self._threads = [
-            threading.Thread(target=self._work, name=f"seamless-fill-{i}", daemon=True)
-            for i in range(workers)
-        ]
-        for thread in self._threads:
-            thread.start()
 
-    def submit(
-        self,
-        node_id: str,
-        interval: Interval,
-        start: int,
-        end: int,
-        *,
-        partial_ok: bool = False,
-        retry: RetryPolicy | None = None,
-        request_id: str = "",
-    ) -> tuple[FillJob, bool]:
-        """Queue a fill of ``[start, end)``; returns the job and whether it was
-        already in flight (attached to rather than started)."""
-        key: JobKey = (node_id, interval.seconds, start, end, partial_ok)
-        with self._lock:
-            if self._closed:
-                raise ProviderClosedError("the backfiller is closed")
-            job = self._inflight.get(key)
-            if job is not None:
-                return job, True
-            job = FillJob(
-                job_id=f"inproc-{next(self._ids)}",
-                node_id=node_id,
-                interval=interval,
-                start=start,
-                end=end,
-                partial_ok=partial_ok,
-                retry=retry or RetryPolicy(),
-                request_id=request_id,
-                future=Future(),
-            )
-            self._inflight[key] = job
-        if self._metrics is not None:
-            self._metrics.backfill_started(node_id, interval.name)
-        self._queue.put(job)
-        return job, False
-
-    def close(self, timeout: float | None = 10.0) -> None:
-        """Stop taking jobs, drop queued ones, and wait up to ``timeout`` seconds
-        for the ones running to commit or fail (a fetcher that hangs longer is
-        abandoned on its daemon thread; it holds no transaction open)."""
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-        self._cancel.set()
-        for _ in self._threads:
-            self._queue.put(None)
-        deadline = None if timeout is None else time.monotonic() + timeout
-        for thread in self._threads:
-            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-            thread.join(remaining)
-
-    def _work(self) -> None:
-        while True:
-            job = self._queue.get()
-            if job is None:
-                return
-            if self._cancel.is_set():
-                self._finish(job, exc=ProviderClosedError("closed before the fill started"))
-                continue
-            try:
-                result = fill_window(
-                    self._store,
-                    self._fetcher,
-                    job.node_id,
-                    job.interval,
-                    job.start,
-                    job.end,
-                    partial_ok=job.partial_ok,
-                    retry=job.retry,
-                    metrics=self._metrics,
-                    request_id=job.request_id,
-                    cancel=self._cancel,
-                    now=self._clock(),
-                    fingerprint=False,
-                )
-            except BaseException as exc:  # delivered to every waiter through the future
-                self._finish(job, exc=exc)
-            else:
-                if self._on_commit is not None and not result.skipped:
-                    self._on_commit(result)
-                self._finish(job, result=result)
-
-    def _finish(
-        self, job: FillJob, *, result: FillResult | None = None, exc: BaseException | None = None
-    ) -> None:
-        with self._lock:
-            self._inflight.pop(
-                (job.node_id, job.interval.seconds, job.start, job.end, job.partial_ok), None
-            )
-        if self._metrics is not None:
-            self._metrics.backfill_finished(job.node_id, job.interval.name)
-        if exc is not None:
-            job.future.set_exception(exc)
-        else:
-            job.future.set_result(result)  # type: ignore[arg-type]
-
-
-class InProcessBackfiller:
-    """The default detached backfiller: background jobs on the provider's executor."""
-
-    def __init__(self, executor: FillExecutor, *, partial_ok: bool = False) -> None:
-        self._executor = executor
-        self._partial_ok = partial_ok
-
-    def request(self, node_id: str, interval: Interval, ranges: RangeSet) -> BackfillTicket:
-        """Queue every chunk window of ``ranges``; returns at once."""
-        return self.submit(node_id, interval, ranges)[0]
+    @property
+    def threads(self) -> int:
+        """Worker threads alive now (they exit when idle)."""
+        with self._cond:
+            return len(self._threads)
 
     def submit(
         self,
@@ -196,33 +181,213 @@ class InProcessBackfiller:
         interval: Interval,
         ranges: RangeSet,
         *,
-        partial_ok: bool | None = None,
-        retry: RetryPolicy | None = None,
+        policy: FillPolicy,
         request_id: str = "",
-    ) -> tuple[BackfillTicket, list[FillJob]]:
-        """Like :meth:`request`, also returning the jobs so a caller may wait on them."""
-        jobs: list[FillJob] = []
-        attached: list[tuple[int, int]] = []
-        for s, e in ranges:
-            for ws, we in chunk_windows(interval, s, e):
-                job, joined = self._executor.submit(
-                    node_id,
-                    interval,
-                    ws,
-                    we,
-                    partial_ok=self._partial_ok if partial_ok is None else partial_ok,
-                    retry=retry,
-                    request_id=request_id,
+        urgent: bool = False,
+    ) -> tuple[FillJob, bool]:
+        """Queue a fill of ``ranges``; returns the job and whether an identical job
+        was already in flight (joined rather than started). Joining an urgent
+        request to a background job makes the job urgent."""
+        job = FillJob(
+            job_id=f"inproc-{next(self._ids)}",
+            node_id=node_id,
+            interval=interval,
+            ranges=ranges,
+            policy=policy,
+            request_id=request_id,
+            urgent=urgent,
+        )
+        with self._cond:
+            if self._closed:
+                raise ProviderClosedError("the backfiller is closed")
+            running = self._inflight.get(job.key)
+            if running is not None:
+                if urgent and not running.urgent:
+                    self._move(running, urgent=True)
+                return running, True
+            self._inflight[job.key] = job
+            (self._urgent if urgent else self._background).append(job)
+            if self._idle == 0 and len(self._threads) < self._workers:
+                thread = threading.Thread(
+                    target=self._work, name=f"seamless-fill-{job.job_id}", daemon=True
                 )
-                jobs.append(job)
-                if joined:
-                    attached.append((ws, we))
+                self._threads.add(thread)
+                thread.start()
+            self._cond.notify()
+        if self._metrics is not None:
+            self._metrics.backfill_started(node_id, interval.name)
+        return job, False
+
+    def demote(self, job: FillJob) -> None:
+        """Nobody waits for ``job`` any more: it yields to urgent jobs from now on."""
+        with self._cond:
+            if job.urgent and self._inflight.get(job.key) is job:
+                self._move(job, urgent=False)
+
+    def close(self, timeout: float | None = 10.0) -> None:
+        """Stop taking work and wait up to ``timeout`` seconds for the windows being
+        filled to commit or fail (a fetcher that hangs longer is abandoned on its
+        daemon thread; it holds no transaction open). Jobs not finished by then
+        fail with ``ProviderClosedError``."""
+        with self._cond:
+            if self._closed:
+                return
+            self._closed = True
+            self._cancel.set()
+            self._cond.notify_all()
+            threads = list(self._threads)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for thread in threads:
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            thread.join(remaining)
+        with self._cond:
+            unfinished = list(self._inflight.values())
+            self._inflight.clear()
+            self._urgent.clear()
+            self._background.clear()
+        for job in unfinished:
+            self._resolve(job, ProviderClosedError("closed before the fill finished"))
+
+    # -- workers -----------------------------------------------------------------
+    def _move(self, job: FillJob, *, urgent: bool) -> None:
+        source, target = (
+            (self._background, self._urgent) if urgent else (self._urgent, self._background)
+        )
+        if job in source:
+            source.remove(job)
+            target.append(job)
+        job.urgent = urgent
+
+    def _take(self) -> tuple[FillJob, int, int, bool] | None:
+        """The next window to fill and whether it is background work, or None when
+        this worker should exit (closed, or idle for ``idle_s``)."""
+        with self._cond:
+            while not self._closed:
+                task = self._pick(self._urgent)
+                if task is not None:
+                    return (*task, False)
+                if self._workers == 1 or self._background_active < self._workers - 1:
+                    task = self._pick(self._background)
+                    if task is not None:
+                        self._background_active += 1
+                        return (*task, True)
+                self._idle += 1
+                woke = self._cond.wait(self._idle_s)
+                self._idle -= 1
+                if not woke and not self._urgent and not self._background:
+                    break
+            self._threads.discard(threading.current_thread())
+            return None
+
+    def _pick(self, jobs: deque[FillJob]) -> tuple[FillJob, int, int] | None:
+        while jobs:
+            job = jobs[0]
+            window = job._next_window()
+            if window is None:
+                jobs.popleft()  # every window handed out; it completes when they finish
+                self._complete_if_done(job)
+                continue
+            jobs.rotate(-1)  # round robin between jobs of the same class
+            job._active += 1
+            return job, window[0], window[1]
+        return None
+
+    def _work(self) -> None:
+        while True:
+            task = self._take()
+            if task is None:
+                return
+            job, start, end, background = task
+            outcome: FillResult | BaseException
+            try:
+                outcome = self._fill(job, start, end)
+            except BaseException as exc:  # recorded on the job, surfaced to its waiters
+                outcome = exc
+            with self._cond:
+                if background:
+                    self._background_active -= 1
+                job._record(start, end, outcome)
+                job._active -= 1
+                self._complete_if_done(job)
+                self._cond.notify()
+
+    def _fill(self, job: FillJob, start: int, end: int) -> FillResult:
+        if self._cancel.is_set():
+            raise ProviderClosedError("closed before the fill started")
+        result = fill_window(
+            self._store,
+            self._fetcher,
+            job.node_id,
+            job.interval,
+            start,
+            end,
+            policy=job.policy,
+            metrics=self._metrics,
+            request_id=job.request_id,
+            cancel=self._cancel,
+            now=self._clock(),
+            fingerprint=False,
+        )
+        if self._on_commit is not None and not result.skipped:
+            self._on_commit(result)
+        return result
+
+    def _complete_if_done(self, job: FillJob) -> None:
+        """With the lock held: resolve ``job`` once every window is handed out and back."""
+        if not job._exhausted or job._active or self._inflight.get(job.key) is not job:
+            return
+        del self._inflight[job.key]
+        # Resolve outside the caller's critical path but not outside the lock's
+        # guarantees: the future's callbacks must not call back into the executor.
+        self._resolve(job, job.result())
+
+    def _resolve(self, job: FillJob, outcome: JobResult | BaseException) -> None:
+        if job.future.done():
+            return
+        if self._metrics is not None:
+            self._metrics.backfill_finished(job.node_id, job.interval.name)
+        if isinstance(outcome, BaseException):
+            job.future.set_exception(outcome)
+        else:
+            job.future.set_result(outcome)
+
+
+class InProcessBackfiller:
+    """The default detached backfiller: background gap jobs on the provider's executor."""
+
+    def __init__(self, executor: FillExecutor) -> None:
+        self._executor = executor
+
+    def request(
+        self, node_id: str, interval: Interval, ranges: RangeSet, *, policy: FillPolicy
+    ) -> BackfillTicket:
+        """Queue a background job for ``ranges``; returns at once."""
+        return self.submit(node_id, interval, ranges, policy=policy)[0]
+
+    def submit(
+        self,
+        node_id: str,
+        interval: Interval,
+        ranges: RangeSet,
+        *,
+        policy: FillPolicy,
+        request_id: str = "",
+        urgent: bool = False,
+    ) -> tuple[BackfillTicket, FillJob]:
+        """Like :meth:`request`, also returning the job so a caller may wait on it."""
+        job, joined = self._executor.submit(
+            node_id, interval, ranges, policy=policy, request_id=request_id, urgent=urgent
+        )
         ticket = BackfillTicket(
             requested=ranges,
-            attached=RangeSet(attached),
-            run_ids=tuple(dict.fromkeys(job.job_id for job in jobs)),
+            attached=ranges if joined else RangeSet(),
+            run_ids=(job.job_id,),
         )
-        return ticket, jobs
+        return ticket, job
+
+    def demote(self, job: FillJob) -> None:
+        """The caller stopped waiting for ``job``: let it run in the background."""
+        self._executor.demote(job)
 
     def close(self, timeout: float | None = 10.0) -> None:
         self._executor.close(timeout)
