@@ -18,6 +18,11 @@ Two window sizes hang off an interval:
 300
 >>> chunk_windows(parse_interval("1m"), 0, 2 * 86400)
 [(0, 86400), (86400, 172800)]
+
+The supported time range is defined here once: ``MIN_TIME`` to ``MAX_TIME``
+epoch seconds (1677-09-22 to 2262-04-11 UTC, the whole days pandas can hold as
+``datetime64[ns]``). ``check_time`` rejects anything outside it; the window
+math below is plain integer arithmetic, total over every int.
 """
 
 from __future__ import annotations
@@ -26,7 +31,6 @@ import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Literal
 
@@ -35,8 +39,33 @@ from seamless_sdk.errors import InvalidRequestError
 DAY = 86_400
 Unit = Literal["hour", "day", "month", "year"]
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": DAY}
-_INTERVAL_RE = re.compile(r"(\d{1,6})([smhd])")
+# [0-9], not \d: \d also matches other scripts' digits ("١m"), and int() would
+# happily read them; an interval is ASCII text.
+_INTERVAL_RE = re.compile(r"([0-9]{1,6})([smhd])", re.ASCII)
 _CANONICAL = ((DAY, "d"), (3600, "h"), (60, "m"), (1, "s"))
+
+# -- the supported time range ----------------------------------------------------
+# Bars leave the SDK as datetime64[ns] (1677-09-21 00:12:43 to 2262-04-11
+# 23:47:16). The bounds are the whole UTC days inside that span: aligned to
+# every interval, and any ts in range times 1e9 fits in an int64.
+MIN_TIME = -9_223_286_400
+"""First supported time, epoch seconds: 1677-09-22T00:00:00Z."""
+MAX_TIME = 9_223_286_400
+"""Last supported time, epoch seconds: 2262-04-11T00:00:00Z (the latest ``end``)."""
+TIME_RANGE = "1677-09-22T00:00:00Z to 2262-04-11T00:00:00Z"
+
+
+def check_time(seconds: int, field: str, shown: str | None = None) -> int:
+    """Return ``seconds`` if ``MIN_TIME <= seconds <= MAX_TIME``, else raise
+    ``InvalidRequestError`` naming ``field``; ``shown`` is how the caller's
+    original value appears in the message (default: ``seconds``)."""
+    if MIN_TIME <= seconds <= MAX_TIME:
+        return seconds
+    raise InvalidRequestError(
+        field,
+        f"{seconds if shown is None else shown} is outside the supported time range "
+        f"{TIME_RANGE} (epoch seconds {MIN_TIME} to {MAX_TIME})",
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,16 +135,41 @@ def parse_interval(value: str | Interval) -> Interval:
 
 
 # -- calendar windows ------------------------------------------------------------
+def _year_month(ts: int) -> tuple[int, int]:
+    """UTC (year, month) of epoch second ``ts``, proleptic Gregorian.
+
+    Integer arithmetic (H. Hinnant's ``civil_from_days``) rather than
+    ``datetime.fromtimestamp``: total over every int, no platform ``time_t``
+    limits, and no ``datetime`` objects on the read path.
+    """
+    z = ts // DAY + 719_468  # days since 0000-03-01
+    era = z // 146_097
+    doe = z - era * 146_097
+    yoe = (doe - doe // 1460 + doe // 36_524 - doe // 146_096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153  # months since March
+    month = mp + 3 if mp < 10 else mp - 9
+    return yoe + era * 400 + (month <= 2), month
+
+
+def month_start(year: int, month: int) -> int:
+    """Epoch second of ``year-month-01T00:00:00Z`` (``days_from_civil``)."""
+    y = year - (month <= 2)
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * (month - 3 if month > 2 else month + 9) + 2) // 5
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return (era * 146_097 + doe - 719_468) * DAY
+
+
 def window_floor(ts: int, unit: Unit) -> int:
     """Start of the UTC calendar window of ``unit`` that contains ``ts``."""
     if unit == "hour":
         return ts - ts % 3600
     if unit == "day":
         return ts - ts % DAY
-    d = datetime.fromtimestamp(ts, UTC)
-    if unit == "month":
-        return int(datetime(d.year, d.month, 1, tzinfo=UTC).timestamp())
-    return int(datetime(d.year, 1, 1, tzinfo=UTC).timestamp())
+    year, month = _year_month(ts)
+    return month_start(year, month if unit == "month" else 1)
 
 
 def window_next(ts: int, unit: Unit) -> int:
@@ -124,11 +178,10 @@ def window_next(ts: int, unit: Unit) -> int:
         return ts - ts % 3600 + 3600
     if unit == "day":
         return ts - ts % DAY + DAY
-    d = datetime.fromtimestamp(ts, UTC)
-    if unit == "month":
-        y, m = (d.year + 1, 1) if d.month == 12 else (d.year, d.month + 1)
-        return int(datetime(y, m, 1, tzinfo=UTC).timestamp())
-    return int(datetime(d.year + 1, 1, 1, tzinfo=UTC).timestamp())
+    year, month = _year_month(ts)
+    if unit == "year":
+        return month_start(year + 1, 1)
+    return month_start(year + 1, 1) if month == 12 else month_start(year, month + 1)
 
 
 def iter_windows(start: int, end: int, unit: Unit) -> Iterator[tuple[int, int]]:

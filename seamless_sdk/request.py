@@ -6,20 +6,32 @@ Dagster or a file path; bad values raise ``InvalidRequestError`` naming the fiel
 
 from __future__ import annotations
 
+import math
+import operator
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+import numpy as np
 import pandas as pd
+from pandas.errors import OutOfBoundsDatetime
 
 from seamless_sdk.errors import InvalidRequestError
-from seamless_sdk.intervals import Interval, parse_interval
+from seamless_sdk.intervals import (
+    MAX_TIME,
+    MIN_TIME,
+    TIME_RANGE,
+    Interval,
+    check_time,
+    month_start,
+    parse_interval,
+)
 
 NODE_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}"
 _NODE_ID_RE = re.compile(NODE_ID_PATTERN)
 
-TimeLike = int | str | datetime | pd.Timestamp
+TimeLike = int | float | str | datetime | pd.Timestamp | np.datetime64
 
 
 def validate_node_id(node_id: Any) -> str:
@@ -30,36 +42,127 @@ def validate_node_id(node_id: Any) -> str:
 
 
 def to_epoch_seconds(value: Any, field: str) -> int:
-    """Epoch seconds from an int, a datetime/Timestamp or an ISO-8601 string.
+    """Epoch seconds from an int, a whole float, a datetime, a ``pandas.Timestamp``,
+    a ``numpy.datetime64`` or an ISO-8601 string.
 
-    Naive datetimes and strings mean UTC. Fractions of a second are rejected,
-    since bar bounds are whole seconds.
+    Naive datetimes, datetime64 values and strings mean UTC. Fractions of a
+    second are rejected, since bar bounds are whole seconds, and so is anything
+    outside the supported time range (``intervals.MIN_TIME`` to ``MAX_TIME``).
+    Every failure is an ``InvalidRequestError`` naming ``field``.
     """
-    if isinstance(value, bool):
+    seconds = _seconds(value, field)
+    if MIN_TIME <= seconds <= MAX_TIME:
+        return seconds
+    return check_time(seconds, field, describe(value))
+
+
+def describe(value: Any) -> str:
+    """``repr(value)`` for an error message; pandas cannot repr a Timestamp
+    outside years 1-9999, so those are shown as their datetime64."""
+    try:
+        return repr(value)
+    except Exception:  # any object may reach here; its repr must not mask the real error
+        asm8 = getattr(value, "asm8", None)
+        return f"{type(value).__name__}({'...' if asm8 is None else repr(asm8)})"
+
+
+def _seconds(value: Any, field: str) -> int:
+    # Exact integer arithmetic throughout: converting through datetime64[ns]
+    # first (as pandas does) would overflow before the range could be checked.
+    if isinstance(value, bool | np.bool_):
         raise InvalidRequestError(field, f"{value!r} is not a time")
-    if isinstance(value, int):
-        return value
-    if hasattr(value, "__index__") and not isinstance(value, (float, str)):
-        return int(value)  # numpy integers
-    if isinstance(value, float):
-        if value.is_integer():
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        if not math.isfinite(value):
+            raise InvalidRequestError(field, f"{value!r} is not a finite time")
+        if float(value).is_integer():
             return int(value)
         raise InvalidRequestError(field, f"{value!r} is not a whole number of seconds")
-    if isinstance(value, (str, datetime)):
-        try:
-            ts = pd.Timestamp(value)
-        except (ValueError, TypeError) as exc:
-            raise InvalidRequestError(field, f"{value!r} is not an ISO-8601 time ({exc})") from None
-        if ts is pd.NaT:
-            raise InvalidRequestError(field, f"{value!r} is not a time")
-        ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-        ns = ts.value if ts.unit == "ns" else ts.as_unit("ns").value
-        if ns % 1_000_000_000:
-            raise InvalidRequestError(field, f"{value!r} is not a whole number of seconds")
-        return ns // 1_000_000_000
+    if isinstance(value, str):
+        return _seconds(_parse_iso(value, field), field)
+    if value is pd.NaT:
+        raise InvalidRequestError(field, f"{value!r} is not a time")
+    if isinstance(value, pd.Timestamp):
+        # asm8 is the UTC instant for an aware Timestamp, the wall time (which
+        # means UTC) for a naive one, in the Timestamp's own unit.
+        return _datetime64_seconds(value.asm8, field, describe(value))
+    if isinstance(value, datetime):
+        return _datetime_seconds(value, field)
+    if isinstance(value, np.datetime64):
+        return _datetime64_seconds(value, field, repr(value))
+    if hasattr(value, "__index__"):
+        return operator.index(value)
     raise InvalidRequestError(
-        field, f"{value!r} is not an epoch-seconds int, datetime, Timestamp or ISO string"
+        field,
+        f"{describe(value)} is not an epoch-seconds int, datetime, Timestamp, datetime64 or "
+        "ISO string",
     )
+
+
+def _parse_iso(value: str, field: str) -> pd.Timestamp:
+    try:
+        ts = pd.Timestamp(value)
+    except OutOfBoundsDatetime:
+        raise InvalidRequestError(
+            field, f"{value!r} is outside the supported time range {TIME_RANGE}"
+        ) from None
+    except (ValueError, TypeError, OverflowError) as exc:
+        if "out of range" in str(exc):  # e.g. year 10000: a time, just not one we hold
+            raise InvalidRequestError(
+                field, f"{value!r} is outside the supported time range {TIME_RANGE}"
+            ) from None
+        raise InvalidRequestError(field, f"{value!r} is not an ISO-8601 time ({exc})") from None
+    if ts is pd.NaT:
+        raise InvalidRequestError(field, f"{value!r} is not a time")
+    return ts
+
+
+_EPOCH = datetime(1970, 1, 1)
+
+
+def _datetime_seconds(value: datetime, field: str) -> int:
+    offset = value.utcoffset() or timedelta(0)
+    # timedelta spans +-999,999,999 days, so this is exact for every datetime.
+    delta = value.replace(tzinfo=None) - _EPOCH - offset
+    if delta.microseconds:
+        raise InvalidRequestError(field, f"{value!r} is not a whole number of seconds")
+    return delta.days * 86_400 + delta.seconds
+
+
+# Seconds per datetime64 unit, as (multiplier, divisor); months and years are
+# calendar units and handled apart.
+_UNIT_SECONDS: dict[str, tuple[int, int]] = {
+    "W": (7 * 86_400, 1),
+    "D": (86_400, 1),
+    "h": (3600, 1),
+    "m": (60, 1),
+    "s": (1, 1),
+    "ms": (1, 10**3),
+    "us": (1, 10**6),
+    "ns": (1, 10**9),
+    "ps": (1, 10**12),
+    "fs": (1, 10**15),
+    "as": (1, 10**18),
+}
+
+
+def _datetime64_seconds(value: np.datetime64, field: str, shown: str) -> int:
+    if np.isnat(value):
+        raise InvalidRequestError(field, f"{shown} is not a time")
+    unit, step = np.datetime_data(value.dtype)
+    count = int(value.view(np.int64)) * step
+    if unit == "Y":
+        return month_start(1970 + count, 1)
+    if unit == "M":
+        return month_start(1970 + count // 12, count % 12 + 1)
+    if unit not in _UNIT_SECONDS:
+        raise InvalidRequestError(field, f"{shown} has an unsupported datetime64 unit {unit!r}")
+    mul, div = _UNIT_SECONDS[unit]
+    whole, rest = divmod(count * mul, div)
+    if rest:
+        raise InvalidRequestError(field, f"{shown} is not a whole number of seconds")
+    return whole
 
 
 @dataclass(frozen=True, slots=True)
