@@ -98,6 +98,11 @@ class FillJob:
         self._windows = (w for s, e in self.ranges for w in iter_windows(s, e, unit))
 
     @property
+    def rows(self) -> int:
+        """Bars committed so far (read without the lock: an int read is atomic)."""
+        return self._rows
+
+    @property
     def key(self) -> JobKey:
         return (self.node_id, self.interval.seconds, tuple(self.ranges), self.policy)
 
@@ -218,6 +223,17 @@ class FillExecutor:
             self._metrics.backfill_started(node_id, interval.name)
         return job, False
 
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Wait until no job is queued or running; False if ``timeout`` ran out first."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            while self._inflight:
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                self._cond.wait(remaining)
+            return True
+
     def demote(self, job: FillJob) -> None:
         """Nobody waits for ``job`` any more: it yields to urgent jobs from now on."""
         with self._cond:
@@ -238,6 +254,8 @@ class FillExecutor:
             threads = list(self._threads)
         deadline = None if timeout is None else time.monotonic() + timeout
         for thread in threads:
+            if thread is threading.current_thread():
+                continue  # closed from a fill's own commit hook, or by the GC on this thread
             remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
             thread.join(remaining)
         with self._cond:
@@ -309,7 +327,8 @@ class FillExecutor:
                 job._record(start, end, outcome)
                 job._active -= 1
                 self._complete_if_done(job)
-                self._cond.notify()
+                # Wake other workers (a background slot is free) and wait_idle callers.
+                self._cond.notify_all()
 
     def _fill(self, job: FillJob, start: int, end: int) -> FillResult:
         if self._cancel.is_set():
@@ -337,8 +356,7 @@ class FillExecutor:
         if not job._exhausted or job._active or self._inflight.get(job.key) is not job:
             return
         del self._inflight[job.key]
-        # Resolve outside the caller's critical path but not outside the lock's
-        # guarantees: the future's callbacks must not call back into the executor.
+        self._cond.notify_all()  # wait_idle callers
         self._resolve(job, job.result())
 
     def _resolve(self, job: FillJob, outcome: JobResult | BaseException) -> None:
@@ -384,6 +402,14 @@ class InProcessBackfiller:
             run_ids=(job.job_id,),
         )
         return ticket, job
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Wait until every background fill is done; False if ``timeout`` ran out.
+
+        >>> # provider.read(..., strategy=Strategy.PARTIAL_FILL)
+        >>> # provider.backfiller.wait_idle(60)   # the gaps are filled now
+        """
+        return self._executor.wait_idle(timeout)
 
     def demote(self, job: FillJob) -> None:
         """The caller stopped waiting for ``job``: let it run in the background."""
