@@ -233,38 +233,4 @@ def _resolve(code: str) -> str:
     )
 
 
-def _as_seconds(ts: Any) -> np.ndarray:
-    """Epoch seconds from int seconds or any datetime-like array (naive = UTC)."""
-    if isinstance(ts, (pd.Series, pd.Index)) or hasattr(ts, "dtype"):
-        dtype = ts.dtype
-        if isinstance(dtype, pd.DatetimeTZDtype) or getattr(dtype, "kind", "") == "M":
-            return _seconds(ts)
-    return np.asarray(ts, dtype=np.int64)
-
-
-def missing_expected(
-    calendar: Calendar, interval: Interval | str, start: int, end: int, ts_returned: Any
-) -> np.ndarray:
-    """Expected bar opens in ``[start, end)`` that ``ts_returned`` lacks (int64 seconds).
-
-    ``ts_returned`` may be int epoch seconds or datetimes (a ``ts`` column).
-    """
-    expected = calendar.expected_bars(interval, start, end)
-    return expected[~np.isin(expected, _as_seconds(ts_returned))]
-
-
-def unexpected_bars(
-    calendar: Calendar, interval: Interval | str, start: int, end: int, ts_returned: Any
-) -> np.ndarray:
-    """Returned bar opens in ``[start, end)`` the calendar does not expect (a holiday bar).
-
-    Together with :func:`missing_expected` this is the ``strict=True`` check:
-    both empty means the returned bars equal the expected ones.
-    """
-    returned = _as_seconds(ts_returned)
-    returned = returned[(returned >= start) & (returned < end)]
-    expected = calendar.expected_bars(interval, start, end)
-    return np.unique(returned[~np.isin(returned, expected)])
-
-
 _ALWAYS_OPEN = AlwaysOpenCalendar()

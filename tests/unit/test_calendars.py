@@ -19,8 +19,6 @@ from seamless_sdk.calendars import (
     AlwaysOpenCalendar,
     ExchangeCalendar,
     calendar_for,
-    missing_expected,
-    unexpected_bars,
 )
 from seamless_sdk.errors import InvalidRequestError
 from seamless_sdk.intervals import parse_interval
@@ -183,34 +181,6 @@ def test_unknown_calendar_raises(code: object) -> None:
     with pytest.raises(InvalidRequestError) as info:
         calendar_for(code)  # type: ignore[arg-type]
     assert info.value.field == "calendar"
-
-
-def test_missing_expected_accepts_seconds_and_datetimes() -> None:
-    """Missing = expected minus returned, given a ts column or plain epoch seconds."""
-    calendar = calendar_for("XNYS")
-    start, end = utc("2024-01-02 14:30"), utc("2024-01-02 14:40")
-    returned = np.array([start + 60 * i for i in range(10) if i not in (3, 7)], dtype=np.int64)
-    expected_missing = [start + 180, start + 420]
-    assert missing_expected(calendar, "1m", start, end, returned).tolist() == expected_missing
-    ts_column = pd.Series(pd.to_datetime(returned, unit="s", utc=True).tz_convert("Europe/London"))
-    assert missing_expected(calendar, "1m", start, end, ts_column).tolist() == expected_missing
-    assert (
-        missing_expected(calendar, "1m", start, end, ts_column.dt.tz_localize(None)).tolist()
-        == expected_missing
-    )
-
-
-def test_unexpected_bars_finds_holiday_bars() -> None:
-    """strict=True also rejects bars the calendar does not expect (a Christmas bar)."""
-    calendar = calendar_for("XNYS")
-    start, end = utc("2024-12-24"), utc("2024-12-27")
-    returned = np.array(
-        [utc("2024-12-24 14:30"), utc("2024-12-25 15:00"), utc("2024-12-28")], dtype=np.int64
-    )
-    assert unexpected_bars(calendar, "1m", start, end, returned).tolist() == [
-        utc("2024-12-25 15:00")
-    ]
-    assert unexpected_bars(calendar_for(None), "1m", start, end, returned).tolist() == []
 
 
 def test_bar_spanning_a_lunch_break_is_expected_once() -> None:

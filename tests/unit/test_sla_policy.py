@@ -65,7 +65,9 @@ def test_out_of_range_values_are_rejected(name: str, value: float) -> None:
     ratio=st.floats(0, 1),
     gap=st.integers(0, 10**6),
 )
-def test_finite_values_in_range_are_kept(budget: float, attempts: int, ratio: float, gap: int) -> None:
+def test_finite_values_in_range_are_kept(
+    budget: float, attempts: int, ratio: float, gap: int
+) -> None:
     sla = SLAPolicy(
         total_deadline_ms=budget,
         max_wait_backfill_ms=budget,

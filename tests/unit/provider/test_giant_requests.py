@@ -100,9 +100,8 @@ def test_a_synchronous_fill_does_not_queue_behind_a_large_detached_backfill(
     start = T0 - 300 * 31 * 86_400
     p.read("bulk:B", "1h", start - start % 86_400, T0, strategy=Strategy.PARTIAL_FILL)
     t0 = time.perf_counter()
-    res = p.read(
-        "demo:S", "1m", T0, T0 + 60, strategy=Strategy.SEAMLESS, sla=SLAPolicy(total_deadline_ms=1000)
-    )
+    sla = SLAPolicy(total_deadline_ms=1000)
+    res = p.read("demo:S", "1m", T0, T0 + 60, strategy=Strategy.SEAMLESS, sla=sla)
     assert time.perf_counter() - t0 < 1.0
     assert res.meta.sla_report.violation is None
     assert res.meta.missing == RangeSet()
