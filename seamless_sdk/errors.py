@@ -12,6 +12,10 @@ The tree::
     ├── FetchError                     the fetcher raised or returned something unusable
     │                                  after every retry (``.attempts``, ``.__cause__``)
     ├── StoreError                     the store could not be read or written
+    │   ├── StoreCorruptedError        stored bytes fail their checksum or invariants
+    │   │                              (``.node_id``, ``.interval``, ``.chunk_start``)
+    │   └── ForeignStoreError          the file is not a Seamless store, or a newer one
+    │                                  (``.path``); it is left untouched
     ├── SourceError                    a shipped fetcher could not read its source file
     │                                  (``.path``, ``.problem``); retrying does not help
     └── ProviderClosedError(RuntimeError) a closed provider was used
@@ -91,6 +95,49 @@ class FetchError(SeamlessError):
 
 class StoreError(SeamlessError):
     """The bar store could not complete an operation; nothing was changed."""
+
+
+class StoreCorruptedError(StoreError):
+    """Stored bytes are damaged: a chunk (or a coverage row) fails its checksum
+    or its invariants, or SQLite found the file's structure broken.
+
+    ``node_id``, ``interval`` (the name, e.g. ``"1m"``) and ``chunk_start``
+    (epoch seconds) name the damaged chunk; they are ``None`` where the damage
+    is not in one chunk (a coverage row has no chunk, a broken B-tree has no
+    series). ``reason`` says what failed. Nothing damaged is ever returned:
+    ``LocalStore.repair()`` (``seamless store repair``) drops the damaged chunks
+    and their coverage so the next fill fetches them again.
+    """
+
+    def __init__(
+        self,
+        node_id: str | None,
+        interval: str | None,
+        chunk_start: int | None,
+        reason: str,
+    ) -> None:
+        self.node_id = node_id
+        self.interval = interval
+        self.chunk_start = chunk_start
+        self.reason = reason
+        where = " ".join(str(x) for x in (node_id, interval) if x is not None) or "the store"
+        if chunk_start is not None:
+            where += f" chunk {chunk_start}"
+        super().__init__(
+            f"chunk: {where} is damaged ({reason}); nothing damaged was returned. "
+            "`seamless store repair` drops damaged chunks so the next fill fetches them again"
+        )
+
+
+class ForeignStoreError(StoreError):
+    """The file at ``path`` is not a Seamless store (another application's SQLite
+    file, or not SQLite at all), or was written by a newer Seamless; it was
+    opened without changing a byte of it."""
+
+    def __init__(self, path: str, problem: str) -> None:
+        self.path = path
+        self.problem = problem
+        super().__init__(f"{path}: {problem}; the file was left untouched")
 
 
 class SourceError(SeamlessError):
