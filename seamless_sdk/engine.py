@@ -243,22 +243,29 @@ class ReadEngine:
         finished and which budget binds."""
         r = st.request
         per_row = 0.0 if st.options.strategy is Strategy.AUTO_BACKFILL else ASSEMBLY_S_PER_ROW
+        timeout, binding = st.deadline.timeout_s("backfill")
+        t0 = time.perf_counter()
+        # One absolute deadline: slices must not drift by their own overhead.
+        until = None if timeout is None else t0 + timeout
+        finished = False
         while True:
-            timeout, binding = st.deadline.timeout_s("backfill")
-            if timeout is not None:
-                timeout -= job.rows * per_row
-                if timeout <= 0:
-                    return job.future.done(), binding
-                timeout = min(timeout, WAIT_SLICE_S)
-            t0 = time.perf_counter()
-            done = yield Wait(frozenset([job.future]), timeout)
-            waited = (time.perf_counter() - t0) * 1000
-            st.deadline.add("backfill", waited)
-            self.parts.metrics.backfill_wait(r.node_id, r.interval.name, waited)
+            wait_s = None
+            if until is not None:
+                wait_s = until - time.perf_counter() - job.rows * per_row
+                if wait_s <= 0:
+                    finished = job.future.done()
+                    break
+                wait_s = min(wait_s, WAIT_SLICE_S)
+            done = yield Wait(frozenset([job.future]), wait_s)
             if job.future in done:
-                return True, binding
-            if timeout is None:
-                return False, binding
+                finished = True
+                break
+            if wait_s is None:
+                break
+        waited = (time.perf_counter() - t0) * 1000
+        st.deadline.add("backfill", waited)
+        self.parts.metrics.backfill_wait(r.node_id, r.interval.name, waited)
+        return finished, binding
 
     def _raise_fill_failures(self, st: ReadState, result: JobResult) -> None:
         if result.conformance_error is not None:
