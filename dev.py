@@ -4,10 +4,11 @@
     python3 dev.py demo        # the main job on the embedded default store
     python3 dev.py test        # the whole test suite (what CI runs)
     python3 dev.py dagster     # the Dagster UI and daemon on the demo nodes
-    python3 dev.py lock        # re-resolve requirements.lock from pyproject.toml
+    python3 dev.py lock        # re-resolve requirements.lock from pyproject.toml (all extras)
 
 Needs only Python 3.11 and pip. The venv lives in ``.venv`` and is rebuilt
-when ``requirements.lock`` or ``requirements-data.txt`` changes.
+when ``requirements.lock``, ``requirements-data.txt`` or ``pyproject.toml``
+changes (the last for the editable install's metadata: entry points, extras).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ LOCK = ROOT / "requirements.lock"
 DATA = ROOT / "requirements-data.txt"
 STAMP = VENV / ".lock-sha256"
 PY = VENV / "bin" / "python"
+PYPROJECT = ROOT / "pyproject.toml"
 
 
 def _run(*cmd: str | Path, env: dict[str, str] | None = None) -> int:
@@ -32,7 +34,9 @@ def _run(*cmd: str | Path, env: dict[str, str] | None = None) -> int:
 
 def ensure_venv() -> None:
     """Create ``.venv`` and install the locked dependencies if they changed."""
-    digest = hashlib.sha256(LOCK.read_bytes() + DATA.read_bytes()).hexdigest()
+    digest = hashlib.sha256(
+        LOCK.read_bytes() + DATA.read_bytes() + PYPROJECT.read_bytes()
+    ).hexdigest()
     if PY.exists() and STAMP.exists() and STAMP.read_text().strip() == digest:
         return
     if sys.version_info[:2] != (3, 11):
@@ -55,8 +59,21 @@ def main(argv: list[str]) -> int:
         return 0
     if task == "lock":
         subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", "uv"])
-        return _run(sys.executable, "-m", "uv", "pip", "compile", "pyproject.toml",
-                    "--extra", "dev", "--python-version", "3.11", "-o", LOCK)
+        # Every extra ([dagster], [gx], [dev]): the lock is what `test` and `demo`
+        # install, and the constraints a core-only install is checked against.
+        return _run(
+            sys.executable,
+            "-m",
+            "uv",
+            "pip",
+            "compile",
+            "pyproject.toml",
+            "--all-extras",
+            "--python-version",
+            "3.11",
+            "-o",
+            LOCK.name,
+        )
     ensure_venv()
     env = dict(os.environ)
     if task == "demo":

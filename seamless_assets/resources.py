@@ -15,10 +15,11 @@ import dagster as dg
 from pydantic import PrivateAttr
 
 from seamless_assets.config import DEFAULT_CALENDAR, SeamlessConfig
-from seamless_assets.fetchers import build_fetcher
 from seamless_sdk.backfill.dagster import RequestTable
 from seamless_sdk.backfill.policy import FillPolicy
 from seamless_sdk.calendars import Calendar, calendar_for
+from seamless_sdk.fetchers.spec import build_fetcher
+from seamless_sdk.sla import DEFAULT_JITTER_RATIO, DEFAULT_MAX_ATTEMPTS, DEFAULT_RETRY_BACKOFF_MS
 from seamless_sdk.stores.local import LocalStore
 
 
@@ -30,7 +31,9 @@ class SeamlessResource(dg.ConfigurableResource):
     reports_dir: str = ""  # empty: no JSON reports
     fetcher: str = "synthetic"
     partial_ok: bool = False
-    fetch_attempts: int = 3
+    fetch_attempts: int = DEFAULT_MAX_ATTEMPTS
+    fetch_backoff_ms: float = DEFAULT_RETRY_BACKOFF_MS
+    fetch_jitter_ratio: float = DEFAULT_JITTER_RATIO
     gx_check: bool = True
     calendars: dict[str, str] = {}  # noqa: RUF012  (pydantic copies field defaults)
 
@@ -38,6 +41,7 @@ class SeamlessResource(dg.ConfigurableResource):
 
     @classmethod
     def from_config(cls, config: SeamlessConfig) -> SeamlessResource:
+        """The resource of ``config`` (the typed ``seamless.yaml``)."""
         return cls(
             store_path=str(config.store),
             requests_path=str(config.requests),
@@ -45,6 +49,8 @@ class SeamlessResource(dg.ConfigurableResource):
             fetcher=config.fetcher,
             partial_ok=config.backfill.partial_ok,
             fetch_attempts=config.backfill.fetch_attempts,
+            fetch_backoff_ms=config.backfill.fetch_backoff_ms,
+            fetch_jitter_ratio=config.backfill.fetch_jitter_ratio,
             gx_check=config.backfill.gx_check,
             calendars=config.calendars,
         )
@@ -82,4 +88,9 @@ class SeamlessResource(dg.ConfigurableResource):
         set by the SDK's DagsterBackfiller from the read that asked, override it:
         ``FillPolicy.from_tags(run.tags, default=resource.fill_policy())``).
         Dagster's own RetryPolicy retries whole runs on top of this."""
-        return FillPolicy(partial_ok=self.partial_ok, max_attempts=self.fetch_attempts)
+        return FillPolicy(
+            partial_ok=self.partial_ok,
+            max_attempts=self.fetch_attempts,
+            retry_backoff_ms=self.fetch_backoff_ms,
+            jitter_ratio=self.fetch_jitter_ratio,
+        )

@@ -1,13 +1,47 @@
-"""The `seamless` command line: the demo backfills, reads and reports."""
+"""The ``seamless`` command line: commands, options anywhere, the configured fetcher, plugins."""
 
 from __future__ import annotations
 
+import argparse
+import subprocess
+import sys
+from dataclasses import dataclass
+from importlib.metadata import EntryPoint
 from pathlib import Path
+from typing import ClassVar
 
+import pandas as pd
 import pytest
 
 from seamless_sdk import LocalStore, parse_interval
-from seamless_sdk.cli import main
+from seamless_sdk.cli import build_parser, main, package_version, plugins
+from seamless_sdk.cli import store as store_cmd
+from seamless_sdk.fetchers import SyntheticFetcher
+
+REPO = Path(__file__).resolve().parents[2]
+H1 = parse_interval("1h")
+T0 = 1_704_067_200  # 2024-01-01
+DAY = 86_400
+
+
+def _stored(path: Path, node: str, start: int, end: int) -> pd.DataFrame:
+    with LocalStore(path) as store:
+        return store.read(node, H1, start, end)
+
+
+def _synthetic(seed: int, node: str, start: int, end: int) -> pd.Series:
+    return SyntheticFetcher(seed).fetch(node, "1h", start, end)["close"].reset_index(drop=True)
+
+
+@pytest.fixture
+def no_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A working directory with no seamless.yaml, and no variables pointing anywhere."""
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    for name in ("SEAMLESS_CONFIG", "SEAMLESS_STORE", "DAGSTER_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    return work
 
 
 def test_demo_backfills_and_prints_tables(
@@ -37,3 +71,254 @@ def test_bad_input_is_a_clean_error(tmp_path: Path, capsys: pytest.CaptureFixtur
 def test_schemas_check_passes_on_the_shipped_registry(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["schemas", "check"]) == 0
     assert "ohlcv_bars" in capsys.readouterr().out
+
+
+# -- defect 5: the fetcher and store the configuration names -----------------------------
+
+
+def test_read_uses_the_configured_fetcher_and_store(
+    no_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With a seamless.yaml in the working directory, `read` fills *its* store with *its*
+    fetcher's bars (seed 7 here), which Dagster would have written too."""
+    (no_config / "seamless.yaml").write_text("store: data/bars.sqlite\nfetcher: synthetic:7\n")
+    end = T0 + 6 * 3600
+    assert main(["read", "demo:A", "1h", str(T0), str(end), "--strategy", "auto_backfill"]) == 0
+    stored = _stored(no_config / "data" / "bars.sqlite", "demo:A", T0, end)
+    assert len(stored) == 6
+    assert stored["close"].reset_index(drop=True).equals(_synthetic(7, "demo:A", T0, end))
+    assert not stored["close"].reset_index(drop=True).equals(_synthetic(42, "demo:A", T0, end))
+    assert not (no_config / "var").exists()  # nothing written to the CLI's own store
+
+
+def test_config_option_and_env_name_the_config(
+    tmp_path: Path, no_config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conf = tmp_path / "elsewhere" / "seamless.yaml"
+    conf.parent.mkdir()
+    conf.write_text("store: bars.sqlite\nfetcher: synthetic:3\n")
+    end = T0 + 2 * 3600
+    assert main(["read", "demo:B", "1h", str(T0), str(end), "--config", str(conf)]) == 0
+    assert (
+        _stored(conf.parent / "bars.sqlite", "demo:B", T0, end)["close"]
+        .reset_index(drop=True)
+        .equals(_synthetic(3, "demo:B", T0, end))
+    )
+    monkeypatch.setenv("SEAMLESS_CONFIG", str(conf))
+    other = tmp_path / "explicit.sqlite"
+    assert main(["--store", str(other), "read", "demo:C", "1h", str(T0), str(end)]) == 0
+    assert (
+        _stored(other, "demo:C", T0, end)["close"]
+        .reset_index(drop=True)
+        .equals(_synthetic(3, "demo:C", T0, end))
+    )
+
+
+def test_without_a_config_the_cli_has_its_own_store(no_config: Path) -> None:
+    """No seamless.yaml: seed 0 into var/seamless-cli.sqlite, never the code location's file."""
+    end = T0 + 3 * 3600
+    assert main(["read", "demo:A", "1h", str(T0), str(end)]) == 0
+    assert not (no_config / "var" / "seamless.sqlite").exists()
+    stored = _stored(no_config / "var" / "seamless-cli.sqlite", "demo:A", T0, end)
+    assert stored["close"].reset_index(drop=True).equals(_synthetic(0, "demo:A", T0, end))
+
+
+def test_a_config_with_a_bad_key_is_an_error(
+    no_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (no_config / "seamless.yaml").write_text("backfill:\n  retries: 2.7\n")
+    assert main(["read", "demo:A", "1h", str(T0), str(T0 + 3600)]) == 1
+    assert "backfill.retries:" in capsys.readouterr().out
+
+
+# -- options, version, help ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_store_option_before_or_after_the_subcommand(
+    where: str, tmp_path: Path, no_config: Path
+) -> None:
+    store = tmp_path / f"{where}.sqlite"
+    words = ["read", "demo:A", "1h", str(T0), str(T0 + 3600)]
+    argv = ["--store", str(store), *words] if where == "before" else [*words, "--store", str(store)]
+    assert main(argv) == 0
+    assert len(_stored(store, "demo:A", T0, T0 + 3600)) == 1
+    coverage = ["coverage", "demo:A", "1h"]
+    opts = ["--store", str(store)]
+    assert main([*opts, *coverage] if where == "before" else [*coverage, *opts]) == 0
+
+
+def test_nested_subcommands_take_options_anywhere(tmp_path: Path) -> None:
+    parser = build_parser(["store"])
+    for argv in (
+        ["--store", "a.sqlite", "store", "verify"],
+        ["store", "--store", "a.sqlite", "verify"],
+        ["store", "verify", "--store", "a.sqlite"],
+    ):
+        assert parser.parse_args(argv).store == "a.sqlite"
+    assert not hasattr(parser.parse_args(["store", "verify"]), "store")
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"seamless {package_version()}"
+    assert package_version()[0].isdigit()
+
+
+def _actions(parser: argparse.ArgumentParser, path: str) -> list[tuple[str, argparse.Action]]:
+    out = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, child in action.choices.items():
+                out += _actions(child, f"{path} {name}")
+        elif not isinstance(action, argparse._HelpAction):
+            out.append((path, action))
+    return out
+
+
+def test_every_argument_has_help() -> None:
+    """Every option and positional of every (sub)command, plugins included, says what it is."""
+    actions = _actions(build_parser([]), "seamless")
+    commands = {path for path, _ in actions}
+    assert {"seamless read", "seamless store verify", "seamless backfill"} <= commands
+    missing = [f"{p}: {a.dest}" for p, a in actions if not (a.help and a.help.strip())]
+    assert missing == []
+
+
+def test_python_dash_m_runs_the_cli() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "seamless_sdk", "--version"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"seamless {package_version()}"
+
+
+# -- a store that is not there ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["coverage"],
+        ["coverage", "demo:A", "1h"],
+        ["read", "demo:A", "1h", str(T0), str(T0 + 3600), "--strategy", "fail_fast"],
+        ["store", "verify"],
+        ["store", "repair"],
+    ],
+    ids=["coverage", "coverage_series", "read_fail_fast", "verify", "repair"],
+)
+def test_a_missing_store_is_an_error_not_a_new_file(
+    argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "typo.sqlite"
+    assert main([*argv, "--store", str(missing)]) == 1
+    assert "store:" in capsys.readouterr().out
+    assert list(tmp_path.iterdir()) == []
+
+
+# -- the SDK's CLI never imports the code location ----------------------------------------
+
+
+def test_sdk_commands_import_neither_dagster_nor_the_code_location(tmp_path: Path) -> None:
+    code = (
+        "import sys\n"
+        "from seamless_sdk.cli import main\n"
+        f"assert main(['--store', {str(tmp_path / 'x.sqlite')!r}, 'read', 'demo:A', '1h',"
+        f" '{T0}', '{T0 + 3600}']) == 0\n"
+        "roots = {m.split('.')[0] for m in sys.modules}\n"
+        "bad = sorted(roots & {'dagster', 'seamless_assets'})\n"
+        "assert not bad, bad\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_backfill_is_a_plugin_of_the_code_location() -> None:
+    names = {ep.name: ep.value for ep in plugins.plugin_entry_points()}
+    assert names["backfill"] == "seamless_assets.cli:register"
+    assert plugins.requested_command(["--store", "x", "backfill", "demo:A"]) == "backfill"
+    assert plugins.requested_command(["--verbose", "read"]) == "read"
+    assert plugins.requested_command(["-h"]) is None
+
+
+def test_a_plugin_that_cannot_load_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without the [dagster] extra the entry point is still declared; running it explains."""
+    broken = EntryPoint("backfill", "seamless_assets_missing.cli:register", plugins.GROUP)
+    monkeypatch.setattr(plugins, "plugin_entry_points", lambda reserved=(): [broken])
+    assert main(["backfill", "demo:A", "--start", "2024-01-01", "--end", "2024-02-01"]) == 1
+    out = capsys.readouterr().out
+    assert "seamless backfill is not installed here" in out and "seamless[dagster]" in out
+
+
+# -- store verify / repair -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Damaged:
+    node_id: str
+    interval: str
+    chunk_start: int
+    reason: str
+
+
+class FakeStore:
+    """Stands in for a LocalStore whose file holds one damaged chunk."""
+
+    found: ClassVar[list[Damaged]] = [Damaged("demo:A", "1m", T0, "checksum mismatch")]
+
+    def __init__(self, path: object) -> None:
+        self.path = path
+
+    def verify(self) -> list[Damaged]:
+        return list(self.found)
+
+    def repair(self) -> list[Damaged]:
+        return list(self.found)
+
+    def close(self) -> None:
+        pass
+
+
+def test_verify_lists_damage_and_exits_1(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "s.sqlite"
+    path.touch()
+    monkeypatch.setattr(store_cmd, "LocalStore", FakeStore)
+    assert main(["store", "verify", "--store", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "Damaged chunks" in out and "checksum mismatch" in out and "2024-01-01" in out
+    assert main(["store", "repair", "--store", str(path)]) == 0
+    assert "Dropped from" in capsys.readouterr().out
+    monkeypatch.setattr(FakeStore, "found", [])
+    assert main(["store", "verify", "--store", str(path)]) == 0
+    assert "every chunk is intact" in capsys.readouterr().out
+
+
+def test_verify_on_a_real_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An intact store verifies clean; a LocalStore without checksums says so plainly."""
+    path = tmp_path / "s.sqlite"
+    assert main(["read", "demo:A", "1h", str(T0), str(T0 + DAY), "--store", str(path)]) == 0
+    capsys.readouterr()
+    code = main(["store", "verify", "--store", str(path)])
+    out = capsys.readouterr().out
+    if hasattr(LocalStore, "verify"):
+        assert (code, "every chunk is intact" in out) == (0, True)
+    else:
+        assert (code, "has no verify()" in out) == (1, True)

@@ -1,0 +1,301 @@
+"""``seamless.yaml``: the one configuration the code location and the CLI share.
+
+Dagster builds the code location from it (``seamless_assets``), and the
+``seamless`` command reads the same file so its reads fetch from the same
+source into the same store. It lives here, in the SDK, because the CLI must
+not import the code location.
+
+The file is the one named by ``SEAMLESS_CONFIG``, else ``./seamless.yaml``
+in the current directory; never a file inside the installed package.
+``SEAMLESS_STORE`` overrides ``store``. Relative paths in the file are
+relative to the file, so the Dagster webserver, daemon and run processes
+agree whatever their working directory.
+
+Every key is typed (:class:`ConfigFile`): a float is never rounded into an
+integer key, a string is not a boolean, an unknown key is an error, and each
+error is ``InvalidRequestError`` naming the key (``backfill.retries: 2.7 is
+not an integer ...``). An empty value (``nodes:``) means the default.
+
+.. code-block:: yaml
+
+    store: var/seamless.sqlite       # the LocalStore file
+    partition_start: "2024-01-01"    # first partition window
+    intervals: [1m, 1h, 1d]          # one asset per interval: bars_1m, bars_1h, bars_1d
+    fetcher: synthetic               # synthetic[:seed] | file:<path> | package.module:factory
+    nodes:
+      - id: "demo:BTCUSDT"           # 24/7 unless a calendar is given
+      - {id: "demo:SPY", calendar: XNYS}
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BeforeValidator, Field, field_validator, model_validator
+
+from seamless_sdk import settings
+from seamless_sdk.backfill.dagster import requests_path_for
+from seamless_sdk.calendars import calendar_for
+from seamless_sdk.config_model import StrictModel, drop_nulls, validate
+from seamless_sdk.errors import InvalidRequestError
+from seamless_sdk.fetchers.spec import FetcherSpec, parse_fetcher_spec
+from seamless_sdk.intervals import Interval, parse_interval
+from seamless_sdk.request import to_epoch_seconds, validate_node_id
+from seamless_sdk.sla import DEFAULT_JITTER_RATIO, DEFAULT_MAX_ATTEMPTS, DEFAULT_RETRY_BACKOFF_MS
+
+CONFIG_NAME = "seamless.yaml"
+"""The file looked for in the current directory when ``SEAMLESS_CONFIG`` is unset."""
+DEFAULT_STORE = "var/seamless.sqlite"
+DEFAULT_CALENDAR = "24/7"
+DEFAULT_PARTITION_START = "2024-01-01"
+DEFAULT_INTERVALS = ("1m", "1h", "1d")
+
+PositiveInt = Annotated[int, Field(ge=1)]
+NonNegativeInt = Annotated[int, Field(ge=0)]
+NonNegativeFloat = Annotated[float, Field(ge=0)]
+Seconds = Annotated[int, Field(ge=1)]
+"""A sensor tick: Dagster's ``minimum_interval_seconds`` is whole seconds, so
+``0.5`` is an error here rather than a silent 0."""
+
+
+class NodeConfig(StrictModel):
+    """A configured node and its trading calendar code (``24/7`` or an exchange code)."""
+
+    id: str
+    calendar: str = DEFAULT_CALENDAR
+
+    @field_validator("id")
+    @classmethod
+    def _valid_id(cls, value: str) -> str:
+        return validate_node_id(value)
+
+    @field_validator("calendar")
+    @classmethod
+    def _known_calendar(cls, value: str) -> str:
+        calendar_for(value)  # an unknown code fails when the file is read, not in a run
+        return value
+
+
+def _node_entry(value: Any) -> Any:
+    # `- "demo:X"` is shorthand for `- {id: "demo:X"}`.
+    return {"id": value} if isinstance(value, str) else value
+
+
+class BackfillSettings(StrictModel):
+    """How runs fill partitions.
+
+    ``max_partitions_per_run`` feeds ``BackfillPolicy.multi_run`` (a UI
+    backfill of 120 partitions is 10 runs of 12); ``retries`` and
+    ``retry_delay_s`` the asset's Dagster RetryPolicy (whole runs, exponential
+    backoff with jitter); ``partial_ok``, ``fetch_attempts``,
+    ``fetch_backoff_ms`` and ``fetch_jitter_ratio`` the ``FillPolicy`` of the
+    fills inside a run (their defaults are the SDK's); ``gx_check`` adds the
+    Great Expectations check to every partition (about 0.15 s each: turn it
+    off for bulk history loads).
+    """
+
+    max_partitions_per_run: PositiveInt = 12
+    partial_ok: bool = False
+    retries: NonNegativeInt = 3
+    retry_delay_s: NonNegativeFloat = 10.0
+    fetch_attempts: PositiveInt = DEFAULT_MAX_ATTEMPTS
+    fetch_backoff_ms: NonNegativeFloat = DEFAULT_RETRY_BACKOFF_MS
+    fetch_jitter_ratio: Annotated[float, Field(ge=0, le=1)] = DEFAULT_JITTER_RATIO
+    gx_check: bool = True
+
+
+class SensorSettings(StrictModel):
+    """Tick intervals of the sensors, in whole seconds, and the tail's reach."""
+
+    tail_s: Seconds = 60
+    requests_s: Seconds = 10
+    nodes_s: Seconds = 60
+    reconcile_s: Seconds = 300
+    tail_windows: NonNegativeInt = 2
+    """How many of every node's newest partition windows the tail sensor keeps
+    filled; 0 turns the tail off."""
+
+
+def _epoch(value: Any) -> Any:
+    # YAML reads an unquoted 2024-01-01 as a date: midnight UTC of it.
+    if isinstance(value, date) and not isinstance(value, datetime):
+        value = datetime(value.year, value.month, value.day, tzinfo=UTC)
+    if isinstance(value, (str, datetime)):
+        return to_epoch_seconds(value, "partition_start")
+    return value  # an int passes; anything else fails the int check by name
+
+
+def _interval(value: Any) -> Any:
+    return parse_interval(value) if isinstance(value, str) else value
+
+
+class ConfigFile(StrictModel):
+    """``seamless.yaml`` as written: every key, typed, before paths are resolved."""
+
+    model_config = StrictModel.model_config | {"arbitrary_types_allowed": True}
+
+    store: str = DEFAULT_STORE
+    requests: str | None = None
+    """The backfill request table; default: next to the store (``x.requests.sqlite``)."""
+    reports: str | None = None
+    """A directory for JSON conformance reports per node and partition; none by default."""
+    partition_start: Annotated[int, BeforeValidator(_epoch)] = to_epoch_seconds(
+        DEFAULT_PARTITION_START, "partition_start"
+    )
+    intervals: Annotated[
+        list[Annotated[Interval, BeforeValidator(_interval)]], Field(min_length=1)
+    ] = Field(default_factory=lambda: [parse_interval(i) for i in DEFAULT_INTERVALS])
+    fetcher: str = "synthetic"
+    nodes: list[Annotated[NodeConfig, BeforeValidator(_node_entry)]] = Field(default_factory=list)
+    backfill: BackfillSettings = Field(default_factory=BackfillSettings)
+    sensors: SensorSettings = Field(default_factory=SensorSettings)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _nulls_are_defaults(cls, data: Any) -> Any:
+        return drop_nulls(data)
+
+    @field_validator("store", "requests", "reports")
+    @classmethod
+    def _not_empty(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("an empty path")
+        return value
+
+    @field_validator("fetcher")
+    @classmethod
+    def _spec(cls, value: str) -> str:
+        return str(parse_fetcher_spec(value))  # syntax only: nothing is imported yet
+
+    @field_validator("nodes")
+    @classmethod
+    def _unique_nodes(cls, nodes: list[NodeConfig]) -> list[NodeConfig]:
+        ids = [n.id for n in nodes]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise InvalidRequestError("nodes", f"listed more than once: {dupes}")
+        return nodes
+
+
+@dataclass(frozen=True, slots=True)
+class SeamlessConfig:
+    """The configuration as code uses it: paths absolute, environment applied."""
+
+    store: Path
+    requests: Path
+    partition_start: int
+    intervals: tuple[Interval, ...]
+    reports: Path | None = None
+    fetcher: str = "synthetic"
+    nodes: tuple[NodeConfig, ...] = ()
+    backfill: BackfillSettings = field(default_factory=BackfillSettings)
+    sensors: SensorSettings = field(default_factory=SensorSettings)
+    source: Path | None = None
+    """The file this came from (``None`` when built from a mapping)."""
+
+    @property
+    def calendars(self) -> dict[str, str]:
+        """Node id → calendar code, for the configured nodes."""
+        return {n.id: n.calendar for n in self.nodes}
+
+    @property
+    def fetcher_spec(self) -> FetcherSpec:
+        """The parsed ``fetcher`` (``seamless_sdk.fetchers.spec.build_fetcher`` builds it)."""
+        return parse_fetcher_spec(self.fetcher)
+
+    def interval(self, name: str | Interval) -> Interval:
+        """A configured interval, or ``InvalidRequestError`` if it has no asset."""
+        iv = parse_interval(name)
+        if iv not in self.intervals:
+            names = ", ".join(i.name for i in self.intervals)
+            raise InvalidRequestError("interval", f"{iv.name} has no asset (configured: {names})")
+        return iv
+
+
+def find_config_file(path: str | os.PathLike[str] | None = None) -> Path:
+    """The config file to read: ``path``, else ``$SEAMLESS_CONFIG``, else ``./seamless.yaml``.
+
+    Raises ``InvalidRequestError`` (field ``config``) when the file it picks
+    does not exist, saying where it looked.
+    """
+    if path is not None:
+        chosen, why = Path(path), "the given path"
+    elif (env := settings.config_file()) is not None:
+        chosen, why = env, f"${settings.CONFIG_ENV}"
+    else:
+        chosen = Path.cwd() / CONFIG_NAME
+        if not chosen.is_file():
+            raise InvalidRequestError(
+                "config",
+                f"no {CONFIG_NAME} in the current directory ({Path.cwd()}) and "
+                f"{settings.CONFIG_ENV} is not set: run from the directory that holds it "
+                f"or set {settings.CONFIG_ENV}=/path/to/{CONFIG_NAME}",
+            )
+        return chosen.resolve()
+    if not chosen.is_file():
+        raise InvalidRequestError("config", f"{chosen} ({why}) is not a file")
+    return chosen.resolve()
+
+
+def optional_config_file() -> Path | None:
+    """The config file if there is one (``$SEAMLESS_CONFIG`` or ``./seamless.yaml``).
+
+    A ``SEAMLESS_CONFIG`` that names no file is still an error: a typo must
+    not silently mean "no configuration".
+    """
+    if settings.config_file() is None and not (Path.cwd() / CONFIG_NAME).is_file():
+        return None
+    return find_config_file()
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> SeamlessConfig:
+    """Read and validate the config file (see :func:`find_config_file`)."""
+    source = find_config_file(path)
+    try:
+        raw = yaml.safe_load(source.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InvalidRequestError("config", f"cannot read {source}: {exc}") from None
+    except yaml.YAMLError as exc:
+        raise InvalidRequestError("config", f"{source} is not valid YAML: {exc}") from None
+    return parse_config(raw or {}, base_dir=source.parent, source=source)
+
+
+def parse_config(
+    raw: Any, *, base_dir: Path | None = None, source: Path | None = None
+) -> SeamlessConfig:
+    """A SeamlessConfig from the parsed YAML mapping (``SEAMLESS_STORE`` applied).
+
+    Relative paths are relative to ``base_dir`` (default: the current directory).
+    """
+    if not isinstance(raw, dict):
+        raise InvalidRequestError(
+            "config", f"the top level must be a mapping, not {type(raw).__name__}"
+        )
+    file = validate(ConfigFile, raw, where=str(source) if source else "")
+    base = base_dir or Path.cwd()
+    store = _path(settings.store_override() or file.store, base)
+    spec = parse_fetcher_spec(file.fetcher)
+    if spec.kind == "file":
+        spec = spec.with_argument(str(_path(spec.argument, base)))
+    return SeamlessConfig(
+        store=store,
+        requests=_path(file.requests, base) if file.requests else requests_path_for(store),
+        reports=_path(file.reports, base) if file.reports else None,
+        partition_start=file.partition_start,
+        intervals=tuple(dict.fromkeys(file.intervals)),
+        fetcher=str(spec),
+        nodes=tuple(file.nodes),
+        backfill=file.backfill,
+        sensors=file.sensors,
+        source=source,
+    )
+
+
+def _path(value: str | os.PathLike[str], base: Path) -> Path:
+    path = Path(os.path.expanduser(os.fspath(value)))
+    return path if path.is_absolute() else (base / path).resolve()

@@ -1,0 +1,151 @@
+"""Strict pydantic models for Seamless's YAML files, and their errors as ours.
+
+``seamless.yaml`` and the conformance modes file are both parsed by models
+built on :class:`StrictModel`: types are checked, never coerced (``2.7`` for
+an integer is an error, not ``2``; ``"yes"`` is not ``true``; an integer is
+accepted where a float is expected, since that loses nothing), and a key the
+model does not know is an error, so a typo never silently means "the
+default". :func:`validate` turns pydantic's ``ValidationError`` into
+:class:`~seamless_sdk.errors.InvalidRequestError` whose ``field`` is the
+dotted key path (``backfill.retries``, ``nodes[2].id``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic_core import ErrorDetails
+
+from seamless_sdk.errors import InvalidRequestError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class StrictModel(BaseModel):
+    """Base of every config model: strict types, no unknown keys, immutable."""
+
+    model_config = ConfigDict(
+        strict=True, extra="forbid", frozen=True, allow_inf_nan=False, hide_input_in_errors=False
+    )
+
+
+def validate(model: type[M], data: Any, *, prefix: str = "", where: str = "") -> M:
+    """``model`` validated from ``data``; any problem is ``InvalidRequestError``.
+
+    ``prefix`` is prepended to every key path (the modes file's
+    ``defaults.rules``); ``where`` (a file name) is put before the problem so
+    a message says which file is wrong.
+    """
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise to_request_error(exc, model, prefix=prefix, where=where) from None
+
+
+def to_request_error(
+    exc: ValidationError, model: type[BaseModel], *, prefix: str = "", where: str = ""
+) -> InvalidRequestError:
+    """The first error of ``exc`` as ``InvalidRequestError`` (how many more, if any)."""
+    errors = exc.errors()
+    first = errors[0]
+    path = key_path((*_split(prefix), *first["loc"]))
+    problem = describe(first, model)
+    if len(errors) > 1:
+        problem += f" (and {len(errors) - 1} more problem(s))"
+    if where:
+        problem = f"in {where}: {problem}"
+    return InvalidRequestError(path or "config", problem)
+
+
+def key_path(loc: Sequence[int | str]) -> str:
+    """``("nodes", 2, "id")`` → ``"nodes[2].id"``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def describe(error: ErrorDetails, model: type[BaseModel]) -> str:
+    """A short sentence for one pydantic error, with the offending value."""
+    kind = error["type"]
+    value = error.get("input")
+    ctx = error.get("ctx") or {}
+    if kind == "extra_forbidden":
+        known = _known_keys(model, error["loc"][:-1])
+        return "unknown key" + (f" (known: {', '.join(known)})" if known else "")
+    if kind == "too_short":
+        return f"needs at least {ctx.get('min_length', 1)} item(s), got {value!r}"
+    if kind == "missing":
+        return "is required"
+    if kind == "value_error" and isinstance(ctx.get("error"), InvalidRequestError):
+        return ctx["error"].problem
+    if kind == "value_error":
+        return str(ctx.get("error", error["msg"]))
+    if kind in ("int_type", "int_from_float", "int_parsing"):
+        return f"{value!r} is not an integer (numbers are never rounded)"
+    if kind in ("float_type", "float_parsing"):
+        return f"{value!r} is not a number"
+    if kind == "finite_number":
+        return f"{value!r} is not a finite number"
+    if kind == "bool_type":
+        return f"{value!r} is not true or false"
+    if kind == "string_type":
+        return f"{value!r} is not a string"
+    if kind in ("list_type", "tuple_type"):
+        return f"{value!r} is not a list"
+    if kind in ("dict_type", "model_type", "model_attributes_type"):
+        return f"{value!r} is not a mapping"
+    if kind == "literal_error":
+        return f"{value!r} is not one of {ctx.get('expected', '')}"
+    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        bound = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<"}.get(kind, "<=")
+        limit = next(iter(ctx.values()), "?")
+        return f"{value!r} is not {bound} {limit}"
+    return f"{error['msg']} (got {value!r})"
+
+
+def _split(prefix: str) -> tuple[str, ...]:
+    return tuple(p for p in prefix.split(".") if p) if prefix else ()
+
+
+def _known_keys(model: type[BaseModel], loc: Sequence[int | str]) -> list[str]:
+    """The keys the (nested) model at ``loc`` accepts, for an "unknown key" hint.
+
+    List indexes and mapping keys (a dataset or node name) are not fields:
+    they leave the walk on the model of the values they hold."""
+    current = model
+    for part in loc:
+        if isinstance(part, str) and part in current.model_fields:
+            inner = _inner_model(current.model_fields[part].annotation)
+            if inner is None:
+                return []
+            current = inner
+    return list(current.model_fields)
+
+
+def _is_model(obj: Any) -> bool:
+    return isinstance(obj, type) and issubclass(obj, BaseModel)
+
+
+def _inner_model(annotation: Any) -> Any:
+    """The first BaseModel inside an annotation (``list[X]``, ``dict[str, X]``, ``X | None``)."""
+    if _is_model(annotation):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or getattr(annotation, "__metadata__", ()):
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def drop_nulls(data: Any) -> Any:
+    """``data`` without the keys whose value is ``None``: in our YAML an empty
+    value (``nodes:``) means "the default", as if the key were absent."""
+    if not isinstance(data, Mapping):
+        return data
+    return {k: v for k, v in data.items() if v is not None}

@@ -1,0 +1,64 @@
+"""Every environment variable Seamless reads, in one place.
+
+Nothing else in ``seamless_sdk`` or ``seamless_assets`` looks at ``os.environ``:
+a variable is named here once, with the one function that reads it, so a
+reader of the docs (and a test that sets it) has one list to check.
+
+=================================  ===============================================
+``SEAMLESS_CONFIG``                the code location's ``seamless.yaml``
+                                   (default: ``./seamless.yaml``)
+``SEAMLESS_STORE``                 the LocalStore file; overrides ``store`` in the
+                                   config and the CLI's default
+``SEAMLESS_CONFORMANCE_CONFIG``    a conformance modes file laid over the shipped one
+``DAGSTER_HOME``                   Dagster's instance directory (``seamless backfill``
+                                   uses an ephemeral instance when it is unset)
+=================================  ===============================================
+
+Empty values count as unset: ``SEAMLESS_STORE= seamless read ...`` must not
+mean "a store at the empty path".
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+CONFIG_ENV = "SEAMLESS_CONFIG"
+"""Names the ``seamless.yaml`` of the code location and the CLI."""
+STORE_ENV = "SEAMLESS_STORE"
+"""Names the LocalStore file, over the config's ``store`` and the CLI's default."""
+CONFORMANCE_CONFIG_ENV = "SEAMLESS_CONFORMANCE_CONFIG"
+"""Names a conformance modes file laid over the shipped ``modes.yaml``."""
+DAGSTER_HOME_ENV = "DAGSTER_HOME"
+"""Dagster's own variable: the persistent instance ``seamless backfill`` records runs in."""
+
+ALL_VARIABLES: tuple[str, ...] = (CONFIG_ENV, STORE_ENV, CONFORMANCE_CONFIG_ENV, DAGSTER_HOME_ENV)
+"""Every variable read here, for docs and ``seamless doctor``-style listings."""
+
+
+def _get(name: str) -> str | None:
+    value = os.environ.get(name, "").strip()
+    return value or None
+
+
+def config_file() -> Path | None:
+    """``$SEAMLESS_CONFIG`` as a path, or ``None`` when it is unset."""
+    value = _get(CONFIG_ENV)
+    return Path(value).expanduser() if value else None
+
+
+def store_override() -> Path | None:
+    """``$SEAMLESS_STORE`` as a path, or ``None`` when it is unset."""
+    value = _get(STORE_ENV)
+    return Path(value).expanduser() if value else None
+
+
+def conformance_config_file() -> str | None:
+    """``$SEAMLESS_CONFORMANCE_CONFIG`` as given (the modes loader reports a bad path)."""
+    return _get(CONFORMANCE_CONFIG_ENV)
+
+
+def dagster_home() -> Path | None:
+    """``$DAGSTER_HOME`` as a path, or ``None`` when it is unset."""
+    value = _get(DAGSTER_HOME_ENV)
+    return Path(value).expanduser() if value else None

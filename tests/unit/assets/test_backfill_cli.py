@@ -1,0 +1,104 @@
+"""``seamless backfill`` (the code location's CLI plugin): progress and summary, quiet Dagster."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from seamless_sdk import LocalStore, parse_interval
+from seamless_sdk.cli import main
+
+CONFIG = """\
+store: store/bars.sqlite
+partition_start: "2024-01-01"
+intervals: [1d]
+fetcher: synthetic:5
+backfill:
+  gx_check: false
+  retries: 0
+"""
+
+
+@pytest.fixture
+def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "seamless.yaml"
+    path.write_text(CONFIG)
+    monkeypatch.setenv("SEAMLESS_CONFIG", str(path))
+    for name in ("SEAMLESS_STORE", "DAGSTER_HOME"):  # an ephemeral Dagster instance
+        monkeypatch.delenv(name, raising=False)
+    return path
+
+
+def test_backfill_prints_progress_and_summary_and_files_dagster_logs(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["backfill", "demo:A", "--interval", "1d", "--start", "2024-01-01"]
+    assert main([*argv, "--end", "2024-03-01"]) == 0
+    captured = capsys.readouterr()
+    terminal = captured.out + captured.err
+    assert "1 partitions in 1 runs, 0 failed" in terminal
+    assert "run " in terminal and " ok: demo:A|2024" in terminal
+    assert "DEBUG" not in terminal and "Warning" not in terminal
+    log = config.parent / "store" / "seamless-backfill.log"
+    assert "RUN_SUCCESS" in log.read_text()
+    with LocalStore(config.parent / "store" / "bars.sqlite") as store:
+        assert store.coverage("demo:A", parse_interval("1d")).total() == 366 * 86_400
+
+
+def test_verbose_shows_dagster_events(
+    config: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    store = tmp_path / "verbose.sqlite"
+    argv = [
+        "backfill",
+        "demo:A",
+        "--interval",
+        "1d",
+        "--start",
+        "2024-01-01",
+        "--end",
+        "2024-01-02",
+    ]
+    assert main([*argv, "--verbose", "--store", str(store)]) == 0
+    captured = capfd.readouterr()
+    assert "RUN_SUCCESS" in captured.out + captured.err
+    assert not (tmp_path / "seamless-backfill.log").exists()
+    with LocalStore(store) as local:  # --store after the subcommand is the store filled
+        assert local.coverage("demo:A", parse_interval("1d"))
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "says"),
+    [
+        ("2023-01-01", "2023-06-01", "start: 2023-01-01 00:00 is before the first partition ("),
+        ("2023-12-01", "2024-02-01", "before the first partition"),
+        ("2024-01-01", "2199-01-01", "after the last partition (configured partitions of bars_1d"),
+        ("2024-02-01", "2024-01-01", "is not after start"),
+    ],
+)
+def test_dates_outside_the_partitions_exit_non_zero(
+    config: Path, start: str, end: str, says: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["backfill", "demo:A", "--interval", "1d", "--start", start, "--end", end]
+    assert main(argv) == 1
+    out = capsys.readouterr().out
+    assert says in out
+    assert not (config.parent / "store").exists()  # nothing ran, nothing was created
+
+
+def test_an_interval_without_an_asset_is_an_error(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = [
+        "backfill",
+        "demo:A",
+        "--interval",
+        "1h",
+        "--start",
+        "2024-01-01",
+        "--end",
+        "2024-02-01",
+    ]
+    assert main(argv) == 1
+    assert "interval: 1h has no asset" in capsys.readouterr().out
