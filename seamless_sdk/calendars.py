@@ -24,12 +24,12 @@ from __future__ import annotations
 import threading
 import warnings
 from abc import ABC, abstractmethod
-from typing import Any
 
 import numpy as np
 import pandas as pd
 from pandas.errors import Pandas4Warning
 
+from seamless_sdk.bars import epoch_seconds
 from seamless_sdk.errors import InvalidRequestError
 from seamless_sdk.intervals import DAY, Interval, parse_interval
 
@@ -137,13 +137,13 @@ class ExchangeCalendar(Calendar):
         start = pd.Timestamp(first, unit="s").normalize()
         end = pd.Timestamp(last, unit="s").normalize()
         schedule = _schedule(self.name, start, end)
-        dates = _seconds(schedule.index)
-        opens, closes = _seconds(schedule["open"]), _seconds(schedule["close"])
+        dates = epoch_seconds(schedule.index)
+        opens, closes = epoch_seconds(schedule["open"]), epoch_seconds(schedule["close"])
         b_start, b_end = schedule["break_start"], schedule["break_end"]
         has_break = (b_start.notna() & b_end.notna()).to_numpy()
         if has_break.any():
-            bs = _seconds(b_start[has_break])
-            be = _seconds(b_end[has_break])
+            bs = epoch_seconds(b_start[has_break])
+            be = epoch_seconds(b_end[has_break])
             # A session with a break is two periods: [open, break) and [break end, close).
             dates = np.concatenate((dates[~has_break], dates[has_break], dates[has_break]))
             period_closes = np.concatenate((closes[~has_break], bs, closes[has_break]))
@@ -180,13 +180,6 @@ def _schedule(code: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame
         except (ValueError, xcals.errors.CalendarError) as exc:
             raise InvalidRequestError("calendar", f"{code}: {exc}") from None
         return cal.schedule.copy()
-
-
-def _seconds(values: Any) -> np.ndarray:
-    index = pd.DatetimeIndex(values)
-    if index.tz is not None:
-        index = index.tz_convert("UTC").tz_localize(None)
-    return index.as_unit("s").asi8.astype(np.int64)
 
 
 def _seconds_of(ts: pd.Timestamp) -> int:

@@ -8,28 +8,20 @@ handlers and tests read them without parsing the message.
 >>> emit(BACKFILL, node_id="demo:BTCUSDT", interval="1m", start=0, end=60,
 ...      request_id="r1", rows=1)   # logs {"event": "seamless.backfill", ...}
 
-Values are made JSON-ready once: RangeSets become ``[[start, end], ...]``,
-enums their value, ``Interval`` its name, datetimes ISO strings, numpy scalars
-Python numbers, non-finite floats strings. Nothing is built when the logger is
-not enabled for the level, and the JSON text itself is only encoded when a
-handler formats the record.
+Values are made JSON-ready once, by ``seamless_sdk.jsonable`` (RangeSets become
+``[[start, end], ...]``, enums their value, ``Interval`` its name, datetimes ISO
+strings, numpy scalars Python numbers, non-finite floats strings). Nothing is
+built when the logger is not enabled for the level, and the JSON text itself is
+only encoded when a handler formats the record.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
-import math
-from collections.abc import Mapping
-from datetime import date, datetime, timedelta
-from enum import Enum
 from typing import Any
 
-import numpy as np
-
-from seamless_sdk.intervals import Interval
-from seamless_sdk.ranges import RangeSet
+from seamless_sdk.jsonable import jsonable
 
 LOGGER_NAME = "seamless"
 logger = logging.getLogger(LOGGER_NAME)
@@ -44,46 +36,6 @@ SLA_DOWNGRADE = "seamless.sla.downgrade"
 READ = "seamless.read"
 EVENTS: tuple[str, ...] = (BACKFILL_ATTEMPT, BACKFILL, SLA, SLA_DOWNGRADE, READ)
 """Every event name Seamless logs."""
-
-
-def jsonable(value: Any) -> Any:
-    """``value`` as plain JSON types (see the module docstring for the rules)."""
-    if value is None or isinstance(value, (str, bool)):
-        return value
-    if isinstance(value, int):
-        return int(value)  # IntEnum and other int subclasses become plain ints
-    if isinstance(value, float):
-        return value if math.isfinite(value) else str(value)
-    if isinstance(value, RangeSet):
-        return value.to_list()
-    if isinstance(value, Enum):
-        return jsonable(value.value)
-    if isinstance(value, Interval):
-        return value.name
-    if isinstance(value, np.generic):
-        return jsonable(value.item())
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    if isinstance(value, timedelta):
-        return value.total_seconds()
-    if isinstance(value, Mapping):
-        return {str(jsonable(k)): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (set, frozenset)):
-        items = [jsonable(v) for v in value]
-        try:
-            return sorted(items)
-        except TypeError:
-            return items
-    if isinstance(value, (list, tuple, np.ndarray)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, BaseException):
-        return f"{type(value).__name__}: {value}"
-    to_dict = getattr(value, "to_dict", None)
-    if callable(to_dict):
-        return jsonable(to_dict())
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return jsonable(dataclasses.asdict(value))
-    return str(value)
 
 
 def enabled(level: int = logging.INFO) -> bool:

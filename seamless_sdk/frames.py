@@ -16,11 +16,9 @@ import numpy as np
 import pandas as pd
 from pandas.api.internals import create_dataframe_from_blocks
 
+from seamless_sdk.bars import BAR_COLUMNS, NS, STORED_COLUMNS, UTC_NS
 from seamless_sdk.ranges import RangeSet
-from seamless_sdk.stores.base import BAR_COLUMNS, STORED_COLUMNS
 
-NS = 1_000_000_000
-UTC_NS = pd.DatetimeTZDtype("ns", "UTC")
 _BAR_INDEX = pd.Index(list(BAR_COLUMNS))
 _STORED_INDEX = pd.Index(list(STORED_COLUMNS))
 _TS_PLACE = np.array([0])
@@ -63,6 +61,7 @@ class Bars:
 
     @property
     def ts_seconds(self) -> np.ndarray:
+        """``ts`` as int64 epoch seconds (the block holds nanoseconds; bars are whole seconds)."""
         return self.wide[0] // NS
 
     @property

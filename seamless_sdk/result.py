@@ -9,22 +9,9 @@ from typing import Any
 import pandas as pd
 
 from seamless_sdk.backfill.base import BackfillTicket
+from seamless_sdk.jsonable import jsonable
 from seamless_sdk.ranges import RangeSet
 from seamless_sdk.strategy import Source, Strategy
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, RangeSet):
-        return value.to_list()
-    if hasattr(value, "to_dict"):
-        return value.to_dict()
-    if isinstance(value, Strategy):
-        return value.value
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,8 +147,8 @@ class HistoryMeta:
             },
             "watermarks": self.watermarks.to_dict(),
             "sla_report": self.sla_report.to_dict(),
-            "quality_summary": _jsonable(self.quality_summary),
-            "conformance": _jsonable(self.conformance),
+            "quality_summary": jsonable(self.quality_summary),
+            "conformance": jsonable(self.conformance),
             "backfill": self.backfill.to_dict(),
             "notes": list(self.notes),
         }

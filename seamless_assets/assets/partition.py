@@ -20,7 +20,6 @@ from seamless_assets.checks.evaluate import (
     completeness_outcome,
     quality_outcome,
     schema_outcome,
-    stored_seconds,
 )
 from seamless_assets.checks.gx_check import gx_outcome
 from seamless_assets.checks.specs import BLOCKING
@@ -28,6 +27,7 @@ from seamless_assets.metadata import data_version_tags, fill_metadata
 from seamless_assets.resources import SeamlessResource
 from seamless_sdk.backfill.dagster import split_partition_key
 from seamless_sdk.backfill.fill import fill_window
+from seamless_sdk.bars import epoch_seconds
 from seamless_sdk.conformance import ConformanceReport, write_report
 from seamless_sdk.errors import ConformanceError
 from seamless_sdk.intervals import Interval
@@ -105,7 +105,7 @@ def check_partition(
     covered = store.coverage(node_id, interval).clip(start, end)
     outcomes = [
         schema_outcome(frame, report),
-        completeness_outcome(stored_seconds(frame), expected, start, edge, covered),
+        completeness_outcome(epoch_seconds(frame["ts"]), expected, start, edge, covered),
         quality_outcome(frame, report),
     ]
     return [*outcomes, gx_outcome(frame)] if seamless.gx_check else outcomes

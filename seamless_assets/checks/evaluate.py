@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from seamless_assets.checks.specs import COMPLETENESS_CHECK, QUALITY_CHECK, SCHEMA_CHECK
+from seamless_sdk.bars import VALUE_COLUMNS, epoch_seconds
 from seamless_sdk.conformance import (
     QUALITY_RULES,
     SCHEMA_NAME,
@@ -24,11 +25,11 @@ from seamless_sdk.conformance import (
     validate_stored,
 )
 from seamless_sdk.conformance.engine.quality import check_quality
+from seamless_sdk.jsonable import jsonable
 from seamless_sdk.ranges import RangeSet
 
 MAX_CASES = 20
 """Failure cases kept in check metadata: enough to see the problem in the UI."""
-_VALUES = ("open", "high", "low", "close", "volume")
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,11 +48,6 @@ def iso(ts: int | None) -> str | None:
     if ts is None:
         return None
     return datetime.fromtimestamp(int(ts), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def stored_seconds(frame: pd.DataFrame) -> np.ndarray:
-    """The ``ts`` column of a stored bar frame as int64 epoch seconds."""
-    return frame["ts"].to_numpy(dtype="datetime64[ns]").view(np.int64) // 1_000_000_000
 
 
 def schema_outcome(frame: pd.DataFrame, report: ConformanceReport | None) -> CheckOutcome:
@@ -83,7 +79,7 @@ def schema_outcome(frame: pd.DataFrame, report: ConformanceReport | None) -> Che
 
 def quality_outcome(frame: pd.DataFrame, report: ConformanceReport | None) -> CheckOutcome:
     """Quality rules on the stored bars, plus bars the fill rejected for breaking them."""
-    outcome = check_quality(*(frame[c].to_numpy(np.float64) for c in _VALUES))
+    outcome = check_quality(*(frame[c].to_numpy(np.float64) for c in VALUE_COLUMNS))
     stored = outcome.counts
     rejected = {r: int((report.rule_violations if report else {}).get(r, 0)) for r in QUALITY_RULES}
     broken = {r: stored[r] + rejected[r] for r in QUALITY_RULES if stored[r] + rejected[r]}
@@ -96,8 +92,8 @@ def quality_outcome(frame: pd.DataFrame, report: ConformanceReport | None) -> Ch
     if outcome.bad is not None:
         bad = frame.loc[outcome.bad].head(MAX_CASES)
         cases = [
-            {"ts": iso(int(t)), **{c: _num(getattr(row, c)) for c in _VALUES}}
-            for t, row in zip(stored_seconds(bad), bad.itertuples(index=False), strict=True)
+            {"ts": iso(int(t)), **{c: jsonable(float(getattr(row, c))) for c in VALUE_COLUMNS}}
+            for t, row in zip(epoch_seconds(bad["ts"]), bad.itertuples(index=False), strict=True)
         ]
     return CheckOutcome(
         QUALITY_CHECK,
@@ -111,11 +107,6 @@ def quality_outcome(frame: pd.DataFrame, report: ConformanceReport | None) -> Ch
             "failure_cases": cases[:MAX_CASES],
         },
     )
-
-
-def _num(value: Any) -> float | str:
-    number = float(value)
-    return number if np.isfinite(number) else str(number)
 
 
 def completeness_outcome(

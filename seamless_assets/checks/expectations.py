@@ -17,11 +17,10 @@ not nullable                            ``ExpectColumnValuesToNotBeNull``
 ``ascending``                           ``ExpectColumnValuesToBeIncreasing``
                                         (``strictly`` when also unique)
 ``greater_than_or_equal_to``            ``ExpectColumnValuesToBeBetween(min_value)``
-``high_ge_max_open_close``              ``ExpectColumnPairValuesAToBeGreaterThanB``
-                                        (high over open and close, or equal)
-``low_le_min_open_close``               the same, open and close over low
-``finite_values``                       ``ExpectColumnValuesToBeBetween(±float max)``
-                                        per column (NaN is the null check's)
+a frame check of the rules table        each rule's ``expectations`` (``spec/rules.py``):
+(``high_ge_max_open_close``,            column pairs for high and low, ±float max
+``low_le_min_open_close``,              bounds per column for ``finite_values`` (NaN
+``finite_values``)                      is the null check's)
 ======================================  ===========================================
 
 Each expectation's ``meta`` names the rule it stands for. The statistical
@@ -35,7 +34,6 @@ and never by ``import seamless_sdk``. Its import-time deprecation warnings
 
 from __future__ import annotations
 
-import sys
 import threading
 import warnings
 from dataclasses import dataclass, field
@@ -43,19 +41,19 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from seamless_sdk.conformance.engine.report import json_safe
 from seamless_sdk.conformance.spec.registry import (
     RegisteredSchema,
     SchemaRegistry,
     default_registry,
 )
+from seamless_sdk.conformance.spec.rules import rules_of_check
+from seamless_sdk.jsonable import jsonable
 
 if TYPE_CHECKING:
     import great_expectations as gx
 
 MAX_UNEXPECTED = 10
 """Unexpected values listed per expectation in a result summary."""
-_FLOAT_MAX = sys.float_info.max
 _LOCK = threading.RLock()
 _STATE: dict[str, Any] = {}
 
@@ -91,8 +89,8 @@ class GXResult:
             "suite": self.suite,
             "schema_fingerprint": self.schema_fingerprint,
             "rows": self.rows,
-            "statistics": json_safe(self.statistics),
-            "results": json_safe(self.results),
+            "statistics": jsonable(self.statistics),
+            "results": jsonable(self.results),
         }
 
 
@@ -197,6 +195,13 @@ def _rule(name: str) -> dict[str, str]:
 def _column_check(
     column: str, check: str, stats: dict[str, Any], unique: bool, gxe: Any
 ) -> list[Any]:
+    table = [r for r in rules_of_check(check) if r.check_column == column]
+    if table:  # a quality rule of the table (volume >= 0): its own GX form
+        return [
+            getattr(gxe, e.kind)(**e.kwargs, meta=_rule(check))
+            for rule in table
+            for e in rule.expectations((column,))
+        ]
     if check == "ascending":
         return [
             gxe.ExpectColumnValuesToBeIncreasing(column=column, strictly=unique, meta=_rule(check))
@@ -211,25 +216,17 @@ def _column_check(
 
 
 def _frame_check(check: str, stats: dict[str, Any], gxe: Any) -> list[Any]:
-    pair = gxe.ExpectColumnPairValuesAToBeGreaterThanB
-    if check == "high_ge_max_open_close":
-        return [
-            pair(column_A="high", column_B=b, or_equal=True, meta=_rule(check))
-            for b in ("open", "close")
-        ]
-    if check == "low_le_min_open_close":
-        return [
-            pair(column_A=a, column_B="low", or_equal=True, meta=_rule(check))
-            for a in ("open", "close")
-        ]
-    if check == "finite_values":
-        return [
-            gxe.ExpectColumnValuesToBeBetween(
-                column=c, min_value=-_FLOAT_MAX, max_value=_FLOAT_MAX, meta=_rule(check)
-            )
-            for c in stats["columns"]
-        ]
-    raise ValueError(f"no Great Expectations equivalent for frame check {check!r}")
+    # A frame check stands for rules of the table (spec/rules.py); each rule
+    # says what it is in GX over the columns the check names.
+    rules = rules_of_check(check)
+    if not rules:
+        raise ValueError(f"no Great Expectations equivalent for frame check {check!r}")
+    out: list[Any] = []
+    for rule in rules:
+        columns = stats.get("columns") or rule.columns
+        for e in rule.expectations(tuple(columns)):
+            out.append(getattr(gxe, e.kind)(**e.kwargs, meta=_rule(check)))
+    return out
 
 
 def _registered_suite(schema_name: str, version: str | int) -> tuple[Any, RegisteredSchema]:
@@ -275,14 +272,14 @@ def _summary(result: Any) -> dict[str, Any]:
     raised = info.get("raised_exception") if isinstance(info, dict) else False
     return {
         "expectation": config.type,
-        "kwargs": json_safe(kwargs),
+        "kwargs": jsonable(kwargs),
         "rule": (config.meta or {}).get("rule"),
         "success": bool(result.success),
         "unexpected_count": body.get("unexpected_count"),
         "unexpected_percent": body.get("unexpected_percent"),
-        "partial_unexpected": json_safe(
+        "partial_unexpected": jsonable(
             list(body.get("partial_unexpected_list") or [])[:MAX_UNEXPECTED]
         ),
-        "observed_value": json_safe(body.get("observed_value")),
+        "observed_value": jsonable(body.get("observed_value")),
         "exception": info.get("exception_message") if raised else None,
     }

@@ -10,7 +10,7 @@ Its frame has ``ts`` and ``open high low close volume``.
 - ``FileFetcher``: bars from CSV or Parquet files, one per node.
 """
 
-from seamless_sdk.fetchers.files import FileFetcher, empty_bars, node_file_stem
+from seamless_sdk.fetchers.files import FileFetcher, node_file_stem
 from seamless_sdk.fetchers.synthetic import (
     AsyncSyntheticFetcher,
     SyntheticFetcher,
@@ -21,7 +21,6 @@ __all__ = [
     "AsyncSyntheticFetcher",
     "FileFetcher",
     "SyntheticFetcher",
-    "empty_bars",
     "node_file_stem",
     "synthetic_bars",
 ]

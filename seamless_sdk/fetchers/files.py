@@ -23,10 +23,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from seamless_sdk.bars import empty_bar_frame
 from seamless_sdk.errors import InvalidRequestError, SourceError
 from seamless_sdk.intervals import parse_interval
 from seamless_sdk.request import validate_node_id
-from seamless_sdk.stores.base import BAR_COLUMNS
 
 _PARQUET_SUFFIXES = (".parquet", ".pq")
 _CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.zst", ".csv.xz")
@@ -38,14 +38,6 @@ _NODE_COLUMN = "node_id"
 def node_file_stem(node_id: str) -> str:
     """The file-name stem for ``node_id``: validated, ``:`` replaced by ``_``."""
     return validate_node_id(node_id).replace(":", "_")
-
-
-def empty_bars() -> pd.DataFrame:
-    """An empty bar frame: ``ts`` as ``datetime64[ns, UTC]``, OHLCV as float64."""
-    cols: dict[str, pd.Series] = {"ts": pd.Series([], dtype="datetime64[ns, UTC]")}
-    for name in BAR_COLUMNS[1:]:
-        cols[name] = pd.Series([], dtype="float64")
-    return pd.DataFrame(cols)
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,9 +173,9 @@ class FileFetcher:
             tables = entry.tables
             table = tables[None] if None in tables else tables.get(node_id)
             if table is None:
-                return empty_bars()
+                return empty_bar_frame(flags=False)
             return table.window(int(start), int(end))
-        return empty_bars()
+        return empty_bar_frame(flags=False)
 
     def _load(self, path: Path) -> _Entry:
         st = path.stat()  # FileNotFoundError: no data for this node

@@ -27,8 +27,8 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
+from seamless_sdk.bars import BAR_COLUMNS
 from seamless_sdk.intervals import parse_interval
-from seamless_sdk.stores.base import BAR_COLUMNS
 
 GapFilter = Callable[[np.ndarray], np.ndarray]
 Call = tuple[str, str, int, int]

@@ -22,9 +22,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from seamless_sdk.bars import NS, STORED_COLUMNS, UTC_NS, VALUE_COLUMNS
+from seamless_sdk.conformance.spec.rules import breaking_rows
 from seamless_sdk.errors import StoreError
 from seamless_sdk.frames import Bars
-from seamless_sdk.stores.base import STORED_COLUMNS
 
 TS_TYPE = pa.timestamp("ns", tz="UTC")
 SCHEMA = pa.schema(
@@ -34,11 +35,6 @@ SCHEMA = pa.schema(
         pa.field("flags", pa.int32(), nullable=False),
     ]
 )
-UTC_NS = pd.DatetimeTZDtype("ns", "UTC")
-_COLUMNS = pd.Index(list(STORED_COLUMNS))
-_TS_PLACE = np.array([0])
-_FLOAT_PLACE = np.arange(1, 6)
-_FLAGS_PLACE = np.array([6])
 _LAYOUT_CACHE_MAX = 4096
 
 
@@ -214,18 +210,14 @@ class FrameBuilder:
         return self.bars().to_frame(flags=True)
 
 
-def empty_frame() -> pd.DataFrame:
-    """A stored bar frame with no rows."""
-    return FrameBuilder(0, 0, 0).frame()
-
-
 def _fail(problem: str) -> StoreError:
     return StoreError(f"frame: {problem}; nothing was written")
 
 
 def columns_from_frame(frame: pd.DataFrame, interval_s: int, start: int, end: int) -> Columns:
     """Check that ``frame`` is a stored bar frame whose rows lie in ``[start, end)``
-    on the interval's grid, and return its columns; raise ``StoreError`` if not."""
+    on the interval's grid and keep every quality rule (``conformance/spec/rules.py``),
+    and return its columns; raise ``StoreError`` if not."""
     if not isinstance(frame, pd.DataFrame):
         raise _fail(f"expected a pandas DataFrame, got {type(frame).__name__}")
     if list(frame.columns) != list(STORED_COLUMNS):
@@ -245,12 +237,20 @@ def columns_from_frame(frame: pd.DataFrame, interval_s: int, start: int, end: in
             raise _fail(f"ts has duplicates, e.g. {pd.Timestamp(ts[1:][step == 0][0], tz='UTC')}")
         if (step < 0).any():
             raise _fail("ts is not ascending")
-        if ts[0] < start * 1_000_000_000 or ts[-1] >= end * 1_000_000_000:
+        if ts[0] < start * NS or ts[-1] >= end * NS:
             raise _fail(f"rows outside the window [{start}, {end})")
-        if (ts % (interval_s * 1_000_000_000)).any():
+        if (ts % (interval_s * NS)).any():
             raise _fail(f"ts not aligned to the {interval_s}s interval")
-    return Columns(
-        ts,
-        tuple(frame[name].to_numpy() for name in STORED_COLUMNS[1:-1]),
-        frame["flags"].to_numpy(),
-    )
+    values = tuple(frame[name].to_numpy() for name in VALUE_COLUMNS)
+    _check_rules(ts, values)
+    return Columns(ts, values, frame["flags"].to_numpy())
+
+
+def _check_rules(ts: np.ndarray, values: tuple[np.ndarray, ...]) -> None:
+    # The same table the conformance pipeline rejects bars by: whatever reaches
+    # a store by another path (a hand-built frame, a bug) still cannot hold a
+    # bar the pipeline would have refused.
+    for rule, broken in breaking_rows(dict(zip(VALUE_COLUMNS, values, strict=True))).items():
+        if broken.any():
+            first = pd.Timestamp(int(ts[broken.argmax()]), tz="UTC")
+            raise _fail(f"{int(broken.sum())} row(s) break {rule}, e.g. the bar at {first}")

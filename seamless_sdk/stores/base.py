@@ -6,10 +6,10 @@ coverage that goes with them. Bars and coverage change in one transaction: a
 reader never sees a bar that coverage does not vouch for, nor coverage without
 its bars.
 
-The frame a store reads and writes is the *stored bar frame*: columns
-``ts`` (``datetime64[ns, UTC]``, ascending, unique), ``open high low close
-volume`` (float64) and ``flags`` (int32, the conformance flag bitset), in that
-order, with a default RangeIndex.
+The frame a store reads and writes is the *stored bar frame*
+(``seamless_sdk.bars.STORED_COLUMNS``): ``ts`` (``datetime64[ns, UTC]``,
+ascending, unique), ``open high low close volume`` (float64) and ``flags``
+(int32, the conformance flag bitset), in that order, with a default RangeIndex.
 """
 
 from __future__ import annotations
@@ -21,9 +21,6 @@ import pandas as pd
 
 from seamless_sdk.intervals import Interval
 from seamless_sdk.ranges import RangeSet
-
-BAR_COLUMNS: tuple[str, ...] = ("ts", "open", "high", "low", "close", "volume")
-STORED_COLUMNS: tuple[str, ...] = (*BAR_COLUMNS, "flags")
 
 
 @runtime_checkable

@@ -17,10 +17,10 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from seamless_sdk.bars import BAR_COLUMNS
 from seamless_sdk.conformance import BarFlag, conform_bars, validate_stored
 from seamless_sdk.intervals import Interval, parse_interval
 from seamless_sdk.ranges import RangeSet
-from seamless_sdk.stores.base import BAR_COLUMNS
 
 T0 = 1_710_028_800  # aligned to every interval used below
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -15,17 +15,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from seamless_sdk.bars import BAR_COLUMNS, empty_bar_frame
 from seamless_sdk.errors import InvalidRequestError, SourceError
 from seamless_sdk.fetchers import (
     AsyncSyntheticFetcher,
     FileFetcher,
     SyntheticFetcher,
-    empty_bars,
     node_file_stem,
     synthetic_bars,
 )
 from seamless_sdk.fetchers import files as files_module
-from seamless_sdk.stores.base import BAR_COLUMNS
 
 DAY = 86_400
 T0 = 1_704_067_200  # 2024-01-01T00:00:00Z
@@ -254,7 +253,7 @@ def test_pattern_with_interval_and_missing_file(tmp_path: Path) -> None:
     f = FileFetcher(tmp_path, pattern="{node}-{interval}.{ext}")
     assert len(f.fetch(NODE, "1m", T0, T0 + 600)) == 10
     missing = f.fetch(NODE, "5m", T0, T0 + 600)
-    pd.testing.assert_frame_equal(missing, empty_bars())
+    pd.testing.assert_frame_equal(missing, empty_bar_frame(flags=False))
     assert str(missing["ts"].dtype) == "datetime64[ns, UTC]"
     assert len(FileFetcher(tmp_path / "nowhere").fetch(NODE, "1m", T0, T0 + 60)) == 0
     with pytest.raises(InvalidRequestError) as info:

@@ -19,11 +19,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from seamless_sdk.bars import STORED_COLUMNS
 from seamless_sdk.errors import InvalidRequestError, StoreError
 from seamless_sdk.intervals import parse_interval
 from seamless_sdk.ranges import RangeSet
 from seamless_sdk.stores import _arrow
-from seamless_sdk.stores.base import STORED_COLUMNS, BarStore
+from seamless_sdk.stores.base import BarStore
 from seamless_sdk.stores.local import LocalStore
 
 DAY = 86_400

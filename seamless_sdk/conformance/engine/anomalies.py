@@ -1,6 +1,6 @@
 """Statistical quality rules: bars that are possible but suspicious.
 
-Unlike the structural rules in ``quality.py`` (a high below the open cannot
+Unlike the structural rules (``spec/rules.py``) (a high below the open cannot
 be right), these judge a bar against its neighbours, so real markets break
 them now and then. Each has a severity in the modes config: ``warn`` (the
 default: keep the bar, flag it ``SUSPECT``), ``block`` (remove it like a
@@ -33,14 +33,10 @@ from typing import Any
 
 import numpy as np
 
-STATISTICAL_RULES: tuple[str, ...] = ("abnormal_jump", "stale_price")
-"""Names of the statistical rules, in the order they are evaluated and reported."""
+# Declared with the structural rules; re-exported for the callers of this module.
+from seamless_sdk.conformance.spec.rules import RULE_PARAMS, STATISTICAL_RULES
 
-RULE_PARAMS: Mapping[str, Mapping[str, type]] = {
-    "abnormal_jump": {"threshold": float, "min_returns": int, "min_move": float},
-    "stale_price": {"min_run": int},
-}
-"""Each statistical rule's parameters and their types (the modes config is checked against it)."""
+__all__ = ["RULE_PARAMS", "STATISTICAL_RULES", "abnormal_jumps", "evaluate", "stale_prices"]
 
 _MAD_TO_SIGMA = 1.4826
 _MEAN_AD_TO_SIGMA = 1.2533

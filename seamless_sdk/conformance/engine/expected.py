@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
+from seamless_sdk.bars import epoch_seconds
 from seamless_sdk.calendars import Calendar
 from seamless_sdk.intervals import Interval, parse_interval
 
@@ -38,7 +38,7 @@ def check_expected(
     """
     iv = parse_interval(interval)
     expected = calendar.expected_bars(iv, start, end)
-    returned = _seconds(ts)
+    returned = epoch_seconds(ts)
     returned = returned[(returned >= start) & (returned < end)]
     if len(expected) == len(returned) and np.array_equal(expected, returned):
         missing = unexpected = np.zeros(0, dtype=np.int64)
@@ -55,17 +55,6 @@ def check_expected(
         "missing": [int(x) for x in missing[:MAX_LISTED]],
         "unexpected": [int(x) for x in unexpected[:MAX_LISTED]],
     }
-
-
-def _seconds(ts: Any) -> np.ndarray:
-    """Epoch seconds from int seconds or any datetime-like column (naive = UTC)."""
-    dtype = getattr(ts, "dtype", None)
-    if isinstance(dtype, pd.DatetimeTZDtype) or getattr(dtype, "kind", "") == "M":
-        index = pd.DatetimeIndex(ts)
-        if index.tz is not None:
-            index = index.tz_convert("UTC").tz_localize(None)
-        return index.as_unit("s").asi8.astype(np.int64)
-    return np.asarray(ts, dtype=np.int64)
 
 
 def strict_fields(details: dict[str, Any]) -> dict[str, Any]:

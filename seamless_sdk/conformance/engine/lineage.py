@@ -14,12 +14,11 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
+from seamless_sdk.bars import UTC_NS
 from seamless_sdk.errors import InvalidRequestError
 
 LINEAGE_COLUMNS: tuple[str, ...] = ("source", "ingest_at", "backfill_run_id")
 """Columns :func:`add_lineage` adds (``source`` before ``flags``, the others at the end)."""
-
-_UTC_NS = pd.DatetimeTZDtype("ns", "UTC")
 
 
 def add_lineage(
@@ -55,7 +54,7 @@ def add_lineage(
             out.insert(int(at), "source", column)  # type: ignore[arg-type]
     elif "source" not in out.columns:
         raise InvalidRequestError("source", "None, and the frame has no source column to keep")
-    out["ingest_at"] = pd.DatetimeIndex(np.full(n, _instant(ingest_at).value), dtype=_UTC_NS)
+    out["ingest_at"] = pd.DatetimeIndex(np.full(n, _instant(ingest_at).value), dtype=UTC_NS)
     run = pd.array(np.full(n, backfill_run_id, dtype=object), dtype="str")
     if backfill_run_id is not None and not isinstance(backfill_run_id, str):
         raise InvalidRequestError("backfill_run_id", f"{backfill_run_id!r} is not a string")

@@ -36,11 +36,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from seamless_sdk.bars import NS, STORED_COLUMNS, empty_bar_frame, ts_from_seconds
 from seamless_sdk.conformance.engine import claims
 from seamless_sdk.conformance.engine.judge import judge
 from seamless_sdk.conformance.engine.report import MAX_FAILURE_CASES, ConformanceReport
@@ -50,24 +51,20 @@ from seamless_sdk.conformance.engine.rollup import (
     is_one_row_per_bar,
     roll_up,
 )
-from seamless_sdk.conformance.engine.time import NS, TimeOutcome, to_utc_ns, ts_column
+from seamless_sdk.conformance.engine.time import TimeOutcome, to_utc_ns
 from seamless_sdk.conformance.spec.flags import FLAG_DTYPE, BarFlag, count_flags
 from seamless_sdk.conformance.spec.modes import ConformanceConfig, Dedup, Mode, Policy, policy_for
 from seamless_sdk.conformance.spec.registry import default_registry
-from seamless_sdk.conformance.spec.schema import (
-    InputSpec,
-    SchemaOutcome,
-    check_input,
-    input_spec_for,
-)
 from seamless_sdk.errors import InvalidRequestError
 from seamless_sdk.intervals import Interval, parse_interval
 from seamless_sdk.ranges import RangeSet
 from seamless_sdk.request import validate_node_id
-from seamless_sdk.stores.base import STORED_COLUMNS
+
+if TYPE_CHECKING:
+    from seamless_sdk.conformance.engine.validate import SchemaOutcome
+    from seamless_sdk.conformance.spec.schema import InputSpec
 
 _MAX_FLAGS = np.iinfo(np.int32).max
-_ARRAY_DTYPES = (np.int64, *(np.float64,) * 5, FLAG_DTYPE)
 _SUSPECT = FLAG_DTYPE(BarFlag.SUSPECT)
 
 Values = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
@@ -157,11 +154,6 @@ class _Run:
         )
 
 
-def empty_bar_frame() -> pd.DataFrame:
-    """A stored bar frame with no rows (exact dtypes, RangeIndex)."""
-    return _frame(BarArrays(*(np.zeros(0, dtype=t) for t in _ARRAY_DTYPES)))
-
-
 def conform_bars(
     frame: object,
     interval: Interval | str,
@@ -248,6 +240,12 @@ def conform(
         out_of_order_window_bars=window_bars,
         source_priority=source_priority,
     )
+    # The schema stage is the only one that needs pandera (~0.5 s to import):
+    # loaded on the first conform, so that importing the SDK and reading stored
+    # bars never pays for it.
+    from seamless_sdk.conformance.engine.validate import check_input
+    from seamless_sdk.conformance.spec.schema import input_spec_for
+
     registry = default_registry()
     spec = input_spec_for(registry.get(kind.name, policy.schema_version))
     run = _Run(kind, spec, policy, registry.fingerprint, iv, start, end, int(flags), keep_optional)
@@ -401,7 +399,7 @@ def _parse_time(frame: pd.DataFrame) -> TimeOutcome | None:
 
 def _frame(bars: BarArrays, *, keep_vwap: bool = False) -> pd.DataFrame:
     columns = (
-        ts_column(bars.bar),
+        ts_from_seconds(bars.bar),
         bars.open,
         bars.high,
         bars.low,

@@ -1,22 +1,13 @@
-"""Quality rules for OHLCV bars: named, vectorised, counted.
+"""The structural quality stage: the rules table over one window's rows, counted.
 
-Each rule marks the rows that break it. The rules run on every sample
-before the roll-up and again on the rolled-up bars: a bar is rejected when
-it, or any sample it was made from, breaks a rule, so a bad sample cannot
-hide inside a good-looking bar (a negative volume summed away, a NaN open
-in the middle of a minute). A row is counted once per rule it breaks; a
-bar is rejected once.
+The rules themselves (names, columns, predicates, severities) are
+``spec/rules.py``'s ``QUALITY_TABLE``; this module only evaluates them. They
+run on every sample before the roll-up and again on the rolled-up bars: a
+bar is rejected when it, or any sample it was made from, breaks a rule, so a
+bad sample cannot hide inside a good-looking bar (a negative volume summed
+away, a NaN open in the middle of a minute). A row is counted once per rule
+it breaks; a bar is rejected once.
 
-| rule | a row breaks it when |
-| --- | --- |
-| ``high_lt_max_open_close`` | high < max(open, close) |
-| ``low_gt_min_open_close`` | low > min(open, close) |
-| ``negative_volume`` | volume < 0 |
-| ``nan_price`` | open, high, low or close is NaN |
-| ``nan_volume`` | volume is NaN |
-| ``inf_value`` | any of open, high, low, close, volume is ±inf |
-
-Comparisons with NaN are false, so a NaN row is counted under ``nan_*`` only.
 Samples that pass every rule roll up into a bar that passes them too (high
 is a max of highs, each above its own open and close; and so on); the
 second pass only catches a volume sum overflowing to inf.
@@ -28,15 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-QUALITY_RULES: tuple[str, ...] = (
-    "high_lt_max_open_close",
-    "low_gt_min_open_close",
-    "negative_volume",
-    "nan_price",
-    "nan_volume",
-    "inf_value",
-)
-"""Names of the quality rules, in the order they are evaluated and reported."""
+from seamless_sdk.bars import VALUE_COLUMNS
+from seamless_sdk.conformance.spec.rules import QUALITY_RULES, breaking_rows
 
 
 @dataclass(frozen=True)
@@ -49,6 +33,7 @@ class QualityOutcome:
 
     @property
     def rejected(self) -> int:
+        """Rows that broke at least one rule."""
         return 0 if self.bad is None else int(np.count_nonzero(self.bad))
 
 
@@ -56,23 +41,12 @@ def check_quality(
     open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray, volume: np.ndarray
 ) -> QualityOutcome:
     """Evaluate every rule over aligned float64 arrays (one element per row)."""
-    with np.errstate(invalid="ignore"):
-        hi_oc = np.maximum(open_, close)
-        lo_oc = np.minimum(open_, close)
-        prices_nan = np.isnan(open_) | np.isnan(high) | np.isnan(low) | np.isnan(close)
-        masks = (
-            high < hi_oc,
-            low > lo_oc,
-            volume < 0,
-            prices_nan,
-            np.isnan(volume),
-            np.isinf(open_) | np.isinf(high) | np.isinf(low) | np.isinf(close) | np.isinf(volume),
-        )
-    counts = {name: int(np.count_nonzero(m)) for name, m in zip(QUALITY_RULES, masks, strict=True)}
+    values = (open_, high, low, close, volume)
+    masks = breaking_rows(dict(zip(VALUE_COLUMNS, values, strict=True)))
+    counts = {name: int(np.count_nonzero(m)) for name, m in masks.items()}
     if not any(counts.values()):
         return QualityOutcome(counts, None)
-    bad = np.logical_or.reduce(masks)
-    return QualityOutcome(counts, bad)
+    return QualityOutcome(counts, np.logical_or.reduce(list(masks.values())))
 
 
 def combine_counts(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:

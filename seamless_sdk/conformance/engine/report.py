@@ -11,13 +11,12 @@ the counts, so one read that spans many fetched windows still has one report.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from seamless_sdk.conformance.engine.anomalies import STATISTICAL_RULES
-from seamless_sdk.conformance.engine.quality import QUALITY_RULES
 from seamless_sdk.conformance.spec.flags import ALL_FLAGS
+from seamless_sdk.conformance.spec.rules import QUALITY_RULES, STATISTICAL_RULES
+from seamless_sdk.jsonable import jsonable
 
 MAX_FAILURE_CASES = 100
 """Failure cases kept per report: enough to debug, small enough for Dagster metadata."""
@@ -201,11 +200,11 @@ class ConformanceReport:
             "flag_counts": dict(self.flag_counts),
             "rule_violations": dict(self.rule_violations),
             "schema_errors": list(self.schema_errors),
-            "failure_cases": [{k: json_safe(v) for k, v in c.items()} for c in self.failure_cases],
+            "failure_cases": [{k: jsonable(v) for k, v in c.items()} for c in self.failure_cases],
             "stages": {
-                name: {k: json_safe(v) for k, v in s.items()} for name, s in self.stages.items()
+                name: {k: jsonable(v) for k, v in s.items()} for name, s in self.stages.items()
             },
-            "policy": json_safe(self.policy),
+            "policy": jsonable(self.policy),
         }
 
 
@@ -260,23 +259,3 @@ def _merge_value(a: Any, b: Any) -> Any:
         return a
     left = a if isinstance(a, list) else [a]
     return [*left, *(x for x in (b if isinstance(b, list) else [b]) if x not in left)]
-
-
-def json_safe(value: Any) -> Any:
-    """``value`` as something ``json.dumps(allow_nan=False)`` accepts."""
-    if value is None or isinstance(value, (bool, str)):
-        return value
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, float):
-        return float(value) if math.isfinite(value) else None  # np.float64 is a float too
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    if hasattr(value, "item") and callable(value.item):
-        try:
-            return json_safe(value.item())  # numpy scalars
-        except (TypeError, ValueError):
-            pass
-    return str(value)

@@ -20,15 +20,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from seamless_sdk.conformance.engine.report import MAX_FAILURE_CASES, json_safe
+from seamless_sdk.bars import NS
+from seamless_sdk.conformance.engine.report import MAX_FAILURE_CASES
+from seamless_sdk.jsonable import jsonable
 
-NS = 1_000_000_000
 # datetime64[ns] spans about 1677-09-21 .. 2262-04-11; stay a day inside so
 # aligning a bar down never leaves the representable range.
 _MIN_S = -9_223_286_400
 _MAX_S = 9_223_286_400
 _UNIT_NS = {"s": NS, "ms": 1_000_000, "us": 1_000, "ns": 1}
-_UTC_NS = pd.DatetimeTZDtype("ns", "UTC")
 
 
 @dataclass(frozen=True)
@@ -142,7 +142,7 @@ def _bad(ts: pd.Series, mask: np.ndarray, kind: str, problem: str) -> TimeOutcom
         {
             "column": "ts",
             "check": "parse_timestamp",
-            "index": json_safe(i),
+            "index": jsonable(i),
             "failure_case": _show(v),
         }
         for i, v in zip(values.index, values.array, strict=True)
@@ -156,9 +156,4 @@ def _show(value: Any) -> Any:
         return None
     if isinstance(value, float) and value != value:
         return None
-    return json_safe(value) if isinstance(value, (int, float, str)) else str(value)
-
-
-def ts_column(seconds: np.ndarray) -> pd.DatetimeIndex:
-    """The ``datetime64[ns, UTC]`` index of int64 epoch seconds (no parsing)."""
-    return pd.DatetimeIndex((seconds * NS).view("M8[ns]"), dtype=_UTC_NS)
+    return jsonable(value) if isinstance(value, (int, float, str)) else str(value)

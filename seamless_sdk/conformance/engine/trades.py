@@ -21,13 +21,10 @@ import pandas as pd
 
 from seamless_sdk.conformance.engine.pipeline import ConformanceResult, DatasetKind, Values, conform
 from seamless_sdk.conformance.spec.modes import ConformanceConfig, Mode
-from seamless_sdk.conformance.spec.registry import default_registry
-from seamless_sdk.conformance.spec.schema import input_spec_for
 from seamless_sdk.intervals import Interval
 
 TRADES_SCHEMA_NAME = "trades"
 TRADES_SCHEMA_VERSION = "1"
-TRADES_INPUT = input_spec_for(default_registry().get(TRADES_SCHEMA_NAME, TRADES_SCHEMA_VERSION))
 
 
 def _trade_values(frame: pd.DataFrame) -> Values:

@@ -17,6 +17,8 @@ from enum import IntFlag
 
 import numpy as np
 
+from seamless_sdk.bars import FLAG_DTYPE as _FLAG_DTYPE
+
 
 class BarFlag(IntFlag):
     """What happened to a bar on its way into the store or out of the SDK."""
@@ -46,7 +48,7 @@ class BarFlag(IntFlag):
 Flag = BarFlag
 """Short alias: ``Flag.BACKFILLED``."""
 
-FLAG_DTYPE = np.int32
+FLAG_DTYPE = _FLAG_DTYPE
 ALL_FLAGS: tuple[BarFlag, ...] = tuple(BarFlag)
 
 

@@ -23,9 +23,8 @@ from typing import Any, Literal, cast
 
 import yaml
 
-from seamless_sdk.conformance.engine.anomalies import RULE_PARAMS, STATISTICAL_RULES
-from seamless_sdk.conformance.engine.quality import QUALITY_RULES
 from seamless_sdk.conformance.spec.registry import schemas_dir
+from seamless_sdk.conformance.spec.rules import QUALITY_RULES, RULE_PARAMS, STATISTICAL_RULES
 from seamless_sdk.errors import InvalidRequestError
 
 ENV_VAR = "SEAMLESS_CONFORMANCE_CONFIG"

@@ -39,16 +39,16 @@ from functools import lru_cache
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-import pandera.pandas as pa
 import yaml
-from pandera.errors import SchemaDefinitionError
-from pandera.io.pandas_io import deserialize_schema
 
 from seamless_sdk.conformance.spec.checks import register_checks
 from seamless_sdk.conformance.spec.compat import Incompatibility, check_released, check_versions
 from seamless_sdk.errors import InvalidRequestError
+
+if TYPE_CHECKING:
+    import pandera.pandas as pa
 
 SCHEMA_FILE = re.compile(r"(?P<name>[a-z][a-z0-9_]*)\.v(?P<version>[1-9][0-9]*)\.yaml")
 """File names the registry reads; anything else in the directory is ignored."""
@@ -231,6 +231,11 @@ def load_schema_file(path: Path | Traversable) -> RegisteredSchema:
     if problems:
         raise InvalidRequestError(_FIELD, f"{path.name}: " + "; ".join(problems))
     fingerprint = canonical_fingerprint(content)
+    # pandera takes ~0.5 s to import: only reading a schema file pays for it,
+    # never importing the SDK or reading stored bars.
+    from pandera.errors import SchemaDefinitionError
+    from pandera.io.pandas_io import deserialize_schema
+
     register_checks()
     try:
         # pandera pops keys out of the mapping it reads: hand it a copy.

@@ -20,66 +20,89 @@ every dataset kind. Two views of ``ohlcv_bars`` are built once at import:
 value columns are the required columns other than the time column and the
 ones the pipeline generates (``flags``); optional columns (``vwap`` in v2)
 are checked only when the caller keeps them.
+
+The quality rules of ``OHLCVBars`` come from the rules table (``rules.py``):
+its frame checks are the table's registered checks, its column checks the
+table's built-in ones. This module builds pandera objects, so it imports
+pandera; the pipeline imports it on the first conform, not at SDK import.
+Validating a frame against these schemas is ``engine/validate.py``.
 """
 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Annotated, Any
 
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
-from pandera.errors import SchemaErrors
 from pandera.typing import Series
 
-from seamless_sdk.conformance.engine.report import MAX_FAILURE_CASES, json_safe
+from seamless_sdk.bars import VALUE_COLUMNS, VALUE_DTYPE
+from seamless_sdk.conformance.spec.checks import register_checks
 from seamless_sdk.conformance.spec.registry import RegisteredSchema, default_registry
+from seamless_sdk.conformance.spec.rules import FRAME_CHECKS, QUALITY_TABLE, rules_of_check
 from seamless_sdk.errors import InvalidRequestError
-from seamless_sdk.stores.base import BAR_COLUMNS
 
 SCHEMA_NAME = "ohlcv_bars"
 SCHEMA_VERSION = "1"
 """The version of ``ohlcv_bars`` the store holds (v2 only adds an optional column)."""
-VALUE_COLUMNS: tuple[str, ...] = BAR_COLUMNS[1:]
-_FLOAT64 = np.dtype(np.float64)
+_FLOAT64 = VALUE_DTYPE
+# pandera's Field keyword for each built-in column check the rules table names.
+_FIELD_KEYWORDS = {"greater_than_or_equal_to": "ge"}
+
+
+def _field(column: str, **extra: Any) -> Any:
+    """The model field of ``column``, with the built-in checks the rules table puts on it."""
+    checks = {
+        _FIELD_KEYWORDS[r.check]: r.check_value for r in QUALITY_TABLE if r.check_column == column
+    }
+    return pa.Field(**checks, **extra)
+
+
+def _frame_checks() -> dict[str, Any]:
+    """The table's frame checks as ``DataFrameModel.Config`` entries (pandera turns
+    every unknown Config attribute into ``Check.<name>(**value)``)."""
+    register_checks()
+    return {
+        name: (
+            {"columns": list(VALUE_COLUMNS)}
+            if all(r.any_columns for r in rules_of_check(name))
+            else ...
+        )
+        for name in FRAME_CHECKS
+    }
 
 
 class OHLCVBars(pa.DataFrameModel):
-    """The stored bar frame of ``ohlcv_bars`` version 1 (see ``stores/base.py``)."""
+    """The stored bar frame of ``ohlcv_bars`` version 1 (see ``seamless_sdk/bars.py``)."""
 
     ts: Series[Annotated[pd.DatetimeTZDtype, "ns", "UTC"]] = pa.Field(unique=True)
-    open: Series[np.float64]
-    high: Series[np.float64]
-    low: Series[np.float64]
-    close: Series[np.float64]
-    volume: Series[np.float64] = pa.Field(ge=0)
+    open: Series[np.float64] = _field("open")
+    high: Series[np.float64] = _field("high")
+    low: Series[np.float64] = _field("low")
+    close: Series[np.float64] = _field("close")
+    volume: Series[np.float64] = _field("volume")
     flags: Series[np.int32]
 
-    class Config:
-        name = SCHEMA_NAME
-        description = f"{SCHEMA_NAME} v{SCHEMA_VERSION}: the stored bar frame"
-        metadata = {"version": SCHEMA_VERSION}  # noqa: RUF012  (pandera reads a plain dict)
-        strict = True
-        ordered = True
+    Config = type(
+        "Config",
+        (),
+        {
+            "name": SCHEMA_NAME,
+            "description": f"{SCHEMA_NAME} v{SCHEMA_VERSION}: the stored bar frame",
+            "metadata": {"version": SCHEMA_VERSION},
+            "strict": True,
+            "ordered": True,
+            **_frame_checks(),
+        },
+    )
 
     @pa.check("ts", name="ascending", element_wise=False)
     def _ts_ascending(cls, ts: Series[Any]) -> bool:
         return bool(ts.is_monotonic_increasing)
-
-    @pa.dataframe_check(name="high_ge_max_open_close")
-    def _high_ge_max_open_close(cls, df: pd.DataFrame) -> Series[bool]:
-        return df["high"] >= np.maximum(df["open"], df["close"])
-
-    @pa.dataframe_check(name="low_le_min_open_close")
-    def _low_le_min_open_close(cls, df: pd.DataFrame) -> Series[bool]:
-        return df["low"] <= np.minimum(df["open"], df["close"])
-
-    @pa.dataframe_check(name="finite_values")
-    def _finite_values(cls, df: pd.DataFrame) -> Series[bool]:
-        return pd.Series(np.isfinite(df[list(VALUE_COLUMNS)].to_numpy()).all(axis=1), df.index)
 
 
 @dataclass(frozen=True)
@@ -180,126 +203,3 @@ _STORED = default_registry().get(SCHEMA_NAME, SCHEMA_VERSION)
 OHLCV_INPUT = input_spec_for(_STORED)
 INPUT_SCHEMA = OHLCV_INPUT.schema
 STORED_SCHEMA = _STORED.schema
-
-
-@dataclass(frozen=True)
-class SchemaOutcome:
-    """The schema stage's verdict on one input frame.
-
-    ``frame`` holds the value columns as float64 (plus ``ts`` untouched) when
-    the frame passed, else None.
-    """
-
-    spec: InputSpec
-    frame: pd.DataFrame | None
-    errors: list[str] = field(default_factory=list)
-    failure_cases: list[dict[str, Any]] = field(default_factory=list)
-    columns_dropped: list[str] = field(default_factory=list)
-    coerced: list[str] = field(default_factory=list)
-    optional: tuple[str, ...] = ()
-    """Optional columns of the spec that the frame has and the caller keeps."""
-
-    @property
-    def ok(self) -> bool:
-        return self.frame is not None
-
-    def details(self) -> dict[str, Any]:
-        """The schema stage entry of the report."""
-        return {
-            "ok": self.ok,
-            "name": self.spec.name,
-            "version": self.spec.version,
-            "errors": len(self.errors),
-            "columns_dropped": list(self.columns_dropped),
-            "coerced": list(self.coerced),
-            "optional_kept": list(self.optional),
-        }
-
-
-def check_input(
-    frame: pd.DataFrame, spec: InputSpec = OHLCV_INPUT, *, keep_optional: bool = False
-) -> SchemaOutcome:
-    """Validate a fetcher's frame against ``spec`` (lazily: all errors at once).
-
-    With ``keep_optional`` the spec's optional columns that the frame has are
-    checked and kept (``SchemaOutcome.optional``); otherwise they are dropped.
-    """
-    columns = [str(c) for c in frame.columns.tolist()]
-    optional = tuple(c for c in spec.optional_columns if c in columns) if keep_optional else ()
-    wanted = (*spec.columns, *optional)
-    dropped = [c for c in columns if c not in wanted]
-    repeated = sorted({c for c in columns if c in wanted and columns.count(c) > 1})
-    if repeated:
-        errors = [f"column {c!r} appears {columns.count(c)} times" for c in repeated]
-        cases = [_case(c, "unique_column_names", None, c) for c in repeated]
-        return SchemaOutcome(spec, None, errors, cases, dropped)
-    dtypes = frame.dtypes
-    checked = (*spec.value_columns, *optional)
-    coerced = [c for c in checked if c in columns and dtypes[c] != _FLOAT64]
-    schema = spec.schema_for(coerce=bool(coerced), optional=optional)
-    try:
-        validated = schema.validate(frame, lazy=True)
-    except SchemaErrors as exc:
-        errors, cases = failures_from(exc)
-        return SchemaOutcome(spec, None, errors, cases, dropped, coerced)
-    return SchemaOutcome(spec, validated, [], [], dropped, coerced, optional)
-
-
-def validate_stored(frame: pd.DataFrame) -> tuple[list[str], list[dict[str, Any]]]:
-    """Check a stored bar frame against ``STORED_SCHEMA``.
-
-    Returns ``(errors, failure_cases)``, both empty when the frame conforms;
-    meant for asset checks and tests, which report rather than raise.
-    """
-    try:
-        STORED_SCHEMA.validate(frame, lazy=True)
-    except SchemaErrors as exc:
-        return failures_from(exc)
-    return [], []
-
-
-def failures_from(exc: SchemaErrors) -> tuple[list[str], list[dict[str, Any]]]:
-    """Readable errors (one per column and check) and capped failure cases."""
-    table = exc.failure_cases
-    cases: list[dict[str, Any]] = []
-    seen: set[tuple[Any, ...]] = set()
-    groups: dict[tuple[str, str], list[Any]] = {}
-    # A value that cannot be coerced is also reported by the dtype check that
-    # follows; once is enough.
-    uncoerced = {
-        _label(c)
-        for c, k in zip(table["column"], table["check"], strict=True)
-        if str(k).startswith("coerce_dtype")
-    }
-    for row in table.itertuples(index=False):
-        column = _label(row.column)
-        check = str(row.check)
-        if column in uncoerced and check.startswith("dtype("):
-            continue
-        failure = json_safe(row.failure_case)
-        index = json_safe(row.index)
-        if check.startswith("column_in_dataframe") or check == "column_in_schema":
-            column = str(failure)
-        key = (column, check, index, str(failure))
-        if key in seen:
-            continue
-        seen.add(key)
-        groups.setdefault((column, check), []).append(failure)
-        if len(cases) < MAX_FAILURE_CASES:
-            cases.append(_case(column, check, index, failure))
-    return [_message(column, check, fails) for (column, check), fails in groups.items()], cases
-
-
-def _message(column: str, check: str, failures: list[Any]) -> str:
-    if check.startswith("column_in_dataframe"):
-        return f"missing column {column!r}"
-    sample = ", ".join(repr(f) for f in failures[:3])
-    return f"column {column!r}: {check} failed for {len(failures)} value(s), e.g. {sample}"
-
-
-def _label(value: Any) -> str:
-    return "" if value is None or (isinstance(value, float) and value != value) else str(value)
-
-
-def _case(column: str, check: str, index: Any, failure: Any) -> dict[str, Any]:
-    return {"column": column, "check": check, "index": index, "failure_case": failure}

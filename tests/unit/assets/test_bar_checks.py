@@ -9,8 +9,8 @@ from seamless_assets.checks.evaluate import (
     completeness_outcome,
     quality_outcome,
     schema_outcome,
-    stored_seconds,
 )
+from seamless_sdk.bars import epoch_seconds
 from seamless_sdk.conformance import ConformanceReport
 from seamless_sdk.ranges import RangeSet
 
@@ -39,7 +39,11 @@ def test_good_window_passes_every_check() -> None:
     assert schema_outcome(frame, report).passed
     assert quality_outcome(frame, report).passed
     done = completeness_outcome(
-        stored_seconds(frame), T0 + 60 * np.arange(60), T0, T0 + 3600, RangeSet([(T0, T0 + 3600)])
+        epoch_seconds(frame["ts"]),
+        T0 + 60 * np.arange(60),
+        T0,
+        T0 + 3600,
+        RangeSet([(T0, T0 + 3600)]),
     )
     assert done.passed
     assert done.metadata["expected"] == done.metadata["observed"] == 60
@@ -79,7 +83,7 @@ def test_missing_bars_warn_with_first_gap_and_ratio() -> None:
     frame = bars(60).drop(index=[10, 11, 30]).reset_index(drop=True)
     expected = T0 + 60 * np.arange(60)
     outcome = completeness_outcome(
-        stored_seconds(frame), expected, T0, T0 + 3600, RangeSet([(T0, T0 + 1800)])
+        epoch_seconds(frame["ts"]), expected, T0, T0 + 3600, RangeSet([(T0, T0 + 1800)])
     )
     assert not outcome.passed and outcome.severity == "WARN"
     assert outcome.metadata["missing"] == 3

@@ -16,11 +16,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from seamless_sdk.bars import STORED_COLUMNS
 from seamless_sdk.conformance import BarFlag, conform_bars, load_config, validate_stored
 from seamless_sdk.errors import InvalidRequestError
 from seamless_sdk.intervals import parse_interval
 from seamless_sdk.ranges import RangeSet
-from seamless_sdk.stores.base import STORED_COLUMNS
 
 T0 = 1_710_028_800  # 2024-03-10 00:00 UTC, the day New York springs forward
 M1 = parse_interval("1m")

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from seamless_sdk.bars import STORED_COLUMNS
 from seamless_sdk.conformance import (
     BarFlag,
     conform_bars,
@@ -25,7 +26,6 @@ from seamless_sdk.conformance import (
 )
 from seamless_sdk.errors import InvalidRequestError
 from seamless_sdk.ranges import RangeSet
-from seamless_sdk.stores.base import STORED_COLUMNS
 
 T0 = 1_710_028_800
 WINDOW = (T0, T0 + 3600)

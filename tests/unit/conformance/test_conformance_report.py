@@ -94,16 +94,19 @@ def test_merge_lists_different_ts_kinds() -> None:
 
 
 def test_to_dict_is_strict_json_with_nan_failure_cases() -> None:
-    """NaN/inf values in failure cases become null: metadata must be strict JSON."""
+    """NaN/inf values in failure cases become "nan"/"inf" strings (seamless_sdk.jsonable's
+    one rule): metadata must be strict JSON, and a NaN is not an infinity."""
     report = ConformanceReport(
         ok=False,
         failure_cases=[
-            {"column": "ts", "check": "x", "index": np.int64(3), "failure_case": float("nan")}
+            {"column": "ts", "check": "x", "index": np.int64(3), "failure_case": float("nan")},
+            {"column": "high", "check": "x", "index": 4, "failure_case": np.float64("-inf")},
         ],
     )
     data = json.loads(json.dumps(report.to_dict(), allow_nan=False))
     assert data["failure_cases"] == [
-        {"column": "ts", "check": "x", "index": 3, "failure_case": None}
+        {"column": "ts", "check": "x", "index": 3, "failure_case": "nan"},
+        {"column": "high", "check": "x", "index": 4, "failure_case": "-inf"},
     ]
     assert data["ok"] is False and data["summary"].startswith("FAILED")
 

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from seamless_sdk.bars import STORED_COLUMNS
 from seamless_sdk.conformance import (
     INPUT_SCHEMA,
     SCHEMA_NAME,
@@ -19,7 +20,6 @@ from seamless_sdk.conformance import (
 )
 from seamless_sdk.conformance.engine.time import NS, to_utc_ns
 from seamless_sdk.intervals import parse_interval
-from seamless_sdk.stores.base import STORED_COLUMNS
 
 T0 = 1_710_028_800
 

@@ -1,0 +1,202 @@
+"""The schema stage: a fetcher's frame against its dataset kind's input schema.
+
+:func:`check_input` first makes sure the frame is a flat table whose columns
+can hold what the schema declares (issue 9: a MultiIndex of columns, complex
+prices, booleans, timedeltas or categories are refused with a reason, never
+coerced or crashed on), then validates it with pandera, lazily, so every
+problem is reported at once. :func:`validate_stored` checks a stored bar
+frame for asset checks and tests. The schemas themselves are
+``spec/schema.py``'s.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pandera.errors import SchemaError, SchemaErrors
+
+from seamless_sdk.conformance.engine.report import MAX_FAILURE_CASES
+from seamless_sdk.conformance.spec.schema import _FLOAT64, OHLCV_INPUT, STORED_SCHEMA, InputSpec
+from seamless_sdk.jsonable import jsonable
+
+
+@dataclass(frozen=True)
+class SchemaOutcome:
+    """The schema stage's verdict on one input frame.
+
+    ``frame`` holds the value columns as float64 (plus ``ts`` untouched) when
+    the frame passed, else None.
+    """
+
+    spec: InputSpec
+    frame: pd.DataFrame | None
+    errors: list[str] = field(default_factory=list)
+    failure_cases: list[dict[str, Any]] = field(default_factory=list)
+    columns_dropped: list[str] = field(default_factory=list)
+    coerced: list[str] = field(default_factory=list)
+    optional: tuple[str, ...] = ()
+    """Optional columns of the spec that the frame has and the caller keeps."""
+
+    @property
+    def ok(self) -> bool:
+        return self.frame is not None
+
+    def details(self) -> dict[str, Any]:
+        """The schema stage entry of the report."""
+        return {
+            "ok": self.ok,
+            "name": self.spec.name,
+            "version": self.spec.version,
+            "errors": len(self.errors),
+            "columns_dropped": list(self.columns_dropped),
+            "coerced": list(self.coerced),
+            "optional_kept": list(self.optional),
+        }
+
+
+def check_input(
+    frame: pd.DataFrame, spec: InputSpec = OHLCV_INPUT, *, keep_optional: bool = False
+) -> SchemaOutcome:
+    """Validate a fetcher's frame against ``spec`` (lazily: all errors at once).
+
+    With ``keep_optional`` the spec's optional columns that the frame has are
+    checked and kept (``SchemaOutcome.optional``); otherwise they are dropped.
+    """
+    if isinstance(frame.columns, pd.MultiIndex):
+        levels = frame.columns.nlevels
+        problem = f"columns are a MultiIndex of {levels} levels; expected one flat row of names"
+        return SchemaOutcome(spec, None, [problem], [_case("", "flat_columns", None, problem)])
+    columns = [str(c) for c in frame.columns.tolist()]
+    optional = tuple(c for c in spec.optional_columns if c in columns) if keep_optional else ()
+    wanted = (*spec.columns, *optional)
+    dropped = [c for c in columns if c not in wanted]
+    repeated = sorted({c for c in columns if c in wanted and columns.count(c) > 1})
+    if repeated:
+        errors = [f"column {c!r} appears {columns.count(c)} times" for c in repeated]
+        cases = [_case(c, "unique_column_names", None, c) for c in repeated]
+        return SchemaOutcome(spec, None, errors, cases, dropped)
+    checked = (*spec.value_columns, *optional)
+    present = [c for c in checked if c in columns]
+    unfit = [(c, p) for c in present if (p := _value_kind_problem(frame[c]))]
+    if "ts" in columns and (p := _ts_kind_problem(frame["ts"])):
+        unfit.append(("ts", p))
+    if unfit:
+        errors = [f"column {c!r}: {p}" for c, p in unfit]
+        cases = [_case(c, "real_dtype", None, p) for c, p in unfit]
+        return SchemaOutcome(spec, None, errors, cases, dropped)
+    dtypes = frame.dtypes
+    coerced = [c for c in present if dtypes[c] != _FLOAT64]
+    schema = spec.schema_for(coerce=bool(coerced), optional=optional)
+    try:
+        validated = schema.validate(frame, lazy=True)
+    except SchemaErrors as exc:
+        errors, cases = failures_from(exc)
+        return SchemaOutcome(spec, None, errors, cases, dropped, coerced)
+    except (SchemaError, TypeError, ValueError, OverflowError) as exc:
+        # Values pandera could not even try to coerce (a huge int, an odd object):
+        # still the source's problem, reported like any other.
+        problem = f"cannot be read as float64 values ({type(exc).__name__}: {exc})"
+        return SchemaOutcome(spec, None, [problem], [_case("", "coerce", None, problem)], dropped)
+    return SchemaOutcome(spec, validated, [], [], dropped, coerced, optional)
+
+
+# Elements of an object column that float() would accept but that are not
+# numbers of a price or a volume (True is 1.0, a complex number its real part).
+_NOT_REAL = (bool, np.bool_, complex, np.complexfloating, date, timedelta, np.datetime64)
+_NOT_REAL += (np.timedelta64,)
+
+
+def _value_kind_problem(values: Any) -> str | None:
+    """Why a value column cannot hold real numbers, or None when it can (or may coerce)."""
+    if not isinstance(values, pd.Series):
+        return None  # a repeated name: reported by the caller
+    dtype = values.dtype
+    if isinstance(dtype, (pd.CategoricalDtype, pd.IntervalDtype, pd.PeriodDtype)):
+        return f"{dtype} is not a real numeric dtype"
+    kind = dtype.kind
+    if kind in "iuf":
+        return None
+    if kind in "OUS":
+        # Text that parses as numbers is coerced (a CSV read as strings);
+        # anything else fails pandera's coercion with failure cases.
+        raw = values.to_numpy(dtype=object)
+        odd = np.fromiter((isinstance(v, _NOT_REAL) for v in raw), dtype=bool, count=len(raw))
+        if odd.any():
+            sample = raw[odd][0]
+            return f"holds {int(odd.sum())} value(s) that are not real numbers, e.g. {sample!r}"
+        return None
+    return f"{dtype} is not a real numeric dtype"
+
+
+def _ts_kind_problem(ts: Any) -> str | None:
+    """Why a ``ts`` column cannot hold times, or None (the time stage parses the rest)."""
+    if not isinstance(ts, pd.Series):
+        return None
+    dtype = ts.dtype
+    if isinstance(dtype, (pd.CategoricalDtype, pd.IntervalDtype)) or dtype.kind in "cm":
+        return f"{dtype} is not a time dtype (datetimes, epoch seconds or ISO-8601 text)"
+    return None
+
+
+def validate_stored(frame: pd.DataFrame) -> tuple[list[str], list[dict[str, Any]]]:
+    """Check a stored bar frame against ``STORED_SCHEMA``.
+
+    Returns ``(errors, failure_cases)``, both empty when the frame conforms;
+    meant for asset checks and tests, which report rather than raise.
+    """
+    try:
+        STORED_SCHEMA.validate(frame, lazy=True)
+    except SchemaErrors as exc:
+        return failures_from(exc)
+    return [], []
+
+
+def failures_from(exc: SchemaErrors) -> tuple[list[str], list[dict[str, Any]]]:
+    """Readable errors (one per column and check) and capped failure cases."""
+    table = exc.failure_cases
+    cases: list[dict[str, Any]] = []
+    seen: set[tuple[Any, ...]] = set()
+    groups: dict[tuple[str, str], list[Any]] = {}
+    # A value that cannot be coerced is also reported by the dtype check that
+    # follows; once is enough.
+    uncoerced = {
+        _label(c)
+        for c, k in zip(table["column"], table["check"], strict=True)
+        if str(k).startswith("coerce_dtype")
+    }
+    for row in table.itertuples(index=False):
+        column = _label(row.column)
+        check = str(row.check)
+        if column in uncoerced and check.startswith("dtype("):
+            continue
+        failure = jsonable(row.failure_case)
+        index = jsonable(row.index)
+        if check.startswith("column_in_dataframe") or check == "column_in_schema":
+            column = str(failure)
+        key = (column, check, index, str(failure))
+        if key in seen:
+            continue
+        seen.add(key)
+        groups.setdefault((column, check), []).append(failure)
+        if len(cases) < MAX_FAILURE_CASES:
+            cases.append(_case(column, check, index, failure))
+    return [_message(column, check, fails) for (column, check), fails in groups.items()], cases
+
+
+def _message(column: str, check: str, failures: list[Any]) -> str:
+    if check.startswith("column_in_dataframe"):
+        return f"missing column {column!r}"
+    sample = ", ".join(repr(f) for f in failures[:3])
+    return f"column {column!r}: {check} failed for {len(failures)} value(s), e.g. {sample}"
+
+
+def _label(value: Any) -> str:
+    return "" if value is None or (isinstance(value, float) and value != value) else str(value)
+
+
+def _case(column: str, check: str, index: Any, failure: Any) -> dict[str, Any]:
+    return {"column": column, "check": check, "index": index, "failure_case": failure}
