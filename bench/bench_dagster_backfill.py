@@ -39,8 +39,8 @@ from seamless_assets import build_definitions, parse_config
 from seamless_sdk.backfill.dagster import (
     RANGE_END_TAG,
     RANGE_START_TAG,
+    PartitionKey,
     job_name,
-    partition_key,
     partition_windows_touching,
     register_nodes,
 )
@@ -85,8 +85,8 @@ def run_mode(mode: str, args: argparse.Namespace, workdir: Path) -> dict[str, An
         runs = 0
         if mode == "one_run":
             tags = {
-                RANGE_START_TAG: partition_key(nodes[0], iv, windows[0][0]),
-                RANGE_END_TAG: partition_key(nodes[-1], iv, windows[-1][0]),
+                RANGE_START_TAG: str(PartitionKey(nodes[0], iv, windows[0][0])),
+                RANGE_END_TAG: str(PartitionKey(nodes[-1], iv, windows[-1][0])),
             }
             assert job.execute_in_process(instance=instance, tags=tags, run_config=QUIET).success
             runs = 1
@@ -95,7 +95,7 @@ def run_mode(mode: str, args: argparse.Namespace, workdir: Path) -> dict[str, An
                 for ws, _ in windows:
                     result = job.execute_in_process(
                         instance=instance,
-                        partition_key=partition_key(node, iv, ws),
+                        partition_key=str(PartitionKey(node, iv, ws)),
                         run_config=QUIET,
                     )
                     assert result.success

@@ -24,8 +24,8 @@ from seamless_sdk.backfill.dagster import (
     RANGE_END_TAG,
     RANGE_START_TAG,
     SOURCE_TAG,
+    PartitionKey,
     job_name,
-    partition_key,
     partition_tag_value,
     partition_windows_touching,
     register_nodes,
@@ -100,7 +100,7 @@ def run_backfill(
         for node in nodes:
             for i in range(0, len(windows), per_run):
                 chunk = windows[i : i + per_run]
-                chunk_keys = tuple(partition_key(node, iv, ws) for ws, _ in chunk)
+                chunk_keys = tuple(str(PartitionKey(node, iv, ws)) for ws, _ in chunk)
                 result = job.execute_in_process(
                     instance=inst, raise_on_error=False, **_run_args(node, iv, chunk)
                 )
@@ -118,19 +118,13 @@ def run_backfill(
 
 
 def _run_args(node: str, iv: Interval, chunk: Sequence[tuple[int, int]]) -> dict[str, Any]:
-    first, last = chunk[0][0], chunk[-1][0]
+    first, last = PartitionKey(node, iv, chunk[0][0]), PartitionKey(node, iv, chunk[-1][0])
     if len(chunk) == 1:
         return {
-            "partition_key": partition_key(node, iv, first),
-            "tags": {PARTITION_TAG: partition_tag_value(node, iv, first), SOURCE_TAG: "cli"},
+            "partition_key": str(first),
+            "tags": {PARTITION_TAG: partition_tag_value(first), SOURCE_TAG: "cli"},
         }
-    return {
-        "tags": {
-            RANGE_START_TAG: partition_key(node, iv, first),
-            RANGE_END_TAG: partition_key(node, iv, last),
-            SOURCE_TAG: "cli",
-        }
-    }
+    return {"tags": {RANGE_START_TAG: str(first), RANGE_END_TAG: str(last), SOURCE_TAG: "cli"}}
 
 
 @contextmanager

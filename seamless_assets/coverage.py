@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 import dagster as dg
 
 from seamless_assets.metadata import data_version_tags, window_metadata
+from seamless_assets.partitions import valid_nodes
 from seamless_sdk.backfill.dagster import (
+    PartitionKey,
     asset_name,
-    partition_key,
     partition_windows_touching,
     register_nodes,
 )
@@ -55,17 +56,15 @@ def covered_windows(
     return out
 
 
-def coverage_event(
-    store: BarStore, node_id: str, interval: Interval, window: tuple[int, int], *, source: str
-) -> dg.AssetMaterialization:
+def coverage_event(store: BarStore, key: PartitionKey, *, source: str) -> dg.AssetMaterialization:
     """The runless materialization of one stored partition window."""
-    ws, we = window
+    node_id, interval, (ws, we) = key.node_id, key.interval, key.window
     rows = len(store.read(node_id, interval, ws, we))
     covered = store.coverage(node_id, interval).clip(ws, we)
     fingerprint = window_fingerprint(store, node_id, interval, ws, we)
     return dg.AssetMaterialization(
         asset_key=asset_name(interval),
-        partition=partition_key(node_id, interval, ws),
+        partition=str(key),
         description=f"reported from the store ({source})",
         metadata=window_metadata(
             node_id=node_id,
@@ -103,8 +102,8 @@ def report_coverage(
         return []
     register_nodes(instance, [node])
     keys = []
-    for w in windows:
-        event = coverage_event(store, node, iv, w, source="sdk")
+    for ws, _ in windows:
+        event = coverage_event(store, PartitionKey(node, iv, ws), source="sdk")
         instance.report_runless_asset_event(event)
         keys.append(event.partition or "")
     return keys
@@ -137,13 +136,13 @@ def coverage_reporter(
 class Drift:
     """Disagreement between the store and Dagster for one asset.
 
-    ``unreported``: (node, window) the store covers but Dagster has not seen
-    materialized; ``lost``: partition keys Dagster shows materialized whose
+    ``unreported``: partitions the store covers but Dagster has not seen
+    materialized; ``lost``: partitions Dagster shows materialized whose
     window the store no longer covers.
     """
 
-    unreported: list[tuple[str, tuple[int, int]]] = field(default_factory=list)
-    lost: list[str] = field(default_factory=list)
+    unreported: list[PartitionKey] = field(default_factory=list)
+    lost: list[PartitionKey] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return bool(self.unreported or self.lost)
@@ -166,20 +165,22 @@ def find_drift(
     """
     done = set(materialized)
     edge = interval.now_edge(now)
-    unreported: list[tuple[str, tuple[int, int]]] = []
-    lost: list[str] = []
-    for node in nodes:
+    unreported: list[PartitionKey] = []
+    lost: list[PartitionKey] = []
+    # A node partition added by hand in the UI may be any string: skip those.
+    for node in valid_nodes(nodes):
         coverage = store.coverage(node, interval)
         for ws, we in partition_windows_touching(
             interval, RangeSet.span(partition_start, edge), now=now
         ):
             if we > edge:
                 continue  # the open window is the tail sensor's
-            key = partition_key(node, interval, ws)
+            key = PartitionKey(node, interval, ws)
             full = coverage.covers(ws, we)
-            if full and key not in done:
-                unreported.append((node, (ws, we)))
-            elif key in done and not full:
+            seen = str(key) in done
+            if full and not seen:
+                unreported.append(key)
+            elif seen and not full:
                 empty = not coverage.clip(ws, we)
                 if empty or not partial_ok:
                     lost.append(key)

@@ -9,6 +9,7 @@ it filled up to the last closed bar.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from functools import cache
 
@@ -20,7 +21,9 @@ from seamless_sdk.backfill.dagster import (
     WINDOW_DIMENSION,
     window_format,
 )
+from seamless_sdk.errors import InvalidRequestError
 from seamless_sdk.intervals import Interval, window_floor
+from seamless_sdk.request import validate_node_id
 
 nodes_partitions = dg.DynamicPartitionsDefinition(name=NODES_PARTITIONS)
 
@@ -47,3 +50,15 @@ def bars_partitions(interval: Interval, start: int) -> dg.MultiPartitionsDefinit
     return dg.MultiPartitionsDefinition(
         {NODE_DIMENSION: nodes_partitions, WINDOW_DIMENSION: window_partitions(interval, start)}
     )
+
+
+def valid_nodes(nodes: Iterable[str]) -> list[str]:
+    """The valid node ids of ``nodes``, in order. Dynamic partitions (added by
+    hand in the UI) and stores written by hand may hold any string."""
+    out = []
+    for node in nodes:
+        try:
+            out.append(validate_node_id(node))
+        except InvalidRequestError:
+            continue
+    return out

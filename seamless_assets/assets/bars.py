@@ -4,7 +4,9 @@
 ``bars_1h`` and ``bars_1d`` by node × year. Materializing a partition fills
 that window of that node in the store. The function is thin: it walks the
 run's partition keys (one, or a range when a backfill puts many partitions in
-one run) and leaves the work to ``fill_partition``.
+one run) and leaves the work to ``fill_partition``, with the fill policy the
+run's ``seamless/fill.*`` tags carry (set by the SDK from the read that asked)
+over the location's default.
 """
 
 # No `from __future__ import annotations`: Dagster reads the decorated
@@ -18,7 +20,8 @@ from seamless_assets.checks.specs import bar_check_specs
 from seamless_assets.config import BackfillSettings
 from seamless_assets.partitions import bars_partitions
 from seamless_assets.resources import SeamlessResource
-from seamless_sdk.backfill.dagster import asset_name
+from seamless_sdk.backfill.dagster import PartitionKey, asset_name
+from seamless_sdk.backfill.policy import FillPolicy
 from seamless_sdk.errors import FetchError
 from seamless_sdk.intervals import Interval
 
@@ -61,10 +64,14 @@ def build_bars_asset(
     ) -> Iterator[dg.AssetMaterialization | dg.AssetCheckEvaluation | dg.Output]:
         failures: list[FetchError] = []
         selected = context.selected_asset_check_keys
+        policy = FillPolicy.from_tags(context.run.tags, default=seamless.fill_policy())
         with seamless.open_store() as store:
             for partition_key in context.partition_keys:
+                pk = PartitionKey.parse(interval, partition_key)
                 try:
-                    for event in fill_partition(seamless, store, key, interval, partition_key):
+                    for event in fill_partition(
+                        seamless, store, context.instance, key, pk, policy=policy
+                    ):
                         if (
                             isinstance(event, dg.AssetCheckEvaluation)
                             and event.asset_check_key not in selected

@@ -13,10 +13,9 @@ from collections.abc import Iterable, Sequence
 
 import dagster as dg
 
-from seamless_assets.partitions import nodes_partitions
+from seamless_assets.partitions import nodes_partitions, valid_nodes
 from seamless_assets.resources import SeamlessResource
-from seamless_sdk.errors import InvalidRequestError
-from seamless_sdk.request import validate_node_id
+from seamless_sdk.backfill.dagster import NODES_PARTITIONS
 
 SENSOR_NAME = "seamless_nodes_sensor"
 
@@ -25,11 +24,8 @@ def new_nodes(candidates: Iterable[str], known: Iterable[str]) -> list[str]:
     """Valid candidates not known yet, first-seen order, invalid ids dropped."""
     seen = set(known)
     out: list[str] = []
-    for node in candidates:
-        try:
-            validate_node_id(node)
-        except InvalidRequestError:
-            continue  # a store written by hand may hold anything; never register it
+    # A store written by hand may hold anything; never register an invalid id.
+    for node in valid_nodes(candidates):
         if node not in seen:
             seen.add(node)
             out.append(node)
@@ -48,7 +44,7 @@ def build_nodes_sensor(configured: Sequence[str], *, interval_s: int) -> dg.Sens
     def _sensor(context: dg.SensorEvaluationContext, seamless: SeamlessResource) -> dg.SensorResult:
         with seamless.open_store() as store:
             stored = [node for node, _ in store.series()]
-        known = context.instance.get_dynamic_partitions(nodes_partitions.name or "nodes")
+        known = context.instance.get_dynamic_partitions(NODES_PARTITIONS)
         added = new_nodes([*configured, *stored], known)
         if not added:
             return dg.SensorResult(skip_reason="every node is registered")

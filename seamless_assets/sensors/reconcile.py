@@ -20,11 +20,13 @@ import dagster as dg
 from seamless_assets.coverage import coverage_event, find_drift
 from seamless_assets.resources import SeamlessResource
 from seamless_sdk.backfill.dagster import (
+    NODES_PARTITIONS,
     PARTITION_TAG,
     SOURCE_TAG,
+    PartitionKey,
     asset_name,
     job_name,
-    split_partition_key,
+    partition_tag_value,
 )
 from seamless_sdk.intervals import Interval
 
@@ -33,14 +35,14 @@ MAX_EVENTS_PER_TICK = 500
 MAX_RUNS_PER_TICK = 100
 
 
-def repair_request(interval: Interval, key: str, storage_id: int | None) -> dg.RunRequest:
+def repair_request(key: PartitionKey, storage_id: int | None) -> dg.RunRequest:
     """The run that refills a lost partition window."""
-    name = asset_name(interval)
+    tag = partition_tag_value(key)
     return dg.RunRequest(
-        run_key=f"repair|{name}|{key}|{storage_id}",
-        job_name=job_name(interval),
-        partition_key=key,
-        tags={PARTITION_TAG: f"{name}|{key}", SOURCE_TAG: "repair"},
+        run_key=f"repair|{tag}|{storage_id}",
+        job_name=job_name(key.interval),
+        partition_key=str(key),
+        tags={PARTITION_TAG: tag, SOURCE_TAG: "repair"},
     )
 
 
@@ -64,7 +66,7 @@ def build_reconcile_sensor(
     )
     def _sensor(context: dg.SensorEvaluationContext, seamless: SeamlessResource) -> dg.SensorResult:
         instance = context.instance
-        nodes = list(instance.get_dynamic_partitions("nodes"))
+        nodes = list(instance.get_dynamic_partitions(NODES_PARTITIONS))
         events: list[dg.AssetMaterialization] = []
         runs: list[dg.RunRequest] = []
         with seamless.open_store() as store:
@@ -78,15 +80,14 @@ def build_reconcile_sensor(
                     partition_start,
                     partial_ok=partial_ok,
                 )
-                for node, window in drift.unreported[: MAX_EVENTS_PER_TICK - len(events)]:
-                    events.append(coverage_event(store, node, iv, window, source="reconcile"))
+                for pk in drift.unreported[: MAX_EVENTS_PER_TICK - len(events)]:
+                    events.append(coverage_event(store, pk, source="reconcile"))
                 if drift.lost:
                     latest = instance.get_latest_storage_id_by_partition(
                         key, dg.DagsterEventType.ASSET_MATERIALIZATION
                     )
                     for pk in drift.lost[: MAX_RUNS_PER_TICK - len(runs)]:
-                        split_partition_key(iv, pk)  # only well-formed keys get a run
-                        runs.append(repair_request(iv, pk, latest.get(pk)))
+                        runs.append(repair_request(pk, latest.get(str(pk))))
         if not events and not runs:
             return dg.SensorResult(skip_reason="store coverage and Dagster agree")
         context.log.info(f"reporting {len(events)} covered window(s), repairing {len(runs)}")

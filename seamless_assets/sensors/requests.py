@@ -8,6 +8,7 @@ made for them (found by their ``seamless/request`` tag), then:
   backfill, a tail run) joins that run instead of asking for another;
 * any other pending row becomes one ``RunRequest`` whose run key is the row
   and its attempt, so Dagster never launches it twice, whatever the ticks;
+  its tags carry the fill policy stored with the row (``seamless/fill.*``);
 * a launched row whose run finished is marked done or failed, so a later
   request for the same window revives it.
 
@@ -26,12 +27,12 @@ import dagster as dg
 from seamless_assets.resources import SeamlessResource
 from seamless_assets.sensors.runs import FINISHED, in_flight_runs_of
 from seamless_sdk.backfill.dagster import (
+    NODES_PARTITIONS,
     REQUEST_TAG,
     BackfillRequest,
     RequestState,
     asset_name,
     job_name,
-    partition_key,
     run_covers_partition,
     run_tags_for_request,
 )
@@ -104,13 +105,9 @@ def plan_requests(
         ):
             plan.transitions.append((row, "failed", None))  # no partition can serve it
             continue
-        pk = partition_key(row.node_id, iv, row.window_start)
+        pk = row.partition
         joined = next(
-            (
-                r
-                for r in in_flight
-                if r.asset == name and run_covers_partition(r.tags, name, pk, order)
-            ),
+            (r for r in in_flight if r.asset == name and run_covers_partition(r.tags, pk, order)),
             None,
         )
         if joined is not None:
@@ -125,12 +122,11 @@ def plan_requests(
 
 
 def run_request_for(row: BackfillRequest) -> dg.RunRequest:
-    """The single-partition run that serves a request row."""
-    iv = parse_interval(row.interval)
+    """The single-partition run that serves a request row, with its fill policy."""
     return dg.RunRequest(
         run_key=row.run_key,
-        job_name=job_name(iv),
-        partition_key=partition_key(row.node_id, iv, row.window_start),
+        job_name=job_name(row.parsed_interval),
+        partition_key=str(row.partition),
         tags=run_tags_for_request(row),
     )
 
@@ -164,7 +160,7 @@ def build_request_sensor(
                 rows,
                 runs,
                 [_info(r) for r in in_flight_runs_of(instance)],
-                instance.get_dynamic_partitions("nodes"),
+                instance.get_dynamic_partitions(NODES_PARTITIONS),
                 intervals,
                 partition_start,
                 now=time.time(),
@@ -178,7 +174,9 @@ def build_request_sensor(
         return dg.SensorResult(
             run_requests=[run_request_for(r) for r in plan.launch],
             dynamic_partitions_requests=(
-                [dg.AddDynamicPartitionsRequest("nodes", plan.new_nodes)] if plan.new_nodes else []
+                [dg.AddDynamicPartitionsRequest(NODES_PARTITIONS, plan.new_nodes)]
+                if plan.new_nodes
+                else []
             ),
         )
 

@@ -19,16 +19,16 @@ import numpy as np
 from seamless_assets.resources import SeamlessResource
 from seamless_assets.sensors.runs import in_flight_runs_of
 from seamless_sdk.backfill.dagster import (
+    NODES_PARTITIONS,
     PARTITION_TAG,
     RANGE_END_TAG,
     RANGE_START_TAG,
     SOURCE_TAG,
+    PartitionKey,
     asset_name,
     job_name,
-    partition_key,
     partition_tag_value,
     partition_windows_touching,
-    window_key,
 )
 from seamless_sdk.calendars import Calendar
 from seamless_sdk.intervals import Interval, window_floor
@@ -106,19 +106,22 @@ def tail_run_requests(
     name = asset_name(interval)
     out = []
     for ws, needed in sorted(plan.items()):
-        wk = window_key(interval, ws)
         for group in contiguous_groups(needed, order):
+            first, last = (
+                PartitionKey(group[0], interval, ws),
+                PartitionKey(group[-1], interval, ws),
+            )
             tags = {SOURCE_TAG: "tail"}
             if len(group) == 1:
-                tags[PARTITION_TAG] = partition_tag_value(group[0], interval, ws)
-                pk: str | None = partition_key(group[0], interval, ws)
+                tags[PARTITION_TAG] = partition_tag_value(first)
+                pk: str | None = str(first)
             else:
-                tags[RANGE_START_TAG] = f"{group[0]}|{wk}"
-                tags[RANGE_END_TAG] = f"{group[-1]}|{wk}"
+                tags[RANGE_START_TAG] = str(first)
+                tags[RANGE_END_TAG] = str(last)
                 pk = None
             out.append(
                 dg.RunRequest(
-                    run_key=f"tail|{name}|{group[0]}..{group[-1]}|{wk}|{edge}",
+                    run_key=f"tail|{name}|{group[0]}..{group[-1]}|{first.window_key}|{edge}",
                     job_name=job_name(interval),
                     partition_key=pk,
                     tags=tags,
@@ -145,7 +148,7 @@ def build_tail_sensor(
         description="Keeps every node's newest partition windows filled up to the last closed bar.",
     )
     def _sensor(context: dg.SensorEvaluationContext, seamless: SeamlessResource) -> dg.SensorResult:
-        order = list(context.instance.get_dynamic_partitions("nodes"))
+        order = list(context.instance.get_dynamic_partitions(NODES_PARTITIONS))
         if not order:
             return dg.SensorResult(skip_reason="no nodes registered yet")
         requests: list[dg.RunRequest] = []

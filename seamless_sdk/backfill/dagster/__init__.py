@@ -23,9 +23,10 @@ Request row states::
        ▲                                                                │
        └──────────────(a later request for the same window)─────────────┘
 
-The package is split by concern: ``names`` (shared names), ``requests`` (the
-request table), ``backfiller`` (``DagsterBackfiller``), ``instance`` (instance
-helpers).
+The package is split by concern: ``partition_key`` (``PartitionKey``, the one
+place partition keys are built and read), ``names`` (asset, job and tag names),
+``requests`` (the request table), ``backfiller`` (``DagsterBackfiller``),
+``instance`` (instance helpers).
 """
 
 from seamless_sdk.backfill.dagster.backfiller import (
@@ -42,24 +43,23 @@ from seamless_sdk.backfill.dagster.names import (
     ASSET_PREFIX,
     DAGSTER_PARTITION_TAG,
     IN_FLIGHT_STATUSES,
-    NODE_DIMENSION,
-    NODES_PARTITIONS,
     PARTITION_TAG,
     RANGE_END_TAG,
     RANGE_START_TAG,
     REQUEST_TAG,
     SOURCE_TAG,
-    WINDOW_DIMENSION,
     asset_name,
     job_name,
-    partition_key,
     partition_tag_value,
     partition_windows_touching,
     requests_path_for,
-    split_partition_key,
+)
+from seamless_sdk.backfill.dagster.partition_key import (
+    NODE_DIMENSION,
+    NODES_PARTITIONS,
+    WINDOW_DIMENSION,
+    PartitionKey,
     window_format,
-    window_key,
-    window_of_key,
 )
 from seamless_sdk.backfill.dagster.requests import (
     BackfillRequest,
@@ -82,6 +82,7 @@ __all__ = [
     "WINDOW_DIMENSION",
     "BackfillRequest",
     "DagsterBackfiller",
+    "PartitionKey",
     "RequestState",
     "RequestTable",
     "Submission",
@@ -89,15 +90,11 @@ __all__ = [
     "asset_name",
     "in_flight_runs",
     "job_name",
-    "partition_key",
     "partition_tag_value",
     "partition_windows_touching",
     "register_nodes",
     "requests_path_for",
     "run_covers_partition",
     "run_tags_for_request",
-    "split_partition_key",
     "window_format",
-    "window_key",
-    "window_of_key",
 ]

@@ -8,13 +8,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from seamless_sdk.backfill.base import BackfillTicket
-from seamless_sdk.errors import InvalidRequestError, StoreError
-from seamless_sdk.intervals import Interval, parse_interval
-from seamless_sdk.ranges import RangeSet
-from seamless_sdk.request import validate_node_id
-
-if TYPE_CHECKING:
-    from dagster import DagsterInstance
 from seamless_sdk.backfill.dagster.instance import (
     in_flight_runs,
     register_nodes,
@@ -22,6 +15,14 @@ from seamless_sdk.backfill.dagster.instance import (
 )
 from seamless_sdk.backfill.dagster.names import job_name, partition_windows_touching
 from seamless_sdk.backfill.dagster.requests import BackfillRequest, RequestState, RequestTable
+from seamless_sdk.backfill.policy import FillPolicy
+from seamless_sdk.errors import InvalidRequestError, StoreError
+from seamless_sdk.intervals import Interval, parse_interval
+from seamless_sdk.ranges import RangeSet
+from seamless_sdk.request import validate_node_id
+
+if TYPE_CHECKING:
+    from dagster import DagsterInstance
 
 SubmitMode = Literal["sensor", "graphql"]
 
@@ -64,14 +65,20 @@ class DagsterBackfiller:
         self._clock = clock
         self._closed = False
 
-    def request(self, node_id: str, interval: Interval, ranges: RangeSet) -> BackfillTicket:
+    def request(
+        self, node_id: str, interval: Interval, ranges: RangeSet, *, policy: FillPolicy
+    ) -> BackfillTicket:
         """Record the partition windows ``ranges`` touch; returns without waiting.
 
         Windows with a run in flight are joined (``attached``), windows already
-        pending in the table likewise; the rest are new requests.
+        pending in the table likewise; the rest are new requests, stored with
+        ``policy`` (the read's), which their runs carry as ``seamless/fill.*``
+        tags. A joined window fills with the policy of whoever asked first.
         """
         if self._closed:
             raise StoreError("the Dagster backfiller is closed")
+        if not isinstance(policy, FillPolicy):
+            raise InvalidRequestError("policy", f"{policy!r} is not a FillPolicy")
         node = validate_node_id(node_id)
         iv = parse_interval(interval)
         windows = partition_windows_touching(iv, ranges, now=self._clock())
@@ -90,7 +97,7 @@ class DagsterBackfiller:
         # A row this process will launch itself is born "launched", so the
         # request sensor does not launch it a second time in the meantime.
         state: RequestState = "launched" if self.submit == "graphql" else "pending"
-        for sub in self.table.submit(node, iv, todo, state=state):
+        for sub in self.table.submit(node, iv, todo, policy=policy, state=state):
             w = (sub.request.window_start, sub.request.window_end)
             if not sub.created:
                 attached.append(w)

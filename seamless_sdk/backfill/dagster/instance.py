@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from seamless_sdk.errors import StoreError
+from seamless_sdk.errors import InvalidRequestError, StoreError
 from seamless_sdk.intervals import Interval
 from seamless_sdk.request import validate_node_id
 
@@ -14,27 +14,32 @@ if TYPE_CHECKING:
 from seamless_sdk.backfill.dagster.names import (
     DAGSTER_PARTITION_TAG,
     IN_FLIGHT_STATUSES,
-    NODES_PARTITIONS,
     PARTITION_TAG,
     RANGE_END_TAG,
     RANGE_START_TAG,
     REQUEST_TAG,
     SOURCE_TAG,
     asset_name,
-    partition_key,
     partition_tag_value,
 )
+from seamless_sdk.backfill.dagster.partition_key import NODES_PARTITIONS, PartitionKey
 from seamless_sdk.backfill.dagster.requests import BackfillRequest
 
 
 def run_tags_for_request(req: BackfillRequest) -> dict[str, str]:
-    """Tags of the single-partition run that serves a request row."""
-    iv = req.parsed_interval
+    """Tags of the single-partition run that serves a request row.
+
+    They carry the fill policy of the read that asked (``seamless/fill.*``),
+    which the asset reads back with ``FillPolicy.from_tags``; a row written
+    before policies were stored carries none, so the location's default holds.
+    """
+    key = req.partition
     return {
-        DAGSTER_PARTITION_TAG: partition_key(req.node_id, iv, req.window_start),
-        PARTITION_TAG: partition_tag_value(req.node_id, iv, req.window_start),
+        DAGSTER_PARTITION_TAG: str(key),
+        PARTITION_TAG: partition_tag_value(key),
         REQUEST_TAG: req.key,
         SOURCE_TAG: "sdk",
+        **(req.policy.to_tags() if req.policy is not None else {}),
     }
 
 
@@ -88,9 +93,9 @@ def in_flight_runs(
     nodes = list(instance.get_dynamic_partitions(NODES_PARTITIONS))
     found: dict[tuple[int, int], list[str]] = {}
     for w in windows:
-        pk = partition_key(node_id, interval, w[0])
+        pk = PartitionKey(node_id, interval, w[0])
         for run in mine:
-            if run_covers_partition(run.tags, name, pk, nodes):
+            if run_covers_partition(run.tags, pk, nodes):
                 found.setdefault(w, []).append(run.run_id)
     return found
 
@@ -102,23 +107,25 @@ def _targets_asset(run: DagsterRun, name: str) -> bool:
 
 
 def run_covers_partition(
-    tags: Mapping[str, str], name: str, pk: str, node_order: Sequence[str]
+    tags: Mapping[str, str], key: PartitionKey, node_order: Sequence[str]
 ) -> bool:
-    """Whether a run with ``tags`` (of asset ``name``) fills partition ``pk``."""
-    if tags.get(PARTITION_TAG) == f"{name}|{pk}" or tags.get(DAGSTER_PARTITION_TAG) == pk:
+    """Whether a run with ``tags`` (a run of ``key``'s asset) fills partition ``key``."""
+    if tags.get(PARTITION_TAG) == partition_tag_value(key) or tags.get(
+        DAGSTER_PARTITION_TAG
+    ) == str(key):
         return True
-    lo, hi = tags.get(RANGE_START_TAG), tags.get(RANGE_END_TAG)
-    if not lo or not hi:
-        return False
-    node, _, window = pk.rpartition("|")
-    lo_node, _, lo_window = lo.rpartition("|")
-    hi_node, _, hi_window = hi.rpartition("|")
-    # Window keys are fixed-width dates, so they order as strings; nodes order
-    # as Dagster stores the dynamic partitions (insertion order).
-    if not lo_window <= window <= hi_window:
+    lo_tag, hi_tag = tags.get(RANGE_START_TAG), tags.get(RANGE_END_TAG)
+    if not lo_tag or not hi_tag:
         return False
     try:
-        i, a, b = (node_order.index(n) for n in (node, lo_node, hi_node))
+        lo, hi = (PartitionKey.parse(key.interval, t) for t in (lo_tag, hi_tag))
+    except InvalidRequestError:
+        return False  # a range of some other partitioning: not ours to join
+    if not lo.window_start <= key.window_start <= hi.window_start:
+        return False
+    # Nodes order as Dagster stores the dynamic partitions (insertion order).
+    try:
+        i, a, b = (node_order.index(n) for n in (key.node_id, lo.node_id, hi.node_id))
     except ValueError:
-        return node == lo_node == hi_node
+        return key.node_id == lo.node_id == hi.node_id
     return a <= i <= b

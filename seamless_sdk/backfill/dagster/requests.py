@@ -2,10 +2,19 @@
 
 A small SQLite file next to the store whose UNIQUE key
 ``(node_id, interval, window_start, window_end)`` makes one process insert a
-window and every other process that misses it at the same moment join it."""
+window and every other process that misses it at the same moment join it.
+
+Each row also stores the ``FillPolicy`` of the read that asked (column
+``fill_policy``, the policy's run tags as JSON), so the run that serves the row
+fills the way that read said. A read that joins a row already pending or
+launched joins its run, and with it the first request's policy; a row revived
+after its run finished takes the new request's policy. Tables made before the
+column existed get it on open (``ALTER TABLE ... ADD COLUMN``); their rows
+carry no policy, so their runs fill with the code location's default."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import time
@@ -14,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from seamless_sdk.backfill.dagster.partition_key import PartitionKey
+from seamless_sdk.backfill.policy import FillPolicy
 from seamless_sdk.errors import InvalidRequestError, StoreError
 from seamless_sdk.intervals import Interval, parse_interval
 from seamless_sdk.request import validate_node_id
@@ -35,26 +46,32 @@ CREATE TABLE IF NOT EXISTS backfill_requests (
     run_id TEXT,
     requested_at REAL NOT NULL,
     updated_at REAL NOT NULL,
+    fill_policy TEXT,
     UNIQUE (node_id, interval, window_start, window_end)
 );
 CREATE INDEX IF NOT EXISTS backfill_requests_state ON backfill_requests (state);
 """
+# Columns added after the first release, with their SQL types: an existing
+# table gets each one that is missing when it is opened.
+_ADDED_COLUMNS: tuple[tuple[str, str], ...] = (("fill_policy", "TEXT"),)
 
 # One statement, so SQLite serialises it: the row is inserted, or revived when
 # its last run finished, or left alone (RETURNING nothing) while it is in flight.
 _UPSERT = """
 INSERT INTO backfill_requests
-    (node_id, interval, window_start, window_end, state, attempt, requested_at, updated_at)
-VALUES (?, ?, ?, ?, ?, 0, ?, ?)
+    (node_id, interval, window_start, window_end, state, attempt, requested_at, updated_at,
+     fill_policy)
+VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?)
 ON CONFLICT (node_id, interval, window_start, window_end) DO UPDATE
     SET state = excluded.state, attempt = attempt + 1, run_id = NULL,
-        requested_at = excluded.requested_at, updated_at = excluded.updated_at
+        requested_at = excluded.requested_at, updated_at = excluded.updated_at,
+        fill_policy = excluded.fill_policy
     WHERE state IN ('done', 'failed')
 RETURNING id
 """
 _COLUMNS = (
     "id, node_id, interval, window_start, window_end, state, attempt, run_id, "
-    "requested_at, updated_at"
+    "requested_at, updated_at, fill_policy"
 )
 
 
@@ -72,6 +89,9 @@ class BackfillRequest:
     run_id: str | None
     requested_at: float
     updated_at: float
+    policy: FillPolicy | None = None
+    """The fill policy of the read that asked; None for a row stored before
+    policies were (its run fills with the code location's default)."""
 
     @property
     def key(self) -> str:
@@ -85,7 +105,13 @@ class BackfillRequest:
 
     @property
     def parsed_interval(self) -> Interval:
+        """The row's interval, parsed."""
         return parse_interval(self.interval)
+
+    @property
+    def partition(self) -> PartitionKey:
+        """The partition whose window this row asks for."""
+        return PartitionKey(self.node_id, self.parsed_interval, self.window_start)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,8 +144,29 @@ class RequestTable:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.executescript(_SCHEMA)
+            self._migrate()
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the request table {self.path}: {exc}") from exc
+
+    def _migrate(self) -> None:
+        """Add the columns a table made by an older version lacks.
+
+        ``BEGIN IMMEDIATE`` takes the write lock before looking, so of several
+        processes opening an old table at once one adds a column and the
+        others see it added.
+        """
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            have = {row[1] for row in self._conn.execute("PRAGMA table_info(backfill_requests)")}
+            for name, sql_type in _ADDED_COLUMNS:
+                if name not in have:
+                    self._conn.execute(
+                        f"ALTER TABLE backfill_requests ADD COLUMN {name} {sql_type}"
+                    )
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
 
     def submit(
         self,
@@ -127,25 +174,30 @@ class RequestTable:
         interval: Interval | str,
         windows: Iterable[tuple[int, int]],
         *,
+        policy: FillPolicy,
         state: RequestState = "pending",
     ) -> list[Submission]:
         """Record ``windows`` of ``(node_id, interval)``; one Submission per window.
 
         New rows start ``pending`` (the sensor launches them) or, for a caller
         that launches the run itself, ``launched`` (the sensor leaves them be
-        until their run shows up, or until they are stale).
+        until their run shows up, or until they are stale). ``policy`` is
+        stored with every row this call creates or revives.
         """
         if state not in ("pending", "launched"):
             raise InvalidRequestError("state", f"{state!r} is not 'pending' or 'launched'")
+        if not isinstance(policy, FillPolicy):
+            raise InvalidRequestError("policy", f"{policy!r} is not a FillPolicy")
         node = validate_node_id(node_id)
         iv = parse_interval(interval)
+        stored_policy = json.dumps(policy.to_tags(), sort_keys=True)
         out: list[Submission] = []
         for start, end in windows:
             now = time.time()
             with self._lock:
                 created = (
                     self._conn.execute(
-                        _UPSERT, (node, iv.name, start, end, state, now, now)
+                        _UPSERT, (node, iv.name, start, end, state, now, now, stored_policy)
                     ).fetchone()
                     is not None
                 )
@@ -193,7 +245,12 @@ class RequestTable:
 
 
 def _row(row: Sequence[Any]) -> BackfillRequest:
-    return BackfillRequest(*row)
+    *fields, stored_policy = row
+    return BackfillRequest(*fields, policy=_policy(stored_policy))
 
 
-# -- the backfiller ----------------------------------------------------------------
+def _policy(stored: str | None) -> FillPolicy | None:
+    if stored is None:
+        return None
+    # Every field is stored, so the default passed here is never consulted.
+    return FillPolicy.from_tags(json.loads(stored), default=FillPolicy())

@@ -15,6 +15,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -31,6 +32,8 @@ from seamless_assets import SeamlessConfig, load_config
 from seamless_assets.resources import SeamlessResource
 
 REPO = Path(__file__).resolve().parents[3]
+BIN = Path(sys.executable).parent
+WORKSPACE = str(REPO / "workspace.yaml")
 
 CONFIG = """\
 store: store/bars.sqlite
@@ -172,3 +175,30 @@ def wait_for(what: str, probe: Callable[[], Any], timeout_s: float, every_s: flo
                 return last
         time.sleep(every_s)
     raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what} (last: {last!r})")
+
+
+LOCATION = """
+{ workspaceOrError { __typename ... on Workspace { locationEntries {
+    name loadStatus locationOrLoadError { __typename ... on PythonError { message } } } } } }
+"""
+
+
+def location_loaded(port: int) -> bool:
+    """Whether the webserver on ``port`` has loaded the ``seamless`` code location
+    (a load error fails at once rather than after the timeout)."""
+    entries = graphql(port, LOCATION)["workspaceOrError"]["locationEntries"]
+    entry = next(e for e in entries if e["name"] == "seamless")
+    error = entry["locationOrLoadError"]
+    assert error is None or error["__typename"] != "PythonError", error
+    return bool(entry["loadStatus"] == "LOADED" and error)
+
+
+@contextmanager
+def webserver(env: SeamlessEnv, log_dir: Path, *, timeout_s: float = 120) -> Iterator[int]:
+    """A ``dagster-webserver`` on a free port for the block, the code location
+    loaded; yields the port. Stopped (with its code server) at the end."""
+    port = free_port()
+    cmd = [str(BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(port), "-w", WORKSPACE]
+    with running(cmd, env.subprocess_env(), log_dir / "webserver.log"):
+        wait_for("the code location", lambda: location_loaded(port), timeout_s)
+        yield port

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from seamless_assets import coverage_reporter, report_coverage
-from seamless_sdk.backfill.dagster import register_nodes
+from seamless_sdk.backfill.dagster import NODES_PARTITIONS, register_nodes
 from seamless_sdk.backfill.fill import fill_window, window_fingerprint
 from seamless_sdk.backfill.policy import FillPolicy
 from seamless_sdk.intervals import parse_interval
@@ -31,14 +31,22 @@ def test_in_process_fills_are_reported_as_runless_materializations(
 ) -> None:
     with LocalStore(seamless_env.config.store) as store:
         fill_window(store, ScriptedFetcher(), "demo:A", H1, *Y2024, policy=FillPolicy())
-        fill_window(store, ScriptedFetcher(), "demo:A", H1, Y2025[0], Y2025[0] + 30 * 86_400, policy=FillPolicy())
+        fill_window(
+            store,
+            ScriptedFetcher(),
+            "demo:A",
+            H1,
+            Y2025[0],
+            Y2025[0] + 30 * 86_400,
+            policy=FillPolicy(),
+        )
 
         keys = report_coverage(instance, "demo:A", "1h", (Y2024[0], Y2025[1]), store=store)
 
         # Only the wholly covered window is a materialized partition.
         assert keys == ["demo:A|2024"]
         assert instance.get_materialized_partitions(BARS_1H) == {"demo:A|2024"}
-        assert "demo:A" in instance.get_dynamic_partitions("nodes")
+        assert "demo:A" in instance.get_dynamic_partitions(NODES_PARTITIONS)
         record = latest(instance, "demo:A|2024")
         assert record.run_id == ""  # runless
         event = record.asset_materialization
@@ -55,9 +63,20 @@ def test_coverage_reporter_reports_what_a_fill_completed(
     with LocalStore(seamless_env.config.store) as store:
         report = coverage_reporter(instance, store, intervals=["1h", "1d"])
         report(fill_window(store, ScriptedFetcher(), "demo:B", H1, *Y2025, policy=FillPolicy()))
-        report(fill_window(store, ScriptedFetcher(), "demo:B", H1, *Y2025, policy=FillPolicy()))  # skipped: no event
+        # Again: the fill is skipped, so nothing is reported.
+        report(fill_window(store, ScriptedFetcher(), "demo:B", H1, *Y2025, policy=FillPolicy()))
         m15 = parse_interval("15m")  # no bars_15m asset: not reported
-        report(fill_window(store, ScriptedFetcher(), "demo:B", m15, Y2025[0], Y2025[0] + 86_400, policy=FillPolicy()))
+        report(
+            fill_window(
+                store,
+                ScriptedFetcher(),
+                "demo:B",
+                m15,
+                Y2025[0],
+                Y2025[0] + 86_400,
+                policy=FillPolicy(),
+            )
+        )
 
     assert instance.get_materialized_partitions(BARS_1H) == {"demo:B|2025"}
     records = instance.fetch_materializations(

@@ -10,7 +10,6 @@ at the end, whatever happens.
 
 from __future__ import annotations
 
-import sys
 import warnings
 from pathlib import Path
 
@@ -19,30 +18,28 @@ import pytest
 
 from seamless_sdk import SeamlessDataProvider, Strategy
 from seamless_sdk.backfill.dagster import DagsterBackfiller, register_nodes
+from seamless_sdk.backfill.policy import FillPolicy
 from seamless_sdk.intervals import parse_interval
 from seamless_sdk.ranges import RangeSet
 from seamless_sdk.stores.local import LocalStore
 from tests.integration.dagster.fetchers import fetch_calls
 from tests.integration.dagster.support import (
-    REPO,
+    BIN,
+    WORKSPACE,
     Y2024,
     Y2025,
     SeamlessEnv,
     free_port,
     graphql,
+    location_loaded,
     running,
     wait_for,
 )
 
 pytestmark = pytest.mark.slow
 
-BIN = Path(sys.executable).parent
-WORKSPACE = str(REPO / "workspace.yaml")
+POLICY = FillPolicy()
 
-LOCATION = """
-{ workspaceOrError { __typename ... on Workspace { locationEntries {
-    name loadStatus locationOrLoadError { __typename ... on PythonError { message } } } } } }
-"""
 LAUNCH = """
 mutation Launch($params: LaunchBackfillParams!) {
   launchPartitionBackfill(backfillParams: $params) {
@@ -65,14 +62,6 @@ query Backfill($id: String!) {
 }
 """
 DONE = {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
-
-
-def location_loaded(port: int) -> bool:
-    entries = graphql(port, LOCATION)["workspaceOrError"]["locationEntries"]
-    entry = next(e for e in entries if e["name"] == "seamless")
-    error = entry["locationOrLoadError"]
-    assert error is None or error["__typename"] != "PythonError", error
-    return bool(entry["loadStatus"] == "LOADED" and error)
 
 
 def backfill_status(port: int, backfill_id: str) -> str | None:
@@ -124,7 +113,9 @@ def test_ui_backfill_through_the_daemon_then_a_fail_fast_read(
             graphql_url=f"http://127.0.0.1:{port}",
             location_name="seamless",
         )
-        ticket = backfiller.request("demo:B", parse_interval("1h"), RangeSet([Y2024]))
+        ticket = backfiller.request(
+            "demo:B", parse_interval("1h"), RangeSet([Y2024]), policy=POLICY
+        )
         backfiller.close()
         (run_id,) = ticket.run_ids
         run = wait_for(
@@ -143,7 +134,7 @@ def test_ui_backfill_through_the_daemon_then_a_fail_fast_read(
         # misses the window now joins both instead of asking again.
         statuses = {t: instance.get_run_by_id(t).status for t in twins}  # type: ignore[union-attr]
         joiner = DagsterBackfiller(seamless_env.config.requests, instance=instance)
-        joined = joiner.request("demo:B", parse_interval("1h"), RangeSet([Y2025]))
+        joined = joiner.request("demo:B", parse_interval("1h"), RangeSet([Y2025]), policy=POLICY)
         joiner.close()
         assert dg.DagsterRunStatus.QUEUED in statuses.values(), statuses
         assert joined.attached == RangeSet([Y2025])

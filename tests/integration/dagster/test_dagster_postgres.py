@@ -31,6 +31,7 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:XDG_RUNTIME_DIR is not set"),
 ]
 H1 = parse_interval("1h")
+POLICY = FillPolicy()
 
 
 @pytest.fixture
@@ -73,8 +74,8 @@ def test_the_code_location_on_a_postgres_instance(
         }
 
         backfiller = DagsterBackfiller(seamless_env.config.requests, instance=instance)
-        backfiller.request("demo:B", H1, RangeSet([Y2024]))
-        backfiller.request("demo:B", H1, RangeSet([Y2024]))
+        backfiller.request("demo:B", H1, RangeSet([Y2024]), policy=POLICY)
+        backfiller.request("demo:B", H1, RangeSet([Y2024]), policy=POLICY)
         backfiller.close()
         tick = evaluate_sensor("seamless_request_sensor", defs, instance, seamless_env.config)
         assert [r.partition_key for r in tick.run_requests] == ["demo:B|2024"]

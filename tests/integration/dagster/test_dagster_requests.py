@@ -16,16 +16,19 @@ import pytest
 from seamless_assets import load_config
 from seamless_sdk.backfill.dagster import (
     DAGSTER_PARTITION_TAG,
+    NODES_PARTITIONS,
     PARTITION_TAG,
     REQUEST_TAG,
     DagsterBackfiller,
     RequestTable,
 )
+from seamless_sdk.backfill.policy import FillPolicy
 from seamless_sdk.intervals import parse_interval
 from seamless_sdk.ranges import RangeSet
 from tests.integration.dagster.support import Y2024, Y2025, SeamlessEnv, evaluate_sensor
 
 H1 = parse_interval("1h")
+POLICY = FillPolicy()
 
 
 def evaluate(defs: dg.Definitions, instance: dg.DagsterInstance) -> dg.SensorResult:
@@ -48,9 +51,11 @@ def test_many_requests_for_one_window_become_one_run(
     callers = [DagsterBackfiller(seamless_env.config.requests, instance=instance) for _ in range(3)]
     # Three callers miss part of 2024; the last also misses the start of 2025.
     gap_2024 = RangeSet([(Y2024[0] + 86_400, Y2024[0] + 90 * 86_400)])
-    tickets = [b.request("demo:NEW", H1, gap_2024) for b in callers[:2]]
+    tickets = [b.request("demo:NEW", H1, gap_2024, policy=POLICY) for b in callers[:2]]
     tickets.append(
-        callers[2].request("demo:NEW", H1, gap_2024.union([(Y2025[0], Y2025[0] + 3600)]))
+        callers[2].request(
+            "demo:NEW", H1, gap_2024.union([(Y2025[0], Y2025[0] + 3600)]), policy=POLICY
+        )
     )
 
     assert [t.requested for t in tickets[:2]] == [RangeSet([Y2024])] * 2
@@ -58,7 +63,7 @@ def test_many_requests_for_one_window_become_one_run(
     assert tickets[1].attached == RangeSet([Y2024])
     assert tickets[2].requested == RangeSet([Y2024, Y2025])
     assert tickets[2].attached == RangeSet([Y2024])
-    assert "demo:NEW" in instance.get_dynamic_partitions("nodes")
+    assert "demo:NEW" in instance.get_dynamic_partitions(NODES_PARTITIONS)
 
     first = evaluate(defs, instance)
     again = evaluate(defs, instance)
@@ -103,7 +108,9 @@ def test_a_window_with_a_run_in_flight_is_joined(
     )
     backfiller = DagsterBackfiller(seamless_env.config.requests, instance=instance)
 
-    ticket = backfiller.request("demo:A", H1, RangeSet([(Y2024[0], Y2024[0] + 3600)]))
+    ticket = backfiller.request(
+        "demo:A", H1, RangeSet([(Y2024[0], Y2024[0] + 3600)]), policy=POLICY
+    )
 
     assert ticket.attached == RangeSet([Y2024])
     assert ticket.run_ids == (run_id,)
@@ -116,12 +123,12 @@ def test_a_finished_window_can_be_requested_again(
     seamless_env: SeamlessEnv, instance: dg.DagsterInstance, defs: dg.Definitions
 ) -> None:
     backfiller = DagsterBackfiller(seamless_env.config.requests, instance=instance)
-    backfiller.request("demo:A", H1, RangeSet([Y2025]))
+    backfiller.request("demo:A", H1, RangeSet([Y2025]), policy=POLICY)
     (first,) = evaluate(defs, instance).run_requests
     launch(defs, instance, first)
     evaluate(defs, instance)  # marks the row done
 
-    backfiller.request("demo:A", H1, RangeSet([Y2025]))
+    backfiller.request("demo:A", H1, RangeSet([Y2025]), policy=POLICY)
     (second,) = evaluate(defs, instance).run_requests
 
     assert second.run_key != first.run_key

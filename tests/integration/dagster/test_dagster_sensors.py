@@ -9,7 +9,12 @@ import dagster as dg
 import pytest
 
 from seamless_assets import build_definitions
-from seamless_sdk.backfill.dagster import RANGE_END_TAG, RANGE_START_TAG, register_nodes
+from seamless_sdk.backfill.dagster import (
+    NODES_PARTITIONS,
+    RANGE_END_TAG,
+    RANGE_START_TAG,
+    register_nodes,
+)
 from seamless_sdk.backfill.fill import fill_window
 from seamless_sdk.backfill.policy import FillPolicy
 from seamless_sdk.intervals import parse_interval, window_floor
@@ -31,7 +36,7 @@ def test_nodes_sensor_registers_configured_and_stored_nodes(
     (request,) = tick.dynamic_partitions_requests
     assert isinstance(request, dg.AddDynamicPartitionsRequest)
     assert list(request.partition_keys) == ["demo:A", "demo:B", "demo:C"]
-    instance.add_dynamic_partitions("nodes", list(request.partition_keys))
+    instance.add_dynamic_partitions(NODES_PARTITIONS, list(request.partition_keys))
     again = evaluate_sensor("seamless_nodes_sensor", defs, instance, seamless_env.config)
     assert again.dynamic_partitions_requests == []
 
@@ -46,7 +51,9 @@ def test_tail_sensor_fills_the_newest_windows_with_range_runs(
         with LocalStore(env.config.store) as store:  # B's newest windows are already there
             edge = D1.now_edge()
             last_year = window_floor(window_floor(edge - 1, "year") - 1, "year")
-            fill_window(store, ScriptedFetcher(), "demo:B", D1, last_year, edge, policy=FillPolicy())
+            fill_window(
+                store, ScriptedFetcher(), "demo:B", D1, last_year, edge, policy=FillPolicy()
+            )
 
         tick = evaluate_sensor("seamless_tail_sensor", defs, instance, env.config)
 

@@ -11,7 +11,7 @@ import pytest
 from seamless_assets import build_definitions, parse_config
 from seamless_assets.checks.specs import BLOCKING, CHECK_NAMES, GX_CHECK
 from seamless_assets.metadata import DATA_VERSION_IS_USER_PROVIDED_TAG, DATA_VERSION_TAG
-from seamless_sdk.backfill.dagster import window_key
+from seamless_sdk.backfill.dagster import NODES_PARTITIONS, PartitionKey
 from seamless_sdk.intervals import parse_interval
 
 CONFIG = {
@@ -52,15 +52,24 @@ def test_partitions_are_node_by_time_window(
     dims = {d.name: d.partitions_def for d in partitions.partitions_defs}
     assert set(dims) == {"node", "window"}
     assert isinstance(dims["node"], dg.DynamicPartitionsDefinition)
-    assert dims["node"].name == "nodes"
+    assert dims["node"].name == NODES_PARTITIONS == "nodes"
     window = dims["window"]
     assert isinstance(window, dg.TimeWindowPartitionsDefinition)
     assert window.fmt == fmt and window.timezone == "UTC"
     assert window.start == datetime(2024, 1, 1, tzinfo=UTC)
-    # Our own key helpers agree with Dagster's keys.
+    # Our own keys agree with Dagster's, in both directions.
     iv = parse_interval(name.removeprefix("bars_"))
     first_keys = window.get_partition_keys(current_time=datetime(2024, 3, 15, tzinfo=UTC))[:2]
-    assert first_keys[0] == window_key(iv, 1_704_067_200)
+    assert first_keys[0] == PartitionKey("demo:SPY", iv, 1_704_067_200).window_key
+    with dg.DagsterInstance.ephemeral() as instance:
+        instance.add_dynamic_partitions(NODES_PARTITIONS, ["demo:BTCUSDT", "demo:SPY"])
+        keys = partitions.get_partition_keys(
+            current_time=datetime(2024, 3, 15, tzinfo=UTC), dynamic_partitions_store=instance
+        )
+    windows = window.get_partition_keys(current_time=datetime(2024, 3, 15, tzinfo=UTC))
+    assert len(keys) == 2 * len(windows)
+    for key in keys:  # Dagster's MultiPartitionKey, read by its dimensions and as a string
+        assert str(PartitionKey.parse(iv, key)) == key == str(PartitionKey.parse(iv, str(key)))
     # 500 nodes × 5 years stay under Dagster's 100,000 partitions per asset.
     five_years = window.get_partition_keys(current_time=datetime(2028, 12, 31, tzinfo=UTC))
     assert 500 * len(five_years) < 100_000

@@ -12,16 +12,13 @@ from seamless_sdk.backfill.dagster import (
     DAGSTER_PARTITION_TAG,
     RANGE_END_TAG,
     RANGE_START_TAG,
+    PartitionKey,
     asset_name,
     job_name,
-    partition_key,
     partition_tag_value,
     partition_windows_touching,
     requests_path_for,
     run_covers_partition,
-    split_partition_key,
-    window_key,
-    window_of_key,
 )
 from seamless_sdk.errors import InvalidRequestError
 from seamless_sdk.intervals import parse_interval
@@ -49,19 +46,21 @@ def test_asset_and_job_names() -> None:
     ],
 )
 def test_window_keys_round_trip(interval: str, start: int, key: str, end: int) -> None:
-    iv = parse_interval(interval)
-    assert window_key(iv, start) == key
-    assert window_of_key(iv, key) == (start, end)
+    pk = PartitionKey("demo:BTC", parse_interval(interval), start)
+    assert pk.window_key == key
+    assert PartitionKey.parse(interval, f"demo:BTC|{key}").window == (start, end)
 
 
 def test_partition_keys_round_trip_and_reject_bad_keys() -> None:
     iv = parse_interval("1m")
-    assert partition_key("demo:BTC", iv, JAN_2024) == "demo:BTC|2024-01"
-    assert split_partition_key(iv, "demo:BTC|2024-01") == ("demo:BTC", JAN_2024, FEB_2024)
-    assert partition_tag_value("demo:BTC", iv, JAN_2024) == "bars_1m|demo:BTC|2024-01"
-    for bad in ("demo:BTC", "demo:BTC|2024", "bad id|2024-01"):
+    pk = PartitionKey("demo:BTC", iv, JAN_2024)
+    assert str(pk) == "demo:BTC|2024-01"
+    assert PartitionKey.parse(iv, "demo:BTC|2024-01") == pk
+    assert (pk.node_id, pk.window_start, pk.window_end) == ("demo:BTC", JAN_2024, FEB_2024)
+    assert partition_tag_value(pk) == "bars_1m|demo:BTC|2024-01"
+    for bad in ("demo:BTC", "demo:BTC|2024", "bad id|2024-01", "demo:BTC|2024-1", "|2024-01"):
         with pytest.raises(InvalidRequestError):
-            split_partition_key(iv, bad)
+            PartitionKey.parse(iv, bad)
 
 
 def test_partition_windows_touching_aligns_out_and_stops_at_now() -> None:
@@ -90,12 +89,17 @@ def test_requests_path_sits_next_to_the_store(tmp_path) -> None:
         ({RANGE_START_TAG: "a|2024-01", RANGE_END_TAG: "c|2024-03"}, True),
         ({RANGE_START_TAG: "a|2024-03", RANGE_END_TAG: "c|2024-05"}, False),
         ({RANGE_START_TAG: "c|2024-01", RANGE_END_TAG: "c|2024-05"}, False),
+        # A node the instance does not list: only a range of that node alone covers it.
+        ({RANGE_START_TAG: "x|2024-01", RANGE_END_TAG: "b|2024-05"}, False),
+        # A range tag of some other partitioning is never ours.
+        ({RANGE_START_TAG: "2024-01-01", RANGE_END_TAG: "2024-02-01"}, False),
         ({}, False),
     ],
 )
 def test_run_covers_partition(tags: dict[str, str], covers: bool) -> None:
     """A range of a multi-partition asset is a node range × a window range."""
-    assert run_covers_partition(tags, "bars_1m", "b|2024-02", ["a", "b", "c"]) is covers
+    key = PartitionKey.parse("1m", "b|2024-02")
+    assert run_covers_partition(tags, key, ["a", "b", "c"]) is covers
 
 
 def test_tag_names_match_dagster() -> None:
