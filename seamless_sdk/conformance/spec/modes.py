@@ -19,33 +19,28 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, cast, get_args
 
 import yaml
 
+from seamless_sdk import settings
+from seamless_sdk.conformance.spec.modes_file import FILE_FIELD, Dedup, Mode, Severity, parse_modes
 from seamless_sdk.conformance.spec.registry import schemas_dir
 from seamless_sdk.conformance.spec.rules import QUALITY_RULES, RULE_PARAMS, STATISTICAL_RULES
 from seamless_sdk.errors import InvalidRequestError
 
-ENV_VAR = "SEAMLESS_CONFORMANCE_CONFIG"
+ENV_VAR = settings.CONFORMANCE_CONFIG_ENV
 """Environment variable naming a YAML file laid over the shipped modes."""
 
-Mode = Literal["strict", "canary"]
-Dedup = Literal["rollup", "source_priority", "ingest_time"]
-Severity = Literal["block", "warn", "off"]
-MODES: tuple[str, ...] = ("strict", "canary")
-DEDUP_POLICIES: tuple[str, ...] = ("rollup", "source_priority", "ingest_time")
-SEVERITIES: tuple[str, ...] = ("block", "warn", "off")
+MODES: tuple[str, ...] = get_args(Mode)
+DEDUP_POLICIES: tuple[str, ...] = get_args(Dedup)
+SEVERITIES: tuple[str, ...] = get_args(Severity)
 DEFAULT_SOURCE_PRIORITY: tuple[str, ...] = ("cache", "storage", "backfill", "live")
 """DESIGN's source order, best first: the ``source_priority`` policy's default."""
 ALL_RULES: tuple[str, ...] = (*QUALITY_RULES, *STATISTICAL_RULES)
 """Every quality rule: the structural ones (always ``block``), then the statistical ones."""
 
-_FIELD = "conformance_config"
-_TOP_KEYS = frozenset({"defaults", "datasets", "nodes"})
-_POLICY_KEYS = frozenset(
-    {"mode", "schema_version", "dedup", "out_of_order_window_bars", "source_priority", "rules"}
-)
+_FIELD = FILE_FIELD
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,18 +126,11 @@ class ConformanceConfig:
 
     def __init__(self, data: Mapping[str, Any], sources: Sequence[str] = ()) -> None:
         self.sources = tuple(sources)
-        where = " + ".join(self.sources) or "<config>"
-        _check_top(data, where)
+        parsed = parse_modes(data, " + ".join(self.sources) or "<config>")
         self.data: Mapping[str, Any] = data
-        self._defaults = _check_entry(data.get("defaults") or {}, f"{where}: defaults")
-        self._datasets = {
-            str(k): _check_entry(v or {}, f"{where}: datasets.{k}")
-            for k, v in (data.get("datasets") or {}).items()
-        }
-        self._nodes = {
-            str(k): _check_entry(v or {}, f"{where}: nodes.{k}")
-            for k, v in (data.get("nodes") or {}).items()
-        }
+        self._defaults = parsed.defaults.settings()
+        self._datasets = {k: v.settings() for k, v in parsed.datasets.items()}
+        self._nodes = {k: v.settings() for k, v in parsed.nodes.items()}
         self._cache: dict[tuple[str, str | None], Policy] = {}
         self._lock = threading.Lock()
         # Build the defaults once so a bad file fails when loaded, not on first use.
@@ -213,73 +201,6 @@ def _build(
     )
 
 
-def _check_top(data: Any, where: str) -> None:
-    if not isinstance(data, Mapping):
-        raise InvalidRequestError(_FIELD, f"{where}: not a YAML mapping")
-    unknown = sorted(set(map(str, data)) - _TOP_KEYS)
-    if unknown:
-        raise InvalidRequestError(_FIELD, f"{where}: unknown keys {unknown}")
-    for key in ("datasets", "nodes"):
-        if data.get(key) is not None and not isinstance(data[key], Mapping):
-            raise InvalidRequestError(_FIELD, f"{where}: {key} is not a mapping")
-
-
-def _check_entry(entry: Any, where: str) -> dict[str, Any]:
-    """Validate one entry (defaults, a dataset or a node) and return it as a dict."""
-    if not isinstance(entry, Mapping):
-        raise InvalidRequestError(_FIELD, f"{where}: not a mapping")
-    unknown = sorted(set(map(str, entry)) - _POLICY_KEYS)
-    if unknown:
-        raise InvalidRequestError(_FIELD, f"{where}: unknown keys {unknown}")
-    out = dict(entry)
-    try:
-        if "mode" in out:
-            _choice("mode", out["mode"], MODES)
-        if "dedup" in out:
-            _choice("dedup", out["dedup"], DEDUP_POLICIES)
-        if "out_of_order_window_bars" in out:
-            _non_negative("out_of_order_window_bars", out["out_of_order_window_bars"])
-        if "source_priority" in out:
-            out["source_priority"] = _names("source_priority", out["source_priority"])
-        if "schema_version" in out:
-            out["schema_version"] = str(out["schema_version"])
-        out["rules"] = _check_rules(out.get("rules") or {})
-    except InvalidRequestError as exc:
-        raise InvalidRequestError(_FIELD, f"{where}: {exc}") from None
-    return out
-
-
-def _check_rules(rules: Any) -> dict[str, dict[str, Any]]:
-    if not isinstance(rules, Mapping):
-        raise InvalidRequestError("rules", "not a mapping")
-    out: dict[str, dict[str, Any]] = {}
-    for name, setting in rules.items():
-        if name not in ALL_RULES:
-            raise InvalidRequestError("rules", f"unknown rule {name!r} (known: {list(ALL_RULES)})")
-        if not isinstance(setting, Mapping):
-            raise InvalidRequestError(f"rules.{name}", "not a mapping")
-        checked = dict(setting)
-        if "severity" in checked:
-            _choice(f"rules.{name}.severity", checked["severity"], SEVERITIES)
-        if name in QUALITY_RULES:
-            if set(checked) - {"severity"} or checked.get("severity", "block") != "block":
-                raise InvalidRequestError(
-                    f"rules.{name}",
-                    "structural rules are always 'block' and take no parameters: "
-                    "the store cannot hold a bar that breaks them",
-                )
-            continue
-        params = RULE_PARAMS[name]
-        for key, value in list(checked.items()):
-            if key == "severity":
-                continue
-            if key not in params:
-                raise InvalidRequestError(f"rules.{name}", f"unknown parameter {key!r}")
-            checked[key] = _positive(f"rules.{name}.{key}", value, params[key])
-        out[str(name)] = checked
-    return out
-
-
 def _choice(name: str, value: Any, allowed: Sequence[str]) -> str:
     if value not in allowed:
         raise InvalidRequestError(name, f"{value!r} is not one of {list(allowed)}")
@@ -290,14 +211,6 @@ def _non_negative(name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
         raise InvalidRequestError(name, f"{value!r} is not a number >= 0")
     return float(value)
-
-
-def _positive(name: str, value: Any, kind: type) -> float | int:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise InvalidRequestError(name, f"{value!r} is not a number > 0")
-    if kind is int and float(value) != int(value):
-        raise InvalidRequestError(name, f"{value!r} is not a whole number")
-    return kind(value)
 
 
 def _names(name: str, value: Any) -> tuple[str, ...]:
@@ -360,7 +273,7 @@ def current_config() -> ConformanceConfig:
     up on the next call. A path that does not exist raises: a typo must not
     silently mean "strict everywhere".
     """
-    path = os.environ.get(ENV_VAR) or None
+    path = settings.conformance_config_file()
     stamp = (None, 0, 0)
     if path is not None:
         try:

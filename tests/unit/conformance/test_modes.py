@@ -112,32 +112,44 @@ def test_rule_settings_merge_key_by_key() -> None:
 
 
 @pytest.mark.parametrize(
-    ("data", "message"),
+    ("data", "field", "message"),
     [
-        ({"default": {}}, "unknown keys ['default']"),
-        ({"defaults": {"mode": "lenient"}}, "mode: 'lenient' is not one of"),
-        ({"defaults": {"colour": "red"}}, "unknown keys ['colour']"),
-        ({"nodes": {"a:*": {"dedup": "newest"}}}, "nodes.a:*: dedup: 'newest'"),
+        ({"default": {}}, "default", "unknown key (known: defaults, datasets, nodes)"),
+        ({"defaults": {"mode": "lenient"}}, "defaults.mode", "'lenient' is not one of"),
+        ({"defaults": {"colour": "red"}}, "defaults.colour", "unknown key"),
+        ({"nodes": {"a:*": {"dedup": "newest"}}}, "nodes.a:*.dedup", "'newest' is not one of"),
         (
             {"defaults": {"rules": {"negative_volume": {"severity": "warn"}}}},
+            "defaults.rules.negative_volume",
             "structural rules are always 'block'",
         ),
-        ({"defaults": {"rules": {"spiky": {"severity": "warn"}}}}, "unknown rule 'spiky'"),
+        (
+            {"defaults": {"rules": {"spiky": {"severity": "warn"}}}},
+            "defaults.rules.spiky",
+            "unknown key",
+        ),
         (
             {"defaults": {"rules": {"abnormal_jump": {"threshold": -1}}}},
-            "rules.abnormal_jump.threshold: -1 is not a number > 0",
+            "defaults.rules.abnormal_jump.threshold",
+            "-1 is not > 0",
         ),
         (
             {"defaults": {"rules": {"stale_price": {"min_run": 2.5}}}},
-            "rules.stale_price.min_run: 2.5 is not a whole number",
+            "defaults.rules.stale_price.min_run",
+            "2.5 is not an integer",
         ),
         (
             {"defaults": {"rules": {"stale_price": {"severity": "loud"}}}},
-            "severity: 'loud' is not one of",
+            "defaults.rules.stale_price.severity",
+            "'loud' is not one of",
         ),
-        ({"defaults": {"source_priority": "live"}}, "is not a list of names"),
-        ({"defaults": {"out_of_order_window_bars": -2}}, "is not a number >= 0"),
-        ({"nodes": ["a"]}, "nodes is not a mapping"),
+        ({"defaults": {"source_priority": "live"}}, "defaults.source_priority", "is not a list"),
+        (
+            {"defaults": {"out_of_order_window_bars": -2}},
+            "defaults.out_of_order_window_bars",
+            "is not >= 0",
+        ),
+        ({"nodes": ["a"]}, "nodes", "is not a mapping"),
     ],
     ids=[
         "unknown_top_key",
@@ -154,11 +166,12 @@ def test_rule_settings_merge_key_by_key() -> None:
         "nodes_not_a_mapping",
     ],
 )
-def test_bad_config_is_a_typed_error(data: dict[str, Any], message: str) -> None:
-    """A config mistake fails when loaded, naming where it is."""
+def test_bad_config_is_a_typed_error(data: dict[str, Any], field: str, message: str) -> None:
+    """A config mistake fails when loaded, naming the key path and the files."""
     with pytest.raises(InvalidRequestError) as info:
         overlay(data)
-    assert info.value.field == "conformance_config"
+    assert info.value.field == field
+    assert str(info.value).startswith(f"{field}: in modes.yaml + <overlay>: ")
     assert message in str(info.value)
 
 
