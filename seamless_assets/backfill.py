@@ -9,7 +9,6 @@ materializations and the check results show up in the UI afterwards.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ import dagster as dg
 
 from seamless_assets.config import SeamlessConfig, load_config
 from seamless_assets.location import build_definitions
+from seamless_sdk import settings
 from seamless_sdk.backfill.dagster import (
     PARTITION_TAG,
     RANGE_END_TAG,
@@ -131,7 +131,7 @@ def _run_args(node: str, iv: Interval, chunk: Sequence[tuple[int, int]]) -> dict
 def _instance(instance: dg.DagsterInstance | None) -> Iterator[dg.DagsterInstance]:
     if instance is not None:
         yield instance
-    elif os.environ.get("DAGSTER_HOME"):
+    elif settings.dagster_home() is not None:
         with dg.DagsterInstance.get() as inst:
             yield inst
     else:
