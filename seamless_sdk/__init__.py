@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 # Public name -> the module that defines it.
 _EXPORTS: dict[str, str] = {
     "BackfillReport": "seamless_sdk.result",
+    "BarStream": "seamless_sdk.streaming",
     "ConformanceError": "seamless_sdk.errors",
     "ConformanceReport": "seamless_sdk.conformance",
     "DataUnavailableError": "seamless_sdk.errors",
@@ -27,12 +28,18 @@ _EXPORTS: dict[str, str] = {
     "FillResult": "seamless_sdk.backfill.fill",
     "Flag": "seamless_sdk.conformance",
     "HistoryMeta": "seamless_sdk.result",
+    "HistoryProviderAdapter": "seamless_sdk.history_provider",
     "HistoryResult": "seamless_sdk.result",
     "Interval": "seamless_sdk.intervals",
     "InvalidRequestError": "seamless_sdk.errors",
+    "LiveFeed": "seamless_sdk.live",
     "LocalStore": "seamless_sdk.stores.local",
+    "PollingLiveFeed": "seamless_sdk.live",
+    "PostgresCoordinator": "seamless_sdk.coordination.postgres",
     "ProviderClosedError": "seamless_sdk.errors",
+    "PushLiveFeed": "seamless_sdk.live",
     "RangeSet": "seamless_sdk.ranges",
+    "ReadManyError": "seamless_sdk.errors",
     "SLAPolicy": "seamless_sdk.sla",
     "SLAReport": "seamless_sdk.result",
     "SeamlessDataProvider": "seamless_sdk.provider",
@@ -43,6 +50,7 @@ _EXPORTS: dict[str, str] = {
     "StoreError": "seamless_sdk.errors",
     "Strategy": "seamless_sdk.strategy",
     "SyntheticFetcher": "seamless_sdk.fetchers",
+    "SyntheticLiveFeed": "seamless_sdk.live",
     "Watermarks": "seamless_sdk.result",
     "fill_window": "seamless_sdk.backfill.fill",
     "parse_interval": "seamless_sdk.intervals",
@@ -50,6 +58,7 @@ _EXPORTS: dict[str, str] = {
 
 __all__ = [
     "BackfillReport",
+    "BarStream",
     "ConformanceError",
     "ConformanceReport",
     "DataUnavailableError",
@@ -59,12 +68,18 @@ __all__ = [
     "FillResult",
     "Flag",
     "HistoryMeta",
+    "HistoryProviderAdapter",
     "HistoryResult",
     "Interval",
     "InvalidRequestError",
+    "LiveFeed",
     "LocalStore",
+    "PollingLiveFeed",
+    "PostgresCoordinator",
     "ProviderClosedError",
+    "PushLiveFeed",
     "RangeSet",
+    "ReadManyError",
     "SLAPolicy",
     "SLAReport",
     "SeamlessDataProvider",
@@ -75,6 +90,7 @@ __all__ = [
     "StoreError",
     "Strategy",
     "SyntheticFetcher",
+    "SyntheticLiveFeed",
     "Watermarks",
     "fill_window",
     "parse_interval",
@@ -98,12 +114,14 @@ if TYPE_CHECKING:
     from seamless_sdk.backfill.fill import FillResult, fill_window
     from seamless_sdk.backfill.policy import FillPolicy
     from seamless_sdk.conformance import ConformanceReport, Flag
+    from seamless_sdk.coordination.postgres import PostgresCoordinator
     from seamless_sdk.errors import (
         ConformanceError,
         DataUnavailableError,
         FetchError,
         InvalidRequestError,
         ProviderClosedError,
+        ReadManyError,
         SeamlessError,
         SeamlessSLAExceeded,
         SourceError,
@@ -111,6 +129,8 @@ if TYPE_CHECKING:
     )
     from seamless_sdk.fetchers import FileFetcher, SyntheticFetcher
     from seamless_sdk.intervals import Interval, parse_interval
+    from seamless_sdk.history_provider import HistoryProviderAdapter
+    from seamless_sdk.live import LiveFeed, PollingLiveFeed, PushLiveFeed, SyntheticLiveFeed
     from seamless_sdk.provider import SeamlessDataProvider
     from seamless_sdk.ranges import RangeSet
     from seamless_sdk.result import (
@@ -123,3 +143,4 @@ if TYPE_CHECKING:
     from seamless_sdk.sla import SLAPolicy
     from seamless_sdk.stores.local import LocalStore
     from seamless_sdk.strategy import Source, Strategy
+    from seamless_sdk.streaming import BarStream

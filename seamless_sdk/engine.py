@@ -88,13 +88,21 @@ class ReadEngine:
         self.parts = parts
 
     def run(
-        self, request: BarRequest, options: ReadOptions, *, want_frame: bool
+        self,
+        request: BarRequest,
+        options: ReadOptions,
+        *,
+        want_frame: bool,
+        started: float | None = None,
     ) -> Generator[Wait, set[Future[Any]], HistoryResult]:
+        """One read; ``started`` (a ``perf_counter`` time) shares one deadline
+        between the reads of one ``read_many`` call."""
+        deadline = Deadline(options.sla) if started is None else Deadline(options.sla, started)
         st = ReadState(
             request=request,
             options=options,
             request_id=uuid.uuid4().hex,
-            deadline=Deadline(options.sla),
+            deadline=deadline,
             remaining=RangeSet.span(request.start, request.end),
             pieces=[],
             contributions={},
@@ -301,7 +309,11 @@ class ReadEngine:
 
     def _from_live(self, st: ReadState) -> Generator[Wait, set[Future[Any]], None]:
         r, live = st.request, self.parts.live
-        if live is None or st.options.strategy is not Strategy.SEAMLESS:
+        # A push-only feed (no fetch) serves streams, not the edge of a read.
+        if (
+            not callable(getattr(live, "fetch", None))
+            or st.options.strategy is not Strategy.SEAMLESS
+        ):
             return
         # The live source serves what storage cannot have yet: the part of the
         # request from the now edge on, the forming bar included.

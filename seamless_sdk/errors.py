@@ -10,14 +10,22 @@ The tree::
     │                                  ``.budget_ms``, ``.elapsed_ms``, ``.report``)
     ├── ConformanceError               a frame broke the schema or quality rules (``.report``)
     ├── FetchError                     the fetcher raised or returned something unusable
-    │                                  after every retry (``.attempts``, ``.__cause__``)
+    │   │                              after every retry (``.attempts``, ``.__cause__``)
+    │   └── BackfillDeferredError      the coordinator holds a window back: backoff,
+    │                                  quarantine or skipped (``.key``, ``.reason``)
     ├── StoreError                     the store could not be read or written
     │   ├── StoreCorruptedError        stored bytes fail their checksum or invariants
     │   │                              (``.node_id``, ``.interval``, ``.chunk_start``)
-    │   └── ForeignStoreError          the file is not a Seamless store, or a newer one
-    │                                  (``.path``); it is left untouched
+    │   ├── ForeignStoreError          the file is not a Seamless store, or a newer one
+    │   │                              (``.path``); it is left untouched
+    │   ├── StoreUnavailableError      the store's database server cannot be reached or
+    │   │                              dropped the connection; retrying later may work
+    │   └── CoordinatorError           the backfill coordinator's database failed
+    │       └── LeaseLostError         a stale lease holder tried to extend or complete
     ├── SourceError                    a shipped fetcher could not read its source file
     │                                  (``.path``, ``.problem``); retrying does not help
+    ├── ReadManyError                  some nodes of a ``read_many`` failed (``.results``,
+    │                                  ``.errors``)
     └── ProviderClosedError(RuntimeError) a closed provider was used
 """
 
@@ -140,6 +148,13 @@ class ForeignStoreError(StoreError):
         super().__init__(f"{path}: {problem}; the file was left untouched")
 
 
+class StoreUnavailableError(StoreError):
+    """The store's database server refused or dropped the connection (it is down,
+    restarting or unreachable). The operation did not complete; a transaction
+    whose commit was cut off is either wholly applied or not at all. The store
+    reconnects on the next call."""
+
+
 class SourceError(SeamlessError):
     """A shipped fetcher (e.g. ``FileFetcher``) could not read its source.
 
@@ -155,3 +170,50 @@ class SourceError(SeamlessError):
 
 class ProviderClosedError(SeamlessError, RuntimeError):
     """The provider was used after ``close()``."""
+
+
+class ReadManyError(SeamlessError):
+    """Some reads of a ``read_many`` call failed; the others did not.
+
+    ``results`` maps every node that was read to its ``HistoryResult``,
+    ``errors`` every node that failed to its exception (a ``DataUnavailableError``,
+    ``SeamlessSLAExceeded``, ``ConformanceError``, ...).
+    """
+
+    def __init__(self, results: dict[str, Any], errors: dict[str, BaseException]) -> None:
+        self.results = results
+        self.errors = errors
+        first = next(iter(errors.items()))
+        super().__init__(
+            f"{len(errors)} of {len(results) + len(errors)} node(s) failed; "
+            f"first {first[0]}: {first[1]}"
+        )
+
+
+class CoordinatorError(StoreError):
+    """The backfill coordinator's database could not be reached or used; the
+    job rows are as they were before the failing statement."""
+
+
+class LeaseLostError(CoordinatorError):
+    """A lease's token no longer matches its job row: the lease expired and another
+    host re-claimed the window (or an operator reset it). The stale holder may
+    neither extend nor complete it; ``key`` names the window."""
+
+    def __init__(self, key: str, message: str | None = None) -> None:
+        self.key = key
+        super().__init__(message or f"{key}: the lease was lost (expired and re-claimed)")
+
+
+class BackfillDeferredError(FetchError):
+    """The coordinator refused to start a window now: it failed recently and is
+    backing off (``reason="backoff"``, until ``retry_at``, epoch seconds), it is
+    quarantined after repeated failures (``"quarantined"``) or an operator chose
+    to skip it (``"skipped"``). Like a failed fetch, the read returns partial."""
+
+    def __init__(self, key: str, reason: str, retry_at: float | None = None) -> None:
+        self.key = key
+        self.reason = reason
+        self.retry_at = retry_at
+        when = f" until {retry_at:.3f}" if retry_at is not None else ""
+        super().__init__(f"{key}: backfill deferred ({reason}{when})", 0)

@@ -20,10 +20,10 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Callable, Generator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Generator, Iterable, Mapping, Sequence
 from concurrent.futures import Future
 from concurrent.futures import wait as wait_futures
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pandas as pd
@@ -32,12 +32,15 @@ from prometheus_client import REGISTRY, CollectorRegistry
 from seamless_sdk.backfill.base import DetachedBackfiller
 from seamless_sdk.backfill.fill import FillResult
 from seamless_sdk.backfill.inprocess import FillExecutor, InProcessBackfiller
+from seamless_sdk.backfill.policy import FillPolicy
 from seamless_sdk.cache import BarCache
 from seamless_sdk.calendars import Calendar, calendar_for
-from seamless_sdk.conformance import ConformanceReport
+from seamless_sdk.conformance import ConformanceReport, Flag
+from seamless_sdk.coordination.base import Coordinator
 from seamless_sdk.engine import ReadEngine, ReadParts, Wait
 from seamless_sdk.errors import ConformanceError, InvalidRequestError, ProviderClosedError
 from seamless_sdk.intervals import parse_interval
+from seamless_sdk.many import adrive_many, drive_many
 from seamless_sdk.metrics import Metrics
 from seamless_sdk.ranges import RangeSet
 from seamless_sdk.request import validate_node_id, validate_request
@@ -50,6 +53,7 @@ from seamless_sdk.strategy import (
     Strategy,
     parse_source_priority,
 )
+from seamless_sdk.streaming import BarStream, StreamParts
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,13 +80,19 @@ class SeamlessDataProvider:
 
     ``store`` keeps bars and coverage; ``fetcher`` (any object with
     ``fetch(node_id, interval, start, end) -> DataFrame``, sync or async)
-    fills gaps; ``live`` (same shape) serves bars newer than the now edge for
-    SEAMLESS reads; ``registry`` is the Prometheus registry for metrics;
+    fills gaps; ``live`` serves bars newer than the now edge: its ``fetch()``
+    (same shape as a fetcher) for SEAMLESS reads, its ``subscribe()`` (a
+    ``seamless_sdk.live.LiveFeed``) for ``stream``; ``registry`` is the
+    Prometheus registry for metrics;
     ``backfiller`` takes detached gaps (default: background threads here, or a
     ``DagsterBackfiller`` to make them Dagster runs); ``calendars`` maps node
     ids to calendar codes (``"XNYS"``; default 24/7); ``on_fill`` is called
     after every window this provider's own backfiller commits (e.g.
     ``seamless_assets.coverage_reporter`` to show it in Dagster).
+    ``coordinator`` (e.g. ``PostgresCoordinator(dsn)``) makes every fill claim
+    its chunks there, so hosts sharing one store fetch each window once; the
+    provider closes it with the store. ``None`` keeps the store's own
+    mechanism (``LocalStore``'s per-host ``flock``).
     ``workers`` fill threads (default: one per core, at most 4), ``cache_bytes``
     and ``cache_ttl_s`` bound the in-memory cache, and ``close_timeout_s`` is how
     long ``close()`` waits for fills in flight.
@@ -109,12 +119,16 @@ class SeamlessDataProvider:
         close_timeout_s: float = 10.0,
         clock: Callable[[], float] = time.time,
         on_fill: Callable[[FillResult], None] | None = None,
+        coordinator: Coordinator | None = None,
     ) -> None:
         if not isinstance(store, BarStore):
             raise InvalidRequestError("store", f"{store!r} does not implement BarStore")
-        for name, source in (("fetcher", fetcher), ("live", live)):
-            if source is not None and not callable(getattr(source, "fetch", None)):
-                raise InvalidRequestError(name, f"{source!r} has no fetch() method")
+        if fetcher is not None and not callable(getattr(fetcher, "fetch", None)):
+            raise InvalidRequestError("fetcher", f"{fetcher!r} has no fetch() method")
+        if live is not None and not any(
+            callable(getattr(live, m, None)) for m in ("fetch", "subscribe")
+        ):
+            raise InvalidRequestError("live", f"{live!r} has neither fetch() nor subscribe()")
         if sla is not None and not isinstance(sla, SLAPolicy):
             raise InvalidRequestError("sla", f"{sla!r} is not an SLAPolicy")
         self._defaults = ReadOptions(
@@ -137,6 +151,9 @@ class SeamlessDataProvider:
         # Nothing the worker threads hold may refer to the provider, so a provider
         # dropped without close() is collected and its finalizer releases all.
         self_ref = weakref.WeakMethod(self._on_commit)
+        if coordinator is not None and not isinstance(coordinator, Coordinator):
+            raise InvalidRequestError("coordinator", f"{coordinator!r} is not a Coordinator")
+        self.coordinator = coordinator
         self._executor = FillExecutor(
             store,
             fetcher,
@@ -146,6 +163,7 @@ class SeamlessDataProvider:
             metrics=self.metrics,
             on_commit=lambda result: _call_weak(self_ref, result),
             clock=clock,
+            coordinator=coordinator,
         )
         self._inprocess = InProcessBackfiller(self._executor)
         self.backfiller: DetachedBackfiller = backfiller or self._inprocess
@@ -166,7 +184,7 @@ class SeamlessDataProvider:
         self._close_lock = threading.Lock()
         self.last_conformance_report: ConformanceReport | None = None
         self._finalizer = weakref.finalize(
-            self, _release, self._inprocess, self.backfiller, store, close_timeout_s
+            self, _release, self._inprocess, self.backfiller, store, close_timeout_s, coordinator
         )
 
     # -- public API ------------------------------------------------------------
@@ -299,6 +317,176 @@ class SeamlessDataProvider:
         )
         return (await _drive_async(run)).meta
 
+    def read_many(
+        self,
+        node_ids: Iterable[str],
+        interval: str,
+        start: Any,
+        end: Any,
+        *,
+        strategy: Strategy | str | None = None,
+        sla: SLAPolicy | None = None,
+        partial_ok: bool | None = None,
+        strict: bool | None = None,
+        source_priority: Sequence[str] | None = None,
+        lineage: bool | None = None,
+    ) -> dict[str, HistoryResult]:
+        """``read`` of every node in ``node_ids`` over one ``[start, end)``, in one call.
+
+        The reads share one deadline (the SLA counts from this call), their
+        fills run concurrently on the provider's fill threads, and a node that
+        fails does not hide the others: when any fails, ``ReadManyError`` is
+        raised after every read has finished, with ``.results`` (the nodes that
+        were read) and ``.errors`` (node -> exception).
+
+        >>> # results = provider.read_many(["demo:A", "demo:B"], "1m", start, end)
+        >>> # results["demo:A"].df
+        """
+        runs = self._start_many(
+            node_ids,
+            interval,
+            start,
+            end,
+            strategy,
+            sla,
+            partial_ok,
+            strict,
+            source_priority,
+            lineage,
+        )
+        return drive_many(runs)
+
+    async def aread_many(
+        self,
+        node_ids: Iterable[str],
+        interval: str,
+        start: Any,
+        end: Any,
+        *,
+        strategy: Strategy | str | None = None,
+        sla: SLAPolicy | None = None,
+        partial_ok: bool | None = None,
+        strict: bool | None = None,
+        source_priority: Sequence[str] | None = None,
+        lineage: bool | None = None,
+    ) -> dict[str, HistoryResult]:
+        """``read_many`` for asyncio code."""
+        runs = self._start_many(
+            node_ids,
+            interval,
+            start,
+            end,
+            strategy,
+            sla,
+            partial_ok,
+            strict,
+            source_priority,
+            lineage,
+        )
+        return await adrive_many(runs)
+
+    def stream(
+        self,
+        node_id: str,
+        interval: str,
+        start: Any,
+        *,
+        end: Any = None,
+        include_partial: bool = False,
+        strategy: Strategy | str | None = None,
+        sla: SLAPolicy | None = None,
+        partial_ok: bool | None = None,
+        lineage: bool | None = None,
+    ) -> BarStream:
+        """Bars of ``node_id`` from ``start`` on: the history, then live bars as they
+        close, each bar exactly once, as an iterator of DataFrames.
+
+        The history comes through ``read`` (``strategy`` and ``sla`` apply);
+        then the live feed (``live=``) delivers bars, which are conformed,
+        stored and handed out. ``end=None`` streams until ``close()``; a future
+        ``end`` stops there. ``include_partial`` also hands out the bar still
+        forming (flag ``PARTIAL_BAR``, not stored), replaced later by the closed
+        bar of the same ``ts``. See ``seamless_sdk.streaming``.
+
+        >>> # with provider.stream("demo:BTCUSDT", "1m", "2026-01-01") as bars:
+        >>> #     for frame in bars: strategy.on_bars(frame)
+        """
+        self._check_open()
+        node = validate_node_id(node_id)
+        iv = parse_interval(interval)
+        first = validate_request(node, iv, start, start).start
+        last = None if end is None else validate_request(node, iv, first, end).end
+        options = self._options(strategy, sla, partial_ok, None, None, lineage)
+        if (last is None or last > iv.now_edge(self._clock())) and not callable(
+            getattr(self.live, "subscribe", None)
+        ):
+            raise InvalidRequestError(
+                "live", "stream() past the now edge needs a live feed with subscribe() (live=...)"
+            )
+
+        def read(s: int, e: int, override: Strategy | None) -> HistoryResult:
+            return self.read(  # type: ignore[return-value]
+                node,
+                iv,
+                s,
+                e,
+                strategy=override or options.strategy,
+                sla=options.sla,
+                partial_ok=options.partial_ok,
+                lineage=options.lineage,
+            )
+
+        parts = StreamParts(
+            read=read,
+            store=self.store,
+            feed=self.live,
+            policy=replace(
+                FillPolicy.from_read(options.sla, options.partial_ok), flags=int(Flag.LIVE)
+            ),
+            lineage=options.lineage,
+            clock=self._clock,
+            on_commit=self._on_commit,
+        )
+        return BarStream(parts, node, iv, first, last, include_partial=include_partial)
+
+    async def astream(
+        self,
+        node_id: str,
+        interval: str,
+        start: Any,
+        *,
+        end: Any = None,
+        include_partial: bool = False,
+        strategy: Strategy | str | None = None,
+        sla: SLAPolicy | None = None,
+        partial_ok: bool | None = None,
+        lineage: bool | None = None,
+    ) -> AsyncIterator[pd.DataFrame]:
+        """``stream`` for asyncio code: an async iterator of DataFrames.
+
+        Each step waits on a worker thread, so the event loop never blocks;
+        leaving the loop (or cancelling the task) closes the stream.
+        """
+        stream = self.stream(
+            node_id,
+            interval,
+            start,
+            end=end,
+            include_partial=include_partial,
+            strategy=strategy,
+            sla=sla,
+            partial_ok=partial_ok,
+            lineage=lineage,
+        )
+        try:
+            while True:
+                frame = await asyncio.to_thread(next, stream, None)
+                if frame is None:
+                    return
+                yield frame
+        finally:
+            stream.close()
+
     def coverage(self, node_id: str, interval: str) -> RangeSet:
         """Ranges of ``(node_id, interval)`` that are checked and stored."""
         self._check_open()
@@ -388,6 +576,35 @@ class SeamlessDataProvider:
         options = self._options(strategy, sla, partial_ok, strict, source_priority, lineage)
         return self._tracked(self._engine.run(request, options, want_frame=want_frame))
 
+    def _start_many(
+        self,
+        node_ids: Iterable[str],
+        interval: Any,
+        start: Any,
+        end: Any,
+        strategy: Any,
+        sla: Any,
+        partial_ok: Any,
+        strict: Any,
+        source_priority: Any,
+        lineage: Any,
+    ) -> dict[str, Any]:
+        self._check_open()
+        if isinstance(node_ids, str):
+            raise InvalidRequestError("node_ids", "is a string: pass a list of node ids")
+        options = self._options(strategy, sla, partial_ok, strict, source_priority, lineage)
+        requests = {}
+        for node_id in node_ids:
+            request = validate_request(node_id, interval, start, end)
+            requests[request.node_id] = request
+        started = time.perf_counter()
+        return {
+            node: self._tracked(
+                self._engine.run(request, options, want_frame=True, started=started)
+            )
+            for node, request in requests.items()
+        }
+
     def _tracked(
         self, run: Generator[Wait, set[Future[Any]], HistoryResult]
     ) -> Generator[Wait, set[Future[Any]], HistoryResult]:
@@ -435,11 +652,14 @@ def _release(
     backfiller: DetachedBackfiller,
     store: BarStore,
     timeout_s: float,
+    coordinator: Coordinator | None = None,
 ) -> None:
     """Close what a provider holds: by ``close()``, or when it is collected."""
     if backfiller is not inprocess:
         backfiller.close(timeout_s)
     inprocess.close(timeout_s)
+    if coordinator is not None:
+        coordinator.close()  # after the fills: they complete their leases first
     store.close()
 
 

@@ -1,0 +1,72 @@
+"""A live feed fed from outside: a websocket client (or any callback) pushes bars.
+
+>>> # feed = PushLiveFeed()
+>>> # on_message = lambda msg: feed.push("demo:BTCUSDT", "1m", frame_from(msg))
+>>> # provider = SeamlessDataProvider(store, fetcher, live=feed)
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pandas as pd
+
+from seamless_sdk.intervals import Interval, parse_interval
+from seamless_sdk.live.base import DEFAULT_QUEUE_EVENTS, LiveBars, Subscription
+from seamless_sdk.request import validate_node_id
+
+
+class PushLiveFeed:
+    """Bars pushed by the caller, fanned out to every subscription of their series."""
+
+    def __init__(self, *, maxsize: int = DEFAULT_QUEUE_EVENTS) -> None:
+        self._maxsize = maxsize
+        self._lock = threading.Lock()
+        self._subs: dict[tuple[str, int], list[Subscription]] = {}
+
+    def subscribe(self, node_id: str, interval: Interval | str) -> Subscription:
+        """A subscription that receives every push of ``(node_id, interval)`` from now on."""
+        iv = parse_interval(interval)
+        key = (validate_node_id(node_id), iv.seconds)
+        sub = Subscription(key[0], iv, maxsize=self._maxsize, on_close=self._forget)
+        with self._lock:
+            self._subs.setdefault(key, []).append(sub)
+        return sub
+
+    def push(
+        self,
+        node_id: str,
+        interval: Interval | str,
+        frame: pd.DataFrame,
+        *,
+        start: int | None = None,
+        end: int | None = None,
+        partial: bool = False,
+    ) -> int:
+        """Deliver bars (see ``LiveBars`` for ``start``/``end``/``partial``); returns
+        how many subscriptions got them."""
+        event = LiveBars(frame, start, end, partial)
+        for sub in self._targets(node_id, interval):
+            sub.put(event)
+        return len(self._targets(node_id, interval))
+
+    def disconnect(self, reason: str = "feed disconnected") -> None:
+        """The upstream connection dropped: every subscription ends with a gap."""
+        with self._lock:
+            subs = [s for group in self._subs.values() for s in group]
+        for sub in subs:
+            sub.end(reason)
+
+    def subscribers(self, node_id: str, interval: Interval | str) -> int:
+        return len(self._targets(node_id, interval))
+
+    def _targets(self, node_id: str, interval: Interval | str) -> list[Subscription]:
+        key = (validate_node_id(node_id), parse_interval(interval).seconds)
+        with self._lock:
+            return list(self._subs.get(key, ()))
+
+    def _forget(self, sub: Subscription) -> None:
+        with self._lock:
+            group = self._subs.get((sub.node_id, sub.interval.seconds), [])
+            if sub in group:
+                group.remove(sub)
