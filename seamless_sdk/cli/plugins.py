@@ -26,6 +26,7 @@ GROUP = "seamless.cli"
 
 _VALUE_OPTIONS = frozenset({"--store", "--config"})
 """Top-level options that take a value (skipped when finding the subcommand)."""
+_HELP = frozenset({"-h", "--help"})
 
 
 def plugin_entry_points(reserved: Sequence[str] = ()) -> list[EntryPoint]:
@@ -58,6 +59,8 @@ def add_plugins(
 ) -> None:
     """Register the plugin subcommands ``argv`` may run (all of them for top-level help)."""
     wanted = requested_command(argv)
+    if wanted is None and not _HELP & set(argv):
+        return  # `--version`, or no command at all: argparse answers without plugins
     for ep in plugin_entry_points(reserved):
         if wanted is not None and ep.name != wanted:
             continue

@@ -180,7 +180,7 @@ def _actions(parser: argparse.ArgumentParser, path: str) -> list[tuple[str, argp
 
 def test_every_argument_has_help() -> None:
     """Every option and positional of every (sub)command, plugins included, says what it is."""
-    actions = _actions(build_parser([]), "seamless")
+    actions = _actions(build_parser(["--help"]), "seamless")
     commands = {path for path, _ in actions}
     assert {"seamless read", "seamless store verify", "seamless backfill"} <= commands
     missing = [f"{p}: {a.dest}" for p, a in actions if not (a.help and a.help.strip())]
@@ -188,6 +188,25 @@ def test_every_argument_has_help() -> None:
 
 
 def test_python_dash_m_runs_the_cli() -> None:
+    """``--version`` answers without loading plugins (no Dagster import)."""
+    code = (
+        "import runpy, sys\n"
+        "sys.argv = ['seamless', '--version']\n"
+        "try:\n"
+        "    runpy.run_module('seamless_sdk', run_name='__main__')\n"
+        "except SystemExit as exc:\n"
+        "    assert exc.code == 0, exc.code\n"
+        "assert 'dagster' not in sys.modules and 'seamless_assets' not in sys.modules\n"
+    )
+    quiet = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+        check=False,
+    )
+    assert quiet.returncode == 0, quiet.stderr
     done = subprocess.run(
         [sys.executable, "-m", "seamless_sdk", "--version"],
         capture_output=True,
