@@ -26,31 +26,28 @@ M = TypeVar("M", bound=BaseModel)
 class StrictModel(BaseModel):
     """Base of every config model: strict types, no unknown keys, immutable."""
 
-    model_config = ConfigDict(
-        strict=True, extra="forbid", frozen=True, allow_inf_nan=False, hide_input_in_errors=False
-    )
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, allow_inf_nan=False)
 
 
-def validate(model: type[M], data: Any, *, prefix: str = "", where: str = "") -> M:
+def validate(model: type[M], data: Any, *, where: str = "") -> M:
     """``model`` validated from ``data``; any problem is ``InvalidRequestError``.
 
-    ``prefix`` is prepended to every key path (the modes file's
-    ``defaults.rules``); ``where`` (a file name) is put before the problem so
-    a message says which file is wrong.
+    ``where`` (a file name) is put before the problem so a message says which
+    file is wrong.
     """
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise to_request_error(exc, model, prefix=prefix, where=where) from None
+        raise to_request_error(exc, model, where=where) from None
 
 
 def to_request_error(
-    exc: ValidationError, model: type[BaseModel], *, prefix: str = "", where: str = ""
+    exc: ValidationError, model: type[BaseModel], *, where: str = ""
 ) -> InvalidRequestError:
     """The first error of ``exc`` as ``InvalidRequestError`` (how many more, if any)."""
     errors = exc.errors()
     first = errors[0]
-    path = key_path((*_split(prefix), *first["loc"]))
+    path = key_path(first["loc"])
     problem = describe(first, model)
     if len(errors) > 1:
         problem += f" (and {len(errors) - 1} more problem(s))"
@@ -109,10 +106,6 @@ def describe(error: ErrorDetails, model: type[BaseModel]) -> str:
     return f"{error['msg']} (got {value!r})"
 
 
-def _split(prefix: str) -> tuple[str, ...]:
-    return tuple(p for p in prefix.split(".") if p) if prefix else ()
-
-
 def _known_keys(model: type[BaseModel], loc: Sequence[int | str]) -> list[str]:
     """The keys the (nested) model at ``loc`` accepts, for an "unknown key" hint.
 
@@ -136,7 +129,7 @@ def _inner_model(annotation: Any) -> Any:
     """The first BaseModel inside an annotation (``list[X]``, ``dict[str, X]``, ``X | None``)."""
     if _is_model(annotation):
         return annotation
-    for arg in getattr(annotation, "__args__", ()) or getattr(annotation, "__metadata__", ()):
+    for arg in getattr(annotation, "__args__", ()):
         found = _inner_model(arg)
         if found is not None:
             return found
