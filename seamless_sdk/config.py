@@ -14,7 +14,8 @@ agree whatever their working directory.
 Every key is typed (:class:`ConfigFile`): a float is never rounded into an
 integer key, a string is not a boolean, an unknown key is an error, and each
 error is ``InvalidRequestError`` naming the key (``backfill.retries: 2.7 is
-not an integer ...``). An empty value (``nodes:``) means the default.
+not an integer ...``). An empty value (``nodes:``, ``calendar:``) means the
+default, at any level.
 
 .. code-block:: yaml
 
@@ -36,12 +37,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import BeforeValidator, Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, field_validator
 
 from seamless_sdk import settings
 from seamless_sdk.backfill.dagster import requests_path_for
 from seamless_sdk.calendars import calendar_for
-from seamless_sdk.config_model import StrictModel, drop_nulls, validate
+from seamless_sdk.config_model import YamlModel, validate
 from seamless_sdk.errors import InvalidRequestError
 from seamless_sdk.fetchers.spec import FetcherSpec, parse_fetcher_spec
 from seamless_sdk.intervals import Interval, parse_interval
@@ -63,7 +64,7 @@ Seconds = Annotated[int, Field(ge=1)]
 ``0.5`` is an error here rather than a silent 0."""
 
 
-class NodeConfig(StrictModel):
+class NodeConfig(YamlModel):
     """A configured node and its trading calendar code (``24/7`` or an exchange code)."""
 
     id: str
@@ -86,7 +87,7 @@ def _node_entry(value: Any) -> Any:
     return {"id": value} if isinstance(value, str) else value
 
 
-class BackfillSettings(StrictModel):
+class BackfillSettings(YamlModel):
     """How runs fill partitions.
 
     ``max_partitions_per_run`` feeds ``BackfillPolicy.multi_run`` (a UI
@@ -109,7 +110,7 @@ class BackfillSettings(StrictModel):
     gx_check: bool = True
 
 
-class SensorSettings(StrictModel):
+class SensorSettings(YamlModel):
     """Tick intervals of the sensors, in whole seconds, and the tail's reach."""
 
     tail_s: Seconds = 60
@@ -134,10 +135,10 @@ def _interval(value: Any) -> Any:
     return parse_interval(value) if isinstance(value, str) else value
 
 
-class ConfigFile(StrictModel):
+class ConfigFile(YamlModel):
     """``seamless.yaml`` as written: every key, typed, before paths are resolved."""
 
-    model_config = StrictModel.model_config | {"arbitrary_types_allowed": True}
+    model_config = YamlModel.model_config | {"arbitrary_types_allowed": True}
 
     store: str = DEFAULT_STORE
     requests: str | None = None
@@ -154,11 +155,6 @@ class ConfigFile(StrictModel):
     nodes: list[Annotated[NodeConfig, BeforeValidator(_node_entry)]] = Field(default_factory=list)
     backfill: BackfillSettings = Field(default_factory=BackfillSettings)
     sensors: SensorSettings = Field(default_factory=SensorSettings)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _nulls_are_defaults(cls, data: Any) -> Any:
-        return drop_nulls(data)
 
     @field_validator("store", "requests", "reports")
     @classmethod

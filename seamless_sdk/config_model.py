@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from pydantic_core import ErrorDetails
 
 from seamless_sdk.errors import InvalidRequestError
@@ -27,6 +27,16 @@ class StrictModel(BaseModel):
     """Base of every config model: strict types, no unknown keys, immutable."""
 
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+class YamlModel(StrictModel):
+    """A StrictModel read from YAML: an empty value (``nodes:``) means the key is absent,
+    so it takes its default rather than failing as ``None``."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _nulls_are_absent(cls, data: Any) -> Any:
+        return drop_nulls(data)
 
 
 def validate(model: type[M], data: Any, *, where: str = "") -> M:

@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, create_model, field_validator, model_validator
 
-from seamless_sdk.config_model import StrictModel, drop_nulls, validate
+from seamless_sdk.config_model import StrictModel, YamlModel, validate
 from seamless_sdk.conformance.spec.rules import QUALITY_RULES, RULE_PARAMS, STATISTICAL_RULES
 from seamless_sdk.errors import InvalidRequestError
 
@@ -29,16 +29,7 @@ FILE_FIELD = "conformance_config"
 """The field of errors about the file as a whole (missing, not YAML, not a mapping)."""
 
 
-class _NullsAreAbsent(StrictModel):
-    """An empty value (``rules:``) means the key is not set, as in ``seamless.yaml``."""
-
-    @model_validator(mode="before")
-    @classmethod
-    def _drop_nulls(cls, data: Any) -> Any:
-        return drop_nulls(data)
-
-
-class StructuralRule(_NullsAreAbsent):
+class StructuralRule(YamlModel):
     """A structural rule (high/low, volume, NaN, inf): only ``severity: block`` is allowed."""
 
     severity: str = "block"
@@ -62,7 +53,7 @@ def _statistical_rule(name: str, params: Mapping[str, type]) -> type[StrictModel
     fields: dict[str, Any] = {"severity": (Severity | None, None)}
     for param, kind in params.items():
         fields[param] = (Annotated[kind, Field(gt=0)] | None, None)  # type: ignore[valid-type]
-    return create_model(f"{name}_rule", __base__=_NullsAreAbsent, **fields)
+    return create_model(f"{name}_rule", __base__=YamlModel, **fields)
 
 
 RULE_MODELS: dict[str, type[StrictModel]] = {
@@ -73,7 +64,7 @@ RULE_MODELS: dict[str, type[StrictModel]] = {
 
 Rules = create_model(  # type: ignore[call-overload]
     "Rules",
-    __base__=_NullsAreAbsent,
+    __base__=YamlModel,
     **{name: (model | None, None) for name, model in RULE_MODELS.items()},
 )
 """``rules:`` of an entry: one optional key per known rule."""
@@ -84,7 +75,7 @@ def _version_text(value: Any) -> Any:
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
-class Entry(_NullsAreAbsent):
+class Entry(YamlModel):
     """One entry: ``defaults``, ``datasets.<kind>`` or ``nodes.<pattern>``."""
 
     mode: Mode | None = None
@@ -116,7 +107,7 @@ class Entry(_NullsAreAbsent):
         return out
 
 
-class ModesFile(_NullsAreAbsent):
+class ModesFile(YamlModel):
     """A whole modes file (or the merge of several)."""
 
     defaults: Entry = Field(default_factory=Entry)

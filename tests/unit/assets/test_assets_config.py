@@ -208,16 +208,23 @@ def test_the_file_name_is_in_the_message(tmp_path: Path) -> None:
 
 
 def test_yaml_spellings_of_values(tmp_path: Path) -> None:
-    """An unquoted date is a date; an empty value is the default; YAML floats stay floats."""
+    """An unquoted date is a date; an empty value is the default at any level; YAML floats
+    stay floats."""
     path = tmp_path / "seamless.yaml"
     path.write_text(
-        "partition_start: 2024-02-01\nnodes:\nbackfill:\n  retry_delay_s: 0.5\nsensors:\n"
+        "partition_start: 2024-02-01\n"
+        "nodes:\n  - {id: 'demo:A', calendar: }\n"
+        "backfill:\n  retry_delay_s: 0.5\n  retries:\n"
+        "sensors:\n"
     )
     config = load_config(path)
     assert config.partition_start == int(dt.datetime(2024, 2, 1, tzinfo=dt.UTC).timestamp())
-    assert config.nodes == ()
+    assert config.calendars == {"demo:A": "24/7"}
     assert config.backfill.retry_delay_s == 0.5
+    assert config.backfill.retries == BackfillSettings().retries
     assert config.sensors == SensorSettings()
+    path.write_text("nodes:\n")
+    assert load_config(path).nodes == ()
 
 
 def test_unknown_interval_has_no_asset() -> None:
