@@ -3,8 +3,9 @@
 They run inside Dagster run processes too, so they count their calls in a
 file (``SEAMLESS_TEST_FETCH_LOG``, one line per fetch, appended atomically)
 rather than in memory. Node ids pick a behaviour: a node whose id contains
-``BAD`` returns bars that break the quality rules, ``GAP`` drops every tenth
-bar, ``FAIL`` raises; any other node gets clean synthetic bars.
+``ONEBAD`` returns one bar that breaks the quality rules (the bar at
+``ONE_BAD_TS``), ``BAD`` every fiftieth, ``GAP`` drops every tenth bar,
+``FAIL`` raises; any other node gets clean synthetic bars.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import pandas as pd
 from seamless_sdk.fetchers import SyntheticFetcher
 
 FETCH_LOG_ENV = "SEAMLESS_TEST_FETCH_LOG"
+ONE_BAD_TS = 1_704_067_200 + 10 * 86_400
+"""2024-01-11T00:00Z: the one bar an ``ONEBAD`` node gets wrong (high below low)."""
 
 
 class ScriptedFetcher:
@@ -37,7 +40,10 @@ class ScriptedFetcher:
         if "FAIL" in node_id:
             raise ConnectionError(f"upstream refused {node_id}")
         frame = self._inner.fetch(node_id, interval, start, end)
-        if "BAD" in node_id and len(frame):
+        if "ONEBAD" in node_id:
+            bad = frame["ts"] == ONE_BAD_TS  # the synthetic source gives epoch seconds
+            frame.loc[bad, "high"] = frame.loc[bad, "low"] - 1.0
+        elif "BAD" in node_id and len(frame):
             frame.loc[frame.index[::50], "high"] = frame["low"] - 1.0
         if "GAP" in node_id and len(frame):
             frame = frame.drop(index=frame.index[::10]).reset_index(drop=True)

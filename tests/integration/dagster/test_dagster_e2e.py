@@ -2,7 +2,8 @@
 
 A partition backfill is launched through the webserver's GraphQL API (the
 ``launchPartitionBackfill`` mutation the UI sends), the daemon runs it, and
-the SDK then reads the range with FAIL_FAST and gets complete data. The SDK's
+the UI's check grid reads Passed for every check of every backfilled partition,
+and the SDK then reads the range with FAIL_FAST and gets complete data. The SDK's
 Dagster backfiller also submits a run through the same webserver, which the
 queued run coordinator and the daemon carry out. Both processes are stopped
 at the end, whatever happens.
@@ -16,12 +17,14 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from seamless_assets.checks.specs import CHECK_NAMES
 from seamless_sdk import SeamlessDataProvider, Strategy
 from seamless_sdk.backfill.dagster import DagsterBackfiller, register_nodes
 from seamless_sdk.backfill.policy import FillPolicy
 from seamless_sdk.intervals import parse_interval
 from seamless_sdk.ranges import RangeSet
 from seamless_sdk.stores.local import LocalStore
+from tests.integration.dagster.check_grid import check_grid
 from tests.integration.dagster.fetchers import fetch_calls
 from tests.integration.dagster.support import (
     BIN,
@@ -39,6 +42,8 @@ from tests.integration.dagster.support import (
 pytestmark = pytest.mark.slow
 
 POLICY = FillPolicy()
+# What the SDK's GraphQL submission carries: not the location's default, so it shows.
+SDK_POLICY = FillPolicy(partial_ok=True, max_attempts=2, retry_backoff_ms=5.0, jitter_ratio=0.0)
 
 LAUNCH = """
 mutation Launch($params: LaunchBackfillParams!) {
@@ -104,6 +109,11 @@ def test_ui_backfill_through_the_daemon_then_a_fail_fast_read(
             "the backfill", lambda: backfill_status(port, launched["backfillId"]), 240, 1.0
         )
         assert status in {"COMPLETED", "COMPLETED_SUCCESS"}, _logs(tmp_path)
+        # The UI's check grid: every check of both backfilled partitions reads Passed.
+        grid = check_grid(port, "bars_1h")
+        assert set(grid) == set(CHECK_NAMES)
+        for check, cells in grid.items():
+            assert cells == {"demo:A|2024": "SUCCEEDED", "demo:A|2025": "SUCCEEDED"}, check
 
         # The SDK's backfiller submits a run through the same webserver.
         backfiller = DagsterBackfiller(
@@ -114,7 +124,7 @@ def test_ui_backfill_through_the_daemon_then_a_fail_fast_read(
             location_name="seamless",
         )
         ticket = backfiller.request(
-            "demo:B", parse_interval("1h"), RangeSet([Y2024]), policy=POLICY
+            "demo:B", parse_interval("1h"), RangeSet([Y2024]), policy=SDK_POLICY
         )
         backfiller.close()
         (run_id,) = ticket.run_ids
@@ -126,6 +136,7 @@ def test_ui_backfill_through_the_daemon_then_a_fail_fast_read(
         )
         assert run.status == dg.DagsterRunStatus.SUCCESS, _logs(tmp_path)
         assert run.tags["seamless/partition"] == "bars_1h|demo:B|2024"
+        assert FillPolicy.from_tags(run.tags, default=POLICY) == SDK_POLICY
 
         # Dedup layers 2 and 3: two runs of one partition submitted at once (past
         # the request table) never run together, and the second fetches nothing.

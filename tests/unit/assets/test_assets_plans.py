@@ -7,6 +7,7 @@ import pytest
 from seamless_assets.sensors.requests import RunInfo, plan_requests, run_request_for
 from seamless_assets.sensors.tail import contiguous_groups, tail_run_requests, tail_windows
 from seamless_sdk.backfill.dagster import BackfillRequest
+from seamless_sdk.backfill.policy import FillPolicy
 from seamless_sdk.intervals import parse_interval
 
 H1 = parse_interval("1h")
@@ -30,6 +31,10 @@ def test_pending_rows_become_one_run_each_with_stable_run_keys() -> None:
     assert request.partition_key == "a|2024"
     assert request.tags["seamless/partition"] == "bars_1h|a|2024"
     assert request.tags["seamless/request"] == "1:0"
+    assert not any(k.startswith("seamless/fill.") for k in request.tags), "no stored policy"
+    policy = FillPolicy(partial_ok=True, max_attempts=1, retry_backoff_ms=0.0)
+    tagged = run_request_for(row(4, policy=policy))
+    assert FillPolicy.from_tags(tagged.tags, default=FillPolicy()) == policy
 
 
 def test_rows_with_runs_move_on_instead_of_launching_again() -> None:
