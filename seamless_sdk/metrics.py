@@ -25,6 +25,8 @@ from enum import Enum
 from typing import Any
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 SLA_DEADLINE_SECONDS = "seamless_sla_deadline_seconds"
 BACKFILL_WAIT_MS = "seamless_backfill_wait_ms"
@@ -63,6 +65,11 @@ _SECONDS_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 
 _MS_BUCKETS = (1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000)
 _RATIO_BUCKETS = (0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0)
 _NODE_INTERVAL = ("node_id", "interval")
+_NODE_INTERVAL_LEASE = ("node_id", "interval", "lease_key")
+MAX_LEASE_SERIES = 256
+"""``backfill_completion_ratio{lease_key}`` series kept per registry: one per
+window this process filled under a coordinator, oldest dropped first, so a long
+backfill does not grow the exposition without bound."""
 
 
 def _label(value: Any) -> str:
@@ -106,13 +113,15 @@ class _Collectors:
     violations: _Family
     cache_hits: Counter
     cache_misses: Counter
+    lease_completion: _Family
+    lease_keys: dict[tuple[str, str, str], None] = field(default_factory=dict)
     high_water: dict[tuple[str, str], float] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 def _build(registry: CollectorRegistry) -> _Collectors:
     r = registry
-    return _Collectors(
+    collectors = _Collectors(
         phase=_Family(
             Histogram(
                 SLA_DEADLINE_SECONDS,
@@ -131,13 +140,10 @@ def _build(registry: CollectorRegistry) -> _Collectors:
                 buckets=_MS_BUCKETS,
             )
         ),
+        # Both label sets of backfill_completion_ratio live in unregistered gauges
+        # and are exposed as one family by _CompletionCollector (registered below).
         completion=_Family(
-            Gauge(
-                BACKFILL_COMPLETION_RATIO,
-                "Fraction of the requested backfill windows committed so far.",
-                _NODE_INTERVAL,
-                registry=r,
-            )
+            Gauge(BACKFILL_COMPLETION_RATIO, _COMPLETION_DOC, _NODE_INTERVAL, registry=None)
         ),
         in_progress=_Family(
             Gauge(
@@ -204,7 +210,37 @@ def _build(registry: CollectorRegistry) -> _Collectors:
         ),
         cache_hits=Counter(CACHE_HITS_TOTAL, "Reads served from the cache.", registry=r),
         cache_misses=Counter(CACHE_MISSES_TOTAL, "Reads the cache could not serve.", registry=r),
+        lease_completion=_Family(
+            Gauge(BACKFILL_COMPLETION_RATIO, _COMPLETION_DOC, _NODE_INTERVAL_LEASE, registry=None)
+        ),
     )
+    r.register(
+        _CompletionCollector(collectors.completion.metric, collectors.lease_completion.metric)
+    )
+    return collectors
+
+
+_COMPLETION_DOC = "Fraction of the requested backfill windows committed so far."
+
+
+class _CompletionCollector(Collector):
+    """``backfill_completion_ratio`` with both of its label sets in one family:
+    ``{node_id,interval}`` (a provider's fills) and ``{node_id,interval,lease_key}``
+    (each window filled under a coordinator lease). prometheus_client fixes one
+    label set per metric, so the two gauges are kept unregistered and merged here."""
+
+    def __init__(self, *gauges: Gauge) -> None:
+        self._gauges = gauges
+
+    def describe(self) -> list[GaugeMetricFamily]:
+        return [GaugeMetricFamily(BACKFILL_COMPLETION_RATIO, _COMPLETION_DOC)]
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(BACKFILL_COMPLETION_RATIO, _COMPLETION_DOC)
+        for gauge in self._gauges:
+            for metric in gauge.collect():
+                family.samples.extend(metric.samples)
+        yield family
 
 
 _BY_REGISTRY: weakref.WeakKeyDictionary[CollectorRegistry, _Collectors] = (
@@ -299,6 +335,22 @@ class Metrics:
     def backfill_wait(self, node_id: str, interval: Any, ms: float) -> None:
         """Record how long a read waited for a backfill, in milliseconds."""
         self._c.backfill_wait.child(node_id, interval).observe(ms)
+
+    def lease_completion(self, node_id: str, interval: Any, lease_key: str, ratio: float) -> None:
+        """Progress of one window filled under a coordinator lease
+        (``backfill_completion_ratio{node_id,interval,lease_key}``); the newest
+        ``MAX_LEASE_SERIES`` windows are kept."""
+        c = self._c
+        key = (node_id, _label(interval), lease_key)
+        with c.lock:
+            c.lease_keys.pop(key, None)
+            c.lease_keys[key] = None
+            while len(c.lease_keys) > MAX_LEASE_SERIES:
+                oldest = next(iter(c.lease_keys))
+                del c.lease_keys[oldest]
+                c.lease_completion._children.pop(oldest, None)
+                c.lease_completion.metric.remove(*oldest)
+            c.lease_completion.child(node_id, key[1], lease_key).set(ratio)
 
     def backfill_committed(
         self, node_id: str, interval: Any, window_end: int, completion_ratio: float
