@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import dagster as dg
+
 from tests.integration.dagster.support import graphql
 
 CHECK_GRID = """
@@ -100,8 +102,8 @@ def _flatten(check: dict[str, Any]) -> dict[str, str]:
     for r in statuses["ranges"]:
         for p in _span(keys[primary], r["primaryDimStartKey"], r["primaryDimEndKey"]):
             for s, status in _secondary(r["secondaryDim"], keys[secondary]).items():
-                # Dagster's multi-partition key: dimension keys sorted by dimension name.
-                out["|".join(k for _, k in sorted({primary: p, secondary: s}.items()))] = status
+                # Dagster spells the key; the test compares it with ours.
+                out[str(dg.MultiPartitionKey({primary: p, secondary: s}))] = status
     return out
 
 
