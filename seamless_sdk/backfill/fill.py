@@ -15,8 +15,9 @@ import hashlib
 import inspect
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -24,12 +25,16 @@ import pandas as pd
 from seamless_sdk import events
 from seamless_sdk.backfill.policy import FillPolicy
 from seamless_sdk.conformance import ConformanceReport, ConformanceResult, conform_bars
+from seamless_sdk.coordination.flight import fill_chunk
 from seamless_sdk.errors import ConformanceError, FetchError, InvalidRequestError
 from seamless_sdk.intervals import Interval, chunk_start, chunk_windows
 from seamless_sdk.metrics import Metrics
 from seamless_sdk.ranges import RangeSet
 from seamless_sdk.request import validate_node_id
 from seamless_sdk.stores.base import BarStore
+
+if TYPE_CHECKING:
+    from seamless_sdk.coordination.base import Coordinator
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +75,7 @@ def fill_window(
     request_id: str = "",
     cancel: threading.Event | None = None,
     fingerprint: bool = True,
+    coordinator: Coordinator | None = None,
 ) -> FillResult:
     """Make ``[start, end)`` of ``(node_id, interval)`` covered in ``store``.
 
@@ -82,6 +88,12 @@ def fill_window(
     fetch failed. Either way nothing is written for the
     failing range. ``fingerprint=False`` skips re-reading the window to hash
     it (``FillResult.fingerprint`` is then empty).
+
+    With a ``coordinator`` (e.g. ``PostgresCoordinator``) each chunk is claimed
+    from it instead of taking the store's ``window_lock``, so hosts that share
+    the store but no file fetch a window once (see
+    ``seamless_sdk.coordination.flight``); a window the coordinator holds back
+    (backoff, quarantine, skipped) raises ``BackfillDeferredError``.
 
     >>> # fill_window(LocalStore("bars.sqlite"), SyntheticFetcher(), "demo:BTC",
     >>> #             parse_interval("1m"), 1_700_000_000 - 20 * 60, 1_700_000_000,
@@ -100,24 +112,37 @@ def fill_window(
     if edge < end:
         notes.append(f"clipped at the now edge {edge}: bars from there on are not closed yet")
     reporter = _Reporter(node_id, interval, request_id, metrics)
+
+    def fill_range(s: int, e: int, guard: Callable[[], None] | None = None) -> RangeSet:
+        nonlocal attempts, report, covered, rows
+        frame, tries = _fetch(fetcher, s, e, policy, reporter, cancel)
+        attempts += tries
+        result = conform_bars(frame, interval, s, e, flags=policy.flags, node_id=node_id)
+        report = report.merge(result.report)
+        if not result.report.ok and (not policy.partial_ok or result.report.schema_errors):
+            reporter.failed(s, e, "nonconformant", summary=result.report.summary)
+            raise ConformanceError(result.report)
+        window_covered = RangeSet.span(s, e).subtract(result.rejected)
+        if guard is not None:
+            guard()  # a coordinator lease lost while we fetched: write nothing
+        store.write(node_id, interval, s, e, result.frame, window_covered)
+        fetched.append((s, e))
+        covered = covered.union(window_covered)
+        rows += len(result.frame)
+        reporter.committed(s, e, result, min(1.0, (e - start) / (end - start)))
+        return window_covered
+
     for cs, ce in chunk_windows(interval, start, edge) if start < edge else ():
+        if coordinator is not None:
+            fill_chunk(
+                coordinator, store, node_id, interval, cs, ce, fill_range,
+                metrics=metrics, cancel=cancel,
+            )  # fmt: skip
+            continue
         with store.window_lock(node_id, interval, chunk_start(interval, cs)):
             # Re-read under the lock: another thread or process may have filled it.
-            todo = store.coverage(node_id, interval).missing(cs, ce)
-            for s, e in todo:
-                frame, tries = _fetch(fetcher, s, e, policy, reporter, cancel)
-                attempts += tries
-                result = conform_bars(frame, interval, s, e, flags=policy.flags, node_id=node_id)
-                report = report.merge(result.report)
-                if not result.report.ok and (not policy.partial_ok or result.report.schema_errors):
-                    reporter.failed(s, e, "nonconformant", summary=result.report.summary)
-                    raise ConformanceError(result.report)
-                window_covered = RangeSet.span(s, e).subtract(result.rejected)
-                store.write(node_id, interval, s, e, result.frame, window_covered)
-                fetched.append((s, e))
-                covered = covered.union(window_covered)
-                rows += len(result.frame)
-                reporter.committed(s, e, result, min(1.0, (e - start) / (end - start)))
+            for s, e in store.coverage(node_id, interval).missing(cs, ce):
+                fill_range(s, e)
     return FillResult(
         node_id=node_id,
         interval=interval,

@@ -31,7 +31,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from seamless_sdk.backfill.base import BackfillTicket
 from seamless_sdk.backfill.fill import FillResult, fill_window
@@ -42,6 +42,9 @@ from seamless_sdk.intervals import Interval, iter_windows
 from seamless_sdk.metrics import Metrics
 from seamless_sdk.ranges import RangeSet
 from seamless_sdk.stores.base import BarStore
+
+if TYPE_CHECKING:
+    from seamless_sdk.coordination.base import Coordinator
 
 MAX_KEPT_FAILURES = 8
 """Failures a job keeps (the count is exact): a century-long gap whose fetcher
@@ -155,8 +158,11 @@ class FillExecutor:
         on_commit: Callable[[FillResult], None] | None = None,
         clock: Callable[[], float] = time.time,
         idle_s: float = 2.0,
+        coordinator: Coordinator | None = None,
     ) -> None:
         self._store = store
+        # Fills claim chunks from it instead of the store's window_lock (multi-host).
+        self._coordinator = coordinator
         self._fetcher = fetcher
         self._metrics = metrics
         self._on_commit = on_commit
@@ -346,6 +352,7 @@ class FillExecutor:
             cancel=self._cancel,
             now=self._clock(),
             fingerprint=False,
+            coordinator=self._coordinator,
         )
         if self._on_commit is not None and not result.skipped:
             self._on_commit(result)
