@@ -1,9 +1,10 @@
 """The Dagster backfiller: detached gaps become partition runs of ``seamless_assets``.
 
 A strategy's read never waits on a Dagster run. ``DagsterBackfiller.request``
-cuts the gaps into partition windows and records each window in the request
-table, a small SQLite file next to the store whose UNIQUE key
-``(node_id, interval, window_start, window_end)`` is the first of three dedup
+cuts the gaps into partition windows and records each window, with the read's
+``FillPolicy`` (its run carries it as ``seamless/fill.*`` tags and the asset
+fills with it), in the request table: a small SQLite file next to the store
+whose UNIQUE key ``(node_id, interval, window_start, window_end)`` is the first of three dedup
 layers: of many processes that miss the same window at the same moment, one
 inserts the row and the others join it. The ``seamless_request_sensor`` of the
 code location turns pending rows into runs with run keys (or, with
