@@ -21,7 +21,7 @@ from seamless_sdk.calendars import Calendar
 from seamless_sdk.conformance import ConformanceReport, check_expected
 from seamless_sdk.conformance.engine.expected import strict_fields
 from seamless_sdk.errors import ConformanceError, DataUnavailableError
-from seamless_sdk.frames import Bars, assemble
+from seamless_sdk.frames import Bars, FrameMaker
 from seamless_sdk.intervals import Interval
 from seamless_sdk.metrics import Metrics
 from seamless_sdk.quality_summary import QualitySummary
@@ -72,7 +72,7 @@ def finish(
     st: ReadState,
     calendars: Callable[[str], Calendar],
     metrics: Metrics,
-    want_frame: bool,
+    make_frame: FrameMaker | None,
 ) -> HistoryResult:
     """The frame and the metadata of a request whose sources are all done."""
     r, opts = st.request, st.options
@@ -86,7 +86,7 @@ def finish(
     calendar = calendars(r.node_id)
     if opts.strict:
         _check_strict(calendar, st, secs)
-    df = assemble(bars, st.pieces, lineage=opts.lineage) if want_frame else pd.DataFrame()
+    df = make_frame(bars, st.pieces, opts.lineage) if make_frame is not None else pd.DataFrame()
     summary = QualitySummary(
         bars.flags, st.report, lambda: _gaps(calendar, r.interval, coverage, secs)
     )

@@ -31,7 +31,7 @@ from seamless_sdk.cache import BarCache
 from seamless_sdk.calendars import Calendar
 from seamless_sdk.conformance import ConformanceReport, Flag, conform_bars
 from seamless_sdk.errors import ConformanceError, FetchError, SeamlessSLAExceeded
-from seamless_sdk.frames import Bars
+from seamless_sdk.frames import Bars, FrameMaker, assemble
 from seamless_sdk.gaps import split_gaps
 from seamless_sdk.intervals import window_floor, window_next
 from seamless_sdk.metrics import Metrics
@@ -94,9 +94,11 @@ class ReadEngine:
         *,
         want_frame: bool,
         started: float | None = None,
+        make_frame: FrameMaker = assemble,
     ) -> Generator[Wait, set[Future[Any]], HistoryResult]:
         """One read; ``started`` (a ``perf_counter`` time) shares one deadline
-        between the reads of one ``read_many`` call."""
+        between the reads of one ``read_many`` call, whose ``make_frame`` builds
+        all their frames at once."""
         deadline = Deadline(options.sla) if started is None else Deadline(options.sla, started)
         st = ReadState(
             request=request,
@@ -124,7 +126,9 @@ class ReadEngine:
             elif source is Source.LIVE:
                 yield from self._from_live(st)
         self._check_budget(st, "total")
-        return finish(st, self.parts.calendar, self.parts.metrics, want_frame)
+        return finish(
+            st, self.parts.calendar, self.parts.metrics, make_frame if want_frame else None
+        )
 
     # -- sources ---------------------------------------------------------------
     def _from_cache(self, st: ReadState) -> None:

@@ -9,8 +9,9 @@ plus int32 ``flags``) and builds a DataFrame once, at the end, with a single cop
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -132,19 +133,62 @@ class Bars:
         )
 
 
+FrameMaker = Callable[["Bars", Sequence[tuple[str, "Bars"]], bool], pd.DataFrame]
+"""Builds a read's result frame from its bars, the pieces they came from and
+whether lineage columns are wanted (:func:`assemble`, or a batch's deferral)."""
+
+
 def assemble(bars: Bars, pieces: Sequence[tuple[str, Bars]], lineage: bool) -> pd.DataFrame:
     """The result frame of ``bars`` (``Bars.concat`` of the pieces' bars, which
     the caller has already made), with ``source`` (from the piece each row came
     from) and ``flags`` columns only with ``lineage``."""
     frame = bars.to_frame(flags=lineage)
     if lineage:
-        pieces = [(src, b) for src, b in pieces if len(b)]
-        if len(pieces) > 1:
-            labels = np.concatenate([np.full(len(b), src, dtype=object) for src, b in pieces])
-            order = np.argsort(np.concatenate([b.ts_ns for _, b in pieces]), kind="stable")
-            source = pd.array(labels[order], dtype="str")
-        else:
-            src = pieces[0][0] if pieces else ""
-            source = pd.array(np.full(len(bars), src, dtype=object), dtype="str")
-        frame.insert(6, "source", source)
+        frame.insert(6, "source", _sources(bars, pieces))
     return frame
+
+
+def assemble_many(
+    items: Sequence[tuple[Bars, Sequence[tuple[str, Bars]]]], lineage: bool
+) -> list[pd.DataFrame]:
+    """:func:`assemble` of many reads at once, for ``read_many``.
+
+    The bars of every read are copied into one block and one ``ts`` array is
+    built for all of them; each frame then holds views of its own slice. That
+    saves the per-frame cost of pandas' datetime construction (about half of
+    building a 1-day frame), and the frames never share a row, so writing into
+    one cannot change another.
+    """
+    if not items:
+        return []
+    sizes = [len(bars) for bars, _ in items]
+    wide = np.concatenate([bars.wide for bars, _ in items], axis=1)
+    flags = np.concatenate([bars.flags for bars, _ in items])
+    ts = pd.array(wide[0], dtype=UTC_NS, copy=False)
+    values = wide[1:].view(np.float64)
+    frames: list[pd.DataFrame] = []
+    lo = 0
+    for (bars, pieces), n in zip(items, sizes, strict=True):
+        hi = lo + n
+        blocks = [(ts[lo:hi], _TS_PLACE), (values[:, lo:hi], _FLOAT_PLACE)]
+        if lineage:
+            blocks.append((flags[lo:hi].reshape(1, n), _FLAGS_PLACE))
+        frame = create_dataframe_from_blocks(
+            blocks, index=pd.RangeIndex(n), columns=_STORED_INDEX if lineage else _BAR_INDEX
+        )
+        if lineage:
+            frame.insert(6, "source", _sources(bars, pieces))
+        frames.append(frame)
+        lo = hi
+    return frames
+
+
+def _sources(bars: Bars, pieces: Sequence[tuple[str, Bars]]) -> Any:
+    """The ``source`` column: the name of the piece each row of ``bars`` came from."""
+    pieces = [(src, b) for src, b in pieces if len(b)]
+    if len(pieces) > 1:
+        labels = np.concatenate([np.full(len(b), src, dtype=object) for src, b in pieces])
+        order = np.argsort(np.concatenate([b.ts_ns for _, b in pieces]), kind="stable")
+        return pd.array(labels[order], dtype="str")
+    src = pieces[0][0] if pieces else ""
+    return pd.array(np.full(len(bars), src, dtype=object), dtype="str")

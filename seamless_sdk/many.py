@@ -13,17 +13,50 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Generator, Mapping
+from collections.abc import Generator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future
 from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass
 from typing import Any
 
+import pandas as pd
+
 from seamless_sdk.engine import Wait
 from seamless_sdk.errors import ReadManyError
+from seamless_sdk.frames import Bars, FrameMaker, assemble_many
 from seamless_sdk.result import HistoryResult
 
 Run = Generator[Wait, set[Future[Any]], HistoryResult]
+
+
+class BatchFrames:
+    """Defers the result frames of a batch of reads and builds them in one go
+    (``frames.assemble_many``): each read's ``make_frame`` records its bars."""
+
+    def __init__(self) -> None:
+        self._items: dict[str, tuple[Bars, Sequence[tuple[str, Bars]], bool]] = {}
+
+    def maker(self, node: str) -> FrameMaker:
+        def record(bars: Bars, pieces: Sequence[tuple[str, Bars]], lineage: bool) -> pd.DataFrame:
+            self._items[node] = (bars, list(pieces), lineage)
+            return _PLACEHOLDER
+
+        return record
+
+    def apply(self, results: dict[str, HistoryResult]) -> dict[str, HistoryResult]:
+        """``results`` with their real frames."""
+        nodes = [n for n in results if n in self._items]
+        by_lineage: dict[bool, list[str]] = {}
+        for node in nodes:
+            by_lineage.setdefault(self._items[node][2], []).append(node)
+        frames: dict[str, pd.DataFrame] = {}
+        for lineage, group in by_lineage.items():
+            built = assemble_many([self._items[n][:2] for n in group], lineage)
+            frames.update(zip(group, built, strict=True))
+        return {n: HistoryResult(frames.get(n, r.df), r.meta) for n, r in results.items()}
+
+
+_PLACEHOLDER = pd.DataFrame()
 
 
 @dataclass
@@ -41,7 +74,8 @@ class _Waiting:
 class _Driver:
     """The bookkeeping shared by the sync and async drivers."""
 
-    def __init__(self, runs: Mapping[str, Run]) -> None:
+    def __init__(self, runs: Mapping[str, Run], frames: BatchFrames | None) -> None:
+        self.frames = frames
         self.order = list(runs)
         self.waiting: dict[str, _Waiting] = {}
         self.results: dict[str, HistoryResult] = {}
@@ -78,6 +112,8 @@ class _Driver:
     def outcome(self) -> dict[str, HistoryResult]:
         """The results in the order the nodes were asked for, or ``ReadManyError``."""
         results = {n: self.results[n] for n in self.order if n in self.results}
+        if self.frames is not None:
+            results = self.frames.apply(results)
         if self.errors:
             raise ReadManyError(
                 results, {n: self.errors[n] for n in self.order if n in self.errors}
@@ -85,9 +121,11 @@ class _Driver:
         return results
 
 
-def drive_many(runs: Mapping[str, Run]) -> dict[str, HistoryResult]:
+def drive_many(
+    runs: Mapping[str, Run], frames: BatchFrames | None = None
+) -> dict[str, HistoryResult]:
     """Run every read to its end, blocking this thread on their waits."""
-    driver = _Driver(runs)
+    driver = _Driver(runs, frames)
     while driver.waiting:
         futures, timeout = driver.pending()
         if futures:
@@ -98,9 +136,11 @@ def drive_many(runs: Mapping[str, Run]) -> dict[str, HistoryResult]:
     return driver.outcome()
 
 
-async def adrive_many(runs: Mapping[str, Run]) -> dict[str, HistoryResult]:
+async def adrive_many(
+    runs: Mapping[str, Run], frames: BatchFrames | None = None
+) -> dict[str, HistoryResult]:
     """Run every read to its end, waiting on the running event loop."""
-    driver = _Driver(runs)
+    driver = _Driver(runs, frames)
     while driver.waiting:
         futures, timeout = driver.pending()
         if futures:

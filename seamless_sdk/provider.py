@@ -40,7 +40,7 @@ from seamless_sdk.coordination.base import Coordinator
 from seamless_sdk.engine import ReadEngine, ReadParts, Wait
 from seamless_sdk.errors import ConformanceError, InvalidRequestError, ProviderClosedError
 from seamless_sdk.intervals import parse_interval
-from seamless_sdk.many import adrive_many, drive_many
+from seamless_sdk.many import BatchFrames, adrive_many, drive_many
 from seamless_sdk.metrics import Metrics
 from seamless_sdk.ranges import RangeSet
 from seamless_sdk.request import validate_node_id, validate_request
@@ -354,7 +354,7 @@ class SeamlessDataProvider:
             source_priority,
             lineage,
         )
-        return drive_many(runs)
+        return drive_many(*runs)
 
     async def aread_many(
         self,
@@ -383,7 +383,7 @@ class SeamlessDataProvider:
             source_priority,
             lineage,
         )
-        return await adrive_many(runs)
+        return await adrive_many(*runs)
 
     def stream(
         self,
@@ -588,7 +588,7 @@ class SeamlessDataProvider:
         strict: Any,
         source_priority: Any,
         lineage: Any,
-    ) -> dict[str, Any]:
+    ) -> tuple[dict[str, Any], BatchFrames]:
         self._check_open()
         if isinstance(node_ids, str):
             raise InvalidRequestError("node_ids", "is a string: pass a list of node ids")
@@ -598,12 +598,20 @@ class SeamlessDataProvider:
             request = validate_request(node_id, interval, start, end)
             requests[request.node_id] = request
         started = time.perf_counter()
-        return {
+        frames = BatchFrames()
+        runs = {
             node: self._tracked(
-                self._engine.run(request, options, want_frame=True, started=started)
+                self._engine.run(
+                    request,
+                    options,
+                    want_frame=True,
+                    started=started,
+                    make_frame=frames.maker(node),
+                )
             )
             for node, request in requests.items()
         }
+        return runs, frames
 
     def _tracked(
         self, run: Generator[Wait, set[Future[Any]], HistoryResult]
