@@ -39,6 +39,16 @@ READ = textwrap.dedent(
         assert not stored.meta.missing
     for name in ("dagster", "great_expectations"):
         assert importlib.util.find_spec(name) is None, f"{name} is installed in the core"
+
+    # Installed, the config is ./seamless.yaml or $SEAMLESS_CONFIG, never a file in site-packages.
+    from seamless_sdk.config import load_config
+    from seamless_sdk.errors import InvalidRequestError
+    try:
+        load_config()
+    except InvalidRequestError as exc:
+        assert "no seamless.yaml in the current directory" in str(exc), exc
+    else:
+        raise AssertionError("a config was found without ./seamless.yaml or SEAMLESS_CONFIG")
     print("core read ok")
     """
 )
