@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from tests.unit.coordination.pg import dsn, pg_server_dsn
+from tests.unit.coordination.pg import dsn
 
-__all__ = ["dsn", "pg_server_dsn"]
+__all__ = ["dsn"]
