@@ -47,6 +47,7 @@ def read_then_run(
 ) -> tuple[dg.RunRequest, dg.ExecuteInProcessResult]:
     """A PARTIAL_FILL read of ``node`` with ``SLA`` and partial_ok=True, whose gap
     goes to a DagsterBackfiller; then one request-sensor tick and its run."""
+    register_nodes(instance, [node])
     defs = build_definitions(env.config)
     backfiller = DagsterBackfiller(env.config.requests, instance=instance)
     with SeamlessDataProvider(
@@ -74,8 +75,6 @@ def test_the_run_carries_the_reads_policy_and_fetches_a_failing_source_once(
     seamless_env: SeamlessEnv, instance: dg.DagsterInstance
 ) -> None:
     env = seamless_env
-    register_nodes(instance, ["demo:FAIL"])
-
     request, run = read_then_run(env, instance, "demo:FAIL")
 
     wanted = FillPolicy.from_read(SLA, partial_ok=True)
@@ -99,8 +98,6 @@ def test_a_partial_ok_run_covers_every_bar_but_the_bad_one(
     seamless_env: SeamlessEnv, instance: dg.DagsterInstance
 ) -> None:
     env = seamless_env
-    register_nodes(instance, ["demo:ONEBAD"])
-
     _, run = read_then_run(env, instance, "demo:ONEBAD")
 
     with LocalStore(env.config.store) as store:

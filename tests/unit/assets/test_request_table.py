@@ -114,25 +114,19 @@ def test_submit_without_a_fill_policy_is_refused(tmp_path: Path) -> None:
     table.close()
 
 
-# The table as the first release created it: no fill_policy column.
-_OLD_SCHEMA = """
-CREATE TABLE backfill_requests (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    node_id TEXT NOT NULL,
-    interval TEXT NOT NULL,
-    window_start INTEGER NOT NULL,
-    window_end INTEGER NOT NULL,
-    state TEXT NOT NULL DEFAULT 'pending',
-    attempt INTEGER NOT NULL DEFAULT 0,
-    run_id TEXT,
-    requested_at REAL NOT NULL,
-    updated_at REAL NOT NULL,
-    UNIQUE (node_id, interval, window_start, window_end)
-);
-INSERT INTO backfill_requests
-    (node_id, interval, window_start, window_end, state, attempt, requested_at, updated_at)
-VALUES ('demo:OLD', '1h', 1704067200, 1735689600, 'pending', 0, 1.0, 1.0);
-"""
+def _old_table(path: Path) -> None:
+    """A request table as the first release made it (no fill_policy column) with
+    one pending row: today's table with the column dropped again."""
+    RequestTable(path).close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("ALTER TABLE backfill_requests DROP COLUMN fill_policy")
+        conn.execute(
+            "INSERT INTO backfill_requests (node_id, interval, window_start, window_end, "
+            "state, attempt, requested_at, updated_at) "
+            "VALUES ('demo:OLD', '1h', ?, ?, 'pending', 0, 1.0, 1.0)",
+            YEAR_2024,
+        )
+    conn.close()
 
 
 def _open_old(path: str, barrier: mp.Barrier, out: mp.Queue) -> None:  # type: ignore[type-arg]
@@ -149,9 +143,7 @@ def test_an_old_table_gains_the_policy_column_once_even_when_opened_at_once(
     carry no policy (their runs get no policy tags, so the location's default
     applies). Four processes open it at the same moment: one adds the column."""
     path = tmp_path / "old.sqlite"
-    with sqlite3.connect(path) as conn:
-        conn.executescript(_OLD_SCHEMA)
-    conn.close()
+    _old_table(path)
     ctx = mp.get_context("spawn")
     barrier, out = ctx.Barrier(4), ctx.Queue()
     procs = [ctx.Process(target=_open_old, args=(str(path), barrier, out)) for _ in range(4)]
