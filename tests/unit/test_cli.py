@@ -24,6 +24,13 @@ T0 = 1_704_067_200  # 2024-01-01
 DAY = 86_400
 
 
+def _python(*args: str) -> subprocess.CompletedProcess[str]:
+    """This interpreter in a fresh process, from the repository root."""
+    return subprocess.run(
+        [sys.executable, *args], capture_output=True, text=True, cwd=REPO, timeout=120, check=False
+    )
+
+
 def _stored(path: Path, node: str, start: int, end: int) -> pd.DataFrame:
     with LocalStore(path) as store:
         return store.read(node, H1, start, end)
@@ -198,23 +205,9 @@ def test_python_dash_m_runs_the_cli() -> None:
         "    assert exc.code == 0, exc.code\n"
         "assert 'dagster' not in sys.modules and 'seamless_assets' not in sys.modules\n"
     )
-    quiet = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=60,
-        check=False,
-    )
+    quiet = _python("-c", code)
     assert quiet.returncode == 0, quiet.stderr
-    done = subprocess.run(
-        [sys.executable, "-m", "seamless_sdk", "--version"],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=60,
-        check=False,
-    )
+    done = _python("-m", "seamless_sdk", "--version")
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == f"seamless {package_version()}"
 
@@ -255,14 +248,7 @@ def test_sdk_commands_import_neither_dagster_nor_the_code_location(tmp_path: Pat
         "bad = sorted(roots & {'dagster', 'seamless_assets'})\n"
         "assert not bad, bad\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=120,
-        check=False,
-    )
+    done = _python("-c", code)
     assert done.returncode == 0, done.stderr[-2000:]
 
 
