@@ -37,6 +37,7 @@ from seamless_sdk.cache import BarCache
 from seamless_sdk.calendars import Calendar, calendar_for
 from seamless_sdk.conformance import ConformanceReport, Flag
 from seamless_sdk.coordination.base import Coordinator
+from seamless_sdk.coordination.defaults import store_coordinator
 from seamless_sdk.engine import ReadEngine, ReadParts, Wait
 from seamless_sdk.errors import ConformanceError, InvalidRequestError, ProviderClosedError
 from seamless_sdk.intervals import parse_interval
@@ -91,8 +92,9 @@ class SeamlessDataProvider:
     ``seamless_assets.coverage_reporter`` to show it in Dagster).
     ``coordinator`` (e.g. ``PostgresCoordinator(dsn)``) makes every fill claim
     its chunks there, so hosts sharing one store fetch each window once; the
-    provider closes it with the store. ``None`` keeps the store's own
-    mechanism (``LocalStore``'s per-host ``flock``).
+    provider closes it with the store. ``None`` means the store's own
+    mechanism: a ``PostgresCoordinator`` on a ``PostgresStore``'s database,
+    ``LocalStore``'s per-host ``flock``.
     ``workers`` fill threads (default: one per core, at most 4), ``cache_bytes``
     and ``cache_ttl_s`` bound the in-memory cache, and ``close_timeout_s`` is how
     long ``close()`` waits for fills in flight.
@@ -153,6 +155,8 @@ class SeamlessDataProvider:
         self_ref = weakref.WeakMethod(self._on_commit)
         if coordinator is not None and not isinstance(coordinator, Coordinator):
             raise InvalidRequestError("coordinator", f"{coordinator!r} is not a Coordinator")
+        if coordinator is None:
+            coordinator = store_coordinator(store)  # a PostgresStore's own database
         self.coordinator = coordinator
         self._executor = FillExecutor(
             store,

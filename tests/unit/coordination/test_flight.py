@@ -238,3 +238,22 @@ def test_a_deferred_window_makes_a_seamless_read_partial(tmp_path: Path, dsn: st
         second = provider.read("demo:A", "1m", T0, T0 + 600)
         assert second.meta.missing == RangeSet([(T0, T0 + 600)])
         assert any("backoff" in note for note in second.meta.notes), second.meta.notes
+
+
+def test_a_postgres_store_brings_its_own_coordinator(dsn: str, tmp_path: Path) -> None:
+    postgres = pytest.importorskip("seamless_sdk.stores.postgres")
+    fetcher = SyntheticFetcher(seed=3)
+    with SeamlessDataProvider(
+        store=postgres.PostgresStore(dsn),
+        fetcher=fetcher,
+        strategy=Strategy.AUTO_BACKFILL,
+        registry=CollectorRegistry(),
+    ) as provider:
+        assert isinstance(provider.coordinator, PostgresCoordinator)
+        assert provider.coordinator.dsn == dsn
+        assert len(provider.read("demo:A", "1m", T0, T0 + 600).df) == 10
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute("SELECT state FROM backfill_jobs").fetchall()
+    assert rows == [("SUCCEEDED",)]  # the job row lives in the store's database
+    with SeamlessDataProvider(store=LocalStore(tmp_path / "bars.sqlite")) as local:
+        assert local.coordinator is None  # LocalStore keeps its per-host flock
