@@ -121,9 +121,10 @@ def check_in_partitions(config: SeamlessConfig, iv: Interval, start: int, end: i
 
 
 def _config(ctx: CliContext) -> SeamlessConfig:
-    """The code location's config, with the CLI's ``--store`` when one was given."""
+    """The code location's config, with the CLI's ``--store`` when one was given
+    (``$SEAMLESS_STORE`` is already applied by the config loader)."""
     config = ctx.require_config()
-    if not ctx.store_given:
+    if getattr(ctx.args, "store", None) is None:
         return config
     store = ctx.store_path().resolve()
     return dataclasses.replace(config, store=store, requests=requests_path_for(store))

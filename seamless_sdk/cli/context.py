@@ -100,13 +100,6 @@ class CliContext:
         """The config, or the loader's error saying where it looked."""
         return self.config or load_config(getattr(self.args, "config", None))
 
-    @property
-    def store_given(self) -> bool:
-        """Whether the store was named on the command line or in ``$SEAMLESS_STORE``."""
-        return (
-            getattr(self.args, "store", None) is not None or settings.store_override() is not None
-        )
-
     def store_path(self, *, must_exist: bool = False) -> Path:
         """The store file (see the module docstring for the order).
 
