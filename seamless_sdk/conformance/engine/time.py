@@ -44,6 +44,15 @@ class TimeOutcome:
 def to_utc_ns(ts: pd.Series) -> TimeOutcome:
     """Parse a ``ts`` column into int64 UTC epoch nanoseconds (one per row)."""
     dtype = ts.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        # A category is its values: text, numbers or times, parsed as such
+        # (handing the categorical to a text parser would read ints as nanoseconds).
+        values = ts.to_numpy()
+        ts = pd.Series(values, index=ts.index, dtype=object if values.dtype == object else None)
+        dtype = ts.dtype
+    if isinstance(dtype, pd.IntervalDtype) or dtype.kind in "cm":
+        # Intervals, complex numbers and durations are not instants.
+        return _bad(ts, np.ones(len(ts), dtype=bool), str(dtype), "is not a time")
     if isinstance(dtype, pd.PeriodDtype):
         ts = ts.dt.to_timestamp()  # a period stands for its start, naive = UTC
         dtype = ts.dtype
@@ -81,7 +90,7 @@ def _from_int_seconds(ts: pd.Series) -> TimeOutcome:
 
 def _from_float_seconds(ts: pd.Series) -> TimeOutcome:
     raw = ts.to_numpy(dtype=np.float64, na_value=np.nan)
-    bad = ~np.isfinite(raw) | (raw < _MIN_S) | (raw > _MAX_S)
+    bad = _out_of_range(raw)
     if bad.any():
         return _bad(ts, bad, "float", "is not a finite epoch-seconds time in range")
     # Whole seconds exactly, the fraction separately: raw * 1e9 alone would
@@ -112,6 +121,14 @@ def _from_datetime64(ts: pd.Series) -> TimeOutcome:
 
 def _from_objects(ts: pd.Series) -> TimeOutcome:
     kind = "string" if isinstance(ts.dtype, pd.StringDtype) else "object"
+    if kind == "object" and len(ts):
+        raw = ts.to_numpy(dtype=object)
+        number = np.fromiter((_is_number(v) for v in raw), dtype=bool, count=len(raw))
+        if number.all():
+            return _from_number_objects(ts, raw)
+        if number.any():
+            # Text parsers would guess what a bare number among times means.
+            return _bad(ts, number, kind, "is a number among times (one column, one spelling)")
     parsed = _parse_mixed(ts)
     if parsed is None:
         return _bad(ts, np.ones(len(ts), dtype=bool), kind, "is not a time")
@@ -120,6 +137,33 @@ def _from_objects(ts: pd.Series) -> TimeOutcome:
         return _bad(ts, nat, kind, "is not a parseable time")
     values = parsed.dt.as_unit("ns") if parsed.dt.unit != "ns" else parsed
     return TimeOutcome(values.array.asi8, kind)
+
+
+def _is_number(value: Any) -> bool:
+    """A real number that is not NaN (a NaN among text is a missing time, reported as such)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
+        return False
+    return not (isinstance(value, (float, np.floating)) and value != value)
+
+
+def _from_number_objects(ts: pd.Series, raw: np.ndarray) -> TimeOutcome:
+    """Epoch seconds held as Python or numpy numbers in an object column."""
+    try:
+        values = raw.astype(np.float64)
+    except (OverflowError, TypeError, ValueError):  # an int too large for a float
+        return _bad(
+            ts, np.ones(len(ts), dtype=bool), "object", "is outside the datetime64[ns] range"
+        )
+    outcome = _from_float_seconds(pd.Series(values, index=ts.index))
+    if outcome.ns is None:
+        return _bad(
+            ts, _out_of_range(values), "object", "is not a finite epoch-seconds time in range"
+        )
+    return TimeOutcome(outcome.ns, "object")
+
+
+def _out_of_range(values: np.ndarray) -> np.ndarray:
+    return ~np.isfinite(values) | (values < _MIN_S) | (values > _MAX_S)
 
 
 def _parse_mixed(ts: pd.Series) -> pd.Series | None:

@@ -82,8 +82,6 @@ def check_input(
     checked = (*spec.value_columns, *optional)
     present = [c for c in checked if c in columns]
     unfit = [(c, p) for c in present if (p := _value_kind_problem(frame[c]))]
-    if "ts" in columns and (p := _ts_kind_problem(frame["ts"])):
-        unfit.append(("ts", p))
     if unfit:
         errors = [f"column {c!r}: {p}" for c, p in unfit]
         cases = [_case(c, "real_dtype", None, p) for c, p in unfit]
@@ -130,16 +128,6 @@ def _value_kind_problem(values: Any) -> str | None:
             return f"holds {int(odd.sum())} value(s) that are not real numbers, e.g. {sample!r}"
         return None
     return f"{dtype} is not a real numeric dtype"
-
-
-def _ts_kind_problem(ts: Any) -> str | None:
-    """Why a ``ts`` column cannot hold times, or None (the time stage parses the rest)."""
-    if not isinstance(ts, pd.Series):
-        return None
-    dtype = ts.dtype
-    if isinstance(dtype, (pd.CategoricalDtype, pd.IntervalDtype)) or dtype.kind in "cm":
-        return f"{dtype} is not a time dtype (datetimes, epoch seconds or ISO-8601 text)"
-    return None
 
 
 def validate_stored(frame: pd.DataFrame) -> tuple[list[str], list[dict[str, Any]]]:

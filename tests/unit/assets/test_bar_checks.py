@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
+import pytest
 
 from seamless_assets.checks.evaluate import (
     completeness_outcome,
@@ -11,8 +14,9 @@ from seamless_assets.checks.evaluate import (
     schema_outcome,
 )
 from seamless_sdk.bars import epoch_seconds
-from seamless_sdk.conformance import ConformanceReport
+from seamless_sdk.conformance import QUALITY_TABLE, ConformanceReport, QualityRule
 from seamless_sdk.ranges import RangeSet
+from tests.unit.conformance.test_rules_table import break_row
 
 T0 = 1_704_067_200
 
@@ -102,3 +106,15 @@ def test_nothing_expected_is_complete() -> None:
     )
     assert outcome.passed
     assert outcome.metadata["coverage_ratio"] == 1.0
+
+
+@pytest.mark.parametrize("rule", QUALITY_TABLE, ids=lambda r: r.name)
+def test_the_quality_check_enforces_every_rule_of_the_table(rule: QualityRule) -> None:
+    """The Dagster quality check counts stored bars by the same table."""
+    frame = break_row(bars(5), 2, rule.name)
+    outcome = quality_outcome(frame, None)
+    assert not outcome.passed
+    broken = {k for k, v in outcome.metadata["stored_violations"].items() if v}
+    assert broken == {rule.name}
+    assert outcome.metadata["failure_cases"][0]["ts"] == "2024-01-01T00:02:00Z"
+    json.dumps(outcome.metadata, allow_nan=False)  # NaN and inf values are strict JSON

@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 
 from seamless_assets.checks.expectations import GXResult, build_suite, run_suite
-from seamless_sdk.conformance import conform_bars, default_registry
+from seamless_sdk.conformance import QUALITY_TABLE, QualityRule, conform_bars, default_registry
+from tests.unit.conformance.test_rules_table import break_row
 
 T0 = 1_710_028_800
 
@@ -120,3 +121,16 @@ def test_great_expectations_is_not_imported_by_the_sdk() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("rule", QUALITY_TABLE, ids=lambda r: r.name)
+def test_the_suite_enforces_every_rule_of_the_table(good: pd.DataFrame, rule: QualityRule) -> None:
+    """The suite is built from the rules table: a bar breaking a rule fails the
+    expectations of the check that stands for it (GX sees NaN as null, so the NaN
+    rules fail the not-null expectations, which the table says cover them)."""
+    bad = break_row(good, 3, rule.name)
+    result = run_suite(bad)
+    assert not result.success
+    columns = (rule.check_column,) if rule.check_column else rule.columns
+    expected = rule.check if rule.expectations(columns) else "not_null"
+    assert expected in failed_rules(result), (rule.name, failed_rules(result))
