@@ -15,6 +15,7 @@ import dagster as dg
 
 from seamless_assets.partitions import nodes_partitions, valid_nodes
 from seamless_assets.resources import SeamlessResource
+from seamless_assets.sensors.runs import seamless_sensor
 from seamless_sdk.backfill.dagster import NODES_PARTITIONS
 
 SENSOR_NAME = "seamless_nodes_sensor"
@@ -35,10 +36,9 @@ def new_nodes(candidates: Iterable[str], known: Iterable[str]) -> list[str]:
 def build_nodes_sensor(configured: Sequence[str], *, interval_s: int) -> dg.SensorDefinition:
     """The registration sensor for ``configured`` nodes plus the store's nodes."""
 
-    @dg.sensor(
-        name=SENSOR_NAME,
-        minimum_interval_seconds=interval_s,
-        default_status=dg.DefaultSensorStatus.RUNNING,
+    @seamless_sensor(
+        SENSOR_NAME,
+        interval_s=interval_s,
         description="Adds configured nodes and nodes with stored bars to the 'nodes' partitions.",
     )
     def _sensor(context: dg.SensorEvaluationContext, seamless: SeamlessResource) -> dg.SensorResult:

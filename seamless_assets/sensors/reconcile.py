@@ -19,6 +19,7 @@ import dagster as dg
 
 from seamless_assets.coverage import coverage_event, find_drift
 from seamless_assets.resources import SeamlessResource
+from seamless_assets.sensors.runs import seamless_sensor
 from seamless_sdk.backfill.dagster import (
     NODES_PARTITIONS,
     PARTITION_TAG,
@@ -56,11 +57,10 @@ def build_reconcile_sensor(
 ) -> dg.SensorDefinition:
     """The reconciliation sensor over every configured interval."""
 
-    @dg.sensor(
-        name=SENSOR_NAME,
-        minimum_interval_seconds=interval_s,
-        default_status=dg.DefaultSensorStatus.RUNNING,
-        jobs=list(jobs),
+    @seamless_sensor(
+        SENSOR_NAME,
+        interval_s=interval_s,
+        jobs=jobs,
         description="Repairs drift between the store's coverage and Dagster's materialized "
         "partitions, both ways.",
     )

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import dagster as dg
 
 from seamless_assets.resources import SeamlessResource
-from seamless_assets.sensors.runs import FINISHED, in_flight_runs_of
+from seamless_assets.sensors.runs import FINISHED, in_flight_runs_of, seamless_sensor
 from seamless_sdk.backfill.dagster import (
     NODES_PARTITIONS,
     REQUEST_TAG,
@@ -136,11 +136,10 @@ def build_request_sensor(
 ) -> dg.SensorDefinition:
     """The sensor over the request table of the ``seamless`` resource."""
 
-    @dg.sensor(
-        name=SENSOR_NAME,
-        minimum_interval_seconds=interval_s,
-        default_status=dg.DefaultSensorStatus.RUNNING,
-        jobs=list(jobs),
+    @seamless_sensor(
+        SENSOR_NAME,
+        interval_s=interval_s,
+        jobs=jobs,
         description="Turns the SDK's backfill requests into partition runs, one per window.",
     )
     def _sensor(context: dg.SensorEvaluationContext, seamless: SeamlessResource) -> dg.SensorResult:

@@ -17,7 +17,7 @@ import dagster as dg
 import numpy as np
 
 from seamless_assets.resources import SeamlessResource
-from seamless_assets.sensors.runs import in_flight_runs_of
+from seamless_assets.sensors.runs import in_flight_runs_of, seamless_sensor
 from seamless_sdk.backfill.dagster import (
     NODES_PARTITIONS,
     PARTITION_TAG,
@@ -140,11 +140,10 @@ def build_tail_sensor(
 ) -> dg.SensorDefinition:
     """The tail sensor over every configured interval."""
 
-    @dg.sensor(
-        name=SENSOR_NAME,
-        minimum_interval_seconds=interval_s,
-        default_status=dg.DefaultSensorStatus.RUNNING,
-        jobs=list(jobs),
+    @seamless_sensor(
+        SENSOR_NAME,
+        interval_s=interval_s,
+        jobs=jobs,
         description="Keeps every node's newest partition windows filled up to the last closed bar.",
     )
     def _sensor(context: dg.SensorEvaluationContext, seamless: SeamlessResource) -> dg.SensorResult:
