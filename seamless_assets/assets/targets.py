@@ -7,7 +7,7 @@ storage id of the partition's latest materialization (``is_current`` in
 Dagster's asset check state); otherwise the result is stale and the UI shows
 the partition as Missing. ``AssetCheckResult`` fills the target in by itself,
 but only for a run of one partition: our range runs fill many partitions in
-one step, so the asset yields ``AssetCheckEvaluation``\\ s and names the
+one step, so the asset yields ``AssetCheckEvaluation`` events and names the
 target itself.
 
 ``dagster`` does not export the target's class

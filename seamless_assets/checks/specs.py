@@ -5,7 +5,9 @@ definition (a preview feature), so results are stored and shown per
 partition. The checks run inside the materialization, which already holds
 the window's bars and the fill's conformance report, and the asset yields an
 ``AssetCheckEvaluation`` per partition (``AssetCheckResult`` cannot name a
-partition, and one run may fill many).
+partition, and one run may fill many), each naming the materialization it
+checked (``seamless_assets.assets.targets``), without which Dagster holds the
+result stale and the UI's check grid shows the partition as Missing.
 
 ``schema`` and ``quality_rules`` are blocking: a failure fails the run, so
 nothing downstream uses the window. ``completeness`` only warns: a minute
