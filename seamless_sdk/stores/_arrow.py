@@ -154,6 +154,22 @@ def decode(blob: bytes) -> Columns:
     )
 
 
+def ts_problem(ts: np.ndarray, lo_ns: int, hi_ns: int) -> str | None:
+    """What is wrong with the ``ts`` of a chunk of bars, or ``None``: it has
+    rows, strictly ascending, all inside its window ``[lo_ns, hi_ns)``.
+
+    One pass over ``ts``; the bounds are Python ints, so a window past int64
+    (the year chunk of 2262) compares correctly."""
+    if len(ts) == 0:
+        return "holds no rows"
+    first, last = int(ts[0]), int(ts[-1])
+    if first < lo_ns or last >= hi_ns:
+        return f"ts runs from {first} to {last} ns, outside its window [{lo_ns}, {hi_ns}) ns"
+    if len(ts) > 1 and not (ts[1:] > ts[:-1]).all():
+        return "ts is not strictly ascending"
+    return None
+
+
 class FrameBuilder:
     """Copies the rows of consecutive chunks that fall in ``[start_ns, end_ns)``
     into one contiguous block per dtype, then wraps them as a DataFrame.
@@ -172,13 +188,27 @@ class FrameBuilder:
         self._end = end_ns
         self.n = 0
 
-    def add(self, blob: bytes) -> None:
-        """Append the rows of one chunk (chunks must come in time order)."""
+    def add(self, blob: bytes, nrows: int, chunk_lo_ns: int, chunk_hi_ns: int) -> None:
+        """Append the rows of one chunk (chunks must come in time order).
+
+        ``nrows`` is the row count stored beside the blob and ``[chunk_lo_ns,
+        chunk_hi_ns)`` the chunk's window: a blob that disagrees with them
+        raises ``StoreError`` (it is damaged, whatever its checksum says)
+        before any row is copied. Order is checked once, over every copied
+        row, by :meth:`bars`.
+        """
         lay = layout_of(blob)
         rows, off = lay.rows, lay.offsets
+        if rows != nrows:
+            raise StoreError(f"chunk: holds {rows} rows, its row count says {nrows}")
         if rows == 0:
-            return
+            return  # a covered window without bars
         ts = np.ndarray((rows,), np.int64, blob, off[0])
+        # Python ints on both sides: a chunk window may pass int64 (year 2262).
+        if int(ts[0]) < chunk_lo_ns or int(ts[-1]) >= chunk_hi_ns:
+            raise StoreError(
+                f"chunk: ts runs from {int(ts[0])} to {int(ts[-1])} ns, outside its window"
+            )
         lo = 0 if ts[0] >= self._start else int(ts.searchsorted(self._start))
         hi = rows if ts[-1] < self._end else int(ts.searchsorted(self._end))
         k = hi - lo
@@ -197,9 +227,18 @@ class FrameBuilder:
         self.n = o + k
 
     def bars(self) -> Bars:
-        """The rows added so far as arrays (no copy unless mostly empty)."""
+        """The rows added so far as arrays (no copy unless mostly empty).
+
+        ``StoreError`` if their ``ts`` is not strictly ascending inside
+        ``[start_ns, end_ns)``: one pass over the rows about to be returned,
+        so invariant 4 holds whatever the bytes were."""
         n = self.n
         wide, flags = self._wide, self._flags
+        ts = wide[0, :n]
+        if n and (
+            int(ts[0]) < self._start or int(ts[-1]) >= self._end or not (ts[1:] > ts[:-1]).all()
+        ):
+            raise StoreError("chunk: ts is not strictly ascending inside the read's window")
         if n < flags.shape[0] // 2:
             # Edge chunks were mostly cut away: don't pin the unused capacity.
             return Bars(wide[:, :n].copy(), flags[:n].copy())

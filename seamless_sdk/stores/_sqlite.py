@@ -1,13 +1,16 @@
-"""The SQLite side of LocalStore: schema, connections, transactions, coverage rows.
+"""The SQLite side of LocalStore: connections, transactions, SQL, coverage rows.
 
 One file in WAL mode, so readers in any process never block the one writer
-and always see a committed state. Two tables:
+and always see a committed state. Two tables (created and upgraded by
+``_schema``):
 
 * ``chunks``: one row per ``(node_id, interval_s, chunk_start)``; ``data`` is
-  an Arrow IPC stream of the chunk's bars and ``nrows`` its row count (kept
-  before the blob so it can be read without touching the blob's pages);
+  an Arrow IPC stream of the chunk's bars, ``nrows`` its row count (kept
+  before the blob so it can be read without touching the blob's pages) and
+  ``crc`` the checksum of the row (``_checksum``);
 * ``coverage``: the normalised RangeSet of each ``(node_id, interval_s)``, one
-  row per disjoint range, with the interval's name for ``series()``.
+  row per disjoint range, with the interval's name for ``series()`` and a
+  checksum.
 
 Every statement binds its values as parameters; nothing is formatted into SQL.
 """
@@ -22,68 +25,70 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from seamless_sdk.errors import StoreError
+from seamless_sdk.errors import StoreCorruptedError, StoreError
 from seamless_sdk.ranges import RangeSet
+from seamless_sdk.stores._checksum import coverage_crc
 
-FORMAT_VERSION = 1
 BUSY_TIMEOUT_S = 60.0
 # Reads map the file instead of copying pages through SQLite's cache: halves
 # the cost of a 30-day read. Address space only; SQLite caps it near 2 GiB.
 MMAP_BYTES = 1 << 30
 CACHE_KIB = 32_768
 
-_SCHEMA = (
-    """CREATE TABLE IF NOT EXISTS chunks (
-        node_id TEXT NOT NULL,
-        interval_s INTEGER NOT NULL,
-        chunk_start INTEGER NOT NULL,
-        nrows INTEGER NOT NULL,
-        data BLOB NOT NULL,
-        PRIMARY KEY (node_id, interval_s, chunk_start)
-    )""",
-    """CREATE TABLE IF NOT EXISTS coverage (
-        node_id TEXT NOT NULL,
-        interval_s INTEGER NOT NULL,
-        interval TEXT NOT NULL,
-        range_start INTEGER NOT NULL,
-        range_end INTEGER NOT NULL,
-        PRIMARY KEY (node_id, interval_s, range_start)
-    ) WITHOUT ROWID""",
-)
-
 # The uncorrelated subquery runs once; putting it in the same statement makes
 # the row count and the blobs come from one snapshot.
 READ_SQL = """
     SELECT (SELECT sum(nrows) FROM chunks
             WHERE node_id = ?1 AND interval_s = ?2 AND chunk_start >= ?3 AND chunk_start < ?4),
-           data
+           chunk_start, nrows, crc, data
     FROM chunks
     WHERE node_id = ?1 AND interval_s = ?2 AND chunk_start >= ?3 AND chunk_start < ?4
     ORDER BY chunk_start
 """
-CHUNK_SQL = "SELECT data FROM chunks WHERE node_id = ? AND interval_s = ? AND chunk_start = ?"
+CHUNK_SQL = """
+    SELECT nrows, crc, data FROM chunks WHERE node_id = ? AND interval_s = ? AND chunk_start = ?
+"""
 CHUNK_STARTS_SQL = """
     SELECT chunk_start FROM chunks
     WHERE node_id = ? AND interval_s = ? AND chunk_start >= ? AND chunk_start < ?
 """
 UPSERT_SQL = """
-    INSERT INTO chunks (node_id, interval_s, chunk_start, nrows, data) VALUES (?, ?, ?, ?, ?)
+    INSERT INTO chunks (node_id, interval_s, chunk_start, nrows, data, crc)
+    VALUES (?, ?, ?, ?, ?, ?)
     ON CONFLICT (node_id, interval_s, chunk_start)
-    DO UPDATE SET nrows = excluded.nrows, data = excluded.data
+    DO UPDATE SET nrows = excluded.nrows, data = excluded.data, crc = excluded.crc
 """
 DELETE_SQL = "DELETE FROM chunks WHERE node_id = ? AND interval_s = ? AND chunk_start = ?"
 _COVERAGE_SQL = """
-    SELECT range_start, range_end FROM coverage
-    WHERE node_id = ? AND interval_s = ? ORDER BY range_start
+    SELECT interval, range_start, range_end, crc FROM coverage
+    WHERE node_id = ? AND interval_s = ? AND range_start < ? AND range_end > ?
+    ORDER BY range_start
 """
+_ALL_TIME = (2**63 - 1, -(2**63))
 SERIES_SQL = "SELECT DISTINCT node_id, interval FROM coverage ORDER BY node_id, interval_s"
+_SQLITE_CORRUPT = (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
 
 
-def connect(path: Path) -> sqlite3.Connection:
+def connect(path: Path, *, read_only: bool = False, immutable: bool = False) -> sqlite3.Connection:
     """A connection in autocommit mode (transactions are explicit) usable from
-    any thread, tuned for this store."""
+    any thread, tuned for this store.
+
+    ``read_only`` opens with ``mode=ro``; ``immutable`` additionally tells
+    SQLite the file cannot change, which is the only way to read a WAL file on
+    read-only media whose ``-shm`` file does not exist (SQLite cannot create
+    it there); ``_paths`` decides when that is safe.
+    """
+    if read_only:
+        query = "mode=ro&immutable=1" if immutable else "mode=ro"
+        target: str | Path = f"{path.absolute().as_uri()}?{query}"
+    else:
+        target = path
     conn = sqlite3.connect(
-        path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+        target,
+        timeout=BUSY_TIMEOUT_S,
+        isolation_level=None,
+        check_same_thread=False,
+        uri=read_only,
     )
     try:
         # NORMAL in WAL mode: a commit is atomic and survives a process crash;
@@ -91,10 +96,21 @@ def connect(path: Path) -> sqlite3.Connection:
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
         conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+        # Sanity-check every B-tree page as it is read: more damage becomes an
+        # error instead of rows silently skipped.
+        conn.execute("PRAGMA cell_size_check = ON")
     except sqlite3.Error:
         conn.close()
         raise
     return conn
+
+
+def is_corruption(exc: sqlite3.Error) -> bool:
+    """Whether SQLite reports the file itself as damaged (not busy, not closed),
+    or a text column holds bytes that are not UTF-8 (we only store ASCII)."""
+    if getattr(exc, "sqlite_errorcode", None) in _SQLITE_CORRUPT:
+        return True
+    return isinstance(exc, sqlite3.OperationalError) and "decode to UTF-8" in str(exc)
 
 
 _fork_generation = 0
@@ -134,8 +150,10 @@ class ConnectionPool:
     """One open connection per thread, per process, for the pool's lifetime:
     opening a connection per query would cost more than the query."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, read_only: bool = False, immutable: bool = False) -> None:
         self._path = path
+        self._read_only = read_only
+        self._immutable = immutable
         self._guard = threading.Lock()
         self._local = threading.local()
         self._handles: weakref.WeakSet[_Handle] = weakref.WeakSet()
@@ -153,7 +171,7 @@ class ConnectionPool:
         return handle.conn
 
     def _open(self) -> _Handle:
-        handle = _Handle(connect(self._path))
+        handle = _Handle(connect(self._path, read_only=self._read_only, immutable=self._immutable))
         with self._guard:
             if self.closed:
                 handle.close()
@@ -175,19 +193,6 @@ class ConnectionPool:
         return len(self._handles)
 
 
-def initialise(conn: sqlite3.Connection) -> None:
-    """Switch the file to WAL and create the tables, or check their version."""
-    conn.execute("PRAGMA journal_mode = WAL")
-    with immediate(conn):
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version not in (0, FORMAT_VERSION):
-            raise StoreError(f"store format version {version} is not supported")
-        if version == 0:
-            for statement in _SCHEMA:
-                conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {FORMAT_VERSION}")
-
-
 @contextmanager
 def immediate(conn: sqlite3.Connection) -> Iterator[None]:
     """One write transaction: taken at the start (so the read-modify-write inside
@@ -202,9 +207,34 @@ def immediate(conn: sqlite3.Connection) -> Iterator[None]:
         raise
 
 
-def load_coverage(conn: sqlite3.Connection, node_id: str, interval_s: int) -> RangeSet:
-    """The coverage of one series as stored."""
-    return RangeSet(conn.execute(_COVERAGE_SQL, (node_id, interval_s)).fetchall())
+def load_coverage(
+    conn: sqlite3.Connection,
+    node_id: str,
+    interval_s: int,
+    start: int | None = None,
+    end: int | None = None,
+) -> RangeSet:
+    """The coverage of one series as stored (only the ranges that overlap
+    ``[start, end)`` when given), every row's checksum verified
+    (``StoreCorruptedError`` names the series if one fails)."""
+    bounds = _ALL_TIME if start is None or end is None else (end, start)
+    pairs = []
+    for interval, lo, hi, crc in conn.execute(_COVERAGE_SQL, (node_id, interval_s, *bounds)):
+        if crc is None or crc != _coverage_crc(node_id, interval_s, interval, lo, hi):
+            name = interval if isinstance(interval, str) else f"{interval_s}s"
+            raise StoreCorruptedError(
+                node_id, name, None, f"coverage row starting at {lo!r} fails its checksum"
+            )
+        pairs.append((lo, hi))
+    return RangeSet(pairs)
+
+
+def _coverage_crc(
+    node_id: str, interval_s: int, interval: object, start: object, end: object
+) -> int:
+    if not isinstance(interval, str) or not isinstance(start, int) or not isinstance(end, int):
+        return -1  # a damaged row whose values changed type: never equal to a CRC
+    return coverage_crc(node_id, interval_s, interval, start, end)
 
 
 def save_coverage(
@@ -223,7 +253,10 @@ def save_coverage(
         [(node_id, interval_s, s) for s, _ in before - after],
     )
     conn.executemany(
-        "INSERT INTO coverage (node_id, interval_s, interval, range_start, range_end)"
-        " VALUES (?, ?, ?, ?, ?)",
-        [(node_id, interval_s, interval, s, e) for s, e in sorted(after - before)],
+        "INSERT INTO coverage (node_id, interval_s, interval, range_start, range_end, crc)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            (node_id, interval_s, interval, s, e, coverage_crc(node_id, interval_s, interval, s, e))
+            for s, e in sorted(after - before)
+        ],
     )

@@ -164,7 +164,13 @@ def test_replace_with_no_rows_deletes_them_but_stays_covered(
     assert store.read(NODE, M1, D0 + DAY, D0 + 3 * DAY).empty
     assert store.coverage(NODE, M1) == RangeSet([(D0, D0 + 10 * DAY)])
     chunks, _ = dump(store.path)
-    assert [c[2] for c in chunks] == [D0 + d * DAY for d in range(10) if d not in (1, 2)]
+    # Every covered window keeps a row, an empty one if it has no bars, so a
+    # row that vanished from the file can be told from a quiet day.
+    assert [c[2] for c in chunks] == [D0 + d * DAY for d in range(10)]
+    assert [c[3] for c in chunks] == [0 if d in (1, 2) else 1440 for d in range(10)]
+    # Without coverage, no row at all.
+    store.remove_coverage(NODE, M1, RangeSet([(D0 + DAY, D0 + 2 * DAY)]))
+    assert [c[2] for c in dump(store.path)[0]] == [D0 + d * DAY for d in range(10) if d != 1]
 
 
 def test_rewrite_is_idempotent_to_the_byte(store: LocalStore, month: pd.DataFrame) -> None:
