@@ -18,6 +18,7 @@ but the database connects them.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import multiprocessing as mp
@@ -151,6 +152,9 @@ class RunReport:
     fetches: list[tuple[int, int, int, bool]]  # (host, start, end, finished)
     results: list[tuple[int, int, list[list[int]], str, float]]
     wall_s: float
+    takeover_after_lease_s: float | None = None
+    """Kill runs: how long after the dead holder's lease ran out its successor
+    started fetching (never negative: nobody takes a live lease)."""
 
     def finished_per_window(self) -> dict[tuple[int, int], int]:
         counts: dict[tuple[int, int], int] = {}
@@ -257,6 +261,82 @@ def run_hosts(
     return db.report(wall_s)
 
 
+def run_kill(db: Database, *, lease_s: float = 1.0) -> RunReport:
+    """Host 0 fills day 0 and hangs in its fetch of day 1 (a ``lease_s`` lease,
+    renewed); host 1 reads both days and waits for day 1; host 0 is SIGKILLed.
+    Returns what they did; asserts the harness's own expectations."""
+    ctx = mp.get_context("spawn")
+    day1 = T0 + DAY
+    with tempfile.TemporaryDirectory(prefix="seamless-hosts-") as root:
+        common: dict[str, Any] = {
+            "dsn": db.dsn, "store_schema": db.store_schema, "days": 2, "hosts": 1,
+            "wait_for_ready": False, "fetch_delay_s": 0.0,
+        }  # fmt: skip
+        (Path(root) / "a").mkdir()
+        (Path(root) / "b").mkdir()
+        victim = _start(
+            ctx, HostPlan(host=0, workdir=f"{root}/a", lease_s=lease_s, hang_on_day=1, **common)
+        )
+        procs = [victim]
+        try:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                running = db.scalar(
+                    "SELECT count(*) FROM backfill_jobs j JOIN mh_fetches f"
+                    " ON f.window_start = j.window_start AND f.host = 0"
+                    " WHERE j.state = 'RUNNING' AND j.window_start = %s", day1
+                )  # fmt: skip
+                done = db.scalar("SELECT count(*) FROM backfill_jobs WHERE state = 'SUCCEEDED'")
+                if running == 1 and done == 1:
+                    break
+                assert victim.is_alive()
+                time.sleep(0.05)
+            else:
+                raise AssertionError("host 0 never got to the middle of its second fetch")
+            # Host 1 misses the same two days: day 0 is there, day 1 is held by host 0,
+            # whose renewals keep its lease alive while host 1 waits for it.
+            rescuer = _start(ctx, HostPlan(host=1, workdir=f"{root}/b", **common))
+            procs.append(rescuer)
+            while db.scalar("SELECT count(*) FROM mh_ready WHERE host = 1") == 0:
+                assert rescuer.is_alive() and time.monotonic() < deadline
+                time.sleep(0.05)
+            time.sleep(1.5 * lease_s)  # past the lease: only host 0's renewals keep it
+            assert db.scalar("SELECT holder FROM backfill_jobs WHERE state = 'RUNNING'") == "host0"
+            assert db.scalar("SELECT count(*) FROM mh_fetches WHERE host = 1") == 0
+            victim.kill()  # SIGKILL
+            victim.join(10)
+            assert victim.exitcode == -9
+            killed_at = time.perf_counter()
+            dead_until = db.scalar(
+                "SELECT extract(epoch FROM lease_until)::float8 FROM backfill_jobs"
+                " WHERE window_start = %s", day1
+            )  # fmt: skip
+            rescuer.join(120)
+            assert rescuer.exitcode == 0
+        finally:
+            _stop_all(procs)
+    report = db.report(time.perf_counter() - killed_at)
+    started = db.scalar(
+        "SELECT extract(epoch FROM started_at)::float8 FROM mh_fetches"
+        " WHERE host = 1 AND window_start = %s", day1
+    )  # fmt: skip
+    gap = None if started is None or dead_until is None else started - dead_until
+    return dataclasses.replace(report, takeover_after_lease_s=gap)
+
+
+def stored_bars(db: Database, days: int) -> tuple[int, int, bool]:
+    """(bars stored, distinct timestamps, coverage is exactly the days) of the store."""
+    from seamless_sdk.intervals import parse_interval
+    from seamless_sdk.ranges import RangeSet
+    from seamless_sdk.stores.postgres import PostgresStore
+
+    m1 = parse_interval("1m")
+    with PostgresStore(db.dsn, schema=db.store_schema) as store:
+        bars = store.read(NODE, m1, T0 - DAY, T0 + (days + 1) * DAY)
+        exact = store.coverage(NODE, m1) == RangeSet([(T0, T0 + days * DAY)])
+    return len(bars), int(bars["ts"].nunique()), exact
+
+
 # -- fixtures -------------------------------------------------------------------
 @pytest.fixture
 def db(dsn: str) -> Iterator[Database]:
@@ -283,70 +363,23 @@ def test_eight_hosts_fetch_each_window_once_and_all_read_complete_data(db: Datab
         "SELECT state, expirations FROM backfill_jobs ORDER BY window_start"
     ).fetchall()
     assert jobs == [("SUCCEEDED", 0)] * 3
+    assert stored_bars(db, 3) == (3 * 1440, 3 * 1440, True)  # no bar stored twice
 
 
 def test_a_killed_lease_holder_is_taken_over_once_its_lease_runs_out(db: Database) -> None:
-    from seamless_sdk.intervals import parse_interval
-    from seamless_sdk.ranges import RangeSet
-    from seamless_sdk.stores.postgres import PostgresStore
-
-    ctx = mp.get_context("spawn")
-    day1 = (T0 + DAY, T0 + 2 * DAY)
-    with tempfile.TemporaryDirectory(prefix="seamless-hosts-") as root:
-        common: dict[str, Any] = {
-            "dsn": db.dsn, "store_schema": db.store_schema, "days": 2, "hosts": 1,
-            "wait_for_ready": False, "fetch_delay_s": 0.0,
-        }  # fmt: skip
-        (Path(root) / "a").mkdir()
-        (Path(root) / "b").mkdir()
-        # Host 0 fills day 0, then hangs in the fetch of day 1 with a 1 s lease.
-        victim = _start(
-            ctx, HostPlan(host=0, workdir=f"{root}/a", lease_s=1.0, hang_on_day=1, **common)
-        )
-        procs = [victim]
-        try:
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline:
-                running = db.scalar(
-                    "SELECT count(*) FROM backfill_jobs j JOIN mh_fetches f"
-                    " ON f.window_start = j.window_start AND f.host = 0"
-                    " WHERE j.state = 'RUNNING' AND j.window_start = %s", day1[0]
-                )  # fmt: skip
-                done = db.scalar("SELECT count(*) FROM backfill_jobs WHERE state = 'SUCCEEDED'")
-                if running == 1 and done == 1:
-                    break
-                assert victim.is_alive()
-                time.sleep(0.05)
-            else:
-                raise AssertionError("host 0 never got to the middle of its second fetch")
-            time.sleep(1.5)  # longer than the lease: only host 0's renewals keep it alive
-            assert db.scalar("SELECT holder FROM backfill_jobs WHERE state = 'RUNNING'") == "host0"
-            victim.kill()  # SIGKILL
-            victim.join(10)
-            assert victim.exitcode == -9
-            killed_at = time.monotonic()
-            # Host 1 misses the same two days: day 0 is there, day 1 is held by the dead host.
-            rescuer = _start(ctx, HostPlan(host=1, workdir=f"{root}/b", **common))
-            procs.append(rescuer)
-            rescuer.join(120)
-            assert rescuer.exitcode == 0
-            assert time.monotonic() - killed_at >= 1.0  # it had to wait for the lease
-        finally:
-            _stop_all(procs)
-    report = db.report(0.0)
+    report = run_kill(db, lease_s=1.0)
+    day0, day1 = (T0, T0 + DAY), (T0 + DAY, T0 + 2 * DAY)
     assert sorted((h, s, f) for h, s, _e, f in report.fetches) == [
-        (0, T0, True),  # host 0 filled day 0 ...
+        (0, day0[0], True),  # host 0 filled day 0 ...
         (0, day1[0], False),  # ... and was killed fetching day 1
         (1, day1[0], True),  # host 1 took day 1 over; day 0 was not fetched again
     ]
-    assert report.finished_per_window() == {(T0, T0 + DAY): 1, day1: 1}
+    assert report.finished_per_window() == {day0: 1, day1: 1}
     assert report.results[0][:3] == (1, 2 * 1440, [])
+    # Host 1 started fetching only after the dead host's lease had run out.
+    assert report.takeover_after_lease_s is not None and report.takeover_after_lease_s >= 0
     jobs = db.conn.execute(
         "SELECT window_start, state, holder, expirations FROM backfill_jobs ORDER BY window_start"
     ).fetchall()
-    assert jobs == [(T0, "SUCCEEDED", "host0", 0), (day1[0], "SUCCEEDED", "host1", 1)]
-    with PostgresStore(db.dsn, schema=db.store_schema) as store:
-        m1 = parse_interval("1m")
-        bars = store.read(NODE, m1, T0, T0 + 2 * DAY)
-        assert len(bars) == 2 * 1440 and bars["ts"].is_unique  # nothing lost, nothing twice
-        assert store.coverage(NODE, m1) == RangeSet([(T0, T0 + 2 * DAY)])
+    assert jobs == [(day0[0], "SUCCEEDED", "host0", 0), (day1[0], "SUCCEEDED", "host1", 1)]
+    assert stored_bars(db, 2) == (2 * 1440, 2 * 1440, True)  # nothing lost, nothing twice
