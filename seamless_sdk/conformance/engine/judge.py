@@ -1,7 +1,8 @@
 """The quality stage: every rule over one window's bars, with the policy's severities.
 
-Structural rules (``quality.py``) run on every sample and on every bar, and
-always reject (a bad sample cannot hide inside a good-looking bar).
+Structural rules (the table in ``spec/rules.py``, run by ``quality.py``) run on
+every sample and on every bar, and always reject (a bad sample cannot hide
+inside a good-looking bar).
 Statistical rules (``anomalies.py``) then run on the bars that are left, in
 time order: ``block`` rejects the bars they hit, ``warn`` only marks them
 ``suspect`` (the pipeline flags them ``SUSPECT``), ``off`` skips the rule.

@@ -74,7 +74,7 @@ Values = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 class ConformanceResult:
     """A conformed window.
 
-    ``frame`` is a stored bar frame (see ``stores/base.py``) whose ``ts`` are
+    ``frame`` is a stored bar frame (see ``seamless_sdk/bars.py``) whose ``ts`` are
     unique, ascending, aligned to the interval and inside ``[start, end)``,
     plus the kept optional columns (``vwap``) when the caller asked for them.
     ``rejected`` holds the bar windows ``[ts, ts + interval)`` whose rows were

@@ -40,7 +40,7 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
-from seamless_sdk.bars import VALUE_COLUMNS, VALUE_DTYPE
+from seamless_sdk.bars import VALUE_DTYPE
 from seamless_sdk.conformance.spec.checks import register_checks
 from seamless_sdk.conformance.spec.registry import RegisteredSchema, default_registry
 from seamless_sdk.conformance.spec.rules import FRAME_CHECKS, QUALITY_TABLE, rules_of_check
@@ -66,14 +66,15 @@ def _frame_checks() -> dict[str, Any]:
     """The table's frame checks as ``DataFrameModel.Config`` entries (pandera turns
     every unknown Config attribute into ``Check.<name>(**value)``)."""
     register_checks()
-    return {
-        name: (
-            {"columns": list(VALUE_COLUMNS)}
-            if all(r.any_columns for r in rules_of_check(name))
-            else ...
-        )
-        for name in FRAME_CHECKS
-    }
+    out: dict[str, Any] = {}
+    for name in FRAME_CHECKS:
+        rules = rules_of_check(name)
+        if all(r.any_columns for r in rules):
+            # A check over any columns gets every column its rules name, in order.
+            out[name] = {"columns": list(dict.fromkeys(c for r in rules for c in r.columns))}
+        else:
+            out[name] = ...  # pandera: Check.<name>() with no arguments
+    return out
 
 
 class OHLCVBars(pa.DataFrameModel):
