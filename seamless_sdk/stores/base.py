@@ -14,13 +14,29 @@ ascending, unique), ``open high low close volume`` (float64) and ``flags``
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import pandas as pd
 
 from seamless_sdk.intervals import Interval
 from seamless_sdk.ranges import RangeSet
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class WindowWrite:
+    """One window of a batch write (:meth:`BarStore.write_many`): the arguments
+    :meth:`BarStore.write` takes, with the same meaning. Compared by identity
+    (a frame has no useful equality)."""
+
+    node_id: str
+    interval: Interval | str
+    start: int
+    end: int
+    frame: pd.DataFrame
+    covered: RangeSet | None = None
 
 
 @runtime_checkable
@@ -49,6 +65,16 @@ class BarStore(Protocol):
 
         Every row of ``frame`` lies in ``[start, end)``; ``covered`` lies inside
         it. Repeating the same write changes nothing (idempotent).
+        """
+        ...
+
+    def write_many(self, writes: Sequence[WindowWrite]) -> None:
+        """Apply several window writes in one transaction: all of them or none.
+
+        Each item means exactly what the same ``write`` call means, applied in
+        order (a later item sees the coverage and bars of earlier ones). If any
+        item is invalid or fails, ``StoreError``/``InvalidRequestError`` is
+        raised and nothing of the batch is visible, ever.
         """
         ...
 

@@ -30,7 +30,7 @@ import os
 import sqlite3
 import struct
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -55,6 +55,7 @@ from seamless_sdk.stores._arrow import Columns, FrameBuilder, columns_from_frame
 from seamless_sdk.stores._checksum import chunk_crc, series_seed
 from seamless_sdk.stores._chunks import covered_chunks, load_chunk, missing_chunk, put_chunk
 from seamless_sdk.stores._integrity import DamagedChunk
+from seamless_sdk.stores.base import WindowWrite
 
 __all__ = ["DamagedChunk", "LocalStore"]
 
@@ -266,8 +267,16 @@ class LocalStore:
         frame) or ``InvalidRequestError`` (bad bounds) is raised and nothing
         changes. Repeating a write leaves identical bytes.
         """
-        checked = [_check_write(node_id, interval, start, end, frame, covered)]
+        self.write_many([WindowWrite(node_id, interval, start, end, frame, covered)])
+
+    def write_many(self, writes: Sequence[WindowWrite]) -> None:
+        """Apply several window writes in one ``BEGIN IMMEDIATE`` transaction: all
+        of them or none. Each item means what the same ``write`` means, in order;
+        every item is checked before the transaction starts."""
+        checked = [_check_write(w) for w in writes]
         self._check_writable()
+        if not checked:
+            return
         conn = self._conn()
         node_id, iv = checked[0][0], checked[0][1]
         try:
@@ -479,25 +488,20 @@ def _sqlite_error(
     return StoreError(f"{what} failed: {exc}")
 
 
-def _check_write(
-    node_id: str,
-    interval: Interval | str,
-    start: int,
-    end: int,
-    frame: pd.DataFrame,
-    covered: RangeSet | None,
-) -> tuple[str, Interval, int, int, RangeSet, Columns]:
+def _check_write(w: WindowWrite) -> tuple[str, Interval, int, int, RangeSet, Columns]:
     """One write's arguments checked (before any SQL) and normalised."""
-    node_id = validate_node_id(node_id)
-    iv = parse_interval(interval)
-    start, end = _check_bounds(iv, start, end)
-    cover = RangeSet.span(start, end) if covered is None else covered
+    if not isinstance(w, WindowWrite):
+        raise InvalidRequestError("writes", f"expected WindowWrite items, got {type(w).__name__}")
+    node_id = validate_node_id(w.node_id)
+    iv = parse_interval(w.interval)
+    start, end = _check_bounds(iv, w.start, w.end)
+    cover = RangeSet.span(start, end) if w.covered is None else w.covered
     if not isinstance(cover, RangeSet):
         raise InvalidRequestError("covered", f"expected a RangeSet, got {type(cover).__name__}")
     if cover.start is not None and (cover.start < start or cover.end > end):  # type: ignore[operator]
         raise InvalidRequestError("covered", f"{cover} is not inside [{start}, {end})")
     _check_aligned(iv, cover, "covered")
-    return node_id, iv, start, end, cover, columns_from_frame(frame, iv.seconds, start, end)
+    return node_id, iv, start, end, cover, columns_from_frame(w.frame, iv.seconds, start, end)
 
 
 def _check_bounds(iv: Interval, start: int, end: int) -> tuple[int, int]:
