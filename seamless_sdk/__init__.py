@@ -36,6 +36,7 @@ _EXPORTS: dict[str, str] = {
     "LocalStore": "seamless_sdk.stores.local",
     "PollingLiveFeed": "seamless_sdk.live",
     "PostgresCoordinator": "seamless_sdk.coordination.postgres",
+    "PostgresStore": "seamless_sdk.stores.postgres",
     "ProviderClosedError": "seamless_sdk.errors",
     "PushLiveFeed": "seamless_sdk.live",
     "RangeSet": "seamless_sdk.ranges",
@@ -76,6 +77,7 @@ __all__ = [
     "LocalStore",
     "PollingLiveFeed",
     "PostgresCoordinator",
+    "PostgresStore",
     "ProviderClosedError",
     "PushLiveFeed",
     "RangeSet",
@@ -142,5 +144,6 @@ if TYPE_CHECKING:
     )
     from seamless_sdk.sla import SLAPolicy
     from seamless_sdk.stores.local import LocalStore
+    from seamless_sdk.stores.postgres import PostgresStore
     from seamless_sdk.strategy import Source, Strategy
     from seamless_sdk.streaming import BarStream

@@ -43,6 +43,7 @@ def test_all_is_pinned() -> None:
         "LocalStore",
         "PollingLiveFeed",
         "PostgresCoordinator",
+        "PostgresStore",
         "ProviderClosedError",
         "PushLiveFeed",
         "RangeSet",
