@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from seamless_sdk import SeamlessDataProvider, Strategy
 from seamless_sdk.backfill.fill import fill_window
 from seamless_sdk.backfill.policy import FillPolicy
 from seamless_sdk.conformance import conform_bars
@@ -151,3 +152,22 @@ def test_a_categorical_ts_is_read_as_its_values() -> None:
         T0 + 60,
         T0 + 120,
     ]
+
+
+@pytest.mark.parametrize(
+    ("build", "reason"),
+    [(b, r) for name, b, r in HOSTILE if name in {"MultiIndex columns", "complex prices", "None"}],
+    ids=["MultiIndex columns", "complex prices", "None"],
+)
+def test_a_read_raises_conformance_error_and_stores_nothing(
+    tmp_path: Path, build: Callable[[], Any], reason: str
+) -> None:
+    """The issue's own cases through the public read API."""
+    with (
+        LocalStore(tmp_path / "bars.sqlite") as store,
+        SeamlessDataProvider(store=store, fetcher=_Returns(build())) as provider,
+    ):
+        with pytest.raises(ConformanceError) as info:
+            provider.read("demo:A", "1m", T0, T0 + 180, strategy=Strategy.AUTO_BACKFILL)
+        assert any(reason in e for e in info.value.report.schema_errors)
+        assert store.coverage("demo:A", M1) == RangeSet()
