@@ -1,0 +1,96 @@
+"""Checking a window write before a store touches its database.
+
+Every store takes the same ``write(node_id, interval, start, end, frame,
+covered)`` (``base.BarStore``); this is that contract's argument check, done
+entirely in Python so a bad node id, bound or frame never reaches SQL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from seamless_sdk.bars import NS
+from seamless_sdk.errors import InvalidRequestError, StoreError
+from seamless_sdk.intervals import Interval, check_time, parse_interval
+from seamless_sdk.ranges import RangeSet
+from seamless_sdk.request import validate_node_id
+from seamless_sdk.stores._arrow import Columns, columns_from_frame
+from seamless_sdk.stores.base import WindowWrite
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedWrite:
+    """A window write whose every argument passed: ``cols`` are the frame's rows,
+    ``cover`` the coverage it adds (the whole window when ``covered`` was None)."""
+
+    node_id: str
+    iv: Interval
+    start: int
+    end: int
+    cover: RangeSet
+    cols: Columns
+
+
+def check_bounds(iv: Interval, start: object, end: object) -> tuple[int, int]:
+    """``start``/``end`` as ints: epoch seconds in the supported range, aligned to
+    ``iv``, ``start <= end``; ``InvalidRequestError`` naming the field if not."""
+    out = []
+    for field, value in (("start", start), ("end", end)):
+        if isinstance(value, bool) or not isinstance(value, int | np.integer):
+            raise InvalidRequestError(field, f"{value!r} is not an int of epoch seconds")
+        seconds = check_time(int(value), field)
+        if seconds % iv.seconds:
+            raise InvalidRequestError(field, f"{value} is not aligned to the {iv.name} interval")
+        out.append(seconds)
+    if out[0] > out[1]:
+        raise InvalidRequestError("end", f"{out[1]} is before start {out[0]}")
+    return out[0], out[1]
+
+
+def check_ranges(iv: Interval, ranges: object, field: str) -> RangeSet:
+    """``ranges`` if it is a RangeSet aligned to ``iv`` inside the supported range."""
+    if not isinstance(ranges, RangeSet):
+        raise InvalidRequestError(field, f"expected a RangeSet, got {type(ranges).__name__}")
+    for s, e in ranges:
+        if s % iv.seconds or e % iv.seconds:
+            raise InvalidRequestError(field, f"({s}, {e}) is not aligned to the {iv.name} interval")
+    if ranges:
+        check_time(ranges.start, field)  # type: ignore[arg-type]
+        check_time(ranges.end, field)  # type: ignore[arg-type]
+    return ranges
+
+
+def check_write(w: object) -> CheckedWrite:
+    """Check one :class:`WindowWrite` (``InvalidRequestError`` for bad arguments,
+    ``StoreError`` for a frame that is not a conforming stored bar frame)."""
+    if not isinstance(w, WindowWrite):
+        raise InvalidRequestError("writes", f"expected WindowWrite items, got {type(w).__name__}")
+    node_id = validate_node_id(w.node_id)
+    iv = parse_interval(w.interval)
+    start, end = check_bounds(iv, w.start, w.end)
+    cover = RangeSet.span(start, end) if w.covered is None else w.covered
+    check_ranges(iv, cover, "covered")
+    if cover and (cover.start < start or cover.end > end):  # type: ignore[operator]
+        raise InvalidRequestError("covered", f"{cover} is not inside [{start}, {end})")
+    cols = columns_from_frame(w.frame, iv.seconds, start, end)
+    return CheckedWrite(node_id, iv, start, end, cover, cols)
+
+
+def inside(ts_ns: np.ndarray, ranges: RangeSet) -> np.ndarray:
+    """Boolean mask of the sorted ``ts_ns`` (epoch ns) that fall in ``ranges``."""
+    mask = np.zeros(len(ts_ns), dtype=bool)
+    for s, e in ranges:
+        lo, hi = np.searchsorted(ts_ns, [s * NS, e * NS])
+        mask[lo:hi] = True
+    return mask
+
+
+def check_rows_covered(ts_ns: np.ndarray, coverage: RangeSet) -> None:
+    """``StoreError`` unless every row lies inside ``coverage`` (invariant 1)."""
+    if len(ts_ns) and not inside(ts_ns, coverage).all():
+        raise StoreError(
+            "frame: some rows would be stored outside coverage (a reader must never see a "
+            "bar that coverage does not vouch for); nothing was written"
+        )
