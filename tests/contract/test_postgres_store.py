@@ -1,0 +1,242 @@
+"""What PostgresStore adds to the store contract: its SQL read path, its schema,
+its connections (pool, reconnect, unreachable server), damage detection and
+locks with a timeout. The contract itself is ``test_store_contract.py``."""
+
+from __future__ import annotations
+
+import pickle
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from seamless_sdk import PostgresStore
+from seamless_sdk.errors import (
+    ForeignStoreError,
+    StoreCorruptedError,
+    StoreError,
+    StoreUnavailableError,
+)
+from seamless_sdk.ranges import RangeSet
+from seamless_sdk.stores import _pg_sql
+from tests.contract.bars import BASE, DAY, HOUR, NODE, frame, minutes
+from tests.contract.test_store_contract import assert_same_bars, stored_frames
+
+psycopg = pytest.importorskip("psycopg")
+
+
+@pytest.fixture
+def admin(postgres_dsn: str) -> Iterator[Any]:
+    with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+        yield conn
+
+
+@pytest.fixture
+def store(postgres_dsn: str) -> Iterator[PostgresStore]:
+    with PostgresStore(postgres_dsn) as s:
+        yield s
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(df=stored_frames())
+def test_sql_read_bars_returns_the_very_values(
+    store: PostgresStore, admin: Any, df: pd.DataFrame
+) -> None:
+    store.write(NODE, "1m", BASE, BASE + DAY, df)
+    rows = admin.execute(
+        "SELECT extract(epoch FROM ts)::bigint, open, high, low, close, volume, flags"
+        " FROM seamless.read_bars(%s, '1m', to_timestamp(%s), to_timestamp(%s))",
+        (NODE, BASE, BASE + DAY),
+        binary=True,
+    ).fetchall()
+    got = np.array([r[1:6] for r in rows], dtype=np.float64).reshape(-1, 5)
+    want = df[["open", "high", "low", "close", "volume"]].to_numpy()
+    assert [r[0] for r in rows] == (df["ts"].to_numpy("int64") // 10**9).tolist()
+    assert (got.view(np.int64) == want.view(np.int64)).all()  # bit for bit
+    assert [r[6] for r in rows] == df["flags"].tolist()
+
+
+def test_the_bars_view_has_a_row_per_bar(store: PostgresStore, admin: Any) -> None:
+    store.write(NODE, "1m", BASE, BASE + 2 * DAY, frame(minutes(BASE, BASE + 2 * DAY)))
+    count, first, last = admin.execute(
+        "SELECT count(*), min(ts), max(ts) FROM seamless.bars"
+        " WHERE node_id = %s AND interval = '1m'",
+        (NODE,),
+    ).fetchone()
+    assert count == 2 * 1440
+    assert first == pd.Timestamp(BASE, unit="s", tz="UTC")
+    assert last == pd.Timestamp(BASE + 2 * DAY - 60, unit="s", tz="UTC")
+    coverage = admin.execute(
+        "SELECT range_start, range_end FROM seamless.coverage WHERE node_id = %s", (NODE,)
+    ).fetchall()
+    assert coverage == [(BASE, BASE + 2 * DAY)]
+
+
+def test_the_schema_carries_its_version(store: PostgresStore, admin: Any) -> None:
+    assert admin.execute(
+        "SELECT value FROM seamless.meta WHERE key = 'format_version'"
+    ).fetchone() == (str(_pg_sql.FORMAT_VERSION),)
+    admin.execute("UPDATE seamless.meta SET value = '99' WHERE key = 'format_version'")
+    with pytest.raises(ForeignStoreError, match="format version '99'"):
+        PostgresStore(store_dsn(admin))
+
+
+def store_dsn(admin: Any) -> str:
+    info = admin.info
+    return f"postgresql://{info.user}@{info.host}:{info.port}/{info.dbname}"
+
+
+def test_a_foreign_schema_is_refused_and_left_alone(postgres_dsn: str, admin: Any) -> None:
+    admin.execute("CREATE SCHEMA theirs")
+    admin.execute("CREATE TABLE theirs.orders (id int)")
+    with pytest.raises(ForeignStoreError):
+        PostgresStore(postgres_dsn, schema="theirs")
+    tables = admin.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'theirs'"
+    ).fetchall()
+    assert tables == [("orders",)]
+
+
+def test_two_schemas_are_two_stores(postgres_dsn: str) -> None:
+    with PostgresStore(postgres_dsn, schema="a") as a, PostgresStore(postgres_dsn, schema="b") as b:
+        a.write(NODE, "1m", BASE, BASE + DAY, frame(minutes(BASE, BASE + HOUR)))
+        assert b.series() == []
+        assert a.series() == [(NODE, "1m")]
+        with a.window_lock(NODE, "1m", BASE), b.window_lock(NODE, "1m", BASE):
+            pass  # lock keys include the schema: no conflict across stores
+
+
+def test_bad_arguments_are_refused(postgres_dsn: str) -> None:
+    for kwargs in ({"schema": "Bad-Name"}, {"schema": 'x"; drop'}, {"pool_size": 0}):
+        with pytest.raises(ValueError):
+            PostgresStore(postgres_dsn, **kwargs)  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        PostgresStore("")
+
+
+def test_an_unreachable_server_is_unavailable_and_the_password_stays_secret() -> None:
+    import socket
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    dsn = f"postgresql://me:s3cret@127.0.0.1:{port}/db?connect_timeout=2"
+    with pytest.raises(StoreUnavailableError) as info:
+        PostgresStore(dsn)
+    assert "s3cret" not in str(info.value)
+
+
+def test_the_store_reconnects_after_the_server_drops_it(store: PostgresStore, admin: Any) -> None:
+    store.write(NODE, "1m", BASE, BASE + DAY, frame(minutes(BASE, BASE + HOUR)))
+    kill = (
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'seamless'"
+    )
+    assert admin.execute(kill).fetchall()
+    assert len(store.read(NODE, "1m", BASE, BASE + DAY)) == 60  # a read retries once
+    admin.execute(kill)
+    with pytest.raises(StoreUnavailableError):  # a write is not retried...
+        store.write(NODE, "1m", BASE, BASE + DAY, frame(minutes(BASE, BASE + 2 * HOUR)))
+    # ... but the broken connection is gone and the next call gets a fresh one.
+    store.write(NODE, "1m", BASE, BASE + DAY, frame(minutes(BASE, BASE + 2 * HOUR)))
+    assert len(store.read(NODE, "1m", BASE, BASE + DAY)) == 120
+    assert "password" not in repr(store)
+
+
+def test_threads_share_a_bounded_pool(postgres_dsn: str, admin: Any) -> None:
+    with PostgresStore(postgres_dsn, pool_size=2) as store:
+        want = frame(minutes(BASE, BASE + DAY))
+        store.write(NODE, "1m", BASE, BASE + DAY, want)
+        errors: list[BaseException] = []
+
+        def reads() -> None:
+            try:
+                for _ in range(20):
+                    assert_same_bars(store.read(NODE, "1m", BASE, BASE + DAY), want)
+            except BaseException as exc:  # reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=reads) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        assert errors == []
+        sessions = admin.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'seamless'"
+        ).fetchone()[0]
+        assert sessions <= 2
+
+
+def test_a_pickled_store_opens_the_same_store(store: PostgresStore) -> None:
+    store.write(NODE, "1m", BASE, BASE + DAY, frame([]))
+    with pickle.loads(pickle.dumps(store)) as copy:
+        assert copy.coverage(NODE, "1m") == RangeSet([(BASE, BASE + DAY)])
+
+
+def test_damaged_chunks_are_errors_not_answers(store: PostgresStore, admin: Any) -> None:
+    store.write(NODE, "1m", BASE, BASE + 2 * DAY, frame(minutes(BASE, BASE + 2 * DAY)))
+    # Swap the first two ts of the second day: sizes and bounds stay right,
+    # only the order is wrong.
+    data = admin.execute(
+        "SELECT data FROM seamless.chunks WHERE chunk_start = %s", (BASE + DAY,)
+    ).fetchone()[0]
+    damaged = data[8:16] + data[:8] + data[16:]
+    admin.execute(
+        "UPDATE seamless.chunks SET data = %s WHERE chunk_start = %s", (damaged, BASE + DAY)
+    )
+    with pytest.raises(StoreCorruptedError) as info:
+        store.read(NODE, "1m", BASE, BASE + 2 * DAY)
+    assert info.value.chunk_start == BASE + DAY
+    with pytest.raises(StoreCorruptedError):  # a partial replace must not keep damaged rows
+        store.write(
+            NODE, "1m", BASE + DAY, BASE + DAY + HOUR, frame(minutes(BASE + DAY, BASE + DAY + HOUR))
+        )
+    assert len(store.read(NODE, "1m", BASE, BASE + DAY)) == 1440  # the sound day still reads
+
+
+def test_a_lock_not_had_in_time_raises(postgres_dsn: str) -> None:
+    with PostgresStore(postgres_dsn) as one, PostgresStore(postgres_dsn) as two:
+        with one.window_lock(NODE, "1m", BASE):
+            for timeout in (0.2, 0.0):
+                with pytest.raises(StoreError, match="not acquired"):
+                    two.window_lock(NODE, "1m", BASE, timeout=timeout).__enter__()
+        with two.window_lock(NODE, "1m", BASE, timeout=5):
+            pass
+
+
+def test_write_many_crossing_series_and_chunks_in_one_transaction(store: PostgresStore) -> None:
+    from seamless_sdk.stores.base import WindowWrite
+
+    writes = [
+        WindowWrite(
+            f"contract:{i}", "1m", BASE, BASE + 3 * DAY, frame(minutes(BASE, BASE + 3 * DAY))
+        )
+        for i in range(5)
+    ]
+    store.write_many(writes)
+    assert [n for n, _ in store.series()] == [f"contract:{i}" for i in range(5)]
+    assert all(len(store.read(w.node_id, "1m", BASE, BASE + 3 * DAY)) == 3 * 1440 for w in writes)
+
+
+def test_psycopg_missing_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "psycopg", None)
+    with pytest.raises(StoreError, match="psycopg"):
+        PostgresStore("postgresql://localhost/db")
+
+
+def test_values_survive_every_interval(store: PostgresStore) -> None:
+    for interval, step, span in (("1s", 1, HOUR), ("1h", HOUR, 40 * DAY), ("1d", DAY, 400 * DAY)):
+        ts = np.arange(BASE, BASE + span, step, dtype=np.int64)
+        df = frame(ts)
+        store.write(NODE, interval, BASE, BASE + span, df)
+        assert_same_bars(store.read(NODE, interval, BASE, BASE + span), df)
