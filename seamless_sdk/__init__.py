@@ -39,6 +39,7 @@ _EXPORTS: dict[str, str] = {
     "PostgresStore": "seamless_sdk.stores.postgres",
     "ProviderClosedError": "seamless_sdk.errors",
     "PushLiveFeed": "seamless_sdk.live",
+    "QuestDBStore": "seamless_sdk.stores.questdb",
     "RangeSet": "seamless_sdk.ranges",
     "ReadManyError": "seamless_sdk.errors",
     "SLAPolicy": "seamless_sdk.sla",
@@ -80,6 +81,7 @@ __all__ = [
     "PostgresStore",
     "ProviderClosedError",
     "PushLiveFeed",
+    "QuestDBStore",
     "RangeSet",
     "ReadManyError",
     "SLAPolicy",
@@ -145,5 +147,6 @@ if TYPE_CHECKING:
     from seamless_sdk.sla import SLAPolicy
     from seamless_sdk.stores.local import LocalStore
     from seamless_sdk.stores.postgres import PostgresStore
+    from seamless_sdk.stores.questdb import QuestDBStore
     from seamless_sdk.strategy import Source, Strategy
     from seamless_sdk.streaming import BarStream

@@ -46,6 +46,7 @@ def test_all_is_pinned() -> None:
         "PostgresStore",
         "ProviderClosedError",
         "PushLiveFeed",
+        "QuestDBStore",
         "RangeSet",
         "ReadManyError",
         "SLAPolicy",

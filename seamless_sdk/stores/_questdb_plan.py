@@ -1,0 +1,133 @@
+"""What a QuestDBStore write sends, worked out before anything is sent.
+
+A batch of window writes of one series becomes one :class:`SeriesPlan`: the
+bars to upsert (later items replace earlier ones in their window, as if each
+were its own ``write``), the tombstones that delete stored bars the new
+frames lack, the windows whose live row count is checked afterwards, and the
+chunk coverage rows to send last. Pure: the caller supplies what is stored
+(chunk coverage and live ``ts``), so all of this is tested without a server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from seamless_sdk.errors import InvalidRequestError, StoreError
+from seamless_sdk.intervals import Interval, check_time, chunk_windows, parse_interval, window_next
+from seamless_sdk.intervals import chunk_start as chunk_of
+from seamless_sdk.ranges import RangeSet
+from seamless_sdk.request import validate_node_id
+from seamless_sdk.stores._arrow import Columns, columns_from_frame
+from seamless_sdk.stores._questdb_sql import MIN_TIME, encode_ranges
+from seamless_sdk.stores.base import WindowWrite
+
+_NS = 1_000_000_000
+Item = tuple[int, int, RangeSet, Columns]
+"""One checked write of a series: ``start, end, covered, rows``."""
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesPlan:
+    """What one series' part of a batch sends (see the module docstring)."""
+
+    node_id: str
+    interval: Interval
+    rows: Columns
+    tombstones: np.ndarray  # epoch ns of stored bars to delete
+    touched: RangeSet  # the windows written: their live count must equal rows in them
+    coverage_rows: list[tuple[str, int, int, str]]  # (node, interval_s, chunk_start, ranges)
+
+
+def check_write(w: WindowWrite) -> tuple[str, Interval, int, int, RangeSet, Columns]:
+    """One write's arguments checked (before anything is sent) and normalised."""
+    if not isinstance(w, WindowWrite):
+        raise InvalidRequestError("writes", f"expected WindowWrite items, got {type(w).__name__}")
+    node_id = validate_node_id(w.node_id)
+    iv = parse_interval(w.interval)
+    start, end = check_bounds(iv, w.start, w.end)
+    cover = RangeSet.span(start, end) if w.covered is None else w.covered
+    if not isinstance(cover, RangeSet):
+        raise InvalidRequestError("covered", f"expected a RangeSet, got {type(cover).__name__}")
+    if cover.start is not None and (cover.start < start or cover.end > end):  # type: ignore[operator]
+        raise InvalidRequestError("covered", f"{cover} is not inside [{start}, {end})")
+    for s, e in cover:
+        if s % iv.seconds or e % iv.seconds:
+            raise InvalidRequestError(
+                "covered", f"({s}, {e}) is not aligned to the {iv.name} interval"
+            )
+    return node_id, iv, start, end, cover, columns_from_frame(w.frame, iv.seconds, start, end)
+
+
+def check_bounds(iv: Interval, start: object, end: object) -> tuple[int, int]:
+    """``start, end`` as ints: whole epoch seconds, aligned, ordered, in the
+    supported range and not before 1970 (QuestDB cannot store it)."""
+    out = []
+    for field, value in (("start", start), ("end", end)):
+        if isinstance(value, bool) or not isinstance(value, int | np.integer):
+            raise InvalidRequestError(field, f"{value!r} is not an int of epoch seconds")
+        seconds = check_time(int(value), field)
+        if seconds < MIN_TIME:
+            raise InvalidRequestError(
+                field, f"{seconds} is before 1970-01-01, which QuestDB cannot store"
+            )
+        if seconds % iv.seconds:
+            raise InvalidRequestError(field, f"{seconds} is not aligned to the {iv.name} interval")
+        out.append(seconds)
+    if out[0] > out[1]:
+        raise InvalidRequestError("end", f"{out[1]} is before start {out[0]}")
+    return out[0], out[1]
+
+
+def _empty() -> Columns:
+    return Columns(
+        np.zeros(0, np.int64),
+        tuple(np.zeros(0, np.float64) for _ in range(5)),
+        np.zeros(0, np.int32),
+    )
+
+
+def _inside(ts_ns: np.ndarray, ranges: RangeSet) -> np.ndarray:
+    mask = np.zeros(len(ts_ns), dtype=bool)
+    for s, e in ranges:
+        lo, hi = np.searchsorted(ts_ns, [s * _NS, e * _NS])
+        mask[lo:hi] = True
+    return mask
+
+
+def plan_series(
+    node_id: str,
+    iv: Interval,
+    items: Sequence[Item],
+    stored_chunks: dict[int, RangeSet],
+    stored_ts_ns: np.ndarray,
+) -> SeriesPlan:
+    """The plan of ``items`` (in order) given the stored coverage of every chunk
+    they touch and the sorted ``ts`` (epoch ns) of the live bars stored in
+    their windows. Raises ``StoreError`` if a row would end up uncovered."""
+    coverage = RangeSet().union(*stored_chunks.values())
+    rows = _empty()
+    touched = RangeSet()
+    for start, end, cover, cols in items:
+        window = RangeSet.span(start, end)
+        coverage = coverage.union(cover)
+        if len(cols.ts) and not _inside(cols.ts, coverage.clip(start, end)).all():
+            raise StoreError(
+                "frame: some rows would be stored outside coverage (a reader must never see a "
+                "bar that coverage does not vouch for); nothing was written"
+            )
+        rows = Columns.concat([rows.take(~_inside(rows.ts, window)), cols])
+        order = np.argsort(rows.ts, kind="stable")
+        rows = rows.take(order)
+        touched = touched.union(window)
+    stored = np.asarray(stored_ts_ns, dtype=np.int64)
+    tombstones = np.setdiff1d(stored[_inside(stored, touched)], rows.ts)
+    cov_rows = []
+    starts = sorted({chunk_of(iv, ws) for s, e in touched for ws, _ in chunk_windows(iv, s, e)})
+    for cs in starts:
+        new = coverage.clip(cs, window_next(cs, iv.chunk_unit))
+        if new != stored_chunks.get(cs, RangeSet()):
+            cov_rows.append((node_id, iv.seconds, cs, encode_ranges(new)))
+    return SeriesPlan(node_id, iv, rows, tombstones, touched, cov_rows)
