@@ -10,27 +10,16 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
-from typing import Any
 
 from seamless_sdk.cli.context import CliContext
 from seamless_sdk.cli.tables import damage_table
-from seamless_sdk.errors import StoreError
-from seamless_sdk.stores.local import LocalStore
+from seamless_sdk.stores.local import DamagedChunk, LocalStore
 
 
-def _store_method(store: LocalStore, name: str) -> Any:
-    method = getattr(store, name, None)
-    if not callable(method):
-        # The checksummed chunk format brings verify()/repair(); an older
-        # LocalStore cannot tell a damaged chunk from a good one.
-        raise StoreError(f"this LocalStore has no {name}(): chunk checksums are not supported")
-    return method
-
-
-def _run(ctx: CliContext, action: str) -> Sequence[Any]:
+def _run(ctx: CliContext, action: str) -> Sequence[DamagedChunk]:
     store = LocalStore(ctx.store_path(must_exist=True))
     try:
-        return list(_store_method(store, action)())
+        return list(store.verify() if action == "verify" else store.repair())
     finally:
         store.close()
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
 
 from rich.table import Table
 
 from seamless_sdk.intervals import parse_interval
 from seamless_sdk.ranges import RangeSet
 from seamless_sdk.result import HistoryMeta
-from seamless_sdk.stores.local import LocalStore
+from seamless_sdk.stores.local import DamagedChunk, LocalStore
 
 
 def iso(ts: int) -> str:
@@ -60,19 +59,11 @@ def meta_table(rows: Sequence[tuple[str, int, HistoryMeta]], interval_s: int) ->
     return table
 
 
-def damage_table(items: Sequence[Any], title: str) -> Table:
-    """Damaged chunks as reported by ``LocalStore.verify()``/``repair()``: any
-    objects with ``node_id``, ``interval``, ``chunk_start`` and ``reason``."""
+def damage_table(items: Sequence[DamagedChunk], title: str) -> Table:
+    """Damaged chunks as ``LocalStore.verify()``/``repair()`` report them."""
     table = Table(title=title)
     for column in ("node", "interval", "chunk start", "reason"):
         table.add_column(column)
     for item in items:
-        interval = getattr(item, "interval", "?")
-        start = getattr(item, "chunk_start", None)
-        table.add_row(
-            str(getattr(item, "node_id", "?")),
-            str(getattr(interval, "name", interval)),
-            iso(start) if isinstance(start, int) else str(start),
-            str(getattr(item, "reason", "")),
-        )
+        table.add_row(item.node_id, item.interval, iso(item.chunk_start), item.reason)
     return table

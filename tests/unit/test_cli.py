@@ -314,16 +314,3 @@ def test_verify_lists_damage_and_exits_1(
     monkeypatch.setattr(FakeStore, "found", [])
     assert main(["store", "verify", "--store", str(path)]) == 0
     assert "every chunk is intact" in capsys.readouterr().out
-
-
-def test_verify_on_a_real_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """An intact store verifies clean; a LocalStore without checksums says so plainly."""
-    path = tmp_path / "s.sqlite"
-    assert main(["read", "demo:A", "1h", str(T0), str(T0 + DAY), "--store", str(path)]) == 0
-    capsys.readouterr()
-    code = main(["store", "verify", "--store", str(path)])
-    out = capsys.readouterr().out
-    if hasattr(LocalStore, "verify"):
-        assert (code, "every chunk is intact" in out) == (0, True)
-    else:
-        assert (code, "has no verify()" in out) == (1, True)
