@@ -79,27 +79,32 @@ class QualityRule:
     )
 
 
+# numpy compares NaN quietly (False, no warning), so the predicates need no
+# errstate; they run on every conform and every store write, so they stay lean.
 def _high_breaks(open_: np.ndarray, high: np.ndarray, close: np.ndarray) -> np.ndarray:
-    with np.errstate(invalid="ignore"):
-        return np.asarray(high < np.maximum(open_, close))
+    return np.asarray(high < np.maximum(open_, close))
 
 
 def _low_breaks(open_: np.ndarray, low: np.ndarray, close: np.ndarray) -> np.ndarray:
-    with np.errstate(invalid="ignore"):
-        return np.asarray(low > np.minimum(open_, close))
+    return np.asarray(low > np.minimum(open_, close))
 
 
 def _negative(values: np.ndarray) -> np.ndarray:
-    with np.errstate(invalid="ignore"):
-        return np.asarray(values < 0)
+    return np.asarray(values < 0)
 
 
 def _any_nan(*arrays: np.ndarray) -> np.ndarray:
-    return np.logical_or.reduce([np.isnan(a) for a in arrays])
+    out = np.isnan(arrays[0])
+    for a in arrays[1:]:
+        out |= np.isnan(a)
+    return out
 
 
 def _any_inf(*arrays: np.ndarray) -> np.ndarray:
-    return np.logical_or.reduce([np.isinf(a) for a in arrays])
+    out = np.isinf(arrays[0])
+    for a in arrays[1:]:
+        out |= np.isinf(a)
+    return out
 
 
 def _pairs(a: Sequence[str], b: Sequence[str]) -> tuple[GXExpectation, ...]:
