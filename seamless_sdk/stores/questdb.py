@@ -37,7 +37,6 @@ docs/questdb.md for the whole design and how to test against a server.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import itertools
 import os
@@ -68,6 +67,7 @@ from seamless_sdk.stores._questdb_ilp import (
     default_sender,
     tombstone_frame,
 )
+from seamless_sdk.stores._questdb_lock import chunk_lock
 from seamless_sdk.stores._questdb_pg import PgConnection
 from seamless_sdk.stores._questdb_plan import SeriesPlan, check_write, plan_series
 from seamless_sdk.stores.base import WindowWrite
@@ -76,7 +76,6 @@ __all__ = ["QuestDBStore"]
 
 _NS = 1_000_000_000
 _US = 1_000_000
-_LOCK_POLL_S = 0.005
 
 
 class QuestDBStore:
@@ -427,39 +426,8 @@ class QuestDBStore:
                 "chunk_start", f"{chunk_start} is not the start of a {iv.chunk_unit} chunk"
             )
         self._check_open()
-        key = f"{node_id}\0{iv.seconds}\0{chunk_start}".encode()
-        digest = hashlib.sha256(key).hexdigest()[:40]
-        try:
-            self._lock_dir.mkdir(parents=True, exist_ok=True)
-            path = self._lock_dir / f"{digest}.lock"
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        except OSError as exc:
-            raise StoreError(f"cannot open the lock file for {node_id}: {exc}") from exc
-        try:
-            _flock(fd, timeout, node_id, chunk_start)
-            try:
-                yield
-            finally:
-                fcntl.flock(fd, fcntl.LOCK_UN)
-        finally:
-            os.close(fd)
-
-
-def _flock(fd: int, timeout: float | None, node_id: str, cs: int) -> None:
-    if timeout is None:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        return
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                raise StoreError(
-                    f"window lock of {node_id} chunk {cs} not acquired in {timeout} s"
-                ) from None
-            time.sleep(_LOCK_POLL_S)
+        with chunk_lock(self._lock_dir, node_id, iv.seconds, chunk_start, timeout):
+            yield
 
 
 def _reopen(

@@ -1,0 +1,62 @@
+"""QuestDBStore's ``window_lock``: a host-local ``flock``.
+
+QuestDB has no advisory locks, so the lock lives on the host: a lock file
+per (server, table prefix, node, interval, chunk) under the store's lock
+directory, locked with ``flock`` on a freshly opened descriptor. Two opens
+conflict even inside one process, and the kernel drops the lock when its
+holder dies. Hosts that share one server need ``PostgresCoordinator`` for
+single flight between them.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from seamless_sdk.errors import StoreError
+
+_POLL_S = 0.005
+
+
+@contextmanager
+def chunk_lock(
+    folder: Path, node_id: str, interval_s: int, chunk_start: int, timeout: float | None
+) -> Iterator[None]:
+    """Hold the exclusive lock of one chunk (arguments already validated)."""
+    key = f"{node_id}\0{interval_s}\0{chunk_start}".encode()
+    digest = hashlib.sha256(key).hexdigest()[:40]
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(folder / f"{digest}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except OSError as exc:
+        raise StoreError(f"cannot open the lock file for {node_id}: {exc}") from exc
+    try:
+        _flock(fd, timeout, node_id, chunk_start)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def _flock(fd: int, timeout: float | None, node_id: str, cs: int) -> None:
+    if timeout is None:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        return
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise StoreError(
+                    f"window lock of {node_id} chunk {cs} not acquired in {timeout} s"
+                ) from None
+            time.sleep(_POLL_S)
