@@ -19,8 +19,9 @@ import numpy as np
 import pandas as pd
 from pandera.errors import SchemaError, SchemaErrors
 
+from seamless_sdk.bars import VALUE_DTYPE
 from seamless_sdk.conformance.engine.report import MAX_FAILURE_CASES
-from seamless_sdk.conformance.spec.schema import _FLOAT64, OHLCV_INPUT, STORED_SCHEMA, InputSpec
+from seamless_sdk.conformance.spec.schema import OHLCV_INPUT, STORED_SCHEMA, InputSpec
 from seamless_sdk.jsonable import jsonable
 
 
@@ -87,7 +88,7 @@ def check_input(
         cases = [_case(c, "real_dtype", None, p) for c, p in unfit]
         return SchemaOutcome(spec, None, errors, cases, dropped)
     dtypes = frame.dtypes
-    coerced = [c for c in present if dtypes[c] != _FLOAT64]
+    coerced = [c for c in present if dtypes[c] != VALUE_DTYPE]
     schema = spec.schema_for(coerce=bool(coerced), optional=optional)
     try:
         validated = schema.validate(frame, lazy=True)
@@ -104,8 +105,16 @@ def check_input(
 
 # Elements of an object column that float() would accept but that are not
 # numbers of a price or a volume (True is 1.0, a complex number its real part).
-_NOT_REAL = (bool, np.bool_, complex, np.complexfloating, date, timedelta, np.datetime64)
-_NOT_REAL += (np.timedelta64,)
+_NOT_REAL = (
+    bool,
+    np.bool_,
+    complex,
+    np.complexfloating,
+    date,
+    timedelta,
+    np.datetime64,
+    np.timedelta64,
+)
 
 
 def _value_kind_problem(values: Any) -> str | None:

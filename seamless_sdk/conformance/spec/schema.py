@@ -49,7 +49,6 @@ from seamless_sdk.errors import InvalidRequestError
 SCHEMA_NAME = "ohlcv_bars"
 SCHEMA_VERSION = "1"
 """The version of ``ohlcv_bars`` the store holds (v2 only adds an optional column)."""
-_FLOAT64 = VALUE_DTYPE
 # pandera's Field keyword for each built-in column check the rules table names.
 _FIELD_KEYWORDS = {"greater_than_or_equal_to": "ge"}
 
@@ -144,8 +143,8 @@ def _build_input(
     coerce: bool,
     optional: tuple[str, ...] = (),
 ) -> pa.DataFrameSchema:
-    value = {c: pa.Column(_FLOAT64, nullable=True, coerce=coerce) for c in value_columns}
-    extra = {c: pa.Column(_FLOAT64, nullable=True, coerce=coerce) for c in optional}
+    value = {c: pa.Column(VALUE_DTYPE, nullable=True, coerce=coerce) for c in value_columns}
+    extra = {c: pa.Column(VALUE_DTYPE, nullable=True, coerce=coerce) for c in optional}
     return pa.DataFrameSchema(
         {"ts": pa.Column(None, nullable=True), **value, **extra},
         name=name,
