@@ -259,12 +259,16 @@ def test_fill_writes_only_conformant_bars_in_any_mode(
         window = (T0, T0 + 600)
         if mode == "strict":
             with pytest.raises(ConformanceError) as info:
-                fill_window(store, Fetcher(), "demo:A", M1, *window, now=T0 + 86_400, policy=FillPolicy())
+                fill_window(
+                    store, Fetcher(), "demo:A", M1, *window, now=T0 + 86_400, policy=FillPolicy()
+                )
             assert info.value.report.violations == 1
             assert store.coverage("demo:A", M1) == RangeSet()
             assert store.read("demo:A", M1, *window).empty
         else:
-            result = fill_window(store, Fetcher(), "demo:A", M1, *window, now=T0 + 86_400, policy=FillPolicy())
+            result = fill_window(
+                store, Fetcher(), "demo:A", M1, *window, now=T0 + 86_400, policy=FillPolicy()
+            )
             assert result.report.ok and result.report.mode == "canary"
             stored = store.read("demo:A", M1, *window)
             assert len(stored) == 9 and (stored["volume"] >= 0).all()
