@@ -14,6 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 HEAVY_MODULES: tuple[str, ...] = ("pandera", "great_expectations", "dagster")
 """Modules a storage-only read must never import (pinned: adding one here is a decision)."""
 
@@ -72,3 +74,18 @@ def test_a_storage_only_read_loads_no_heavy_module(tmp_path: Path) -> None:
 def test_pandera_loads_on_the_first_conform(tmp_path: Path) -> None:
     """The other half of the promise: the lazy import really happens when it is needed."""
     assert _run(tmp_path, "conform") == {"rows": 5, "loaded": ["pandera"]}
+
+
+def test_every_public_name_of_the_package_resolves() -> None:
+    """The lazy package keeps the names callers import (``from seamless_sdk.conformance
+    import ConformanceReport, Flag, conform_bars, ...``), and nothing else."""
+    import seamless_sdk.conformance as conformance
+
+    assert {"ConformanceReport", "Flag", "conform_bars", "QUALITY_TABLE"} <= set(
+        conformance.__all__
+    )
+    for name in conformance.__all__:
+        assert getattr(conformance, name) is not None, name
+    assert set(conformance.__all__) <= set(dir(conformance))
+    with pytest.raises(AttributeError, match="no_such_name"):
+        conformance.no_such_name  # noqa: B018
