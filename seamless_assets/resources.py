@@ -7,6 +7,7 @@ resource, not by editing an asset.
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -18,6 +19,7 @@ from seamless_assets.config import DEFAULT_CALENDAR, SeamlessConfig
 from seamless_sdk.backfill.dagster import RequestTable
 from seamless_sdk.backfill.policy import FillPolicy
 from seamless_sdk.calendars import Calendar, calendar_for
+from seamless_sdk.errors import InvalidRequestError
 from seamless_sdk.fetchers.spec import build_fetcher
 from seamless_sdk.sla import DEFAULT_JITTER_RATIO, DEFAULT_MAX_ATTEMPTS, DEFAULT_RETRY_BACKOFF_MS
 from seamless_sdk.stores.local import LocalStore
@@ -41,7 +43,17 @@ class SeamlessResource(dg.ConfigurableResource):
 
     @classmethod
     def from_config(cls, config: SeamlessConfig) -> SeamlessResource:
-        """The resource of ``config`` (the typed ``seamless.yaml``)."""
+        """The resource of ``config`` (the typed ``seamless.yaml``).
+
+        ``backfill.gx_check: true`` without Great Expectations installed fails
+        here, when the code location loads, not in every partition's run.
+        """
+        if config.backfill.gx_check and importlib.util.find_spec("great_expectations") is None:
+            raise InvalidRequestError(
+                "backfill.gx_check",
+                "true, but Great Expectations is not installed: pip install 'seamless[gx]', "
+                "or set gx_check: false",
+            )
         return cls(
             store_path=str(config.store),
             requests_path=str(config.requests),
