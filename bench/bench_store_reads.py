@@ -11,6 +11,8 @@ daily writes, then times, ``--repeats`` times each after a warm-up:
 * ArcticDB (LMDB) reading the same ranges of the same bars written as daily
   appends, in its own venv (``bench/arctic_peer.py``); skipped with a reason if
   it cannot be installed;
+* the CRC-32 that ``LocalStore.read`` verifies for every chunk, timed alone
+  over the same blobs (its share of the LocalStore column);
 * and an atomic 1-day replace through ``LocalStore.write``.
 
 It prints p50/p95 in milliseconds and the ratios LocalStore/raw and
@@ -26,7 +28,9 @@ import sqlite3
 import sys
 import tempfile
 import time
+import zlib
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -156,10 +160,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             pd.testing.assert_frame_equal(local_frame, raw_frame)
             assert len(local_frame) == days * 1440
             n, gap = args.repeats, args.gap_ms
+            with closing(sqlite3.connect(store.path)) as conn:
+                blobs = [b for (b,) in conn.execute(RAW_SQL, (NODE, M1.seconds, D0, end))]
             results["reads"][str(days)] = {
                 "rows": len(local_frame),
                 "local": timed(lambda e=end: store.read(NODE, M1, D0, e), n, gap),
                 "raw": timed(lambda e=end: raw(D0, e), n, gap),
+                "crc": timed(lambda b=blobs: [zlib.crc32(x) for x in b], n, gap),
             }
         mid = args.days // 2
         day = data.iloc[mid * 1440 : (mid + 1) * 1440]
@@ -200,6 +207,8 @@ def report(results: dict[str, Any]) -> None:
             f"{days + (' day' if days == '1' else ' days'):>8} {r['rows']:>7} | {_cell(local)} | "
             f"{_cell(raw)} | {_cell(arc)} | {local['p50_ms'] / raw['p50_ms']:9.2f} | {ratio_arc}"
         )
+    for days, r in results["reads"].items():
+        print(f"of which CRC-32 of the {days}-day read's chunks: {_cell(r['crc'])} ms")
     print(f"\natomic 1-day replace (LocalStore.write): {_cell(results['replace_1d'])} ms")
     print(f"writing all days as daily writes: {results['write_all_ms']:.1f} ms")
     if "error" in peer:

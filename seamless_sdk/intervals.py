@@ -163,25 +163,35 @@ def month_start(year: int, month: int) -> int:
 
 
 def window_floor(ts: int, unit: Unit) -> int:
-    """Start of the UTC calendar window of ``unit`` that contains ``ts``."""
+    """Start of the UTC calendar window of ``unit`` that contains ``ts``.
+
+    Inside the supported time range, windows are cut at its bounds: the month
+    and year windows of 1677 start at ``MIN_TIME`` (1677-09-22), and those of
+    2262 end at ``MAX_TIME``, so no window reaches a time that cannot be held
+    (hour and day windows never straddle a bound: both are whole days).
+    """
     if unit == "hour":
         return ts - ts % 3600
     if unit == "day":
         return ts - ts % DAY
     year, month = _year_month(ts)
-    return month_start(year, month if unit == "month" else 1)
+    floor = month_start(year, month if unit == "month" else 1)
+    return MIN_TIME if floor < MIN_TIME <= ts < MAX_TIME else floor
 
 
 def window_next(ts: int, unit: Unit) -> int:
-    """Start of the window after the one that contains ``ts``."""
+    """Start of the window after the one that contains ``ts`` (``MAX_TIME`` for
+    the last window of the supported range)."""
     if unit == "hour":
         return ts - ts % 3600 + 3600
     if unit == "day":
         return ts - ts % DAY + DAY
     year, month = _year_month(ts)
-    if unit == "year":
-        return month_start(year + 1, 1)
-    return month_start(year + 1, 1) if month == 12 else month_start(year, month + 1)
+    if unit == "year" or month == 12:
+        nxt = month_start(year + 1, 1)
+    else:
+        nxt = month_start(year, month + 1)
+    return MAX_TIME if MIN_TIME <= ts < MAX_TIME < nxt else nxt
 
 
 def iter_windows(start: int, end: int, unit: Unit) -> Iterator[tuple[int, int]]:

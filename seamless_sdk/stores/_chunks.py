@@ -76,10 +76,18 @@ def load_chunk(conn: sqlite3.Connection, node_id: str, iv: Interval, cs: int) ->
     return decode(blob)
 
 
-def covered_chunks(iv: Interval, cover: RangeSet) -> Iterator[int]:
-    """Starts of the chunk windows that ``cover`` touches, in order, once each."""
+def covered_chunks(
+    iv: Interval,
+    cover: RangeSet | list[tuple[int, int]],
+    lo: int | None = None,
+    hi: int | None = None,
+) -> Iterator[int]:
+    """Starts of the chunk windows that ``cover`` (sorted disjoint ranges),
+    clipped to ``[lo, hi)`` when given, touches: in order, once each."""
     last = None
     for s, e in cover:
+        if lo is not None and hi is not None:
+            s, e = max(s, lo), min(e, hi)
         for ws, _ in iter_windows(s, e, iv.chunk_unit):
             cs = chunk_of(iv, ws)
             if cs != last:

@@ -217,6 +217,18 @@ def load_coverage(
     """The coverage of one series as stored (only the ranges that overlap
     ``[start, end)`` when given), every row's checksum verified
     (``StoreCorruptedError`` names the series if one fails)."""
+    return RangeSet(coverage_pairs(conn, node_id, interval_s, start, end))
+
+
+def coverage_pairs(
+    conn: sqlite3.Connection,
+    node_id: str,
+    interval_s: int,
+    start: int | None = None,
+    end: int | None = None,
+) -> list[tuple[int, int]]:
+    """``load_coverage`` as the stored ``(start, end)`` pairs: sorted and disjoint,
+    since only normalised RangeSets are saved and every row's checksum holds."""
     bounds = _ALL_TIME if start is None or end is None else (end, start)
     pairs = []
     for interval, lo, hi, crc in conn.execute(_COVERAGE_SQL, (node_id, interval_s, *bounds)):
@@ -226,7 +238,7 @@ def load_coverage(
                 node_id, name, None, f"coverage row starting at {lo!r} fails its checksum"
             )
         pairs.append((lo, hi))
-    return RangeSet(pairs)
+    return pairs
 
 
 def _coverage_crc(

@@ -192,7 +192,7 @@ class LocalStore:
             try:
                 # Whole chunk windows: exactly those the chunk query returns.
                 lo_w, hi_w = params[2], window_next(chunk_of(iv, end - 1), unit)
-                cover = _sqlite.load_coverage(conn, node_id, iv.seconds, lo_w, hi_w)
+                cover = _sqlite.coverage_pairs(conn, node_id, iv.seconds, lo_w, hi_w)
                 cursor = conn.execute(_sqlite.READ_SQL, params)
             except BaseException:
                 if own:
@@ -222,7 +222,8 @@ class LocalStore:
             if _sqlite.is_corruption(exc):
                 raise StoreCorruptedError(node_id, iv.name, None, f"SQLite: {exc}") from exc
             raise StoreError(f"read of {node_id} {iv.name} failed: {exc}") from exc
-        _check_rows_match_coverage(node_id, iv, cover.clip(lo_w, hi_w), seen)
+        expected = list(covered_chunks(iv, cover, lo_w, hi_w))
+        _check_rows_match_coverage(node_id, iv, expected, seen)
         if builder is None:
             return Bars.empty()
         try:
@@ -451,12 +452,13 @@ def _flock(fd: int, timeout: float | None, node_id: str, cs: int) -> None:
             time.sleep(_LOCK_POLL_S)
 
 
-def _check_rows_match_coverage(node_id: str, iv: Interval, cover: RangeSet, seen: set[int]) -> None:
+def _check_rows_match_coverage(
+    node_id: str, iv: Interval, expected: list[int], seen: set[int]
+) -> None:
     # A chunk row exists exactly for the windows coverage touches (_chunks). A
     # damaged index or B-tree page can make SQLite skip rows, or lose coverage
     # rows, without an error: that shows here as a mismatch, not as bars
     # silently missing from the answer.
-    expected = list(covered_chunks(iv, cover))
     if len(expected) == len(seen) and all(cs in seen for cs in expected):
         return
     for cs in expected:

@@ -132,11 +132,29 @@ EDGES = st.one_of(
 @settings(max_examples=400)
 @given(t=EDGES, unit=st.sampled_from(["hour", "day", "month", "year"]))
 def test_window_math_is_total_and_calendar_exact_over_the_range(t: int, unit: Unit) -> None:
+    t = min(t, MAX_TIME - 1)  # a bar's time: the range's end is exclusive
     lo, hi = window_floor(t, unit), window_next(t, unit)
-    assert lo <= t < hi
-    assert window_floor(hi, unit) == hi and window_floor(hi - 1, unit) == lo
+    assert MIN_TIME <= lo <= t < hi <= MAX_TIME
+    assert window_floor(hi - 1, unit) == lo
+    if hi < MAX_TIME:
+        assert window_floor(hi, unit) == hi
     if unit in ("month", "year"):
-        assert (lo, hi) == (_ref_floor(t, unit), _ref_next(t, unit))
+        # Calendar windows, cut at the bounds of the supported range.
+        ref = (max(_ref_floor(t, unit), MIN_TIME), min(_ref_next(t, unit), MAX_TIME))
+        assert (lo, hi) == ref
+
+
+def test_the_first_and_last_windows_are_cut_at_the_range() -> None:
+    d1 = parse_interval("1d")
+    assert chunk_start(d1, MIN_TIME) == MIN_TIME  # not 1677-01-01
+    assert chunk_windows(d1, MIN_TIME, MIN_TIME + 86_400)[0] == (MIN_TIME, MIN_TIME + 86_400)
+    assert window_next(MAX_TIME - 86_400, "year") == MAX_TIME  # not 2263-01-01
+    assert partition_windows(d1, MAX_TIME - 400 * 86_400, MAX_TIME)[-1] == (
+        _ref_floor(MAX_TIME - 1, "year"),
+        MAX_TIME,
+    )
+    # Outside the range the arithmetic stays plain calendar math.
+    assert window_floor(MIN_TIME - 1, "year") == _ref_floor(MIN_TIME - 1, "year")
 
 
 @settings(max_examples=200)
