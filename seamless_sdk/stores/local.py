@@ -167,8 +167,10 @@ class LocalStore:
         """``read`` as arrays, for the SDK's hot path (no DataFrame built).
 
         Every chunk is checked before a row of it is copied: its checksum, its
-        row count, and ``ts`` ascending inside the chunk. A damaged chunk
-        raises ``StoreCorruptedError`` naming node, interval and chunk.
+        row count and ``ts`` inside its window; the chunks found must be those
+        coverage vouches for, and the rows returned strictly ascending inside
+        ``[start, end)``. Damage raises ``StoreCorruptedError`` naming node,
+        interval and (where it is one chunk's) the chunk.
         """
         node_id = validate_node_id(node_id)  # before any SQL, like every other call
         iv = parse_interval(interval)
@@ -229,7 +231,8 @@ class LocalStore:
         try:
             return builder.bars()
         except StoreError as exc:
-            raise StoreCorruptedError(node_id, iv.name, None, str(exc)[7:]) from exc
+            reason = str(exc).removeprefix("chunk: ")
+            raise StoreCorruptedError(node_id, iv.name, None, reason) from exc
 
     def coverage(self, node_id: str, interval: Interval | str) -> RangeSet:
         """Ranges of ``(node_id, interval)`` that have been checked and stored."""
