@@ -60,7 +60,10 @@ def plan(path: Path, *, read_only: bool) -> OpenPlan:
         return OpenPlan(read_only=False, immutable=False, why_read_only=None)
     if empty:
         raise StoreError(f"{prefix}: the file is empty (not yet a store) and {why}")
-    return OpenPlan(read_only=True, immutable=_needs_immutable(path, prefix), why_read_only=why)
+    # Only where nobody can write the file (read-only media) is it honest to
+    # tell SQLite it is immutable; elsewhere a writer may come along.
+    immutable = _on_read_only_fs(path) and _needs_immutable(path, prefix)
+    return OpenPlan(read_only=True, immutable=immutable, why_read_only=why)
 
 
 def _file_among_parents(path: Path) -> Path | None:

@@ -105,10 +105,17 @@ def connect(path: Path, *, read_only: bool = False, immutable: bool = False) -> 
     return conn
 
 
+def primary_code(exc: sqlite3.Error) -> int | None:
+    """SQLite's primary result code of ``exc`` (``sqlite_errorcode`` is the
+    extended one, e.g. ``SQLITE_CORRUPT_INDEX``)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return None if code is None else code & 0xFF
+
+
 def is_corruption(exc: sqlite3.Error) -> bool:
     """Whether SQLite reports the file itself as damaged (not busy, not closed),
     or a text column holds bytes that are not UTF-8 (we only store ASCII)."""
-    if getattr(exc, "sqlite_errorcode", None) in _SQLITE_CORRUPT:
+    if primary_code(exc) in _SQLITE_CORRUPT:
         return True
     return isinstance(exc, sqlite3.OperationalError) and "decode to UTF-8" in str(exc)
 

@@ -105,6 +105,12 @@ class LocalStore:
         except sqlite3.Error as exc:
             if _sqlite.is_corruption(exc):
                 raise StoreCorruptedError(None, None, None, f"SQLite: {exc}") from exc
+            cannot = (sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY)
+            if plan.read_only and _sqlite.primary_code(exc) in cannot:
+                raise StoreError(
+                    f"cannot open the store at {self._path} for reading: SQLite must create "
+                    f"its -shm file beside it, and {plan.why_read_only}"
+                ) from exc
             raise StoreError(f"cannot open the store at {self._path}: {exc}") from exc
         except OSError as exc:
             raise StoreError(

@@ -11,6 +11,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import textwrap
 from pathlib import Path
 
@@ -345,3 +346,39 @@ def test_a_store_on_read_only_media_opens_for_reading(tmp_path: Path) -> None:
     assert "read-only file system" in out["new"]
     assert "cannot create the store's directory" in out["new_dir"]
     assert "read-only file system" in out["new_dir"]
+
+
+def test_an_unwritable_store_is_read_only_and_says_why(tmp_path: Path) -> None:
+    """A store another user owns: opened read-only by itself, and refused with
+    the reason when SQLite cannot create its -shm file there, never with
+    "unable to open database file". The probe is a forked child that drops to
+    ``nobody`` (needs root)."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to probe as another user")
+    folder = Path(tempfile.mkdtemp(prefix="seamless-owned-", dir="/tmp"))
+    try:
+        folder.chmod(0o755)
+        with LocalStore(folder / "bars.sqlite") as store:
+            store.write(NODE, M1, D0, D0 + DAY, bars(D0, D0 + DAY))
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: report through the pipe, never return into pytest
+            try:
+                os.setgid(65534)
+                os.setuid(65534)
+                try:
+                    LocalStore(folder / "bars.sqlite").close()
+                    message = "opened"
+                except StoreError as exc:
+                    message = str(exc)
+                os.write(write_end, message.encode())
+            finally:
+                os._exit(0)
+        os.close(write_end)
+        os.waitpid(pid, 0)
+        with os.fdopen(read_end) as pipe:
+            message = pipe.read()
+    finally:
+        shutil.rmtree(folder)
+    assert "unable to open database file" not in message
+    assert "-shm" in message and "the file is not writable" in message, message
