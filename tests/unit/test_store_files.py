@@ -209,6 +209,15 @@ def test_a_version_1_store_is_upgraded_in_place(tmp_path: Path) -> None:
         assert len(store.read(NODE, M1, D0, D0 + 4 * DAY)) == 3 * 1440
 
 
+def test_a_version_1_store_opened_read_only_is_left_as_it_is(tmp_path: Path) -> None:
+    path = tmp_path / "v1.sqlite"
+    _v1_file(path, [(D0, _blob(bars(D0, D0 + DAY), D0, D0 + DAY), 1440)], [(D0, D0 + DAY)])
+    before = digest(path)
+    with pytest.raises(StoreError, match=r"format version 1 .* needs write access"):
+        LocalStore(path, read_only=True)
+    assert digest(path) == before and marks(path) == (0, 1)
+
+
 def test_an_upgrade_never_blesses_a_damaged_chunk(tmp_path: Path) -> None:
     path = tmp_path / "v1.sqlite"
     day1 = bars(D0, D0 + DAY)
