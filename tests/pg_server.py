@@ -74,6 +74,38 @@ def _run_as() -> dict[str, Any]:
     return {"user": _SYSTEM_USER}
 
 
+# Stops the server and deletes its directory if the process that started it
+# dies without doing so (SIGTERM from a timeout, SIGKILL): a detached shell that
+# polls the owner, and ends by itself once the directory is gone.
+_WATCHDOG = """
+while kill -0 "$OWNER" 2>/dev/null && [ -d "$ROOT" ]; do sleep 1; done
+if [ -d "$ROOT" ]; then
+    $AS_USER "$PG_CTL" -D "$ROOT/pgdata" -m immediate -w stop >/dev/null 2>&1
+    rm -rf "$ROOT"
+fi
+"""
+
+
+def _watch(
+    owner: int, root: Path, bin_dir: Path, as_user: dict[str, Any]
+) -> subprocess.Popen[bytes]:
+    env = {
+        "OWNER": str(owner),
+        "ROOT": str(root),
+        "PG_CTL": str(bin_dir / "pg_ctl"),
+        "AS_USER": f"runuser -u {as_user['user']} --" if as_user else "",
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+    }
+    return subprocess.Popen(
+        ["/bin/sh", "-c", _WATCHDOG],
+        env=env,
+        start_new_session=True,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
 @dataclass
 class PostgresServer:
     """A running server: ``dsn`` reaches its ``postgres`` database as superuser."""
@@ -81,6 +113,7 @@ class PostgresServer:
     root: Path
     port: int
     _as_user: dict[str, Any] = field(repr=False)
+    _watchdog: subprocess.Popen[bytes] = field(repr=False)
     _stopped: bool = field(default=False, repr=False)
 
     @property
@@ -152,7 +185,8 @@ class PostgresServer:
                     **as_user,
                 )
                 if done.returncode == 0:
-                    return cls(root, port, as_user)
+                    watchdog = _watch(os.getpid(), root, bin_dir, as_user)
+                    return cls(root, port, as_user, watchdog)
                 if attempt == _START_ATTEMPTS - 1:
                     log = (pgdata / "server.log").read_text(errors="replace")[-4000:]
                     raise RuntimeError(f"PostgreSQL did not start: {done.stderr!r}\n{log}")
@@ -176,6 +210,11 @@ class PostgresServer:
             )
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
+            try:  # it sees the directory gone within a second and exits
+                self._watchdog.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._watchdog.kill()
+                self._watchdog.wait()
 
     def create_database(self) -> str:
         """A new empty database; returns its URI."""

@@ -34,30 +34,63 @@ SCHEMA_RE = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 # start is enough to find the chunk holding it.
 _MAX_CHUNK_S = 366 * 86_400
 
+
 # Unpacking chunks in SQL. get_byte and shifts (parenthesised: PostgreSQL gives
-# | and << the same precedence), since PostgreSQL has no cast from
-# bytea to a number. A float64 is rebuilt from its bits as sign * significand
-# * 2^exponent, each step exact (the significand has 53 bits, powers of two are
-# exact), so the SQL read returns the very values the SDK reads.
+# | and << the same precedence), since PostgreSQL has no cast from bytea to a
+# number. A float64 is rebuilt from its bits as sign * significand * 2^exponent,
+# each step exact (the significand has 53 bits, powers of two are exact), so
+# the SQL read returns the very values the SDK reads. The scalar functions are
+# single expressions, which PostgreSQL inlines; chunk_rows copies the chunk out
+# of TOAST once (OFFSET 0 keeps the copy from being inlined into every use: a
+# toasted bytea would be fetched again by every get_byte) and walks its rows.
+def _float(bits: str) -> str:
+    """SQL for the float64 whose IEEE 754 bits are the bigint ``bits`` (a column:
+    it appears five times, so it must be cheap to repeat)."""
+    e, f = f"(({bits} >> 52) & 2047)", f"({bits} & 4503599627370495)"
+    return (
+        f"(CASE WHEN {e} = 0 THEN {f}::double precision * power(2::double precision, -1074)"
+        f" ELSE ({f} + 4503599627370496)::double precision"
+        f" * power(2::double precision, {e} - 1075) END"
+        f" * CASE WHEN {bits} < 0 THEN -1::double precision ELSE 1::double precision END)"
+    )
+
+
 _FUNCTIONS = (
     """CREATE OR REPLACE FUNCTION {s}.le_int8(b bytea, o integer) RETURNS bigint
-    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT get_byte(b, o)::bigint | (get_byte(b, o + 1)::bigint << 8)
          | (get_byte(b, o + 2)::bigint << 16) | (get_byte(b, o + 3)::bigint << 24)
          | (get_byte(b, o + 4)::bigint << 32) | (get_byte(b, o + 5)::bigint << 40)
          | (get_byte(b, o + 6)::bigint << 48) | (get_byte(b, o + 7)::bigint << 56) $$""",
     """CREATE OR REPLACE FUNCTION {s}.le_int4(b bytea, o integer) RETURNS integer
-    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT get_byte(b, o) | (get_byte(b, o + 1) << 8) | (get_byte(b, o + 2) << 16)
          | (get_byte(b, o + 3) << 24) $$""",
     """CREATE OR REPLACE FUNCTION {s}.float8_from_bits(bits bigint) RETURNS double precision
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN (bits >> 52) & 2047 = 0
+                THEN (bits & 4503599627370495)::double precision
+                     * power(2::double precision, -1074)
+                ELSE ((bits & 4503599627370495) + 4503599627370496)::double precision
+                     * power(2::double precision, ((bits >> 52) & 2047) - 1075) END
+         * CASE WHEN bits < 0 THEN -1::double precision ELSE 1::double precision END $$""",
+    f"""CREATE OR REPLACE FUNCTION {{s}}.chunk_rows(data bytea, nrows integer)
+    RETURNS TABLE (ts_ns bigint, open double precision, high double precision,
+                   low double precision, close double precision, volume double precision,
+                   flags integer)
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
-    SELECT CASE WHEN bits < 0 THEN -m ELSE m END FROM (
-        SELECT CASE WHEN e = 0 THEN f::double precision * power(2::double precision, -1074)
-                    ELSE (f + 4503599627370496)::double precision
-                         * power(2::double precision, e - 1075) END AS m
-        FROM (SELECT (bits >> 52) & 2047 AS e, bits & 4503599627370495 AS f) AS parts
-    ) AS magnitude $$""",
+    SELECT w.ts_ns, {_float("w.b1")}, {_float("w.b2")}, {_float("w.b3")},
+           {_float("w.b4")}, {_float("w.b5")}, w.flags
+    FROM (SELECT data || ''::bytea AS d, nrows AS n OFFSET 0) AS c,
+         generate_series(0, c.n - 1) AS i,
+         LATERAL (SELECT {{s}}.le_int8(c.d, 8 * i) AS ts_ns,
+                         {{s}}.le_int8(c.d, 8 * (c.n + i)) AS b1,
+                         {{s}}.le_int8(c.d, 8 * (2 * c.n + i)) AS b2,
+                         {{s}}.le_int8(c.d, 8 * (3 * c.n + i)) AS b3,
+                         {{s}}.le_int8(c.d, 8 * (4 * c.n + i)) AS b4,
+                         {{s}}.le_int8(c.d, 8 * (5 * c.n + i)) AS b5,
+                         {{s}}.le_int4(c.d, 48 * c.n + 4 * i) AS flags
+                  OFFSET 0) AS w $$""",
 )
 
 SCHEMA_DDL = (
@@ -90,16 +123,11 @@ SCHEMA_DDL = (
     *_FUNCTIONS,
     """CREATE VIEW {s}.bars AS
     SELECT c.node_id, s.interval, c.interval_s, c.chunk_start,
-           to_timestamp({s}.le_int8(c.data, 8 * i) / 1000000000) AS ts,
-           {s}.float8_from_bits({s}.le_int8(c.data, 8 * (c.nrows + i))) AS open,
-           {s}.float8_from_bits({s}.le_int8(c.data, 8 * (2 * c.nrows + i))) AS high,
-           {s}.float8_from_bits({s}.le_int8(c.data, 8 * (3 * c.nrows + i))) AS low,
-           {s}.float8_from_bits({s}.le_int8(c.data, 8 * (4 * c.nrows + i))) AS close,
-           {s}.float8_from_bits({s}.le_int8(c.data, 8 * (5 * c.nrows + i))) AS volume,
-           {s}.le_int4(c.data, 48 * c.nrows + 4 * i) AS flags
+           to_timestamp(r.ts_ns / 1000000000) AS ts,
+           r.open, r.high, r.low, r.close, r.volume, r.flags
     FROM {s}.chunks AS c
     JOIN {s}.series AS s USING (node_id, interval_s)
-    CROSS JOIN LATERAL generate_series(0, c.nrows - 1) AS i""",
+    CROSS JOIN LATERAL {s}.chunk_rows(c.data, c.nrows) AS r""",
     f"""CREATE FUNCTION {{s}}.read_bars(
         p_node_id text, p_interval text, p_start timestamptz, p_end timestamptz)
     RETURNS TABLE (ts timestamptz, open double precision, high double precision,
