@@ -157,6 +157,41 @@ def test_a_resent_killed_write_duplicates_nothing(
     pd.testing.assert_frame_equal(store.read("demo:A", M1, BASE, BASE + DAY), frame)
 
 
+def test_a_flush_whose_answer_is_lost_is_resent_without_duplicates(
+    prefix: str, pg: Any, tmp_path: Any
+) -> None:
+    from seamless_sdk.stores._questdb_ilp import default_sender
+
+    lost: list[int] = []
+
+    class LosesFirstAnswer:
+        """A real sender whose first flush reaches QuestDB, then fails as if
+        the connection dropped before the answer came back."""
+
+        def __init__(self, conf: str) -> None:
+            self._real = default_sender(conf)
+
+        def new_buffer(self) -> Any:
+            return self._real.new_buffer()
+
+        def flush(self, buffer: Any, transactional: bool = False) -> None:
+            self._real.flush(buffer, clear=False, transactional=transactional)
+            if not lost:
+                lost.append(len(bytes(buffer)))
+                raise ConnectionResetError("the answer was lost")
+
+        def close(self) -> None:
+            self._real.close()
+
+    frame = _frame(_day())
+    with QuestDBStore(HTTP, PG, table_prefix=prefix, lock_dir=tmp_path,  # type: ignore[arg-type]
+                      sender_factory=LosesFirstAnswer) as store:  # fmt: skip
+        store.write("demo:A", M1, BASE, BASE + DAY, frame)
+        pd.testing.assert_frame_equal(store.read("demo:A", M1, BASE, BASE + DAY), frame)
+    assert lost  # the first flush did fail after reaching the server
+    assert _rows_stored(pg, prefix, "demo:A") == 1440
+
+
 def test_remove_coverage_hides_then_deletes_the_bars(
     store: QuestDBStore, pg: Any, prefix: str
 ) -> None:
