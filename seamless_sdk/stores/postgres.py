@@ -8,7 +8,7 @@ changes chunks and coverage in one transaction; a read is one statement
 coverage without its bars.
 
 Why chunks and not a row per bar: a 30-day read of 1m bars is 30 rows of
-62 KB (sent as they are over the binary protocol and copied once into the
+75 KB (sent as they are over the binary protocol and copied once into the
 answer) instead of 43,200 rows to decode one value at a time. SQL users get a
 row-per-bar view, ``bars``, and ``read_bars(...)`` (see ``docs/stores.md``).
 
