@@ -240,3 +240,20 @@ def test_values_survive_every_interval(store: PostgresStore) -> None:
         df = frame(ts)
         store.write(NODE, interval, BASE, BASE + span, df)
         assert_same_bars(store.read(NODE, interval, BASE, BASE + span), df)
+
+
+def test_a_provider_reads_through_postgres_store(postgres_dsn: str) -> None:
+    from seamless_sdk import SeamlessDataProvider, Strategy, SyntheticFetcher
+
+    with (
+        PostgresStore(postgres_dsn) as store,
+        SeamlessDataProvider(store=store, fetcher=SyntheticFetcher(seed=3)) as provider,
+    ):
+        got = provider.read(NODE, "1m", BASE, BASE + DAY, strategy=Strategy.AUTO_BACKFILL)
+        assert len(got.df) == 1440
+        assert got.meta.missing == RangeSet()
+        again = provider.read(NODE, "1m", BASE, BASE + DAY, strategy=Strategy.FAIL_FAST)
+        pd.testing.assert_frame_equal(again.df, got.df)
+    with PostgresStore(postgres_dsn) as other:  # another host's view of the same store
+        assert other.coverage(NODE, "1m") == RangeSet([(BASE, BASE + DAY)])
+        assert len(other.read(NODE, "1m", BASE, BASE + DAY)) == 1440
