@@ -35,7 +35,12 @@ class ConnectionPool:
     @contextmanager
     def connection(self) -> Iterator[Any]:
         """A connection for one unit of work; psycopg errors become ``CoordinatorError``."""
-        import psycopg
+        try:
+            import psycopg
+        except ImportError as exc:  # an optional dependency: say which extra brings it
+            raise CoordinatorError(
+                "PostgresCoordinator needs psycopg 3: pip install 'seamless[postgres]'"
+            ) from exc
 
         conn = self._take(psycopg)
         healthy = False

@@ -354,3 +354,14 @@ def test_a_claim_race_has_one_winner(dsn: str) -> None:
         c.close()
     assert sum(isinstance(o, Lease) for o in outcomes) == 1
     assert sorted(o.reason for o in outcomes if isinstance(o, ClaimRefused)) == ["busy"] * 7
+
+
+def test_without_psycopg_the_error_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # import psycopg now raises ImportError
+    with (
+        PostgresCoordinator("postgresql://nobody@127.0.0.1:1/none") as c,
+        pytest.raises(CoordinatorError, match=r"seamless\[postgres\]"),
+    ):
+        c.coverage_version("demo:A", M1)
