@@ -288,6 +288,39 @@ def test_a_reader_process_while_another_process_writes(store_factory: StoreFacto
     assert len(store.read(NODE, "1m", BASE, BASE + 2 * DAY)) == 60 * len(windows)
 
 
+@pytest.mark.parametrize("span", [HOUR, DAY], ids=["one-chunk", "many-chunks"])
+def test_concurrent_writers_of_one_series_lose_nothing(
+    store_factory: StoreFactory, span: int
+) -> None:
+    # Each write reads coverage, adds its window and stores it: writers of one
+    # series at once must not lose each other's coverage or bars, whether their
+    # windows share a chunk (hours of one day) or not (days).
+    count = 12 if store_factory.kind != "questdb" else 6
+    hours = [(BASE + i * span, BASE + (i + 1) * span) for i in range(count)]
+    writers = [store_factory.open() for _ in range(3)]
+    errors: list[BaseException] = []
+
+    def write(store: BarStore, windows: list[tuple[int, int]]) -> None:
+        try:
+            for s, e in windows:
+                store.write(NODE, "1m", s, e, frame(minutes(s, e)))
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=write, args=(w, hours[i :: len(writers)]))
+        for i, w in enumerate(writers)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert errors == []
+    reader = store_factory.open()
+    assert reader.coverage(NODE, "1m") == RangeSet([(hours[0][0], hours[-1][1])])
+    assert len(reader.read(NODE, "1m", BASE, hours[-1][1])) == span // 60 * len(hours)
+
+
 # -- batch writes -----------------------------------------------------------------
 def test_write_many_applies_every_window_in_order(store: BarStore) -> None:
     a, b = "contract:A", "contract:B"
