@@ -11,6 +11,7 @@ threads and processes, and a closed store refusing every call.
 from __future__ import annotations
 
 import multiprocessing
+import re
 import threading
 import time
 from typing import Any
@@ -24,7 +25,7 @@ from hypothesis import strategies as st
 from seamless_sdk.bars import NS, STORED_COLUMNS, ts_from_seconds
 from seamless_sdk.errors import InvalidRequestError, StoreError
 from seamless_sdk.ranges import RangeSet
-from seamless_sdk.request import _NODE_ID_RE
+from seamless_sdk.request import NODE_ID_PATTERN
 from seamless_sdk.stores.base import BarStore, WindowWrite
 from tests.contract.bars import (
     BASE,
@@ -419,7 +420,7 @@ def test_bad_node_ids_never_reach_sql(
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(node=st.text(max_size=140).filter(lambda s: not _NODE_ID_RE.fullmatch(s)))
+@given(node=st.text(max_size=140).filter(lambda s: not re.fullmatch(NODE_ID_PATTERN, s)))
 def test_any_bad_node_id_is_refused_before_sql(
     store_factory: StoreFactory, monkeypatch: pytest.MonkeyPatch, node: str
 ) -> None:
