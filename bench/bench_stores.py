@@ -15,7 +15,8 @@ round, round after round, so a busy machine slows them all alike. Per store:
   open connection) returning the same chunk bytes; for QuestDBStore a plain
   psycopg query of the same rows;
 
-printed as p50/p95 ms and store/raw, plus each store's p50 over LocalStore's.
+printed as p50/p95 ms and store/raw, plus each store's p50 over LocalStore's,
+and the time to write the days one by one and again in one ``write_many``.
 PostgreSQL is the ``pgserver`` wheel's server started on a free TCP port in a
 temporary directory (``--pg-dsn`` uses an existing server instead: a schema
 of its own, dropped at the end). The SQL view ``read_bars(...)`` (row per
@@ -45,6 +46,7 @@ sys.path[:0] = [str(REPO), str(Path(__file__).parent)]
 
 from bench_store_reads import D0, DAY, M1, NODE, synthetic_bars  # noqa: E402
 
+from seamless_sdk.stores.base import WindowWrite  # noqa: E402
 from seamless_sdk.stores.local import LocalStore  # noqa: E402
 from seamless_sdk.stores.postgres import PostgresStore  # noqa: E402
 
@@ -189,7 +191,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     import tempfile
 
     data = synthetic_bars(D0, D0 + args.days * DAY)
-    results: dict[str, Any] = {"days": args.days, "repeats": args.repeats, "writes_ms": {}}
+    results: dict[str, Any] = {
+        "days": args.days,
+        "repeats": args.repeats,
+        "writes_ms": {},
+        "write_many_ms": {},
+    }
     with (
         tempfile.TemporaryDirectory(prefix="bench-stores-") as tmp_name,
         postgres(args.pg_dsn) as (dsn, schema),
@@ -212,6 +219,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 lo = D0 + d * DAY
                 store.write(NODE, M1, lo, lo + DAY, data.iloc[d * 1440 : (d + 1) * 1440])
             results["writes_ms"][name] = (time.perf_counter() - t) * 1e3
+            batch = [
+                WindowWrite(
+                    NODE, M1, D0 + d * DAY, D0 + (d + 1) * DAY, data.iloc[d * 1440 : (d + 1) * 1440]
+                )
+                for d in range(args.days)
+            ]
+            t = time.perf_counter()
+            store.write_many(batch)  # the same windows again, in one transaction
+            results["write_many_ms"][name] = (time.perf_counter() - t) * 1e3
         view = pg_raw(dsn, schema, PG_VIEW_SQL)
         results["reads"] = {}
         for days in lengths:
@@ -257,7 +273,9 @@ def report(results: dict[str, Any], names: list[str]) -> None:
             )
         print(f"{'':>8} {'':>6} | {'SQL view':<13} | {_cell(r['PostgresStore SQL view'])} |")
     writes = ", ".join(f"{k} {v:.0f} ms" for k, v in results["writes_ms"].items())
-    print(f"\nwriting {results['days']} daily windows: {writes}")
+    print(f"\nwriting {results['days']} daily windows one by one: {writes}")
+    batch = ", ".join(f"{k} {v:.0f} ms" for k, v in results["write_many_ms"].items())
+    print(f"the same windows in one write_many: {batch}")
 
 
 if __name__ == "__main__":
