@@ -11,9 +11,10 @@ listed). Workers take one window at a time from the jobs in turn:
   that was demoted) share what is left, and never more than ``workers - 1``
   threads, so a synchronous fill never queues behind a slow background fetch;
 - a second request for exactly the same gap and policy joins the job in
-  flight; gaps that merely overlap meet at the store's chunk lock, where
-  :func:`fill_window` re-reads coverage and skips what the other job filled,
-  so a window is fetched once across threads and processes alike.
+  flight; gaps that merely overlap meet at the store's chunk lock (or, with a
+  coordinator, at its claim of the chunk), where :func:`fill_window` re-reads
+  coverage and skips what the other job filled, so a window is fetched once
+  across threads and processes (and, with a coordinator, hosts) alike.
 
 Jobs run on threads rather than on the caller's event loop so that an SLA
 deadline can stop *waiting* for a fetcher that hangs without killing the
