@@ -257,3 +257,20 @@ def test_a_postgres_store_brings_its_own_coordinator(dsn: str, tmp_path: Path) -
     assert rows == [("SUCCEEDED",)]  # the job row lives in the store's database
     with SeamlessDataProvider(store=LocalStore(tmp_path / "bars.sqlite")) as local:
         assert local.coordinator is None  # LocalStore keeps its per-host flock
+
+
+def test_an_unreachable_coordinator_fails_the_read_as_a_store_error(tmp_path: Path) -> None:
+    from seamless_sdk.errors import CoordinatorError, StoreError
+
+    fetcher = SyntheticFetcher(seed=3)
+    with SeamlessDataProvider(
+        store=LocalStore(tmp_path / "bars.sqlite"),
+        fetcher=fetcher,
+        registry=CollectorRegistry(),
+        coordinator=PostgresCoordinator("postgresql://nobody@127.0.0.1:1/none?connect_timeout=1"),
+    ) as provider:
+        with pytest.raises(CoordinatorError) as info:
+            provider.read("demo:A", "1m", T0, T0 + 600)
+        assert isinstance(info.value, StoreError)
+        assert fetcher.calls == []  # nothing is fetched without a claim
+        assert provider.coverage("demo:A", "1m") == RangeSet()
