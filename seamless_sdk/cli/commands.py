@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import time
 
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
 from seamless_sdk.cli.context import CliContext, time_arg
 from seamless_sdk.cli.tables import coverage_table, meta_table
 from seamless_sdk.intervals import DAY, parse_interval
@@ -22,14 +24,6 @@ STRATEGIES = [s.value for s in Strategy]
 
 def cmd_demo(ctx: CliContext) -> int:
     """Backfill a month of 1m bars for the demo nodes with a progress bar, then read it."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-    )
-
     args, console = ctx.args, ctx.console
     store_path = ctx.store_path()
     store_path.parent.mkdir(parents=True, exist_ok=True)
