@@ -27,9 +27,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-import numpy as np
 import pandas as pd
 
+from seamless_sdk.bars import epoch_seconds
 from seamless_sdk.errors import InvalidRequestError
 from seamless_sdk.intervals import Interval, parse_interval
 from seamless_sdk.provider import SeamlessDataProvider
@@ -65,9 +65,7 @@ class HistoryProviderAdapter:
         )
         assert isinstance(frame, pd.DataFrame)
         if self.ts == "seconds":
-            frame = frame.assign(
-                ts=frame["ts"].to_numpy(dtype="datetime64[ns]").view(np.int64) // 1_000_000_000
-            )
+            frame = frame.assign(ts=epoch_seconds(frame["ts"]))
         return frame
 
     async def coverage(self, *, node_id: str, interval: int | str) -> list[tuple[int, int]]:
