@@ -38,7 +38,7 @@ class SeriesPlan:
     rows: Columns
     tombstones: np.ndarray  # epoch ns of stored bars to delete
     touched: RangeSet  # the windows written: their live count must equal rows in them
-    coverage_rows: list[tuple[str, int, int, str]]  # (node, interval_s, chunk_start, ranges)
+    added: RangeSet  # the coverage the items add
 
 
 def check_write(w: WindowWrite) -> tuple[str, Interval, int, int, RangeSet, Columns]:
@@ -124,10 +124,31 @@ def plan_series(
         touched = touched.union(window)
     stored = np.asarray(stored_ts_ns, dtype=np.int64)
     tombstones = np.setdiff1d(stored[_inside(stored, touched)], rows.ts)
-    cov_rows = []
-    starts = sorted({chunk_of(iv, ws) for s, e in touched for ws, _ in chunk_windows(iv, s, e)})
-    for cs in starts:
-        new = coverage.clip(cs, window_next(cs, iv.chunk_unit))
-        if new != stored_chunks.get(cs, RangeSet()):
-            cov_rows.append((node_id, iv.seconds, cs, encode_ranges(new)))
-    return SeriesPlan(node_id, iv, rows, tombstones, touched, cov_rows)
+    added = RangeSet().union(*(cover for _, _, cover, _ in items))
+    return SeriesPlan(node_id, iv, rows, tombstones, touched, added)
+
+
+CoverageRow = tuple[str, int, int, str]
+"""A coverage row to send: ``(node, interval_s, chunk_start, ranges text)``."""
+
+
+def coverage_rows(
+    node_id: str,
+    iv: Interval,
+    stored_chunks: dict[int, RangeSet],
+    *,
+    add: RangeSet = RangeSet(),  # noqa: B008 - RangeSet is immutable
+    remove: RangeSet = RangeSet(),  # noqa: B008
+) -> list[CoverageRow]:
+    """The chunk rows that turn ``stored_chunks`` (the stored coverage of every
+    chunk ``add`` and ``remove`` touch) into ``stored + add - remove``; only
+    chunks that change get a row (``""`` once a chunk has no coverage left)."""
+    unit = iv.chunk_unit
+    starts = {chunk_of(iv, ws) for s, e in add for ws, _ in chunk_windows(iv, s, e)}
+    rows = []
+    for cs in sorted(starts | set(stored_chunks)):
+        old = stored_chunks.get(cs, RangeSet())
+        new = old.union(add.clip(cs, window_next(cs, unit))).subtract(remove)
+        if new != old:
+            rows.append((node_id, iv.seconds, cs, encode_ranges(new)))
+    return rows

@@ -43,7 +43,7 @@ import os
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +69,7 @@ from seamless_sdk.stores._questdb_ilp import (
 )
 from seamless_sdk.stores._questdb_lock import chunk_lock
 from seamless_sdk.stores._questdb_pg import PgConnection
-from seamless_sdk.stores._questdb_plan import SeriesPlan, check_write, plan_series
+from seamless_sdk.stores._questdb_plan import SeriesPlan, check_write, coverage_rows, plan_series
 from seamless_sdk.stores.base import WindowWrite
 
 __all__ = ["QuestDBStore"]
@@ -316,7 +316,31 @@ class QuestDBStore:
             self._wait_applied(table)
         for p in plans:
             self._check_counts(p)
-        self._send_coverage([row for p in plans for row in p.coverage_rows])
+        self._update_coverage([(p.node_id, p.interval, p.added, RangeSet()) for p in plans])
+
+    def _update_coverage(self, changes: Sequence[tuple[str, Interval, RangeSet, RangeSet]]) -> None:
+        """Add and remove coverage ``(node, interval, add, remove)`` per series.
+
+        Coverage rows are read, changed and sent under a lock per series on
+        this host, so concurrent writers of one series (threads or processes)
+        never overwrite each other's coverage. The lock is not the chunk's
+        ``window_lock`` (fills hold that around ``write``) and is taken in
+        sorted order. Hosts sharing a server need a coordinator for this too.
+        """
+        keys = sorted({(node_id, iv.seconds) for node_id, iv, _, _ in changes})
+        with ExitStack() as stack:
+            for node_id, seconds in keys:
+                stack.enter_context(
+                    chunk_lock(self._lock_dir / "coverage", node_id, seconds, 0, None)
+                )
+            rows = []
+            for node_id, iv, add, remove in changes:
+                span = add.union(remove)
+                if not span:
+                    continue
+                stored = self._chunks(node_id, iv, span.start, span.end)  # type: ignore[arg-type]
+                rows += coverage_rows(node_id, iv, stored, add=add, remove=remove)
+            self._send_coverage(rows)
 
     def _check_counts(self, p: SeriesPlan) -> None:
         # The WAL says applied; the count says the rows are the ones we sent
@@ -390,13 +414,7 @@ class QuestDBStore:
         if not ranges:
             return
         self._ensure_tables(iv)
-        old = self._chunks(node_id, iv, ranges.start, ranges.end)  # type: ignore[arg-type]
-        rows = []
-        for cs, had in sorted(old.items()):
-            left = had.subtract(ranges)
-            if left != had:
-                rows.append((node_id, iv.seconds, cs, sql.encode_ranges(left)))
-        self._send_coverage(rows)
+        self._update_coverage([(node_id, iv, RangeSet(), ranges)])
         gone = self._live_ts_ns(node_id, iv, ranges)
         if len(gone):
             table = sql.bars_table(self._prefix, iv)

@@ -35,7 +35,7 @@ from seamless_sdk.stores._questdb_ilp import (
     fill_buffer,
     tombstone_frame,
 )
-from seamless_sdk.stores._questdb_plan import check_bounds, plan_series
+from seamless_sdk.stores._questdb_plan import check_bounds, coverage_rows, plan_series
 from seamless_sdk.stores.base import BarStore, WindowWrite
 from seamless_sdk.stores.questdb import QuestDBStore
 
@@ -236,7 +236,8 @@ def test_plan_tombstones_stored_bars_the_new_frame_lacks() -> None:
     )
     assert plan.tombstones.tolist() == [(BASE + 60) * NS]  # the next day's bar is not touched
     assert plan.rows.ts.tolist() == [BASE * NS, (BASE + 120) * NS]
-    assert plan.coverage_rows == [("n", 60, BASE, f"{BASE}-{BASE + DAY}")]
+    assert plan.added == RangeSet.span(BASE, BASE + DAY)
+    assert coverage_rows("n", M1, {}, add=plan.added) == [("n", 60, BASE, f"{BASE}-{BASE + DAY}")]
 
 
 def test_plan_of_a_repeated_write_sends_no_coverage() -> None:
@@ -244,7 +245,8 @@ def test_plan_of_a_repeated_write_sends_no_coverage() -> None:
     new = _frame([BASE])
     plan = plan_series("n", M1, [(BASE, BASE + DAY, cover, _cols(new))], {BASE: cover},
                        np.array([BASE * NS]))  # fmt: skip
-    assert plan.coverage_rows == [] and len(plan.tombstones) == 0
+    assert coverage_rows("n", M1, {BASE: cover}, add=plan.added) == []
+    assert len(plan.tombstones) == 0
 
 
 def test_plan_later_items_replace_earlier_ones_in_their_window() -> None:
@@ -253,6 +255,26 @@ def test_plan_later_items_replace_earlier_ones_in_their_window() -> None:
     plan = plan_series("n", M1, [first, second], {}, np.zeros(0, np.int64))
     assert plan.rows.ts.tolist() == [(BASE + 120) * NS]
     assert plan.rows.values[0].tolist() == [50.0]
+
+
+def test_coverage_rows_change_only_the_chunks_that_change() -> None:
+    day2 = BASE + DAY
+    stored = {BASE: RangeSet.span(BASE, BASE + 3600), day2: RangeSet.span(day2, day2 + DAY)}
+    # An hour added to the first day's chunk, across nothing else.
+    assert coverage_rows("n", M1, stored, add=RangeSet.span(BASE + 3600, BASE + 7200)) == [
+        ("n", 60, BASE, f"{BASE}-{BASE + 7200}")
+    ]
+    # Removing across both chunks rewrites both; a chunk left empty gets "".
+    assert coverage_rows("n", M1, stored, remove=RangeSet.span(BASE, day2 + 60)) == [
+        ("n", 60, BASE, ""),
+        ("n", 60, day2, f"{day2 + 60}-{day2 + DAY}"),
+    ]
+    # A window over two chunks adds a row to each.
+    rows = coverage_rows("n", M1, {}, add=RangeSet.span(BASE + DAY - 60, day2 + 60))
+    assert rows == [
+        ("n", 60, BASE, f"{BASE + DAY - 60}-{day2}"),
+        ("n", 60, day2, f"{day2}-{day2 + 60}"),
+    ]
 
 
 def test_plan_refuses_rows_outside_coverage() -> None:
