@@ -139,11 +139,18 @@ class _Handle:
     thread ends the slot goes and the connection closes with it, so short-lived
     threads (executors, ``asyncio.to_thread``) do not pile up open files."""
 
-    __slots__ = ("__weakref__", "conn", "generation")
+    __slots__ = ("__weakref__", "conn", "generation", "owner")
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
         self.generation = _fork_generation
+        self.owner = weakref.ref(threading.current_thread())
+
+    def idle(self) -> bool:
+        """True when no thread can be using the connection: it is this thread's,
+        or its thread has ended."""
+        owner = self.owner()
+        return owner is None or owner is threading.current_thread() or not owner.is_alive()
 
     def close(self) -> None:
         if self.generation == _fork_generation:
@@ -169,6 +176,10 @@ class ConnectionPool:
     def get(self) -> sqlite3.Connection:
         """This thread's connection; ``StoreError`` once the pool is closed."""
         if self.closed:
+            stale = getattr(self._local, "handle", None)
+            if stale is not None:  # left open by a close() from another thread
+                self._local.handle = None
+                stale.close()
             raise StoreError(f"the store at {self._path} is closed")
         handle = getattr(self._local, "handle", None)
         if handle is None or handle.generation != _fork_generation:
@@ -188,13 +199,22 @@ class ConnectionPool:
         return handle
 
     def close(self) -> None:
-        """Close every connection of this process's threads, from any thread."""
+        """Close the pool: at once, every connection no thread can be using (this
+        thread's and those of threads that ended); the others when their thread
+        next asks for one (and gets ``StoreError``) or ends.
+
+        Closing a connection while another thread runs a statement on it can
+        crash the interpreter (seen: a fill thread writing as ``close()`` timed
+        out waiting for it), so a live thread's connection is never closed from
+        another thread.
+        """
         with self._guard:
             self.closed = True
             handles = list(self._handles)
             self._handles.clear()
         for handle in handles:
-            handle.close()
+            if handle.idle():
+                handle.close()
 
     def __len__(self) -> int:
         return len(self._handles)
