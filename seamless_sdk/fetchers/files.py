@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from seamless_sdk.bars import empty_bar_frame
+from seamless_sdk.bars import NS, empty_bar_frame
 from seamless_sdk.errors import InvalidRequestError, SourceError
 from seamless_sdk.intervals import parse_interval
 from seamless_sdk.request import validate_node_id
@@ -31,7 +31,6 @@ from seamless_sdk.request import validate_node_id
 _PARQUET_SUFFIXES = (".parquet", ".pq")
 _CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.zst", ".csv.xz")
 _EXTS = ("parquet", "csv", "csv.gz")  # tried in this order for ``{ext}``
-_NS = 1_000_000_000
 _NODE_COLUMN = "node_id"
 
 
@@ -49,7 +48,7 @@ class _Table:
     is_sorted: bool
 
     def window(self, start: int, end: int) -> pd.DataFrame:
-        lo, hi = start * _NS, end * _NS
+        lo, hi = start * NS, end * NS
         if self.is_sorted:
             a, b = np.searchsorted(self.ts_ns, [lo, hi], side="left")
             part = self.frame.iloc[a:b]

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from seamless_sdk.bars import NS
 from seamless_sdk.errors import InvalidRequestError, StoreError
 from seamless_sdk.intervals import Interval, check_time, chunk_windows, parse_interval, window_next
 from seamless_sdk.intervals import chunk_start as chunk_of
@@ -24,7 +25,6 @@ from seamless_sdk.stores._arrow import Columns, columns_from_frame
 from seamless_sdk.stores._questdb_sql import MIN_TIME, encode_ranges
 from seamless_sdk.stores.base import WindowWrite
 
-_NS = 1_000_000_000
 Item = tuple[int, int, RangeSet, Columns]
 """One checked write of a series: ``start, end, covered, rows``."""
 
@@ -92,7 +92,7 @@ def _empty() -> Columns:
 def _inside(ts_ns: np.ndarray, ranges: RangeSet) -> np.ndarray:
     mask = np.zeros(len(ts_ns), dtype=bool)
     for s, e in ranges:
-        lo, hi = np.searchsorted(ts_ns, [s * _NS, e * _NS])
+        lo, hi = np.searchsorted(ts_ns, [s * NS, e * NS])
         mask[lo:hi] = True
     return mask
 

@@ -50,6 +50,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from seamless_sdk.bars import NS
 from seamless_sdk.errors import InvalidRequestError, StoreCorruptedError, StoreError
 from seamless_sdk.frames import Bars
 from seamless_sdk.intervals import Interval, check_time, parse_interval
@@ -74,7 +75,6 @@ from seamless_sdk.stores.base import WindowWrite
 
 __all__ = ["QuestDBStore"]
 
-_NS = 1_000_000_000
 _US = 1_000_000
 
 
@@ -347,7 +347,7 @@ class QuestDBStore:
         # (a concurrent writer of the same window would show up here).
         query = sql.count_sql(self._prefix, p.interval)
         for s, e in p.touched:
-            lo, hi = np.searchsorted(p.rows.ts, [s * _NS, e * _NS])
+            lo, hi = np.searchsorted(p.rows.ts, [s * NS, e * NS])
             want = int(hi - lo)
             (got,) = self._pg.query(query, _span(p.node_id, s, e))[0]
             if got != want:
