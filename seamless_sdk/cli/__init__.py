@@ -4,6 +4,8 @@
     seamless read NODE INTERVAL START END  read a range and print data and metadata
     seamless coverage [NODE [INTERVAL]]    print stored coverage
     seamless store verify|repair           find damaged chunks / drop them for a refill
+    seamless coordinator quarantine list|retry|skip --dsn DSN
+                                           windows the PostgreSQL coordinator gave up on
     seamless schemas check                 check the schema registry's compatibility
     seamless backfill NODE... --start ... --end ...
                                            fill a range through Dagster (needs seamless[dagster])
@@ -25,7 +27,7 @@ from importlib.metadata import PackageNotFoundError, version
 from rich.console import Console
 from rich.markup import escape
 
-from seamless_sdk.cli import commands, store
+from seamless_sdk.cli import commands, coordinator, store
 from seamless_sdk.cli.context import CliContext, common_options
 from seamless_sdk.cli.plugins import add_plugins
 from seamless_sdk.errors import SeamlessError
@@ -61,6 +63,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.register(sub, [common])
     store.register(sub, [common])
+    coordinator.register(sub, [common])
     add_plugins(sub, [common], argv, BUILTIN_COMMANDS)
     return parser
 
