@@ -24,12 +24,9 @@ name their cause (``_paths``); on read-only media it opens for reading.
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
 import os
 import sqlite3
 import struct
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -54,13 +51,13 @@ from seamless_sdk.stores import _integrity, _paths, _schema, _sqlite
 from seamless_sdk.stores._arrow import Columns, FrameBuilder, columns_from_frame
 from seamless_sdk.stores._checksum import chunk_crc, series_seed
 from seamless_sdk.stores._chunks import covered_chunks, load_chunk, missing_chunk, put_chunk
+from seamless_sdk.stores._flock import chunk_lock
 from seamless_sdk.stores._integrity import DamagedChunk
 from seamless_sdk.stores.base import WindowWrite
 
 __all__ = ["DamagedChunk", "LocalStore"]
 
 _NS = 1_000_000_000
-_LOCK_POLL_S = 0.005
 
 
 class LocalStore:
@@ -426,39 +423,8 @@ class LocalStore:
                 "chunk_start", f"{chunk_start} is not the start of a {iv.chunk_unit} chunk"
             )
         self._check_writable()  # a lock guards a fill, which a read-only store cannot store
-        key = f"{node_id}\0{iv.seconds}\0{chunk_start}".encode()
-        digest = hashlib.sha256(key).hexdigest()[:40]
-        folder = self._lock_dir / digest[:2]
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            fd = os.open(folder / f"{digest}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        except OSError as exc:
-            raise StoreError(f"cannot open the lock file for {node_id}: {exc}") from exc
-        try:
-            _flock(fd, timeout, node_id, chunk_start)
-            try:
-                yield
-            finally:
-                fcntl.flock(fd, fcntl.LOCK_UN)
-        finally:
-            os.close(fd)
-
-
-def _flock(fd: int, timeout: float | None, node_id: str, cs: int) -> None:
-    if timeout is None:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        return
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                raise StoreError(
-                    f"window lock of {node_id} chunk {cs} not acquired in {timeout} s"
-                ) from None
-            time.sleep(_LOCK_POLL_S)
+        with chunk_lock(self._lock_dir, node_id, iv.seconds, chunk_start, timeout):
+            yield
 
 
 def _check_rows_match_coverage(

@@ -59,6 +59,7 @@ from seamless_sdk.ranges import RangeSet
 from seamless_sdk.request import validate_node_id
 from seamless_sdk.stores import _questdb_sql as sql
 from seamless_sdk.stores._arrow import Columns
+from seamless_sdk.stores._flock import chunk_lock
 from seamless_sdk.stores._questdb_ilp import (
     IlpWriter,
     SenderFactory,
@@ -68,7 +69,6 @@ from seamless_sdk.stores._questdb_ilp import (
     default_sender,
     tombstone_frame,
 )
-from seamless_sdk.stores._questdb_lock import chunk_lock
 from seamless_sdk.stores._questdb_pg import PgConnection
 from seamless_sdk.stores._questdb_plan import SeriesPlan, check_write, coverage_rows, plan_series
 from seamless_sdk.stores.base import WindowWrite

@@ -1,11 +1,10 @@
-"""QuestDBStore's ``window_lock``: a host-local ``flock``.
+"""The host-local chunk lock of LocalStore's and QuestDBStore's ``window_lock``.
 
-QuestDB has no advisory locks, so the lock lives on the host: a lock file
-per (server, table prefix, node, interval, chunk) under the store's lock
-directory, locked with ``flock`` on a freshly opened descriptor. Two opens
-conflict even inside one process, and the kernel drops the lock when its
-holder dies. Hosts that share one server need ``PostgresCoordinator`` for
-single flight between them.
+A lock file per (node, interval, chunk) under the store's lock directory,
+named by a hash of the key, locked with ``flock`` on a freshly opened
+descriptor: two opens conflict even inside one process, and the kernel drops
+the lock when its holder dies. It is per host: hosts that share one server
+need ``PostgresCoordinator`` for single flight between them.
 """
 
 from __future__ import annotations
@@ -30,6 +29,7 @@ def chunk_lock(
     """Hold the exclusive lock of one chunk (arguments already validated)."""
     key = f"{node_id}\0{interval_s}\0{chunk_start}".encode()
     digest = hashlib.sha256(key).hexdigest()[:40]
+    folder = folder / digest[:2]  # keeps directories small for many series
     try:
         folder.mkdir(parents=True, exist_ok=True)
         fd = os.open(folder / f"{digest}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
