@@ -190,6 +190,8 @@ class ReadEngine:
         if self.parts.fetcher is None:
             st.notes.append("no fetcher configured: gaps cannot be backfilled")
             return
+        if st.edge <= r.start:
+            return  # the whole request is past the now edge: nothing is closed yet
         fillable = st.remaining.clip(r.start, min(r.end, st.edge))
         if not fillable:
             return

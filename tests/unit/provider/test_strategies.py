@@ -213,3 +213,19 @@ def test_meta_to_dict_is_json(make_provider: MakeProvider, fetcher: SyntheticFet
     assert payload["strategy"] == "auto_backfill"
     assert payload["quality_summary"]["gaps"] == 0
     assert meta.quality_summary["flags"]["BACKFILLED"] == 24
+
+
+@pytest.mark.parametrize(
+    "strategy", [Strategy.AUTO_BACKFILL, Strategy.SEAMLESS, Strategy.PARTIAL_FILL]
+)
+def test_a_window_wholly_in_the_future_is_missing_not_an_error(
+    make_provider: MakeProvider, strategy: Strategy
+) -> None:
+    """Nothing in it has closed yet: no fetch, all of it missing."""
+    fetcher = SyntheticFetcher(seed=1)
+    p = make_provider(fetcher)
+    start = 9_000_000_000 - 9_000_000_000 % 86_400  # the year 2255
+    res = p.read("demo:F", "1m", start, start + 3600, strategy=strategy)
+    assert res.meta.missing == RangeSet([(start, start + 3600)])
+    assert len(res.df) == 0
+    assert fetcher.call_count == 0
