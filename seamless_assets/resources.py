@@ -37,6 +37,7 @@ class SeamlessResource(dg.ConfigurableResource):
     fetch_backoff_ms: float = DEFAULT_RETRY_BACKOFF_MS
     fetch_jitter_ratio: float = DEFAULT_JITTER_RATIO
     gx_check: bool = True
+    fetch_concurrency: int = 4
     calendars: dict[str, str] = {}  # noqa: RUF012  (pydantic copies field defaults)
 
     _fetcher: Any = PrivateAttr(default=None)
@@ -64,6 +65,7 @@ class SeamlessResource(dg.ConfigurableResource):
             fetch_backoff_ms=config.backfill.fetch_backoff_ms,
             fetch_jitter_ratio=config.backfill.fetch_jitter_ratio,
             gx_check=config.backfill.gx_check,
+            fetch_concurrency=config.backfill.fetch_concurrency,
             calendars=config.calendars,
         )
 

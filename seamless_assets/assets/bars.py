@@ -4,9 +4,12 @@
 ``bars_1h`` and ``bars_1d`` by node × year. Materializing a partition fills
 that window of that node in the store. The function is thin: it walks the
 run's partition keys (one, or a range when a backfill puts many partitions in
-one run) and leaves the work to ``fill_partition``, with the fill policy the
+one run) and leaves the work to ``fill_partitions``, with the fill policy the
 run's ``seamless/fill.*`` tags carry (set by the SDK from the read that asked)
-over the location's default.
+over the location's default. It yields each partition's materialization as
+its fill ends and the check evaluations in batches of up to
+``CHECK_BATCH_ROWS`` bars (``evaluations.py``), so the Great Expectations
+suite runs once per batch, not once per partition, and memory stays bounded.
 """
 
 # No `from __future__ import annotations`: Dagster reads the decorated
@@ -15,7 +18,8 @@ from collections.abc import Iterator
 
 import dagster as dg
 
-from seamless_assets.assets.partition import fill_partition
+from seamless_assets.assets.evaluations import evaluations
+from seamless_assets.assets.partition import Filled, fill_partitions, materialization
 from seamless_assets.checks.specs import bar_check_specs
 from seamless_assets.config import BackfillSettings
 from seamless_assets.partitions import bars_partitions
@@ -26,6 +30,8 @@ from seamless_sdk.errors import FetchError
 from seamless_sdk.intervals import Interval
 
 GROUP = "bars"
+CHECK_BATCH_ROWS = 2_000_000
+"""Stored bars whose checks are evaluated together (about 110 MB of frames)."""
 
 
 def build_bars_asset(
@@ -65,24 +71,26 @@ def build_bars_asset(
         failures: list[FetchError] = []
         selected = context.selected_asset_check_keys
         policy = FillPolicy.from_tags(context.run.tags, default=seamless.fill_policy())
+        keys = [PartitionKey.parse(interval, k) for k in context.partition_keys]
         with seamless.open_store() as store:
-            for partition_key in context.partition_keys:
-                pk = PartitionKey.parse(interval, partition_key)
-                try:
-                    for event in fill_partition(
-                        seamless, store, context.instance, key, pk, policy=policy
-                    ):
-                        if (
-                            isinstance(event, dg.AssetCheckEvaluation)
-                            and event.asset_check_key not in selected
-                        ):
-                            continue
-                        yield event
-                except FetchError as err:
+            batch: list[Filled] = []
+            rows = 0
+            for item in fill_partitions(seamless, store, keys, policy=policy):
+                if isinstance(item, FetchError):
                     # Fill the other partitions first; the run fails (and is retried)
                     # below, and the retry skips every window filled by now.
-                    context.log.error(f"{partition_key}: {err}")
-                    failures.append(err)
+                    context.log.error(str(item))
+                    failures.append(item)
+                    continue
+                event = materialization(key, item)
+                if event is not None:
+                    yield event
+                batch.append(item)
+                rows += len(item.frame)
+                if rows >= CHECK_BATCH_ROWS:
+                    yield from evaluations(seamless, context.instance, key, batch, selected)
+                    batch, rows = [], 0
+            yield from evaluations(seamless, context.instance, key, batch, selected)
         # Checks are declared outputs: close them once, whatever partitions ran.
         for check_key in selected:
             yield dg.Output(

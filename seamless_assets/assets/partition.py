@@ -1,150 +1,145 @@
-"""One partition of a bar asset: fill the window, then report it and check it.
+"""Partitions of a bar asset: fill the windows, then report each one.
 
-The asset function stays a loop over its partition keys; this module turns
-one key into a window, calls the SDK's ``fill_window`` (fetch → conform →
-write, atomic, idempotent, a no-op without fetching when the window is
-already covered) and yields the Dagster events of the outcome: the
-partition's ``AssetMaterialization`` (its data version is the window's
-content fingerprint) and one ``AssetCheckEvaluation`` per check.
-
-Every evaluation names the materialization it checked
-(``target_materialization_data``). Dagster counts a partition's check result
-as current only when that target is the partition's latest materialization;
-an evaluation without one is stale as soon as the partition has any
-materialization, and the UI's check grid shows it as Missing.
+The asset function stays a loop; this module turns its partition keys into
+windows and calls the SDK's ``fill_window`` (fetch → conform → write, atomic,
+idempotent, a no-op without fetching when the window is already covered) for
+up to ``fetch_concurrency`` partitions at once, since fetchers are usually
+network-bound. Each partition comes back in key order as a :class:`Filled`:
+the fill's result and the window's stored bars, handed over by the fill (a
+window it wrote from empty) or read once, never re-read for the
+fingerprint, the row count and every check separately. The
+materialization (its data version is the window's content fingerprint) is
+built here; the checks are evaluated in bulk (``evaluations.py``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
+import pandas as pd
 
-from seamless_assets.assets.targets import latest_materialization
-from seamless_assets.checks.evaluate import (
-    CheckOutcome,
-    completeness_outcome,
-    quality_outcome,
-    schema_outcome,
-)
-from seamless_assets.checks.gx_check import gx_outcome
-from seamless_assets.checks.specs import BLOCKING
 from seamless_assets.metadata import data_version_tags, fill_metadata
 from seamless_assets.resources import SeamlessResource
 from seamless_sdk.backfill.dagster import PartitionKey
-from seamless_sdk.backfill.fill import fill_window
+from seamless_sdk.backfill.fill import FillResult, fill_window
 from seamless_sdk.backfill.policy import FillPolicy
-from seamless_sdk.bars import epoch_seconds
 from seamless_sdk.conformance import ConformanceReport, write_report
-from seamless_sdk.errors import ConformanceError
+from seamless_sdk.errors import ConformanceError, FetchError
+from seamless_sdk.ranges import RangeSet
 from seamless_sdk.stores.base import BarStore
 
-PartitionEvent = dg.AssetMaterialization | dg.AssetCheckEvaluation
+
+@dataclass(frozen=True, slots=True)
+class Filled:
+    """One partition after its fill: what the checks and the materialization need.
+
+    ``result`` is None when the fetched frame did not conform (nothing was
+    written; ``report`` is the failing one). ``frame`` and ``covered`` are the
+    window's stored bars and coverage now.
+    """
+
+    key: PartitionKey
+    result: FillResult | None
+    report: ConformanceReport
+    frame: pd.DataFrame
+    covered: RangeSet
+    report_path: Path | None
 
 
-def fill_partition(
+def fill_partitions(
     seamless: SeamlessResource,
     store: BarStore,
-    instance: dg.DagsterInstance,
-    asset_key: dg.AssetKey,
-    key: PartitionKey,
+    keys: Sequence[PartitionKey],
     *,
     policy: FillPolicy,
     now: float | None = None,
-) -> Iterator[PartitionEvent]:
-    """Fill one partition window with ``policy`` and yield its materialization
-    and check results.
+) -> Iterator[Filled | FetchError]:
+    """Fill every partition of ``keys`` with ``policy``, in order of ``keys``.
 
-    A non-conformant fetch writes nothing (``ConformanceError``): the window
-    gets failed checks and no materialization. ``FetchError`` propagates, so
-    Dagster's RetryPolicy retries the run. ``instance`` is where the checks
-    look up the materialization they target.
+    At most ``seamless.fetch_concurrency`` fills run at once. A partition
+    whose fetch failed every attempt comes back as its ``FetchError`` (the
+    others still fill; the caller fails the run afterwards).
     """
-    node_id, (start, end) = key.node_id, key.window
-    try:
-        result = fill_window(
-            store,
-            seamless.get_fetcher(),
-            node_id,
-            key.interval,
-            start,
-            end,
-            now=now,
-            policy=policy,
-            request_id=str(key),
-        )
-    except ConformanceError as err:
-        _write_report(seamless, err.report, key)
-        yield from _evaluations(seamless, store, instance, asset_key, key, err.report, now)
+    workers = max(1, seamless.fetch_concurrency)
+    if workers == 1 or len(keys) == 1:
+        for key in keys:
+            yield _fill_or_error(seamless, store, key, policy, now)
         return
-    report_path = _write_report(seamless, result.report, key)
-    frame_rows = len(store.read(node_id, key.interval, start, end))
-    covered = store.coverage(node_id, key.interval).clip(start, end)
-    yield dg.AssetMaterialization(
+    seamless.get_fetcher()  # built once here, not raced by the workers
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="seamless-fill") as pool:
+        in_flight: deque[Future[Filled | FetchError]] = deque()
+        pending = iter(keys)
+        for key in pending:
+            in_flight.append(pool.submit(_fill_or_error, seamless, store, key, policy, now))
+            if len(in_flight) >= workers:
+                break
+        while in_flight:
+            done = in_flight.popleft().result()
+            nxt = next(pending, None)
+            if nxt is not None:
+                in_flight.append(pool.submit(_fill_or_error, seamless, store, nxt, policy, now))
+            yield done
+
+
+def materialization(asset_key: dg.AssetKey, filled: Filled) -> dg.AssetMaterialization | None:
+    """The partition's materialization event; None when its fill wrote nothing
+    (a non-conformant fetch)."""
+    result = filled.result
+    if result is None:
+        return None
+    path = filled.report_path
+    return dg.AssetMaterialization(
         asset_key=asset_key,
-        partition=str(key),
+        partition=str(filled.key),
         description=result.report.summary,
         metadata={
-            **fill_metadata(result, frame_rows, covered),
-            **({"report_path": dg.MetadataValue.path(str(report_path))} if report_path else {}),
+            **fill_metadata(result, len(filled.frame), filled.covered),
+            **({"report_path": dg.MetadataValue.path(str(path))} if path else {}),
         },
         tags=data_version_tags(result.fingerprint),
     )
-    # Dagster has stored the materialization by the time this generator
-    # resumes, so the checks below find it as the partition's latest.
-    yield from _evaluations(seamless, store, instance, asset_key, key, result.report, now)
 
 
-def check_partition(
+def _fill_or_error(
     seamless: SeamlessResource,
     store: BarStore,
     key: PartitionKey,
-    report: ConformanceReport | None,
-    *,
-    now: float | None = None,
-) -> list[CheckOutcome]:
-    """The check outcomes of a window as it is stored now."""
-    node_id, interval, (start, end) = key.node_id, key.interval, key.window
-    frame = store.read(node_id, interval, start, end)
-    edge = min(end, interval.now_edge(now))
-    expected = (
-        seamless.calendar(node_id).expected_bars(interval, start, edge) if start < edge else []
-    )
-    covered = store.coverage(node_id, interval).clip(start, end)
-    outcomes = [
-        schema_outcome(frame, report),
-        completeness_outcome(epoch_seconds(frame["ts"]), expected, start, edge, covered),
-        quality_outcome(frame, report),
-    ]
-    return [*outcomes, gx_outcome(frame)] if seamless.gx_check else outcomes
-
-
-def _evaluations(
-    seamless: SeamlessResource,
-    store: BarStore,
-    instance: dg.DagsterInstance,
-    asset_key: dg.AssetKey,
-    key: PartitionKey,
-    report: ConformanceReport | None,
+    policy: FillPolicy,
     now: float | None,
-) -> Iterator[dg.AssetCheckEvaluation]:
-    # The checks judge the window as stored now: that is the partition's latest
-    # materialization (this run's, or an earlier one when this fill wrote
-    # nothing), or none at all.
-    target = latest_materialization(instance, asset_key, str(key))
-    for outcome in check_partition(seamless, store, key, report, now=now):
-        yield dg.AssetCheckEvaluation(
-            asset_key=asset_key,
-            check_name=outcome.name,
-            passed=outcome.passed,
-            metadata={"partition": str(key), **outcome.metadata},
-            target_materialization_data=target,
-            severity=dg.AssetCheckSeverity(outcome.severity),
-            description=outcome.description,
-            blocking=outcome.name in BLOCKING,
-            partition=str(key),
-        )
+) -> Filled | FetchError:
+    try:
+        return _fill(seamless, store, key, policy, now)
+    except FetchError as err:
+        return err
+
+
+def _fill(
+    seamless: SeamlessResource,
+    store: BarStore,
+    key: PartitionKey,
+    policy: FillPolicy,
+    now: float | None,
+) -> Filled:
+    node_id, interval, (start, end) = key.node_id, key.interval, key.window
+    result: FillResult | None
+    try:
+        result = fill_window(
+            store, seamless.get_fetcher(), node_id, interval, start, end,
+            now=now, policy=policy, request_id=str(key),
+        )  # fmt: skip
+        report = result.report
+    except ConformanceError as err:
+        result, report = None, err.report
+    frame = result.frame if result is not None and result.frame is not None else None
+    if frame is None:
+        frame = store.read(node_id, interval, start, end)
+    covered = store.coverage(node_id, interval).clip(start, end)
+    return Filled(key, result, report, frame, covered, _write_report(seamless, report, key))
 
 
 def _write_report(

@@ -53,3 +53,30 @@ def latest_materialization(
         return None
     record = records[0]
     return target_data(record.storage_id, record.run_id, record.timestamp)
+
+
+def latest_materializations(
+    instance: dg.DagsterInstance, asset_key: dg.AssetKey, partitions: list[str]
+) -> dict[str, Any]:
+    """Target data of the latest materialization of each of ``partitions`` that
+    has one, with one event-log query when each was materialized last (as a run
+    that just materialized them finds): the newest ``len(partitions)`` records
+    then hold one per partition. Partitions not among them are looked up one
+    by one."""
+    if not partitions:
+        return {}
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=asset_key, asset_partitions=partitions),
+        limit=len(partitions),
+    ).records
+    found: dict[str, Any] = {}
+    for record in records:  # newest first: the first record of a partition is its latest
+        partition = record.partition_key
+        if partition is not None and partition not in found:
+            found[partition] = target_data(record.storage_id, record.run_id, record.timestamp)
+    for partition in partitions:
+        if partition not in found:
+            target = latest_materialization(instance, asset_key, partition)
+            if target is not None:
+                found[partition] = target
+    return found

@@ -22,7 +22,11 @@ from seamless_assets.checks.specs import GX_CHECK
 
 def gx_outcome(frame: pd.DataFrame) -> CheckOutcome:
     """Run the ``ohlcv_bars`` suite on a window's stored bars."""
-    result = run_suite(frame)
+    return gx_result_outcome(run_suite(frame))
+
+
+def gx_result_outcome(result: GXResult) -> CheckOutcome:
+    """The check outcome of one suite run (``gx_bulk`` runs many windows at once)."""
     return CheckOutcome(
         name=GX_CHECK,
         passed=result.success,

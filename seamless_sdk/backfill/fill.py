@@ -59,6 +59,12 @@ class FillResult:
     attempts: int = 0
     retries: int = 0
     notes: tuple[str, ...] = field(default=())
+    frame: pd.DataFrame | None = field(default=None, compare=False, repr=False)
+    """The window's stored bars as this fill left them, when the fill knows them
+    without reading the store back: every chunk of the window was uncovered
+    under its lock and written by this fill (``None`` otherwise, and when
+    ``fingerprint=False``). Callers that check or hash the window use it instead
+    of a re-read."""
 
 
 def fill_window(
@@ -112,6 +118,9 @@ def fill_window(
     if edge < end:
         notes.append(f"clipped at the now edge {edge}: bars from there on are not closed yet")
     reporter = _Reporter(node_id, interval, request_id, metrics)
+    # The frames written, in window order, while every chunk so far was wholly
+    # uncovered under its lock: then they are exactly the window's stored bars.
+    written: list[pd.DataFrame] | None = [] if fingerprint else None
 
     def fill_range(s: int, e: int, guard: Callable[[], None] | None = None) -> RangeSet:
         nonlocal attempts, report, covered, rows
@@ -129,11 +138,14 @@ def fill_window(
         fetched.append((s, e))
         covered = covered.union(window_covered)
         rows += len(result.frame)
+        if written is not None:
+            written.append(result.frame)
         reporter.committed(s, e, result, min(1.0, (e - start) / (end - start)))
         return window_covered
 
     for cs, ce in chunk_windows(interval, start, edge) if start < edge else ():
         if coordinator is not None:
+            written = None  # the coordinator may skip chunks filled elsewhere
             fill_chunk(
                 coordinator, store, node_id, interval, cs, ce, fill_range,
                 metrics=metrics, cancel=cancel,
@@ -141,8 +153,17 @@ def fill_window(
             continue
         with store.window_lock(node_id, interval, chunk_start(interval, cs)):
             # Re-read under the lock: another thread or process may have filled it.
-            for s, e in store.coverage(node_id, interval).missing(cs, ce):
+            missing = store.coverage(node_id, interval).missing(cs, ce)
+            if written is not None and missing.to_list() != [[cs, ce]]:
+                written = None  # bars stored before this fill: only a read knows them
+            for s, e in missing:
                 fill_range(s, e)
+    frame = _concat(written) if written is not None else None
+    if fingerprint and frame is None:
+        frame = store.read(node_id, interval, start, end)
+        window_cover = store.coverage(node_id, interval).clip(start, end)
+    else:
+        window_cover = covered
     return FillResult(
         node_id=node_id,
         interval=interval,
@@ -153,12 +174,11 @@ def fill_window(
         rows=rows,
         report=report,
         skipped=not fetched,
-        fingerprint=(
-            window_fingerprint(store, node_id, interval, start, end) if fingerprint else ""
-        ),
+        fingerprint=frame_fingerprint(frame, window_cover) if frame is not None else "",
         attempts=attempts,
         retries=max(0, attempts - len(fetched)),
         notes=tuple(notes),
+        frame=frame,
     )
 
 
@@ -168,13 +188,29 @@ def window_fingerprint(
     """sha256 over the stored bars of a window and its coverage: equal data, equal
     fingerprint, whichever path wrote it (used as the Dagster ``DataVersion``)."""
     frame = store.read(node_id, interval, start, end)
+    return frame_fingerprint(frame, store.coverage(node_id, interval).clip(start, end))
+
+
+def frame_fingerprint(frame: pd.DataFrame, covered: RangeSet) -> str:
+    """The :func:`window_fingerprint` of a window whose stored bars are ``frame``
+    and whose coverage (clipped to the window) is ``covered``, without a read."""
     digest = hashlib.sha256()
-    digest.update(repr(store.coverage(node_id, interval).clip(start, end).to_list()).encode())
+    digest.update(repr(covered.to_list()).encode())
     digest.update(frame["ts"].to_numpy(dtype="datetime64[ns]").view(np.int64).tobytes())
     for column in ("open", "high", "low", "close", "volume"):
         digest.update(np.ascontiguousarray(frame[column].to_numpy(np.float64)).tobytes())
     digest.update(np.ascontiguousarray(frame["flags"].to_numpy(np.int32)).tobytes())
     return digest.hexdigest()
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame | None:
+    # No frame written means nothing was fetched: the caller reads the (empty or
+    # clipped) window, which keeps the empty frame's dtypes the store's own.
+    if not frames:
+        return None
+    if len(frames) == 1:
+        return frames[0]
+    return pd.concat(frames, ignore_index=True)
 
 
 def call_fetcher(fetcher: Any, node_id: str, interval: Interval, start: int, end: int) -> Any:

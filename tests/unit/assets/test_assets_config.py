@@ -268,3 +268,13 @@ def test_invalid_yaml_is_a_config_error(tmp_path: Path) -> None:
     path.write_text("nodes: [unclosed\n")
     with pytest.raises(InvalidRequestError, match="not valid YAML"):
         load_config(path)
+
+
+def test_fetch_concurrency_reaches_the_resource() -> None:
+    """``backfill.fetch_concurrency`` bounds the fetches in flight in one run."""
+    from seamless_assets.resources import SeamlessResource
+
+    assert parse_config({}).backfill.fetch_concurrency == 4
+    config = parse_config({"backfill": {"fetch_concurrency": 8, "gx_check": False}})
+    assert SeamlessResource.from_config(config).fetch_concurrency == 8
+    assert _error({"backfill": {"fetch_concurrency": 0}}).field == "backfill.fetch_concurrency"

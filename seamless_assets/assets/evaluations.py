@@ -1,0 +1,87 @@
+"""Check evaluations of many filled partitions at once, one result per partition.
+
+The pandas checks (schema, completeness, quality rules) run on each window's
+stored bars as the fill handed them over; the Great Expectations suite runs
+once over all the windows (``seamless_assets.checks.gx_bulk``). The targets
+(the materialization each evaluation judged) come from one event-log query.
+
+Every evaluation names the materialization it checked
+(``target_materialization_data``). Dagster counts a partition's check result
+as current only when that target is the partition's latest materialization;
+an evaluation without one is stale as soon as the partition has any
+materialization, and the UI's check grid shows it as Missing. The caller
+yields the partitions' materializations first, so the targets found here
+are this run's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator, Sequence
+
+import dagster as dg
+
+from seamless_assets.assets.partition import Filled
+from seamless_assets.assets.targets import latest_materializations
+from seamless_assets.checks.evaluate import (
+    CheckOutcome,
+    completeness_outcome,
+    quality_outcome,
+    schema_outcome,
+)
+from seamless_assets.checks.gx_bulk import gx_outcomes
+from seamless_assets.checks.specs import BLOCKING, GX_CHECK
+from seamless_assets.resources import SeamlessResource
+from seamless_sdk.bars import epoch_seconds
+
+
+def partition_outcomes(
+    seamless: SeamlessResource, filled: Filled, *, now: float | None = None
+) -> list[CheckOutcome]:
+    """The schema, completeness and quality outcomes of one window as stored now."""
+    key, frame = filled.key, filled.frame
+    interval, (start, end) = key.interval, key.window
+    edge = min(end, interval.now_edge(now))
+    expected = (
+        seamless.calendar(key.node_id).expected_bars(interval, start, edge) if start < edge else []
+    )
+    return [
+        schema_outcome(frame, filled.report),
+        completeness_outcome(epoch_seconds(frame["ts"]), expected, start, edge, filled.covered),
+        quality_outcome(frame, filled.report),
+    ]
+
+
+def evaluations(
+    seamless: SeamlessResource,
+    instance: dg.DagsterInstance,
+    asset_key: dg.AssetKey,
+    filled: Sequence[Filled],
+    selected: Collection[dg.AssetCheckKey],
+    *,
+    now: float | None = None,
+) -> Iterator[dg.AssetCheckEvaluation]:
+    """The evaluations of the ``selected`` checks for every partition of ``filled``."""
+    if not filled or not selected:
+        return
+    names = {k.name for k in selected if k.asset_key == asset_key}
+    outcomes = [partition_outcomes(seamless, f, now=now) for f in filled]
+    if seamless.gx_check and GX_CHECK in names:
+        gx = gx_outcomes([f.frame for f in filled], [f.key.window for f in filled])
+        outcomes = [[*o, g] for o, g in zip(outcomes, gx, strict=True)]
+    targets = latest_materializations(instance, asset_key, [str(f.key) for f in filled])
+    for item, partition_outcomes_ in zip(filled, outcomes, strict=True):
+        partition = str(item.key)
+        for outcome in partition_outcomes_:
+            if outcome.name not in names:
+                continue
+            yield dg.AssetCheckEvaluation(
+                asset_key=asset_key,
+                check_name=outcome.name,
+                passed=outcome.passed,
+                metadata={"partition": partition, **outcome.metadata},
+                target_materialization_data=targets.get(partition),
+                severity=dg.AssetCheckSeverity(outcome.severity),
+                description=outcome.description,
+                blocking=outcome.name in BLOCKING,
+                partition=partition,
+            )
