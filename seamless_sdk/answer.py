@@ -150,7 +150,15 @@ def _observe(m: Metrics, st: ReadState, meta: HistoryMeta, total_ms: float) -> N
     r = st.request
     span = r.end - r.start
     partial = (meta.missing.total() / span) if span else 0.0
-    m.observe_read(st.options.strategy.value, r.interval.name, total_ms / 1000, partial)
+    m.observe_read(
+        st.options.strategy.value,
+        r.interval.name,
+        total_ms / 1000,
+        partial,
+        strict=st.options.strict,
+        violation=meta.sla_report.violation,
+        sources=[source.value for source in meta.source_contributions],
+    )
     # Per phase and for the whole request, as seed 002 names them; the cache
     # lookup is too cheap to be worth a series.
     for phase, ms in st.deadline.elapsed_ms.items():

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import Enum
@@ -27,6 +27,8 @@ from typing import Any
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+
+from seamless_sdk import settings
 
 SLA_DEADLINE_SECONDS = "seamless_sla_deadline_seconds"
 BACKFILL_WAIT_MS = "seamless_backfill_wait_ms"
@@ -42,6 +44,17 @@ READ_PARTIAL_RATIO = "seamless_read_partial_ratio"
 CACHE_HITS_TOTAL = "seamless_cache_hits_total"
 CACHE_MISSES_TOTAL = "seamless_cache_misses_total"
 SLA_VIOLATION_TOTAL = "seamless_sla_violation_total"
+# Seed 003 section 7, in Prometheus form. Ratios (SLA violations, partial
+# reads, success rate) are derived in PromQL from the ``outcome`` label of
+# READS_TOTAL rather than kept as gauges, so they aggregate across processes.
+READS_TOTAL = "seamless_reads_total"
+READ_SOURCE_TOTAL = "seamless_read_source_total"
+BACKFILL_QUEUE_LENGTH = "seamless_backfill_queue_length"
+BACKFILL_DURATION_SECONDS = "seamless_backfill_duration_seconds"
+BACKFILL_WINDOWS_TOTAL = "seamless_backfill_windows_total"
+JOB_RETRIES_TOTAL = "seamless_job_retries_total"
+LOCK_CONTENTION_TOTAL = "seamless_lock_contention_total"
+SINGLE_FLIGHT_COLLISIONS_TOTAL = "seamless_single_flight_collisions_total"
 
 METRIC_NAMES: tuple[str, ...] = (
     SLA_DEADLINE_SECONDS,
@@ -58,8 +71,26 @@ METRIC_NAMES: tuple[str, ...] = (
     CACHE_HITS_TOTAL,
     CACHE_MISSES_TOTAL,
     SLA_VIOLATION_TOTAL,
+    READS_TOTAL,
+    READ_SOURCE_TOTAL,
+    BACKFILL_QUEUE_LENGTH,
+    BACKFILL_DURATION_SECONDS,
+    BACKFILL_WINDOWS_TOTAL,
+    JOB_RETRIES_TOTAL,
+    LOCK_CONTENTION_TOTAL,
+    SINGLE_FLIGHT_COLLISIONS_TOTAL,
 )
 """Every metric family name, as exposed by ``generate_latest``."""
+
+READ_OUTCOMES: tuple[str, ...] = ("complete", "partial", "sla_violation")
+"""Values of ``seamless_reads_total{outcome}``: a read that answered with every
+bar, one that answered with ``meta.missing`` set, and one whose SLA budget ran
+out (whether or not it is also partial: the violation is what an operator pages on)."""
+
+NODE_LABEL_OFF = ""
+"""The ``node_id`` label value when per-node labels are switched off
+(``SEAMLESS_METRICS_NODE_LABELS=0``). Prometheus drops empty labels at
+ingestion, so every node's samples land in one series per family."""
 
 _SECONDS_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 _MS_BUCKETS = (1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000)
@@ -114,6 +145,14 @@ class _Collectors:
     cache_hits: Counter
     cache_misses: Counter
     lease_completion: _Family
+    reads: _Family
+    read_sources: _Family
+    queue_length: _Family
+    backfill_duration: _Family
+    windows: _Family
+    job_retries: _Family
+    lock_contention: _Family
+    collisions: _Family
     lease_keys: dict[tuple[str, str, str], None] = field(default_factory=dict)
     high_water: dict[tuple[str, str], float] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -213,6 +252,7 @@ def _build(registry: CollectorRegistry) -> _Collectors:
         lease_completion=_Family(
             Gauge(BACKFILL_COMPLETION_RATIO, _COMPLETION_DOC, _NODE_INTERVAL_LEASE, registry=None)
         ),
+        **_build_section7(r),
     )
     r.register(
         _CompletionCollector(collectors.completion.metric, collectors.lease_completion.metric)
@@ -221,6 +261,74 @@ def _build(registry: CollectorRegistry) -> _Collectors:
 
 
 _COMPLETION_DOC = "Fraction of the requested backfill windows committed so far."
+
+
+def _build_section7(r: CollectorRegistry) -> dict[str, _Family]:
+    """Seed 003 section 7's metrics. None has a ``node_id`` label: they are the
+    ones an alert aggregates, and stay a few series per interval for any universe."""
+    return {
+        "reads": _Family(
+            Counter(
+                READS_TOTAL,
+                "Reads that answered, by outcome (complete, partial, sla_violation).",
+                ("strategy", "strict", "interval", "outcome"),
+                registry=r,
+            )
+        ),
+        "read_sources": _Family(
+            Counter(
+                READ_SOURCE_TOTAL,
+                "Reads each source (cache, storage, backfill, live) contributed bars to.",
+                ("source", "strategy", "interval"),
+                registry=r,
+            )
+        ),
+        "queue_length": _Family(
+            Gauge(
+                BACKFILL_QUEUE_LENGTH,
+                "Backfill jobs queued or running in this process.",
+                ("interval",),
+                registry=r,
+                multiprocess_mode="livesum",
+            )
+        ),
+        "backfill_duration": _Family(
+            Histogram(
+                BACKFILL_DURATION_SECONDS,
+                "Time from a backfill job's submission to its resolution, seconds.",
+                ("interval", "outcome"),
+                registry=r,
+                buckets=_SECONDS_BUCKETS,
+            )
+        ),
+        "windows": _Family(
+            Counter(
+                BACKFILL_WINDOWS_TOTAL,
+                "Backfill windows by outcome: success (committed) or failure (after every retry).",
+                ("interval", "outcome"),
+                registry=r,
+            )
+        ),
+        "job_retries": _Family(
+            Counter(JOB_RETRIES_TOTAL, "Retried backfill fetches.", ("interval",), registry=r)
+        ),
+        "lock_contention": _Family(
+            Counter(
+                LOCK_CONTENTION_TOTAL,
+                "Lock acquisitions that found the lock held and had to wait.",
+                ("lock",),
+                registry=r,
+            )
+        ),
+        "collisions": _Family(
+            Counter(
+                SINGLE_FLIGHT_COLLISIONS_TOTAL,
+                "Backfill requests that joined an identical job already in flight.",
+                ("interval",),
+                registry=r,
+            )
+        ),
+    }
 
 
 class _CompletionCollector(Collector):
@@ -258,31 +366,71 @@ def _collectors_for(registry: CollectorRegistry) -> _Collectors:
         return found
 
 
+def lock_contended(lock: str) -> None:
+    """Count one contended acquisition of ``lock`` (a kind such as ``"chunk"``) on
+    every registry carrying Seamless metrics: locks live in stores, which have no
+    registry of their own, and contention is a fact about the whole process."""
+    with _BY_REGISTRY_LOCK:
+        targets = list(_BY_REGISTRY.values())
+    for collectors in targets:
+        collectors.lock_contention.child(lock).inc()
+
+
 class Metrics:
     """The Seamless metrics on one ``prometheus_client`` registry.
 
     ``Metrics(registry=None)`` uses ``prometheus_client.REGISTRY`` by default.
     Instances on the same registry share their collectors. Label values may be
     strings, enums (labelled by value) or ``Interval`` objects (by name).
+
+    ``node_labels=False`` records every ``node_id`` label as ``NODE_LABEL_OFF``
+    (a universe of 500 nodes times phases times buckets is tens of thousands
+    of series); ``None`` takes ``$SEAMLESS_METRICS_NODE_LABELS`` (default on).
     """
 
-    __slots__ = ("_c", "registry")
+    __slots__ = ("_c", "_nodes", "registry")
 
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+    def __init__(
+        self, registry: CollectorRegistry | None = None, *, node_labels: bool | None = None
+    ) -> None:
         self.registry = REGISTRY if registry is None else registry
         self._c = _collectors_for(self.registry)
+        self._nodes = settings.metrics_node_labels() if node_labels is None else node_labels
+
+    @property
+    def node_labels(self) -> bool:
+        """Whether samples carry their ``node_id`` (see the class docstring)."""
+        return self._nodes
+
+    def _n(self, node_id: str) -> str:
+        return node_id if self._nodes else NODE_LABEL_OFF
 
     # -- reads and SLA -------------------------------------------------------
     def observe_phase(self, node_id: str, phase: str, seconds: float) -> None:
         """Record the time one phase of a request took (``seamless_sla_deadline_seconds``)."""
-        self._c.phase.child(node_id, phase).observe(seconds)
+        self._c.phase.child(self._n(node_id), phase).observe(seconds)
 
     def observe_read(
-        self, strategy: Any, interval: Any, seconds: float, partial_ratio: float
+        self,
+        strategy: Any,
+        interval: Any,
+        seconds: float,
+        partial_ratio: float,
+        *,
+        strict: bool = False,
+        violation: str | None = None,
+        sources: Iterable[Any] = (),
     ) -> None:
-        """Record a finished read: its latency and the fraction of it that is missing."""
-        self._c.read_latency.child(strategy, interval).observe(seconds)
-        self._c.partial_ratio.child(strategy).observe(partial_ratio)
+        """Record a read that answered: its latency, the fraction of it that is
+        missing, its outcome (``seamless_reads_total``; ``violation`` is the phase
+        whose budget ran out, if any) and the ``sources`` that contributed bars."""
+        c = self._c
+        c.read_latency.child(strategy, interval).observe(seconds)
+        c.partial_ratio.child(strategy).observe(partial_ratio)
+        outcome = "sla_violation" if violation else ("partial" if partial_ratio > 0 else "complete")
+        c.reads.child(strategy, "true" if strict else "false", interval, outcome).inc()
+        for source in sources:
+            c.read_sources.child(source, strategy, interval).inc()
 
     def sla_violation(self, phase: str) -> None:
         """Count a request whose ``phase`` budget ran out."""
@@ -300,20 +448,34 @@ class Metrics:
         """Add the per-flag row counts of one conformance report."""
         for flag, count in flag_counts.items():
             if count:
-                self._c.flags.child(node_id, flag).inc(count)
+                self._c.flags.child(self._n(node_id), flag).inc(count)
 
     # -- backfill --------------------------------------------------------------
     def fetch(self, node_id: str, interval: Any) -> None:
         """Count one call to the fetcher."""
-        self._c.fetches.child(node_id, interval).inc()
+        self._c.fetches.child(self._n(node_id), interval).inc()
 
     def backfill_started(self, node_id: str, interval: Any) -> None:
-        """A backfill job began (``backfill_jobs_in_progress`` + 1)."""
-        self._c.in_progress.child(node_id, interval).inc()
+        """A backfill job began (``backfill_jobs_in_progress`` and
+        ``seamless_backfill_queue_length`` + 1)."""
+        self._c.in_progress.child(self._n(node_id), interval).inc()
+        self._c.queue_length.child(interval).inc()
 
-    def backfill_finished(self, node_id: str, interval: Any) -> None:
-        """A backfill job ended, whatever its outcome (``backfill_jobs_in_progress`` - 1)."""
-        self._c.in_progress.child(node_id, interval).dec()
+    def backfill_finished(
+        self, node_id: str, interval: Any, seconds: float | None = None, *, ok: bool = True
+    ) -> None:
+        """A backfill job ended, whatever its outcome (both gauges - 1); with
+        ``seconds`` (submission to resolution) also ``seamless_backfill_duration_seconds``
+        with ``outcome`` success or failure (``ok``: no window failed)."""
+        self._c.in_progress.child(self._n(node_id), interval).dec()
+        self._c.queue_length.child(interval).dec()
+        if seconds is not None:
+            outcome = "success" if ok else "failure"
+            self._c.backfill_duration.child(interval, outcome).observe(seconds)
+
+    def single_flight_collision(self, interval: Any) -> None:
+        """Count a backfill request that joined an identical job already in flight."""
+        self._c.collisions.child(interval).inc()
 
     @contextmanager
     def backfill_job(self, node_id: str, interval: Any) -> Iterator[None]:
@@ -325,22 +487,25 @@ class Metrics:
             self.backfill_finished(node_id, interval)
 
     def backfill_retry(self, node_id: str, interval: Any) -> None:
-        """Count a retried fetch."""
-        self._c.retries.child(node_id, interval).inc()
+        """Count a retried fetch (``backfill_retry_total`` and ``seamless_job_retries_total``)."""
+        self._c.retries.child(self._n(node_id), interval).inc()
+        self._c.job_retries.child(interval).inc()
 
     def backfill_failure(self, node_id: str, interval: Any) -> None:
         """Count a backfill window that failed after every retry."""
-        self._c.failures.child(node_id, interval).inc()
+        self._c.failures.child(self._n(node_id), interval).inc()
+        self._c.windows.child(interval, "failure").inc()
 
     def backfill_wait(self, node_id: str, interval: Any, ms: float) -> None:
         """Record how long a read waited for a backfill, in milliseconds."""
-        self._c.backfill_wait.child(node_id, interval).observe(ms)
+        self._c.backfill_wait.child(self._n(node_id), interval).observe(ms)
 
     def lease_completion(self, node_id: str, interval: Any, lease_key: str, ratio: float) -> None:
         """Progress of one window filled under a coordinator lease
         (``backfill_completion_ratio{node_id,interval,lease_key}``); the newest
         ``MAX_LEASE_SERIES`` windows are kept."""
         c = self._c
+        node_id = self._n(node_id)
         key = (node_id, _label(interval), lease_key)
         with c.lock:
             c.lease_keys.pop(key, None)
@@ -359,6 +524,8 @@ class Metrics:
         ``backfill_last_timestamp`` to ``window_end`` if it is the highest so far
         (filling old history must not make the series look stale)."""
         c = self._c
+        c.windows.child(interval, "success").inc()
+        node_id = self._n(node_id)
         c.completion.child(node_id, interval).set(completion_ratio)
         key = (node_id, _label(interval))
         with c.lock:

@@ -43,6 +43,7 @@ from seamless_sdk.errors import ConformanceError, InvalidRequestError, ProviderC
 from seamless_sdk.intervals import parse_interval
 from seamless_sdk.many import BatchFrames, adrive_many, drive_many
 from seamless_sdk.metrics import Metrics
+from seamless_sdk.metrics_server import MetricsServer, serve_metrics
 from seamless_sdk.ranges import RangeSet
 from seamless_sdk.request import validate_node_id, validate_request
 from seamless_sdk.result import HistoryMeta, HistoryResult
@@ -84,7 +85,8 @@ class SeamlessDataProvider:
     fills gaps; ``live`` serves bars newer than the now edge: its ``fetch()``
     (same shape as a fetcher) for SEAMLESS reads, its ``subscribe()`` (a
     ``seamless_sdk.live.LiveFeed``) for ``stream``; ``registry`` is the
-    Prometheus registry for metrics;
+    Prometheus registry for metrics, and ``metrics_port`` (``0``: any free
+    port) serves it over HTTP until ``close()`` (``provider.metrics_server``);
     ``backfiller`` takes detached gaps (default: background threads here, or a
     ``DagsterBackfiller`` to make them Dagster runs); ``calendars`` maps node
     ids to calendar codes (``"XNYS"``; default 24/7); ``on_fill`` is called
@@ -122,6 +124,7 @@ class SeamlessDataProvider:
         clock: Callable[[], float] = time.time,
         on_fill: Callable[[FillResult], None] | None = None,
         coordinator: Coordinator | None = None,
+        metrics_port: int | None = None,
     ) -> None:
         if not isinstance(store, BarStore):
             raise InvalidRequestError("store", f"{store!r} does not implement BarStore")
@@ -190,6 +193,14 @@ class SeamlessDataProvider:
         self._finalizer = weakref.finalize(
             self, _release, self._inprocess, self.backfiller, store, close_timeout_s, coordinator
         )
+        self.metrics_server: MetricsServer | None = None
+        if metrics_port is not None:
+            try:
+                self.metrics_server = serve_metrics(self.metrics.registry, metrics_port)
+            except BaseException:
+                self._finalizer()  # a port in use must not leak the store and threads
+                raise
+            weakref.finalize(self, self.metrics_server.close)
 
     # -- public API ------------------------------------------------------------
     def read(
@@ -508,6 +519,8 @@ class SeamlessDataProvider:
                 return
             self._closed = True
         self.cache.clear()
+        if self.metrics_server is not None:
+            self.metrics_server.close()
         self._finalizer()
 
     @property

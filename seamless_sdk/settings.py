@@ -12,6 +12,8 @@ reader of the docs (and a test that sets it) has one list to check.
 ``SEAMLESS_CONFORMANCE_CONFIG``    a conformance modes file laid over the shipped one
 ``DAGSTER_HOME``                   Dagster's instance directory (``seamless backfill``
                                    uses an ephemeral instance when it is unset)
+``SEAMLESS_METRICS_NODE_LABELS``   ``0``/``false``/``no``/``off`` records metrics
+                                   without per-node label values (default on)
 =================================  ===============================================
 
 Empty values count as unset: ``SEAMLESS_STORE= seamless read ...`` must not
@@ -23,6 +25,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from seamless_sdk.errors import InvalidRequestError
+
 CONFIG_ENV = "SEAMLESS_CONFIG"
 """Names the ``seamless.yaml`` of the code location and the CLI."""
 STORE_ENV = "SEAMLESS_STORE"
@@ -32,7 +36,16 @@ CONFORMANCE_CONFIG_ENV = "SEAMLESS_CONFORMANCE_CONFIG"
 DAGSTER_HOME_ENV = "DAGSTER_HOME"
 """Dagster's own variable: the persistent instance ``seamless backfill`` records runs in."""
 
-ALL_VARIABLES: tuple[str, ...] = (CONFIG_ENV, STORE_ENV, CONFORMANCE_CONFIG_ENV, DAGSTER_HOME_ENV)
+METRICS_NODE_LABELS_ENV = "SEAMLESS_METRICS_NODE_LABELS"
+"""Switches per-node metric label values off for large universes."""
+
+ALL_VARIABLES: tuple[str, ...] = (
+    CONFIG_ENV,
+    STORE_ENV,
+    CONFORMANCE_CONFIG_ENV,
+    DAGSTER_HOME_ENV,
+    METRICS_NODE_LABELS_ENV,
+)
 """Every variable read here, for docs and ``seamless doctor``-style listings."""
 
 
@@ -62,3 +75,26 @@ def dagster_home() -> Path | None:
     """``$DAGSTER_HOME`` as a path, or ``None`` when it is unset."""
     value = _get(DAGSTER_HOME_ENV)
     return Path(value).expanduser() if value else None
+
+
+_FALSE = frozenset({"0", "false", "no", "off"})
+_TRUE = frozenset({"1", "true", "yes", "on"})
+
+
+def _flag(name: str, default: bool) -> bool:
+    value = _get(name)
+    if value is None:
+        return default
+    lowered = value.lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise InvalidRequestError(
+        name, f"{value!r} is not a boolean (use 1/0, true/false, yes/no, on/off)"
+    )
+
+
+def metrics_node_labels() -> bool:
+    """``$SEAMLESS_METRICS_NODE_LABELS`` as a boolean (default ``True``)."""
+    return _flag(METRICS_NODE_LABELS_ENV, True)

@@ -96,6 +96,8 @@ class FillJob:
     _report: ConformanceReport = field(default_factory=ConformanceReport.empty)
     _rows: int = 0
     _retries: int = 0
+    # Submission time, for seamless_backfill_duration_seconds.
+    _created: float = field(default_factory=time.perf_counter)
 
     def __post_init__(self) -> None:
         unit = self.interval.chunk_unit
@@ -216,6 +218,8 @@ class FillExecutor:
             if running is not None:
                 if urgent and not running.urgent:
                     self._move(running, urgent=True)
+                if self._metrics is not None:
+                    self._metrics.single_flight_collision(interval.name)
                 return running, True
             self._inflight[job.key] = job
             (self._urgent if urgent else self._background).append(job)
@@ -371,7 +375,12 @@ class FillExecutor:
         if job.future.done():
             return
         if self._metrics is not None:
-            self._metrics.backfill_finished(job.node_id, job.interval.name)
+            self._metrics.backfill_finished(
+                job.node_id,
+                job.interval.name,
+                time.perf_counter() - job._created,
+                ok=not isinstance(outcome, BaseException) and outcome.failure_count == 0,
+            )
         if isinstance(outcome, BaseException):
             job.future.set_exception(outcome)
         else:

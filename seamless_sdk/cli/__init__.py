@@ -7,6 +7,7 @@
     seamless coordinator quarantine list|retry|skip --dsn DSN
                                            windows the PostgreSQL coordinator gave up on
     seamless schemas check                 check the schema registry's compatibility
+    seamless metrics serve --port N        serve the Prometheus metrics until Ctrl-C
     seamless backfill NODE... --start ... --end ...
                                            fill a range through Dagster (needs seamless[dagster])
 
@@ -27,7 +28,7 @@ from importlib.metadata import PackageNotFoundError, version
 from rich.console import Console
 from rich.markup import escape
 
-from seamless_sdk.cli import commands, coordinator, store
+from seamless_sdk.cli import commands, coordinator, metrics, store
 from seamless_sdk.cli.context import CliContext, common_options
 from seamless_sdk.cli.plugins import add_plugins
 from seamless_sdk.errors import SeamlessError
@@ -64,6 +65,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     commands.register(sub, [common])
     store.register(sub, [common])
     coordinator.register(sub, [common])
+    metrics.register(sub, [common])
     add_plugins(sub, [common], argv, BUILTIN_COMMANDS)
     return parser
 
