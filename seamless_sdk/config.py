@@ -123,6 +123,9 @@ class SensorSettings(YamlModel):
     tail_windows: NonNegativeInt = 2
     """How many of every node's newest partition windows the tail sensor keeps
     filled; 0 turns the tail off."""
+    tail_record_every_s: NonNegativeInt = 900
+    """A tail run records a partition (materialization and checks) at most this
+    often; in between it only writes the new bars. 0 records every tail run."""
 
 
 def _epoch(value: Any) -> Any:

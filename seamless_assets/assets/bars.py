@@ -14,24 +14,64 @@ suite runs once per batch, not once per partition, and memory stays bounded.
 
 # No `from __future__ import annotations`: Dagster reads the decorated
 # functions' annotations (context type, resources) at definition time.
+import time
 from collections.abc import Iterator
 
 import dagster as dg
+from pydantic import Field
 
 from seamless_assets.assets.evaluations import evaluations
-from seamless_assets.assets.partition import Filled, fill_partitions, materialization
+from seamless_assets.assets.partition import (
+    Filled,
+    Unrecorded,
+    fill_partitions,
+    materialization,
+)
+from seamless_assets.assets.targets import latest_materializations
 from seamless_assets.checks.specs import bar_check_specs
 from seamless_assets.config import BackfillSettings
 from seamless_assets.partitions import bars_partitions
 from seamless_assets.resources import SeamlessResource
-from seamless_sdk.backfill.dagster import PartitionKey, asset_name
+from seamless_sdk.backfill.dagster import SOURCE_TAG, PartitionKey, asset_name
 from seamless_sdk.backfill.policy import FillPolicy
-from seamless_sdk.errors import FetchError
+from seamless_sdk.errors import FetchError, InvalidRequestError
 from seamless_sdk.intervals import Interval
 
 GROUP = "bars"
 CHECK_BATCH_ROWS = 2_000_000
 """Stored bars whose checks are evaluated together (about 110 MB of frames)."""
+
+
+class BarsRunConfig(dg.Config):
+    """Run config of a bar asset: ``partitions`` (optional) are the only keys of
+    the run's partition range it fills, so one run fills scattered partitions
+    (the tail sensor's nodes that need it) whatever lies between them."""
+
+    partitions: list[str] = Field(default_factory=list)
+
+
+def run_keys(partition_keys: list[str], listed: list[str]) -> list[str]:
+    """The keys a run fills: ``listed`` (each inside the run's partitions), else all."""
+    if not listed:
+        return partition_keys
+    inside = set(partition_keys)
+    outside = [k for k in listed if k not in inside]
+    if outside:
+        raise InvalidRequestError(
+            "partitions", f"{outside[:5]} are not partitions of this run's range"
+        )
+    return list(dict.fromkeys(listed))
+
+
+def quiet_keys(
+    instance: dg.DagsterInstance, key: dg.AssetKey, keys: list[str], every_s: int
+) -> frozenset[str]:
+    """Keys materialized less than ``every_s`` seconds ago (a tail run skips recording them)."""
+    if every_s <= 0:
+        return frozenset()
+    since = time.time() - every_s
+    latest = latest_materializations(instance, key, keys)
+    return frozenset(k for k, t in latest.items() if t.timestamp > since)
 
 
 def build_bars_asset(
@@ -66,16 +106,25 @@ def build_bars_asset(
         ),
     )
     def _bars(
-        context: dg.AssetExecutionContext, seamless: SeamlessResource
+        context: dg.AssetExecutionContext, config: BarsRunConfig, seamless: SeamlessResource
     ) -> Iterator[dg.AssetMaterialization | dg.AssetCheckEvaluation | dg.Output]:
         failures: list[FetchError] = []
         selected = context.selected_asset_check_keys
         policy = FillPolicy.from_tags(context.run.tags, default=seamless.fill_policy())
-        keys = [PartitionKey.parse(interval, k) for k in context.partition_keys]
+        names = run_keys(list(context.partition_keys), config.partitions)
+        keys = [PartitionKey.parse(interval, k) for k in names]
+        tail = context.run.tags.get(SOURCE_TAG) == "tail"
+        quiet = (
+            quiet_keys(context.instance, key, names, seamless.tail_record_every_s)
+            if tail
+            else frozenset()
+        )
         with seamless.open_store() as store:
             batch: list[Filled] = []
             rows = 0
-            for item in fill_partitions(seamless, store, keys, policy=policy):
+            for item in fill_partitions(seamless, store, keys, policy=policy, unrecorded=quiet):
+                if isinstance(item, Unrecorded):
+                    continue
                 if isinstance(item, FetchError):
                     # Fill the other partitions first; the run fails (and is retried)
                     # below, and the retry skips every window filled by now.

@@ -35,6 +35,16 @@ from seamless_sdk.stores.base import BarStore
 
 
 @dataclass(frozen=True, slots=True)
+class Unrecorded:
+    """A partition filled without recording it: a tail run within
+    ``tail_record_every_s`` of the partition's last materialization. Its new
+    bars are stored; no event is written and the window is not read back."""
+
+    key: PartitionKey
+    rows: int
+
+
+@dataclass(frozen=True, slots=True)
 class Filled:
     """One partition after its fill: what the checks and the materialization need.
 
@@ -58,31 +68,37 @@ def fill_partitions(
     *,
     policy: FillPolicy,
     now: float | None = None,
-) -> Iterator[Filled | FetchError]:
+    unrecorded: frozenset[str] = frozenset(),
+) -> Iterator[Filled | Unrecorded | FetchError]:
     """Fill every partition of ``keys`` with ``policy``, in order of ``keys``.
 
     At most ``seamless.fetch_concurrency`` fills run at once. A partition
     whose fetch failed every attempt comes back as its ``FetchError`` (the
-    others still fill; the caller fails the run afterwards).
+    others still fill; the caller fails the run afterwards); one named in
+    ``unrecorded`` as :class:`Unrecorded`.
     """
     workers = max(1, seamless.fetch_concurrency)
+
+    def run(key: PartitionKey) -> Filled | Unrecorded | FetchError:
+        return _fill_or_error(seamless, store, key, policy, now, str(key) not in unrecorded)
+
     if workers == 1 or len(keys) == 1:
         for key in keys:
-            yield _fill_or_error(seamless, store, key, policy, now)
+            yield run(key)
         return
     seamless.get_fetcher()  # built once here, not raced by the workers
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="seamless-fill") as pool:
-        in_flight: deque[Future[Filled | FetchError]] = deque()
+        in_flight: deque[Future[Filled | Unrecorded | FetchError]] = deque()
         pending = iter(keys)
         for key in pending:
-            in_flight.append(pool.submit(_fill_or_error, seamless, store, key, policy, now))
+            in_flight.append(pool.submit(run, key))
             if len(in_flight) >= workers:
                 break
         while in_flight:
             done = in_flight.popleft().result()
             nxt = next(pending, None)
             if nxt is not None:
-                in_flight.append(pool.submit(_fill_or_error, seamless, store, nxt, policy, now))
+                in_flight.append(pool.submit(run, nxt))
             yield done
 
 
@@ -111,8 +127,19 @@ def _fill_or_error(
     key: PartitionKey,
     policy: FillPolicy,
     now: float | None,
-) -> Filled | FetchError:
+    record: bool,
+) -> Filled | Unrecorded | FetchError:
     try:
+        if not record:
+            node_id, interval, (start, end) = key.node_id, key.interval, key.window
+            try:
+                result = fill_window(
+                    store, seamless.get_fetcher(), node_id, interval, start, end,
+                    now=now, policy=policy, request_id=str(key), fingerprint=False,
+                )  # fmt: skip
+                return Unrecorded(key, result.rows)
+            except ConformanceError:
+                pass  # bad bars are always recorded: fill again below, with checks
         return _fill(seamless, store, key, policy, now)
     except FetchError as err:
         return err

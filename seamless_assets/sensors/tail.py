@@ -3,10 +3,13 @@
 Each tick looks at the newest ``tail_windows`` partition windows of every
 registered node and asks for the ones whose closed bars are not all covered
 yet, and only where the node's calendar expects a bar in the gap (a closed
-exchange needs no run). Nodes that need the same window are grouped into
-partition-range runs (consecutive nodes in Dagster's node order), so 500
-nodes cost a handful of runs a tick, not 500. While a tail run of an asset is
-still in flight the sensor waits for it rather than piling runs up.
+exchange needs no run). All nodes that need one window share one run: its
+partition range spans the first to the last of them in Dagster's node order,
+and its run config lists the partitions it fills (``BarsRunConfig``), so the
+nodes in between that are already filled cost nothing. A tick therefore
+starts at most ``intervals × tail_windows`` runs whatever the node count, and
+none when nothing is new. While a tail run of an asset is still in flight the
+sensor waits for it rather than piling runs up.
 """
 
 # No `from __future__ import annotations`: Dagster reads the decorated
@@ -102,31 +105,33 @@ def contiguous_groups(needed: Sequence[str], order: Sequence[str]) -> list[list[
 def tail_run_requests(
     interval: Interval, plan: TailPlan, order: Sequence[str], *, edge: int
 ) -> list[dg.RunRequest]:
-    """One run per window and group of consecutive nodes; run keys name the now edge."""
+    """One run per window: a partition range over the nodes that need it, whose
+    run config lists exactly their partitions; run keys name the now edge."""
     name = asset_name(interval)
     out = []
     for ws, needed in sorted(plan.items()):
-        for group in contiguous_groups(needed, order):
-            first, last = (
-                PartitionKey(group[0], interval, ws),
-                PartitionKey(group[-1], interval, ws),
+        nodes = [n for group in contiguous_groups(needed, order) for n in group]
+        if not nodes:
+            continue
+        keys = [PartitionKey(n, interval, ws) for n in nodes]
+        first, last = keys[0], keys[-1]
+        tags = {SOURCE_TAG: "tail"}
+        if len(keys) == 1:
+            tags[PARTITION_TAG] = partition_tag_value(first)
+            pk: str | None = str(first)
+        else:
+            tags[RANGE_START_TAG] = str(first)
+            tags[RANGE_END_TAG] = str(last)
+            pk = None
+        out.append(
+            dg.RunRequest(
+                run_key=f"tail|{name}|{first.node_id}..{last.node_id}|{first.window_key}|{edge}",
+                job_name=job_name(interval),
+                partition_key=pk,
+                tags=tags,
+                run_config={"ops": {name: {"config": {"partitions": [str(k) for k in keys]}}}},
             )
-            tags = {SOURCE_TAG: "tail"}
-            if len(group) == 1:
-                tags[PARTITION_TAG] = partition_tag_value(first)
-                pk: str | None = str(first)
-            else:
-                tags[RANGE_START_TAG] = str(first)
-                tags[RANGE_END_TAG] = str(last)
-                pk = None
-            out.append(
-                dg.RunRequest(
-                    run_key=f"tail|{name}|{group[0]}..{group[-1]}|{first.window_key}|{edge}",
-                    job_name=job_name(interval),
-                    partition_key=pk,
-                    tags=tags,
-                )
-            )
+        )
     return out
 
 

@@ -73,7 +73,10 @@ def test_tail_sensor_fills_the_newest_windows_with_range_runs(
         for r in tick.run_requests:
             job = defs.resolve_job_def(r.job_name or "")
             assert job.execute_in_process(
-                instance=instance, partition_key=r.partition_key, tags=dict(r.tags)
+                instance=instance,
+                partition_key=r.partition_key,
+                tags=dict(r.tags),
+                run_config=r.run_config,
             ).success
 
         settled = evaluate_sensor("seamless_tail_sensor", defs, instance, env.config)

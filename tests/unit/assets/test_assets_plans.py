@@ -102,16 +102,18 @@ def test_tail_windows_are_the_newest_with_a_closed_bar() -> None:
     assert tail_windows(m1, 1_761_955_200, 5, now) == [(1_761_955_200, 1_764_547_200)]
 
 
-def test_tail_run_requests_use_ranges_for_groups() -> None:
-    plan = {Y2025[0]: ["a", "b", "d"]}
-    single, ranged = sorted(
-        tail_run_requests(H1, plan, ["a", "b", "c", "d"], edge=99), key=lambda r: r.run_key
-    )[::-1]
+def test_tail_run_requests_are_one_range_per_window_listing_its_partitions() -> None:
+    """Scattered nodes share one run: the range spans them, the config lists them."""
+    plan = {Y2025[0]: ["a", "b", "d"], Y2024[0]: ["c"]}
+    single, ranged = tail_run_requests(H1, plan, ["a", "b", "c", "d"], edge=99)
     assert ranged.tags["dagster/asset_partition_range_start"] == "a|2025"
-    assert ranged.tags["dagster/asset_partition_range_end"] == "b|2025"
+    assert ranged.tags["dagster/asset_partition_range_end"] == "d|2025"
     assert ranged.partition_key is None
-    assert single.partition_key == "d|2025"
-    assert single.tags["seamless/partition"] == "bars_1h|d|2025"
+    assert ranged.run_config == {
+        "ops": {"bars_1h": {"config": {"partitions": ["a|2025", "b|2025", "d|2025"]}}}
+    }
+    assert single.partition_key == "c|2024"
+    assert single.tags["seamless/partition"] == "bars_1h|c|2024"
     assert all(r.job_name == "bars_1h_job" and r.run_key.endswith("|99") for r in (single, ranged))
 
 

@@ -1,0 +1,135 @@
+"""One tail-sensor tick over many nodes: runs asked for, wall time, Dagster events.
+
+Run: ``.venv/bin/python bench/bench_tail_tick.py`` (``--help`` for options).
+
+Every one of ``--nodes`` registered nodes has its newest 1m window covered up
+to ``--new`` bars before the now edge (the covered prefix holds no bars, so
+this measures the tail's own cost, not a month of synthetic bars). One tick
+of the tail sensor is evaluated and the runs it asks for are executed in this
+process on a fresh SQLite instance, twice:
+
+* **recording**: the partitions have no materialization yet, so each is
+  recorded (materialization and checks, all of them on);
+* **quiet**: the same new bars again within ``sensors.tail_record_every_s``
+  of that materialization: only the bars are written, no event per partition.
+
+It prints the runs, the sensor's and the runs' wall time and the events the
+runs wrote to the event log, and a tick with nothing new (no runs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import dagster as dg
+
+from seamless_assets import build_definitions, parse_config
+from seamless_assets.resources import SeamlessResource
+from seamless_assets.sensors.tail import SENSOR_NAME
+from seamless_sdk.backfill.dagster import register_nodes
+from seamless_sdk.bars import empty_bar_frame
+from seamless_sdk.config import SeamlessConfig
+from seamless_sdk.intervals import window_floor
+from seamless_sdk.ranges import RangeSet
+from seamless_sdk.stores.base import WindowWrite
+from seamless_sdk.stores.local import LocalStore
+
+QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+
+
+def leave_new_bars(config: SeamlessConfig, nodes: list[str], new: int) -> None:
+    """Cover each node's newest window up to ``new`` bars before the edge."""
+    iv = config.intervals[0]
+    edge = iv.now_edge()
+    ws = window_floor(edge - 1, iv.partition_unit)
+    with LocalStore(config.store) as store:
+        for node in nodes:
+            store.remove_coverage(node, iv, RangeSet.span(ws, edge))
+        store.write_many(
+            [
+                WindowWrite(node, iv, ws, edge - new * iv.seconds, empty_bar_frame())
+                for node in nodes
+            ]
+        )
+
+
+def tick(
+    config: SeamlessConfig, defs: dg.Definitions, instance: dg.DagsterInstance
+) -> tuple[list[dg.RunRequest], float]:
+    resources = {"seamless": SeamlessResource.from_config(config)}
+    t0 = time.perf_counter()
+    with dg.build_sensor_context(
+        instance=instance, definitions=defs, resources=resources, sensor_name=SENSOR_NAME
+    ) as context:
+        result = defs.resolve_sensor_def(SENSOR_NAME)(context)
+    assert isinstance(result, dg.SensorResult)
+    return list(result.run_requests or []), time.perf_counter() - t0
+
+
+def execute(
+    defs: dg.Definitions, instance: dg.DagsterInstance, requests: list[dg.RunRequest]
+) -> tuple[float, int]:
+    t0 = time.perf_counter()
+    events = 0
+    for r in requests:
+        result = defs.resolve_job_def(str(r.job_name)).execute_in_process(
+            instance=instance,
+            partition_key=r.partition_key,
+            tags=dict(r.tags),
+            run_config={**QUIET, **r.run_config},
+        )
+        assert result.success
+        events += len(instance.all_logs(result.run_id))
+    return time.perf_counter() - t0, events
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--nodes", type=int, default=200)
+    parser.add_argument("--new", type=int, default=3, help="new 1m bars per node")
+    args = parser.parse_args(argv)
+    logging.getLogger("dagster").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", category=dg.BetaWarning)
+    warnings.filterwarnings("ignore", category=dg.PreviewWarning)
+    nodes = [f"bench:N{i:03d}" for i in range(args.nodes)]
+    with tempfile.TemporaryDirectory(prefix="seamless-tail-") as tmp:
+        home = Path(tmp) / "dagster_home"
+        home.mkdir()
+        (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+        os.environ["DAGSTER_HOME"] = str(home)
+        config = parse_config(
+            {
+                "store": str(Path(tmp) / "bars.sqlite"),
+                "partition_start": "2024-01-01",
+                "intervals": ["1m"],
+                "fetcher": "synthetic:1",
+                "backfill": {"retries": 0},
+                "sensors": {"tail_windows": 1, "tail_record_every_s": 900},
+            }
+        )
+        defs = build_definitions(config)
+        with dg.DagsterInstance.get() as instance:
+            register_nodes(instance, nodes)
+            print(f"one tail tick over {args.nodes} nodes, {args.new} new 1m bars each")
+            for label in ("recording", "quiet"):
+                leave_new_bars(config, nodes, args.new)
+                requests, sensor_s = tick(config, defs, instance)
+                run_s, events = execute(defs, instance, requests)
+                print(
+                    f"  {label:>9}: {len(requests)} run(s), sensor {sensor_s:.2f} s, "
+                    f"runs {run_s:.2f} s, {events} events written"
+                )
+            requests, sensor_s = tick(config, defs, instance)
+            print(f"  {'settled':>9}: {len(requests)} run(s), sensor {sensor_s:.2f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""The tail sensor with 500 registered nodes: a bounded number of runs per tick.
+
+Gaps are scattered on purpose (every 7th node, every other node of one
+asset, a few at random): grouping runs by consecutive nodes would ask for
+hundreds of runs here. A tick asks for at most one run per asset and tail
+window, each listing exactly the partitions it fills, and a quiet tick asks
+for none.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from seamless_assets import build_definitions, parse_config
+from seamless_assets.resources import SeamlessResource
+from seamless_assets.sensors.tail import SENSOR_NAME, tail_windows
+from seamless_sdk.backfill.dagster import (
+    NODES_PARTITIONS,
+    SOURCE_TAG,
+    PartitionKey,
+    register_nodes,
+)
+from seamless_sdk.bars import empty_bar_frame
+from seamless_sdk.config import SeamlessConfig
+from seamless_sdk.ranges import RangeSet
+from seamless_sdk.stores.base import WindowWrite
+from seamless_sdk.stores.local import LocalStore
+
+NODES = [f"bench:N{i:03d}" for i in range(500)]
+TAIL_WINDOWS = 2
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> SeamlessConfig:
+    return parse_config(
+        {
+            "store": str(tmp_path / "bars.sqlite"),
+            "partition_start": "2020-01-01",
+            "intervals": ["1h", "1d"],
+            "backfill": {"gx_check": False},
+            "sensors": {"tail_windows": TAIL_WINDOWS},
+        }
+    )
+
+
+def cover_tails(config: SeamlessConfig, skip: set[tuple[str, str]]) -> None:
+    """Mark every node's tail windows covered (no bars), except ``skip``'s (node, interval)."""
+    writes = [
+        WindowWrite(node, iv, ws, we, empty_bar_frame(), RangeSet.span(ws, we))
+        for iv in config.intervals
+        for ws, we in tail_windows(iv, config.partition_start, TAIL_WINDOWS)
+        for node in NODES
+        if (node, iv.name) not in skip
+    ]
+    with LocalStore(config.store) as store:
+        store.write_many(writes)
+
+
+def tick(config: SeamlessConfig, instance: dg.DagsterInstance) -> list[dg.RunRequest]:
+    defs = build_definitions(config)
+    resources = {"seamless": SeamlessResource.from_config(config)}
+    with dg.build_sensor_context(
+        instance=instance, definitions=defs, resources=resources, sensor_name=SENSOR_NAME
+    ) as context:
+        result = defs.resolve_sensor_def(SENSOR_NAME)(context)
+    assert isinstance(result, dg.SensorResult)
+    return list(result.run_requests or [])
+
+
+def listed(request: dg.RunRequest) -> list[str]:
+    ops = request.run_config["ops"]
+    (op,) = ops.values()
+    return list(op["config"]["partitions"])
+
+
+def test_scattered_gaps_of_500_nodes_take_a_handful_of_runs(config: SeamlessConfig) -> None:
+    every_7th = {(n, "1h") for n in NODES[::7]}
+    every_other = {(n, "1d") for n in NODES[::2]}
+    rng = random.Random(11)
+    scattered = {(n, "1h") for n in rng.sample(NODES, 40)}
+    gaps = every_7th | every_other | scattered
+    cover_tails(config, gaps)
+    with dg.DagsterInstance.ephemeral() as instance:
+        register_nodes(instance, NODES)
+        assert len(instance.get_dynamic_partitions(NODES_PARTITIONS)) == 500
+        requests = tick(config, instance)
+        assert len(requests) <= len(config.intervals) * TAIL_WINDOWS
+        filled = [
+            PartitionKey.parse(iv, key)
+            for r in requests
+            for iv in [config.interval(str(r.job_name).removeprefix("bars_").removesuffix("_job"))]
+            for key in listed(r)
+        ]
+        # Exactly the gaps, in every tail window of their asset, and nothing else.
+        assert {(k.node_id, k.interval.name) for k in filled} == gaps
+        assert len(filled) == len(set(filled)) == len(gaps) * TAIL_WINDOWS
+        assert all(r.tags[SOURCE_TAG] == "tail" for r in requests)
+
+        cover_tails(config, set())
+        assert tick(config, instance) == []
