@@ -8,27 +8,40 @@ costs about a second); the module-scoped fixture stops both.
 
 from __future__ import annotations
 
+import json
+import math
+import re
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
+import yaml
 from prometheus_client import CollectorRegistry
 
-from seamless_sdk import LocalStore, SeamlessDataProvider, SLAPolicy, Strategy, SyntheticFetcher
+from seamless_sdk import (
+    LocalStore,
+    SeamlessDataProvider,
+    SLAPolicy,
+    Strategy,
+    SyntheticFetcher,
+    metrics,
+)
 from seamless_sdk.errors import DataUnavailableError
 from tests import prometheus_server
 from tests.prometheus_server import PrometheusServer
 
 DAY = 86_400
 T0 = 1_704_067_200  # 2024-01-01T00:00Z
+T1 = T0 + 60 * DAY  # the second round's bars: none of them stored by the first
 
 
 class _Fetcher:
-    """Synthetic bars, except ``demo:SLOW`` (takes 0.6 s) and ``demo:BAD`` (fails)."""
+    """Synthetic bars, except ``demo:SLOW*`` (takes 0.6 s) and ``demo:BAD`` (fails)."""
 
     def __init__(self) -> None:
         self._bars = SyntheticFetcher(seed=3)
@@ -36,7 +49,7 @@ class _Fetcher:
     def fetch(self, node_id: str, interval: str, start: int, end: int) -> pd.DataFrame:
         if node_id == "demo:BAD":
             raise ConnectionError("upstream refused")
-        if node_id == "demo:SLOW":
+        if node_id.startswith("demo:SLOW"):
             time.sleep(0.6)
         return self._bars.fetch(node_id, interval, start, end)
 
@@ -64,7 +77,12 @@ def observed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Observed]:
         assert provider.metrics_server is not None
         target = f"127.0.0.1:{provider.metrics_server.port}"
         with PrometheusServer.start([target], rule_files=_rule_files()) as prom:
-            outcomes = _exercise(provider)
+            # Two rounds with a scrape between them, so every counter and
+            # histogram moves inside a rate() window (dashboard panels need it).
+            outcomes = _exercise(provider, T0)
+            _wait_scraped(prom, provider)
+            _exercise(provider, T1)
+            _wait_scraped(prom, provider)
             yield Observed(prom, provider, outcomes)
     finally:
         provider.close()
@@ -75,21 +93,40 @@ def _rule_files() -> list[Path]:
     return [rules] if rules.is_file() else []
 
 
-def _exercise(provider: SeamlessDataProvider) -> dict[str, Any]:
-    """Real reads: a backfill, a storage re-read, a failed fetch, an SLA breach."""
+def _wait_scraped(prom: PrometheusServer, provider: SeamlessDataProvider) -> None:
+    """Until Prometheus holds every read the provider has counted so far."""
+    local = sum(
+        sample.value
+        for family in provider.metrics.registry.collect()
+        if family.name == "seamless_reads"
+        for sample in family.samples
+        if sample.name == "seamless_reads_total"
+    )
+    prom.wait_for("sum(seamless_reads_total)", _at_least(local))
+
+
+def _exercise(provider: SeamlessDataProvider, t0: int) -> dict[str, Any]:
+    """Real reads from ``t0`` on: a backfill, a storage re-read, a failed fetch,
+    an SLA breach, a single-flight collision and lock contention."""
     out: dict[str, Any] = {}
-    first = provider.read("demo:A", "1h", T0, T0 + 2 * DAY)
+    first = provider.read("demo:A", "1h", t0, t0 + 2 * DAY)
     out["backfilled"] = first.meta.source_contributions
-    again = provider.read("demo:A", "1h", T0, T0 + 2 * DAY, strict=True)
+    again = provider.read("demo:A", "1h", t0, t0 + 2 * DAY, strict=True)
     out["again"] = again.meta.source_contributions
     with pytest.raises(DataUnavailableError):
-        provider.read("demo:B", "1h", T0, T0 + DAY, strategy=Strategy.FAIL_FAST)
+        provider.read("demo:B", "1h", t0, t0 + DAY, strategy=Strategy.FAIL_FAST)
     bad = provider.read(
-        "demo:BAD", "1h", T0, T0 + DAY, sla=SLAPolicy(max_attempts=2, retry_backoff_ms=1)
+        "demo:BAD", "1h", t0, t0 + DAY, sla=SLAPolicy(max_attempts=2, retry_backoff_ms=1)
     )
     out["bad_missing"] = bad.meta.missing
-    slow = provider.read("demo:SLOW", "1h", T0, T0 + DAY, sla=SLAPolicy(total_deadline_ms=150))
+    slow = provider.read("demo:SLOW", "1h", t0, t0 + DAY, sla=SLAPolicy(total_deadline_ms=150))
     out["violation"] = slow.meta.sla_report.violation
+    # Two identical reads join one job (a single-flight collision); a third,
+    # overlapping one fills the same chunk and waits for its lock (contention).
+    with ThreadPoolExecutor(3) as pool:
+        spans = [(t0, t0 + DAY), (t0, t0 + DAY), (t0, t0 + 2 * DAY)]
+        reads = [pool.submit(provider.read, "demo:SLOW2", "1h", s, e) for s, e in spans]
+        out["concurrent_missing"] = [f.result().meta.missing for f in reads]
     # The breached fill goes on in the background; let it commit so its
     # duration and window are recorded too.
     provider._inprocess.wait_idle(10)
@@ -109,6 +146,13 @@ def test_the_scenario_did_what_it_says(observed: Observed) -> None:
     assert set(observed.outcomes["again"]) <= {"cache", "storage"}
     assert observed.outcomes["bad_missing"].total() == DAY
     assert observed.outcomes["violation"] is not None
+    assert all(not m for m in observed.outcomes["concurrent_missing"])
+
+
+def test_contention_and_collisions(observed: Observed) -> None:
+    prom = observed.prom
+    prom.wait_for('seamless_single_flight_collisions_total{interval="1h"}', _at_least(1))
+    prom.wait_for('seamless_lock_contention_total{lock="chunk"}', _at_least(1))
 
 
 def test_prometheus_scrapes_the_exporter(observed: Observed) -> None:
@@ -145,7 +189,7 @@ def test_backfill_series(observed: Observed) -> None:
     rows = prom.wait_for("sum(seamless_backfill_queue_length)", lambda r: bool(r))
     assert _value(rows) == 0
     stamp = prom.wait_for('backfill_last_timestamp{node_id="demo:A"}', _at_least(1))
-    assert _value(stamp) == T0 + 2 * DAY
+    assert _value(stamp) == T1 + 2 * DAY
 
 
 def test_sla_breach_series(observed: Observed) -> None:
@@ -159,3 +203,59 @@ def test_sla_breach_series(observed: Observed) -> None:
     prom.wait_for(
         'seamless_sla_deadline_seconds_count{node_id="demo:SLOW",phase="total"}', _at_least(1)
     )
+
+
+DASHBOARD = Path(__file__).resolve().parents[2] / "deploy" / "grafana" / "seamless.json"
+
+
+def _panel_targets() -> list[tuple[str, str]]:
+    dashboard = json.loads(DASHBOARD.read_text())
+    return [
+        (panel["title"], target["expr"])
+        for panel in dashboard["panels"]
+        for target in panel["targets"]
+    ]
+
+
+def _finite(rows: list[dict[str, Any]]) -> bool:
+    return any(math.isfinite(float(r["value"][1])) for r in rows)
+
+
+def test_every_dashboard_expression_returns_data(observed: Observed) -> None:
+    targets = _panel_targets()
+    assert len(targets) >= 15
+    for title, expr in targets:
+        # Grafana's $__rate_interval; one minute spans both rounds of the scenario.
+        query = expr.replace("$__rate_interval", "1m")
+        rows = observed.prom.query(query)
+        assert _finite(rows), f"panel {title!r}: {query} returned {rows}"
+
+
+def test_the_dashboard_uses_only_seamless_metrics() -> None:
+    known = set(metrics.METRIC_NAMES)
+    for title, expr in _panel_targets():
+        names = re.findall(r"\b((?:seamless|backfill)_[a-z_]+)\b", expr)
+        assert names, title
+        for name in names:
+            assert re.sub(r"_(bucket|sum|count)$", "", name) in known, f"{title}: {name}"
+
+
+def test_the_alert_rules_load_and_evaluate(observed: Observed) -> None:
+    expected = {
+        rule["alert"]
+        for group in yaml.safe_load(_rule_files()[0].read_text())["groups"]
+        for rule in group["rules"]
+    }
+
+    def evaluated(rows: list[dict[str, Any]]) -> bool:
+        return all(r.get("health") == "ok" for r in rows) and len(rows) == len(expected)
+
+    deadline = time.monotonic() + 15
+    while True:
+        groups = observed.prom.api("rules")["groups"]
+        rules = [r for g in groups for r in g["rules"]]
+        if evaluated(rules) or time.monotonic() > deadline:
+            break
+        time.sleep(0.25)
+    assert {r["name"] for r in rules} == expected
+    assert all(r["health"] == "ok" for r in rules), [(r["name"], r.get("lastError")) for r in rules]
