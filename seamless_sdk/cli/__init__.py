@@ -8,6 +8,7 @@
                                            windows the PostgreSQL coordinator gave up on
     seamless schemas check                 check the schema registry's compatibility
     seamless metrics serve --port N        serve the Prometheus metrics until Ctrl-C
+    seamless doctor [--store PATH]         check config, store, endpoints, Dagster (exit 1 if not)
     seamless backfill NODE... --start ... --end ...
                                            fill a range through Dagster (needs seamless[dagster])
 
@@ -28,7 +29,7 @@ from importlib.metadata import PackageNotFoundError, version
 from rich.console import Console
 from rich.markup import escape
 
-from seamless_sdk.cli import commands, coordinator, metrics, store
+from seamless_sdk.cli import commands, coordinator, doctor, metrics, store
 from seamless_sdk.cli.context import CliContext, common_options
 from seamless_sdk.cli.plugins import add_plugins
 from seamless_sdk.errors import SeamlessError
@@ -66,6 +67,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     store.register(sub, [common])
     coordinator.register(sub, [common])
     metrics.register(sub, [common])
+    doctor.register(sub, [common])
     add_plugins(sub, [common], argv, BUILTIN_COMMANDS)
     return parser
 

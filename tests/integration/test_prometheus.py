@@ -31,6 +31,7 @@ from seamless_sdk import (
     SyntheticFetcher,
     metrics,
 )
+from seamless_sdk.doctor import Status, check_metrics, check_prometheus
 from seamless_sdk.errors import DataUnavailableError
 from tests import prometheus_server
 from tests.prometheus_server import PrometheusServer
@@ -259,3 +260,11 @@ def test_the_alert_rules_load_and_evaluate(observed: Observed) -> None:
         time.sleep(0.25)
     assert {r["name"] for r in rules} == expected
     assert all(r["health"] == "ok" for r in rules), [(r["name"], r.get("lastError")) for r in rules]
+
+
+def test_doctor_sees_the_exporter_and_prometheus(observed: Observed) -> None:
+    assert observed.provider.metrics_server is not None
+    metrics_row = check_metrics(observed.provider.metrics_server.url)
+    assert metrics_row.status is Status.OK, metrics_row.detail
+    prometheus_row = check_prometheus(observed.prom.url)
+    assert prometheus_row.status is Status.OK, prometheus_row.detail
