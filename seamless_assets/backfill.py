@@ -1,10 +1,12 @@
 """``run_backfill``: materialize the partitions of a date range without the UI.
 
 The command-line twin of a UI backfill: the same job, the same partitions,
-the same per-run packing (``max_partitions_per_run`` windows of one node per
-run), executed in this process against the Dagster instance of
-``DAGSTER_HOME`` (an ephemeral one when it is unset), so the runs, the
-materializations and the check results show up in the UI afterwards.
+the same per-run limit (``max_partitions_per_run`` partitions per run, of any
+nodes: a run is a partition range whose run config lists exactly the
+partitions it fills, so scattered nodes share runs too), executed in this
+process against the Dagster instance of ``DAGSTER_HOME`` (an ephemeral one
+when it is unset), so the runs, the materializations and the check results
+show up in the UI afterwards.
 """
 
 from __future__ import annotations
@@ -16,15 +18,19 @@ from typing import Any
 
 import dagster as dg
 
+from seamless_assets.checks.evaluate import iso
 from seamless_assets.config import SeamlessConfig, load_config
 from seamless_assets.location import build_definitions
+from seamless_assets.nodes import check_known
 from seamless_sdk import settings
 from seamless_sdk.backfill.dagster import (
+    NODES_PARTITIONS,
     PARTITION_TAG,
     RANGE_END_TAG,
     RANGE_START_TAG,
     SOURCE_TAG,
     PartitionKey,
+    asset_name,
     job_name,
     partition_tag_value,
     partition_windows_touching,
@@ -70,12 +76,15 @@ def run_backfill(
     instance: dg.DagsterInstance | None = None,
     config: SeamlessConfig | None = None,
     max_partitions_per_run: int | None = None,
+    register: bool = False,
 ) -> BackfillSummary:
     """Fill every partition window of ``node_ids`` that ``[start, end)`` touches.
 
     ``start``/``end`` take anything a read takes (epoch seconds, datetimes,
     ISO strings). Windows already covered are skipped by the fill itself
-    without fetching, so re-running a backfill is cheap.
+    without fetching, so re-running a backfill is cheap. A node that is
+    neither registered (``seamless nodes add``) nor in ``seamless.yaml`` is an
+    ``InvalidRequestError`` unless ``register`` (``seamless backfill --register``).
 
     >>> # run_backfill(["demo:BTCUSDT"], "1h", "2024-01-01", "2025-01-01",
     >>> #              progress=lambda p: print(f"{p.done}/{p.total}"))
@@ -86,7 +95,7 @@ def run_backfill(
     lo = to_epoch_seconds(start, "start")
     hi = to_epoch_seconds(end, "end")
     if lo >= hi:
-        raise InvalidRequestError("end", f"{hi} is not after start {lo}")
+        raise InvalidRequestError("end", f"{iso(hi)} is not after start {iso(lo)}")
     lo = max(lo, window_floor(cfg.partition_start, iv.partition_unit))
     windows = partition_windows_touching(iv, RangeSet.span(lo, hi)) if lo < hi else []
     per_run = max_partitions_per_run or cfg.backfill.max_partitions_per_run
@@ -96,35 +105,49 @@ def run_backfill(
     failed: list[str] = []
     keys: list[str] = []
     with _instance(instance) as inst:
+        if not register:
+            check_known(inst, cfg, nodes)
         register_nodes(inst, nodes)
-        for node in nodes:
-            for i in range(0, len(windows), per_run):
-                chunk = windows[i : i + per_run]
-                chunk_keys = tuple(str(PartitionKey(node, iv, ws)) for ws, _ in chunk)
-                result = job.execute_in_process(
-                    instance=inst, raise_on_error=False, **_run_args(node, iv, chunk)
-                )
-                run_ids.append(result.run_id)
-                keys.extend(chunk_keys)
-                if not result.success:
-                    failed.append(result.run_id)
-                if progress is not None:
-                    progress(
-                        BackfillProgress(
-                            len(keys), total, result.run_id, chunk_keys, result.success
-                        )
-                    )
+        order = {n: i for i, n in enumerate(inst.get_dynamic_partitions(NODES_PARTITIONS))}
+        every = [PartitionKey(node, iv, ws) for node in nodes for ws, _ in windows]
+        for i in range(0, len(every), per_run):
+            chunk = every[i : i + per_run]
+            chunk_keys = tuple(str(k) for k in chunk)
+            result = job.execute_in_process(
+                instance=inst, raise_on_error=False, **_run_args(chunk, order)
+            )
+            run_ids.append(result.run_id)
+            keys.extend(chunk_keys)
+            if not result.success:
+                failed.append(result.run_id)
+            if progress is not None:
+                done = BackfillProgress(len(keys), total, result.run_id, chunk_keys, result.success)
+                progress(done)
     return BackfillSummary(tuple(run_ids), tuple(keys), tuple(failed))
 
 
-def _run_args(node: str, iv: Interval, chunk: Sequence[tuple[int, int]]) -> dict[str, Any]:
-    first, last = PartitionKey(node, iv, chunk[0][0]), PartitionKey(node, iv, chunk[-1][0])
+def _run_args(chunk: Sequence[PartitionKey], order: dict[str, int]) -> dict[str, Any]:
+    """One partition's run, or a range from the chunk's first node and window to
+    its last (Dagster's range over node × window is every pair in between),
+    whose run config lists the chunk's partitions."""
     if len(chunk) == 1:
+        (key,) = chunk
         return {
-            "partition_key": str(first),
-            "tags": {PARTITION_TAG: partition_tag_value(first), SOURCE_TAG: "cli"},
+            "partition_key": str(key),
+            "tags": {PARTITION_TAG: partition_tag_value(key), SOURCE_TAG: "cli"},
         }
-    return {"tags": {RANGE_START_TAG: str(first), RANGE_END_TAG: str(last), SOURCE_TAG: "cli"}}
+    iv = chunk[0].interval
+    by_order = sorted(chunk, key=lambda k: order[k.node_id])
+    lo = min(k.window[0] for k in chunk)
+    hi = max(k.window[0] for k in chunk)
+    first = PartitionKey(by_order[0].node_id, iv, lo)
+    last = PartitionKey(by_order[-1].node_id, iv, hi)
+    return {
+        "tags": {RANGE_START_TAG: str(first), RANGE_END_TAG: str(last), SOURCE_TAG: "cli"},
+        "run_config": {
+            "ops": {asset_name(iv): {"config": {"partitions": [str(k) for k in chunk]}}}
+        },
+    }
 
 
 @contextmanager

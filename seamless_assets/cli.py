@@ -20,10 +20,10 @@ from typing import Any, TextIO
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from seamless_assets.backfill import BackfillProgress, run_backfill
+from seamless_assets.checks.evaluate import iso
 from seamless_assets.partitions import window_partitions
 from seamless_sdk.backfill.dagster import requests_path_for
 from seamless_sdk.cli.context import CliContext, time_arg
-from seamless_sdk.cli.tables import iso
 from seamless_sdk.config import SeamlessConfig
 from seamless_sdk.errors import InvalidRequestError
 from seamless_sdk.intervals import Interval
@@ -54,6 +54,11 @@ def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPar
     )
     parser.add_argument(
         "--end", required=True, type=time_arg, help="end of the range, exclusive (same forms)"
+    )
+    parser.add_argument(
+        "--register",
+        action="store_true",
+        help="register nodes that are not registered yet (otherwise they are an error)",
     )
     parser.add_argument(
         "--log-file",
@@ -89,7 +94,9 @@ def run_backfill_cli(ctx: CliContext) -> int:
             status = "ok" if p.success else "[red]failed[/]"
             progress.console.print(f"run {p.run_id[:8]} {status}: {', '.join(p.partition_keys)}")
 
-        summary = run_backfill(args.nodes, iv, start, end, progress=advance, config=config)
+        summary = run_backfill(
+            args.nodes, iv, start, end, progress=advance, config=config, register=args.register
+        )
     console.print(
         f"{len(summary.partition_keys)} partitions in {len(summary.run_ids)} runs, "
         f"{len(summary.failed_runs)} failed"

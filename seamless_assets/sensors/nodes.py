@@ -1,10 +1,11 @@
-"""Node registration: configured nodes and nodes with stored data become partitions.
+"""Node registration: the nodes listed in ``seamless.yaml`` become partitions.
 
-Dagster only shows (and backfills) partitions of nodes in the ``nodes``
-dynamic partitions. This sensor adds the nodes listed in the configuration
-and every node the store holds data of (the SDK may have filled it in its own
-process); ``seamless_sdk.backfill.dagster.register_nodes`` is the same step
-for code that holds an instance (the SDK's Dagster backfiller, the CLI).
+Dagster only shows (and backfills, and tails) partitions of nodes in the
+``nodes`` dynamic partitions. This sensor adds the configured nodes; other
+nodes are added on purpose (``seamless nodes add``, ``seamless backfill
+--register``, the SDK's Dagster backfiller for a read that asked), never
+because the store happens to hold bars of them: a node removed with
+``seamless nodes remove`` stays removed (``seamless_assets.nodes``).
 """
 
 # No `from __future__ import annotations`: Dagster reads the decorated
@@ -25,7 +26,7 @@ def new_nodes(candidates: Iterable[str], known: Iterable[str]) -> list[str]:
     """Valid candidates not known yet, first-seen order, invalid ids dropped."""
     seen = set(known)
     out: list[str] = []
-    # A store written by hand may hold anything; never register an invalid id.
+    # Never register an invalid id, whoever listed it.
     for node in valid_nodes(candidates):
         if node not in seen:
             seen.add(node)
@@ -34,18 +35,16 @@ def new_nodes(candidates: Iterable[str], known: Iterable[str]) -> list[str]:
 
 
 def build_nodes_sensor(configured: Sequence[str], *, interval_s: int) -> dg.SensorDefinition:
-    """The registration sensor for ``configured`` nodes plus the store's nodes."""
+    """The registration sensor for the ``configured`` nodes."""
 
     @seamless_sensor(
         SENSOR_NAME,
         interval_s=interval_s,
-        description="Adds configured nodes and nodes with stored bars to the 'nodes' partitions.",
+        description="Adds the nodes listed in seamless.yaml to the 'nodes' partitions.",
     )
     def _sensor(context: dg.SensorEvaluationContext, seamless: SeamlessResource) -> dg.SensorResult:
-        with seamless.open_store() as store:
-            stored = [node for node, _ in store.series()]
         known = context.instance.get_dynamic_partitions(NODES_PARTITIONS)
-        added = new_nodes([*configured, *stored], known)
+        added = new_nodes(configured, known)
         if not added:
             return dg.SensorResult(skip_reason="every node is registered")
         context.log.info(f"registering {len(added)} node(s): {added[:10]}")

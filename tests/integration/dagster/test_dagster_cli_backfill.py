@@ -6,6 +6,7 @@ import dagster as dg
 import pytest
 
 from seamless_assets import BackfillProgress, run_backfill
+from seamless_sdk.backfill.dagster import register_nodes
 from seamless_sdk.errors import InvalidRequestError
 from seamless_sdk.intervals import parse_interval
 from seamless_sdk.stores.local import LocalStore
@@ -29,8 +30,8 @@ def test_run_backfill_fills_every_window_of_the_range_and_reports_progress(
 
     assert summary.success
     assert summary.partition_keys == ("demo:A|2024", "demo:A|2025", "demo:B|2024", "demo:B|2025")
-    assert len(summary.run_ids) == 2  # one run per node: 2 windows fit max_partitions_per_run
-    assert [(p.done, p.total) for p in seen] == [(2, 4), (4, 4)]
+    assert len(summary.run_ids) == 1  # both nodes' 4 windows fit max_partitions_per_run
+    assert [(p.done, p.total) for p in seen] == [(4, 4)]
     assert instance.get_materialized_partitions(dg.AssetKey("bars_1h")) == set(
         summary.partition_keys
     )
@@ -44,6 +45,33 @@ def test_run_backfill_fills_every_window_of_the_range_and_reports_progress(
     )
     assert again.success and len(again.run_ids) == 2
     assert len(fetch_calls(seamless_env.fetch_log)) == calls, "covered windows are not fetched"
+
+
+def test_run_backfill_packs_scattered_nodes_into_runs_that_fill_only_their_partitions(
+    seamless_env: SeamlessEnv, instance: dg.DagsterInstance
+) -> None:
+    """demo:B lies between demo:A and demo:C in Dagster's node order; a backfill of
+    A and C shares one run whose range spans B, and B stays untouched."""
+    register_nodes(instance, ["demo:A", "demo:B", "demo:C"])
+    summary = run_backfill(["demo:A", "demo:C"], "1d", Y2024[0], Y2025[1], instance=instance)
+    assert summary.success and len(summary.run_ids) == 1
+    assert instance.get_materialized_partitions(dg.AssetKey("bars_1d")) == {
+        "demo:A|2024",
+        "demo:A|2025",
+        "demo:C|2024",
+        "demo:C|2025",
+    }
+    with LocalStore(seamless_env.config.store) as store:
+        assert not store.coverage("demo:B", parse_interval("1d"))
+
+
+def test_run_backfill_refuses_unknown_nodes_unless_told_to_register(
+    seamless_env: SeamlessEnv, instance: dg.DagsterInstance
+) -> None:
+    with pytest.raises(InvalidRequestError, match=r"nodes: \['demo:Z'\] are not registered"):
+        run_backfill(["demo:Z"], "1d", *Y2024, instance=instance)
+    assert "demo:Z" not in instance.get_dynamic_partitions("nodes")
+    assert run_backfill(["demo:Z"], "1d", *Y2024, instance=instance, register=True).success
 
 
 def test_run_backfill_rejects_an_interval_without_an_asset(seamless_env: SeamlessEnv) -> None:

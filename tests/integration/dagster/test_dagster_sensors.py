@@ -25,9 +25,10 @@ from tests.integration.dagster.support import CONFIG, Y2024, SeamlessEnv, evalua
 D1 = parse_interval("1d")
 
 
-def test_nodes_sensor_registers_configured_and_stored_nodes(
+def test_nodes_sensor_registers_configured_nodes_only(
     seamless_env: SeamlessEnv, instance: dg.DagsterInstance, defs: dg.Definitions
 ) -> None:
+    """A node with stored bars but not configured (or removed on purpose) stays out."""
     with LocalStore(seamless_env.config.store) as store:
         fill_window(store, ScriptedFetcher(), "demo:C", D1, *Y2024, policy=FillPolicy())
 
@@ -35,7 +36,7 @@ def test_nodes_sensor_registers_configured_and_stored_nodes(
 
     (request,) = tick.dynamic_partitions_requests
     assert isinstance(request, dg.AddDynamicPartitionsRequest)
-    assert list(request.partition_keys) == ["demo:A", "demo:B", "demo:C"]
+    assert list(request.partition_keys) == ["demo:A", "demo:B"]
     instance.add_dynamic_partitions(NODES_PARTITIONS, list(request.partition_keys))
     again = evaluate_sensor("seamless_nodes_sensor", defs, instance, seamless_env.config)
     assert again.dynamic_partitions_requests == []

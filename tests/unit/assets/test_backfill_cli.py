@@ -33,7 +33,7 @@ def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_backfill_prints_progress_and_summary_and_files_dagster_logs(
     config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    argv = ["backfill", "demo:A", "--interval", "1d", "--start", "2024-01-01"]
+    argv = ["backfill", "demo:A", "--register", "--interval", "1d", "--start", "2024-01-01"]
     assert main([*argv, "--end", "2024-03-01"]) == 0
     captured = capsys.readouterr()
     terminal = captured.out + captured.err
@@ -60,7 +60,7 @@ def test_verbose_shows_dagster_events(
         "--end",
         "2024-01-02",
     ]
-    assert main([*argv, "--verbose", "--store", str(store)]) == 0
+    assert main([*argv, "--register", "--verbose", "--store", str(store)]) == 0
     captured = capfd.readouterr()
     assert "RUN_SUCCESS" in captured.out + captured.err
     assert not (tmp_path / "seamless-backfill.log").exists()
@@ -71,7 +71,7 @@ def test_verbose_shows_dagster_events(
 @pytest.mark.parametrize(
     ("start", "end", "says"),
     [
-        ("2023-01-01", "2023-06-01", "start: 2023-01-01 00:00 is before the first partition ("),
+        ("2023-01-01", "2023-06-01", "start: 2023-01-01T00:00:00Z is before the first partition ("),
         ("2023-12-01", "2024-02-01", "before the first partition"),
         ("2024-01-01", "2199-01-01", "after the last partition (configured partitions of bars_1d"),
         ("2024-02-01", "2024-01-01", "is not after start"),
@@ -102,3 +102,15 @@ def test_an_interval_without_an_asset_is_an_error(
     ]
     assert main(argv) == 1
     assert "interval: 1h has no asset" in capsys.readouterr().out
+
+
+def test_an_unknown_node_is_an_error_without_register(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A typo must not become a partition the tail fills forever."""
+    argv = ["backfill", "demo:TYPO", "--interval", "1d", "--start", "2024-01-01"]
+    assert main([*argv, "--end", "2024-02-01"]) == 1
+    out = capsys.readouterr().out
+    assert "nodes: ['demo:TYPO'] are not registered" in out and "--register" in out
+    with LocalStore(config.parent / "store" / "bars.sqlite") as store:
+        assert not store.coverage("demo:TYPO", parse_interval("1d"))

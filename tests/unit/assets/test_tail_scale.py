@@ -102,3 +102,14 @@ def test_scattered_gaps_of_500_nodes_take_a_handful_of_runs(config: SeamlessConf
 
         cover_tails(config, set())
         assert tick(config, instance) == []
+
+        # A removed node's gap is nobody's business any more: its tail stops.
+        cover_tails(config, set())
+        with LocalStore(config.store) as store:
+            iv = config.intervals[0]
+            ws, we = tail_windows(iv, config.partition_start, TAIL_WINDOWS)[-1]
+            store.remove_coverage(NODES[0], iv, RangeSet.span(ws, we))
+        wanted = [[str(PartitionKey(NODES[0], iv, ws))]]
+        assert [listed(r) for r in tick(config, instance)] == wanted
+        instance.delete_dynamic_partition(NODES_PARTITIONS, NODES[0])
+        assert tick(config, instance) == []

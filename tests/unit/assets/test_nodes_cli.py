@@ -1,0 +1,77 @@
+"""``seamless nodes add|remove|list`` on the instance of ``$DAGSTER_HOME``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from seamless_sdk.backfill.dagster import NODES_PARTITIONS
+from seamless_sdk.cli import main
+
+CONFIG = """\
+store: store/bars.sqlite
+intervals: [1d]
+nodes:
+  - {id: "demo:SPY", calendar: XNYS}
+backfill:
+  gx_check: false
+"""
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "seamless.yaml"
+    path.write_text(CONFIG)
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    monkeypatch.setenv("SEAMLESS_CONFIG", str(path))
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    monkeypatch.delenv("SEAMLESS_STORE", raising=False)
+    return home
+
+
+def registered() -> list[str]:
+    with dg.DagsterInstance.get() as instance:
+        return list(instance.get_dynamic_partitions(NODES_PARTITIONS))
+
+
+def test_add_list_remove(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["nodes", "add", "demo:A", "demo:B"]) == 0
+    assert registered() == ["demo:A", "demo:B"]
+    assert main(["nodes", "add", "demo:A"]) == 0
+    assert "already registered: demo:A" in capsys.readouterr().out
+
+    assert main(["nodes", "list"]) == 0
+    listing = capsys.readouterr().out
+    assert "demo:A" in listing and "demo:SPY" in listing and "XNYS" in listing
+
+    assert main(["nodes", "remove", "demo:A"]) == 0
+    assert registered() == ["demo:B"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["nodes", "remove", "demo:SPY"], "are listed in"),
+        (["nodes", "remove", "demo:NOPE"], "['demo:NOPE'] are not registered"),
+        (["nodes", "add", "bad id"], "node_id: 'bad id' does not match"),
+    ],
+)
+def test_refusals_change_nothing(
+    home: Path, argv: list[str], says: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["nodes", "add", "demo:B"]) == 0
+    assert main(argv) == 1
+    assert says in capsys.readouterr().out
+    assert registered() == ["demo:B"]
+
+
+def test_without_dagster_home_is_an_error(
+    home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("DAGSTER_HOME")
+    assert main(["nodes", "list"]) == 1
+    assert "DAGSTER_HOME: is not set" in capsys.readouterr().out
