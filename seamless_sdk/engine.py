@@ -18,10 +18,10 @@ import time
 import uuid
 from collections.abc import Callable, Generator
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from seamless_sdk import events
+from seamless_sdk import events, killswitch
 from seamless_sdk.answer import ReadState, finish, sla_report
 from seamless_sdk.backfill.base import DetachedBackfiller
 from seamless_sdk.backfill.fill import call_fetcher
@@ -30,7 +30,12 @@ from seamless_sdk.backfill.policy import FillPolicy
 from seamless_sdk.cache import BarCache
 from seamless_sdk.calendars import Calendar
 from seamless_sdk.conformance import ConformanceReport, Flag, conform_bars
-from seamless_sdk.errors import ConformanceError, FetchError, SeamlessSLAExceeded
+from seamless_sdk.errors import (
+    ConformanceError,
+    DataUnavailableError,
+    FetchError,
+    SeamlessSLAExceeded,
+)
 from seamless_sdk.frames import Bars, FrameMaker, assemble
 from seamless_sdk.gaps import split_gaps
 from seamless_sdk.intervals import window_floor, window_next
@@ -100,6 +105,10 @@ class ReadEngine:
         between the reads of one ``read_many`` call, whose ``make_frame`` builds
         all their frames at once."""
         deadline = Deadline(options.sla) if started is None else Deadline(options.sla, started)
+        # Kill switches are read per request: an operator's flip needs no restart.
+        strategy, switch = killswitch.effective_strategy(options.strategy)
+        if switch is not None:
+            options = replace(options, strategy=strategy)
         st = ReadState(
             request=request,
             options=options,
@@ -114,6 +123,9 @@ class ReadEngine:
             edge=request.interval.now_edge(self.parts.clock()),
             policy=FillPolicy.from_read(options.sla, options.partial_ok),
         )
+        if switch is not None:
+            st.notes.append(f"{switch} is set: read as fail_fast, nothing is fetched")
+            st.event(events.SLA_DOWNGRADE, reason=switch, strategy=strategy.value)
         for source in options.source_priority:
             if not st.remaining:
                 break
@@ -126,6 +138,7 @@ class ReadEngine:
             elif source is Source.LIVE:
                 yield from self._from_live(st)
         self._check_budget(st, "total")
+        self._check_switched_off(st)
         return finish(
             st, self.parts.calendar, self.parts.metrics, make_frame if want_frame else None
         )
@@ -186,6 +199,9 @@ class ReadEngine:
     def _from_backfill(self, st: ReadState) -> Generator[Wait, set[Future[Any]], None]:
         r = st.request
         if st.options.strategy is Strategy.FAIL_FAST:
+            return
+        if killswitch.backfill_disabled():
+            st.notes.append("DISABLE_BACKFILL is set: gaps are returned missing, not filled")
             return
         if self.parts.fetcher is None:
             st.notes.append("no fetcher configured: gaps cannot be backfilled")
@@ -292,6 +308,18 @@ class ReadEngine:
             st.notes.append(
                 f"backfill failed for {result.failed.to_list()} "
                 f"({result.failure_count} window(s)): {first}"
+            )
+
+    def _check_switched_off(self, st: ReadState) -> None:
+        """An AUTO_BACKFILL read whose fill DISABLE_BACKFILL stopped half way raises:
+        it promises every closed bar and must not answer partial."""
+        r = st.request
+        if st.options.strategy is not Strategy.AUTO_BACKFILL or not killswitch.backfill_disabled():
+            return
+        unfilled = st.remaining.clip(r.start, min(r.end, st.edge))
+        if unfilled:
+            raise DataUnavailableError(
+                unfilled, f"DISABLE_BACKFILL stopped the fill; missing {unfilled.to_list()}"
             )
 
     def _check_budget(self, st: ReadState, phase: str) -> None:

@@ -14,6 +14,10 @@ reader of the docs (and a test that sets it) has one list to check.
                                    uses an ephemeral instance when it is unset)
 ``SEAMLESS_METRICS_NODE_LABELS``   ``0``/``false``/``no``/``off`` records metrics
                                    without per-node label values (default on)
+``DISABLE_BACKFILL``               kill switch: no read starts a fill, queued fill
+                                   windows are dropped (windows being written
+                                   finish), AUTO_BACKFILL reads become FAIL_FAST
+``FORCE_FAIL_FAST``                kill switch: every read is FAIL_FAST
 =================================  ===============================================
 
 Empty values count as unset: ``SEAMLESS_STORE= seamless read ...`` must not
@@ -39,12 +43,19 @@ DAGSTER_HOME_ENV = "DAGSTER_HOME"
 METRICS_NODE_LABELS_ENV = "SEAMLESS_METRICS_NODE_LABELS"
 """Switches per-node metric label values off for large universes."""
 
+DISABLE_BACKFILL_ENV = "DISABLE_BACKFILL"
+"""Kill switch (seed 003 section 9): stop backfills without a restart."""
+FORCE_FAIL_FAST_ENV = "FORCE_FAIL_FAST"
+"""Kill switch (seed 003 section 9): serve only what is stored, never fetch."""
+
 ALL_VARIABLES: tuple[str, ...] = (
     CONFIG_ENV,
     STORE_ENV,
     CONFORMANCE_CONFIG_ENV,
     DAGSTER_HOME_ENV,
     METRICS_NODE_LABELS_ENV,
+    DISABLE_BACKFILL_ENV,
+    FORCE_FAIL_FAST_ENV,
 )
 """Every variable read here, for docs and ``seamless doctor``-style listings."""
 
@@ -79,6 +90,7 @@ def dagster_home() -> Path | None:
 
 _FALSE = frozenset({"0", "false", "no", "off"})
 _TRUE = frozenset({"1", "true", "yes", "on"})
+_OFF = _FALSE | {""}
 
 
 def _flag(name: str, default: bool) -> bool:
@@ -98,3 +110,22 @@ def _flag(name: str, default: bool) -> bool:
 def metrics_node_labels() -> bool:
     """``$SEAMLESS_METRICS_NODE_LABELS`` as a boolean (default ``True``)."""
     return _flag(METRICS_NODE_LABELS_ENV, True)
+
+
+def _switch(name: str) -> bool:
+    # Read on every request (one os.environ lookup, well under a microsecond), so
+    # flipping a switch reaches a long-running provider without a restart. Any
+    # value other than an explicit false turns it on: an operator's typo must
+    # not leave backfills running.
+    value = os.environ.get(name)
+    return value is not None and value.strip().lower() not in _OFF
+
+
+def backfill_disabled() -> bool:
+    """``$DISABLE_BACKFILL`` is on (anything but unset, empty, 0, false, no, off)."""
+    return _switch(DISABLE_BACKFILL_ENV)
+
+
+def force_fail_fast() -> bool:
+    """``$FORCE_FAIL_FAST`` is on (anything but unset, empty, 0, false, no, off)."""
+    return _switch(FORCE_FAIL_FAST_ENV)

@@ -34,6 +34,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from seamless_sdk import killswitch
 from seamless_sdk.backfill.base import BackfillTicket
 from seamless_sdk.backfill.fill import FillResult, fill_window
 from seamless_sdk.backfill.policy import FillPolicy
@@ -309,6 +310,11 @@ class FillExecutor:
             return None
 
     def _pick(self, jobs: deque[FillJob]) -> tuple[FillJob, int, int] | None:
+        if jobs and killswitch.backfill_disabled():
+            # The operator stopped backfills: hand out no further window. Windows
+            # being filled finish and commit; each job resolves with what it did.
+            for job in jobs:
+                job._exhausted = True
         while jobs:
             job = jobs[0]
             window = job._next_window()
