@@ -18,6 +18,9 @@ reader of the docs (and a test that sets it) has one list to check.
                                    windows are dropped (windows being written
                                    finish), AUTO_BACKFILL reads become FAIL_FAST
 ``FORCE_FAIL_FAST``                kill switch: every read is FAIL_FAST
+``SEAMLESS_KILL_SWITCH_FILE``      a file naming switches to turn on, one a line,
+                                   re-read within a second of a change: the way to
+                                   flip them in processes already running
 =================================  ===============================================
 
 Empty values count as unset: ``SEAMLESS_STORE= seamless read ...`` must not
@@ -48,6 +51,9 @@ DISABLE_BACKFILL_ENV = "DISABLE_BACKFILL"
 FORCE_FAIL_FAST_ENV = "FORCE_FAIL_FAST"
 """Kill switch (seed 003 section 9): serve only what is stored, never fetch."""
 
+KILL_SWITCH_FILE_ENV = "SEAMLESS_KILL_SWITCH_FILE"
+"""A file whose lines name kill switches to turn on (see ``seamless_sdk.killswitch``)."""
+
 ALL_VARIABLES: tuple[str, ...] = (
     CONFIG_ENV,
     STORE_ENV,
@@ -56,6 +62,7 @@ ALL_VARIABLES: tuple[str, ...] = (
     METRICS_NODE_LABELS_ENV,
     DISABLE_BACKFILL_ENV,
     FORCE_FAIL_FAST_ENV,
+    KILL_SWITCH_FILE_ENV,
 )
 """Every variable read here, for docs and ``seamless doctor``-style listings."""
 
@@ -129,3 +136,9 @@ def backfill_disabled() -> bool:
 def force_fail_fast() -> bool:
     """``$FORCE_FAIL_FAST`` is on (anything but unset, empty, 0, false, no, off)."""
     return _switch(FORCE_FAIL_FAST_ENV)
+
+
+def kill_switch_file() -> Path | None:
+    """``$SEAMLESS_KILL_SWITCH_FILE`` as a path, or ``None`` when it is unset."""
+    value = _get(KILL_SWITCH_FILE_ENV)
+    return Path(value).expanduser() if value else None

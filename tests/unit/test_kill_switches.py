@@ -18,6 +18,7 @@ from seamless_sdk import (
     SeamlessDataProvider,
     Strategy,
     SyntheticFetcher,
+    killswitch,
     settings,
 )
 from seamless_sdk.ranges import RangeSet
@@ -47,6 +48,7 @@ class _SlowFetcher:
 def _switches_off(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(settings.DISABLE_BACKFILL_ENV, raising=False)
     monkeypatch.delenv(settings.FORCE_FAIL_FAST_ENV, raising=False)
+    monkeypatch.delenv(settings.KILL_SWITCH_FILE_ENV, raising=False)
 
 
 def _provider(tmp_path: Path, fetcher: _SlowFetcher) -> SeamlessDataProvider:
@@ -182,3 +184,29 @@ def test_switch_values(monkeypatch: pytest.MonkeyPatch, value: str | None, on: b
             monkeypatch.setenv(name, value)
     assert settings.backfill_disabled() is on
     assert settings.force_fail_fast() is on
+
+
+def test_a_switch_file_reaches_a_running_provider(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The operator's way in from outside the process: write the file, and the
+    provider obeys within FILE_TTL_S; delete it and fills resume."""
+    switch_file = tmp_path / "switches"
+    monkeypatch.setenv(settings.KILL_SWITCH_FILE_ENV, str(switch_file))
+    fetcher = _SlowFetcher(0.0)
+    with _provider(tmp_path, fetcher) as provider:
+        provider.read("demo:K", "1m", T0, T0 + DAY)
+        assert fetcher.calls == 1
+        switch_file.write_text("# stop fills while the vendor is down\ndisable_backfill\nPAUSE\n")
+        with caplog.at_level("WARNING", logger="seamless"):
+            time.sleep(killswitch.FILE_TTL_S + 0.1)
+            partial = provider.read("demo:K", "1m", T0, T0 + 2 * DAY)
+        assert partial.meta.missing == RangeSet.span(T0 + DAY, T0 + 2 * DAY)
+        assert "unknown switches ['PAUSE']" in caplog.text
+        assert provider._inprocess.wait_idle(5)
+        assert fetcher.calls == 1
+        switch_file.unlink()
+        time.sleep(killswitch.FILE_TTL_S + 0.1)
+        full = provider.read("demo:K", "1m", T0, T0 + 2 * DAY)
+        assert not full.meta.missing
+        assert fetcher.calls == 2
