@@ -74,8 +74,12 @@ def tick(
 
 
 def execute(
-    defs: dg.Definitions, instance: dg.DagsterInstance, requests: list[dg.RunRequest]
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    requests: list[dg.RunRequest],
+    kinds: dict[str, int],
 ) -> tuple[float, int]:
+    """Run ``requests`` in process; wall time and events written (counted by type in ``kinds``)."""
     t0 = time.perf_counter()
     events = 0
     for r in requests:
@@ -86,7 +90,11 @@ def execute(
             run_config={**QUIET, **r.run_config},
         )
         assert result.success
-        events += len(instance.all_logs(result.run_id))
+        logs = instance.all_logs(result.run_id)
+        events += len(logs)
+        for entry in logs:
+            kind = entry.dagster_event_type.value if entry.dagster_event_type else "log"
+            kinds[kind] = kinds.get(kind, 0) + 1
     return time.perf_counter() - t0, events
 
 
@@ -121,11 +129,14 @@ def main(argv: list[str] | None = None) -> int:
             for label in ("recording", "quiet"):
                 leave_new_bars(config, nodes, args.new)
                 requests, sensor_s = tick(config, defs, instance)
-                run_s, events = execute(defs, instance, requests)
+                kinds: dict[str, int] = {}
+                run_s, events = execute(defs, instance, requests, kinds)
                 print(
                     f"  {label:>9}: {len(requests)} run(s), sensor {sensor_s:.2f} s, "
                     f"runs {run_s:.2f} s, {events} events written"
                 )
+                top = sorted(kinds.items(), key=lambda kv: -kv[1])[:4]
+                print("             " + ", ".join(f"{k} {n}" for k, n in top))
             requests, sensor_s = tick(config, defs, instance)
             print(f"  {'settled':>9}: {len(requests)} run(s), sensor {sensor_s:.2f} s")
     return 0
