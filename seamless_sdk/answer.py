@@ -55,8 +55,10 @@ class ReadState:
     def event(
         self, name: str, *, start: int | None = None, end: int | None = None, **fields: Any
     ) -> None:
-        """A structured log event of this request (its range unless told otherwise)."""
+        """A structured log event of this request (its range unless told otherwise),
+        with the request's strategy unless the event names one itself."""
         r = self.request
+        fields.setdefault("strategy", self.options.strategy.value)
         events.emit(
             name,
             node_id=r.node_id,

@@ -1,0 +1,86 @@
+"""seamless_sdk.logs: one-line install, JSON lines with fixed keys, text on a terminal."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from seamless_sdk import LocalStore, SeamlessDataProvider, SLAPolicy, SyntheticFetcher, events
+from seamless_sdk.logs import STANDARD_FIELDS, install
+
+DAY = 86_400
+T0 = 1_704_067_200
+
+
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.fixture
+def logger() -> Iterator[logging.Logger]:
+    log = logging.getLogger(events.LOGGER_NAME)
+    level, handlers = log.level, list(log.handlers)
+    yield log
+    log.setLevel(level)
+    for handler in list(log.handlers):
+        if handler not in handlers:
+            log.removeHandler(handler)
+
+
+def _lines(stream: io.StringIO) -> list[dict[str, object]]:
+    return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+
+def test_json_lines_from_a_real_read(tmp_path: Path, logger: logging.Logger) -> None:
+    stream = io.StringIO()
+    install(stream=stream)
+    with SeamlessDataProvider(
+        LocalStore(tmp_path / "bars.sqlite"), SyntheticFetcher(seed=1), registry=CollectorRegistry()
+    ) as provider:
+        result = provider.read("demo:A", "1h", T0, T0 + DAY, sla=SLAPolicy(total_deadline_ms=5000))
+    lines = _lines(stream)
+    names = [line["event"] for line in lines]
+    assert events.BACKFILL_ATTEMPT in names and events.BACKFILL in names and events.READ in names
+    for line in lines:
+        assert list(line)[: len(STANDARD_FIELDS)] == list(STANDARD_FIELDS)
+        assert line["node_id"] == "demo:A" and line["interval"] == "1h"
+        assert line["start"] is not None and line["end"] is not None
+        assert line["trace_id"] is None  # no OpenTelemetry installed or no span
+    read = next(line for line in lines if line["event"] == events.READ)
+    assert read["request_id"] == result.meta.request_id
+    assert read["strategy"] == "seamless"
+    assert read["level"] == "INFO" and read["logger"] == "seamless"
+
+
+def test_exceptions_carry_their_kind(logger: logging.Logger) -> None:
+    stream = io.StringIO()
+    install(stream=stream, json_lines=True)
+    try:
+        raise ConnectionError("vendor down")
+    except ConnectionError:
+        logger.exception("fetch failed")
+    (line,) = _lines(stream)
+    assert line["error_kind"] == "ConnectionError"
+    assert "vendor down" in str(line["exception"])
+    assert line["message"] == "fetch failed" and line["event"] is None
+
+
+def test_text_on_a_terminal_and_no_duplicate_handlers(logger: logging.Logger) -> None:
+    tty = _Tty()
+    install(stream=tty)
+    install(stream=tty)  # again: replaces, never duplicates
+    events.emit(
+        events.SLA, node_id="demo:A", interval="1m", start=0, end=60, request_id="r1", phase="total"
+    )
+    (text,) = tty.getvalue().splitlines()
+    assert " seamless.sla node_id=demo:A interval=1m start=0 end=60 request_id=r1 phase=total" in (
+        text
+    )
+    assert not text.lstrip().startswith("{")
