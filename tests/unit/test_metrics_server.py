@@ -125,3 +125,52 @@ def test_cli_metrics_serve_until_ctrl_c(tmp_path: Path) -> None:
     assert proc.returncode == 0, err
     assert f"127.0.0.1:{port}/metrics" in out and "stopped" in out
     assert _refused(port)
+
+
+_WRITER = """
+import sys
+from seamless_sdk.metrics import Metrics
+m = Metrics()
+m.backfill_retry("demo:A", "1m")
+m.backfill_committed("demo:A", "1m", 120, 1.0)
+m.backfill_finished("demo:A", "1m", float(sys.argv[1]), ok=True)
+"""
+
+
+def test_cli_serves_what_finished_processes_wrote_in_multiprocess_mode(tmp_path: Path) -> None:
+    """How a Dagster run's metrics outlive the run: run workers started with
+    PROMETHEUS_MULTIPROC_DIR write there; one exporter serves the sum."""
+    folder = tmp_path / "prom-multiproc"
+    folder.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PROMETHEUS_MULTIPROC_DIR": str(folder)}
+    for seconds in ("0.5", "1.5"):  # two runs, both finished before the scrape
+        subprocess.run([sys.executable, "-c", _WRITER, seconds], env=env, check=True, timeout=60)
+    port = _free_port()
+    command = ["metrics", "serve", "--port", str(port), "--addr", "127.0.0.1"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "seamless_sdk", *command, "--multiprocess-dir", str(folder)],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={k: v for k, v in env.items() if k != "PROMETHEUS_MULTIPROC_DIR"},
+    )
+    try:
+        text = ""
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not text:
+            try:
+                text = _scrape(f"http://127.0.0.1:{port}/metrics")
+            except (urllib.error.URLError, ConnectionError):
+                assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+                time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert 'backfill_retry_total{interval="1m",node_id="demo:A"} 2.0' in text
+    assert 'seamless_job_retries_total{interval="1m"} 2.0' in text
+    assert 'seamless_backfill_duration_seconds_sum{interval="1m",outcome="success"} 2.0' in text
+    assert 'backfill_last_timestamp{interval="1m",node_id="demo:A"} 120.0' in text
