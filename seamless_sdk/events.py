@@ -34,7 +34,8 @@ BACKFILL = "seamless.backfill"
 SLA = "seamless.sla"
 SLA_DOWNGRADE = "seamless.sla.downgrade"
 READ = "seamless.read"
-EVENTS: tuple[str, ...] = (BACKFILL_ATTEMPT, BACKFILL, SLA, SLA_DOWNGRADE, READ)
+CONFORMANCE = "seamless.conformance"
+EVENTS: tuple[str, ...] = (BACKFILL_ATTEMPT, BACKFILL, SLA, SLA_DOWNGRADE, READ, CONFORMANCE)
 """Every event name Seamless logs."""
 
 

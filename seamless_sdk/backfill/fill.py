@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import inspect
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -127,6 +128,7 @@ def fill_window(
         frame, tries = _fetch(fetcher, s, e, policy, reporter, cancel)
         attempts += tries
         result = conform_bars(frame, interval, s, e, flags=policy.flags, node_id=node_id)
+        reporter.conformance(s, e, result.report)
         report = report.merge(result.report)
         if not result.report.ok and (not policy.partial_ok or result.report.schema_errors):
             reporter.failed(s, e, "nonconformant", summary=result.report.summary)
@@ -253,6 +255,25 @@ class _Reporter:
     def retry(self) -> None:
         if self.metrics is not None:
             self.metrics.backfill_retry(self.node_id, self.interval.name)
+
+    def conformance(self, start: int, end: int, report: ConformanceReport) -> None:
+        """``seamless.conformance`` for one fetched window: INFO when it conforms,
+        WARNING (``error_kind`` ``nonconformant``) when it does not."""
+        level = logging.INFO if report.ok else logging.WARNING
+        if not events.enabled(level):
+            return
+        self.event(
+            events.CONFORMANCE,
+            start,
+            end,
+            level=level,
+            ok=report.ok,
+            mode=report.mode,
+            flags={k: v for k, v in report.flag_counts.items() if v},
+            rule_violations={k: v for k, v in report.rule_violations.items() if v},
+            schema_errors=len(report.schema_errors),
+            error_kind=None if report.ok else "nonconformant",
+        )
 
     def failed(self, start: int, end: int, status: str, **fields: Any) -> None:
         self.event(events.BACKFILL, start, end, status=status, **fields)

@@ -32,7 +32,14 @@ def test_event_names() -> None:
         "seamless.sla.downgrade",
         "seamless.read",
     )
-    assert set(events.EVENTS) == {BACKFILL_ATTEMPT, BACKFILL, SLA, SLA_DOWNGRADE, events.READ}
+    assert set(events.EVENTS) == {
+        BACKFILL_ATTEMPT,
+        BACKFILL,
+        SLA,
+        SLA_DOWNGRADE,
+        events.READ,
+        events.CONFORMANCE,
+    }
 
 
 def test_emit_writes_one_line_json_with_the_required_fields(

@@ -8,10 +8,18 @@ import logging
 from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from prometheus_client import CollectorRegistry
 
-from seamless_sdk import LocalStore, SeamlessDataProvider, SLAPolicy, SyntheticFetcher, events
+from seamless_sdk import (
+    ConformanceError,
+    LocalStore,
+    SeamlessDataProvider,
+    SLAPolicy,
+    SyntheticFetcher,
+    events,
+)
 from seamless_sdk.logs import STANDARD_FIELDS, install
 
 DAY = 86_400
@@ -84,3 +92,35 @@ def test_text_on_a_terminal_and_no_duplicate_handlers(logger: logging.Logger) ->
         text
     )
     assert not text.lstrip().startswith("{")
+
+
+class _NaNFetcher:
+    def fetch(self, node_id: str, interval: str, start: int, end: int) -> pd.DataFrame:
+        frame = SyntheticFetcher(seed=1).fetch(node_id, interval, start, end)
+        frame.loc[frame.index[0], "close"] = float("nan")
+        return frame
+
+
+def test_conformance_events_for_good_and_bad_windows(
+    tmp_path: Path, logger: logging.Logger
+) -> None:
+    stream = io.StringIO()
+    install(stream=stream, json_lines=True)
+    with SeamlessDataProvider(
+        LocalStore(tmp_path / "good.sqlite"), SyntheticFetcher(seed=1), registry=CollectorRegistry()
+    ) as provider:
+        provider.read("demo:A", "1h", T0, T0 + DAY)
+    with (
+        SeamlessDataProvider(
+            LocalStore(tmp_path / "bad.sqlite"), _NaNFetcher(), registry=CollectorRegistry()
+        ) as provider,
+        pytest.raises(ConformanceError),
+    ):
+        provider.read("demo:A", "1h", T0, T0 + DAY)
+    found = [line for line in _lines(stream) if line["event"] == events.CONFORMANCE]
+    good, bad = found
+    assert good["level"] == "INFO" and good["ok"] is True and good["error_kind"] is None
+    assert good["flags"] == {"BACKFILLED": 24}
+    assert bad["level"] == "WARNING" and bad["ok"] is False
+    assert bad["error_kind"] == "nonconformant" and bad["rule_violations"]
+    assert (good["start"], good["end"]) == (T0, T0 + DAY)
