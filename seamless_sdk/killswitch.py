@@ -44,19 +44,25 @@ class _SwitchFile:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._path: Path | None = None
+        self._raw: str | None = None
         self._checked = float("-inf")
         self._stamp: tuple[int, int] | None = None
         self._names: frozenset[str] = frozenset()
 
     def names(self) -> frozenset[str]:
+        # The hot path compares the variable's raw text: no Path, no system call.
+        raw = settings.kill_switch_file_text()
+        if not raw:
+            return frozenset()
+        now = time.monotonic()
+        if raw == self._raw and now - self._checked < FILE_TTL_S:
+            return self._names
         path = settings.kill_switch_file()
         if path is None:
             return frozenset()
-        now = time.monotonic()
-        if path == self._path and now - self._checked < FILE_TTL_S:
-            return self._names  # the hot path: no system call
         with self._lock:
             self._refresh(path, now)
+            self._raw = raw
             return self._names
 
     def _refresh(self, path: Path, now: float) -> None:

@@ -142,3 +142,9 @@ def kill_switch_file() -> Path | None:
     """``$SEAMLESS_KILL_SWITCH_FILE`` as a path, or ``None`` when it is unset."""
     value = _get(KILL_SWITCH_FILE_ENV)
     return Path(value).expanduser() if value else None
+
+
+def kill_switch_file_text() -> str | None:
+    """``$SEAMLESS_KILL_SWITCH_FILE`` exactly as set: a cheap per-request check of
+    whether it changed (``kill_switch_file`` builds the path)."""
+    return os.environ.get(KILL_SWITCH_FILE_ENV)
