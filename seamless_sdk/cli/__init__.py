@@ -34,7 +34,7 @@ from seamless_sdk.cli.context import CliContext, common_options
 from seamless_sdk.cli.plugins import add_plugins
 from seamless_sdk.errors import SeamlessError
 
-BUILTIN_COMMANDS = ("demo", "read", "coverage", "schemas", "store")
+BUILTIN_COMMANDS = ("demo", "read", "coverage", "schemas", "store", "metrics", "doctor")
 
 __all__ = ["BUILTIN_COMMANDS", "CliContext", "build_parser", "main", "package_version"]
 
