@@ -16,6 +16,7 @@ import dagster as dg
 from pydantic import PrivateAttr
 
 from seamless_assets.config import DEFAULT_CALENDAR, SeamlessConfig
+from seamless_assets.sessions import in_sessions
 from seamless_sdk.backfill.dagster import RequestTable
 from seamless_sdk.backfill.policy import FillPolicy
 from seamless_sdk.calendars import Calendar, calendar_for
@@ -90,9 +91,10 @@ class SeamlessResource(dg.ConfigurableResource):
             table.close()
 
     def get_fetcher(self) -> Any:
-        """The fetcher, built once per resource instance (i.e. once per run)."""
+        """The fetcher, built once per resource instance (i.e. once per run); the
+        synthetic one serves the node's sessions only (``seamless_assets.sessions``)."""
         if self._fetcher is None:
-            self._fetcher = build_fetcher(self.fetcher)
+            self._fetcher = in_sessions(build_fetcher(self.fetcher), self.calendar)
         return self._fetcher
 
     def calendar(self, node_id: str) -> Calendar:

@@ -133,14 +133,16 @@ def completeness_outcome(
     ratio = observed / len(expected) if len(expected) else 1.0
     uncovered = covered.missing(start, end) if start < end else RangeSet()
     first_gap = int(missing[0]) if len(missing) else None
-    passed = len(missing) == 0
-    if passed:
-        text = f"all {len(expected)} expected bars stored"
-    else:
-        text = (
+    passed = len(missing) == 0 and unexpected == 0
+    problems = []
+    if len(missing):
+        problems.append(
             f"{len(missing)} of {len(expected)} expected bars missing "
             f"({ratio:.2%} complete), first gap at {iso(first_gap)}"
         )
+    if unexpected:
+        problems.append(f"{unexpected} stored bars outside the calendar's sessions")
+    text = "; ".join(problems) or f"all {len(expected)} expected bars stored"
     return CheckOutcome(
         COMPLETENESS_CHECK,
         passed,

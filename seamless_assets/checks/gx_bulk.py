@@ -38,16 +38,19 @@ def gx_outcomes(
     """The GX check outcome of each ``(frame, window)`` pair, in order.
 
     ``frames[i]`` holds the stored bars of ``windows[i]`` (``[start, end)``
-    epoch seconds). Empty frames and frames whose ``ts`` is not
-    ``datetime64[ns, UTC]`` are validated on their own.
+    epoch seconds). Empty frames, frames whose ``ts`` is not
+    ``datetime64[ns, UTC]`` and frames whose columns or dtypes differ from
+    the first joinable frame's are validated on their own.
     """
     if len(frames) != len(windows):
         raise InvalidRequestError("frames", f"{len(frames)} frames for {len(windows)} windows")
     results: list[GXResult | None] = [None] * len(frames)
     group: list[int] = []
     span = 0
+    shape: tuple[tuple[str, str], ...] | None = None
     for i, (frame, (start, end)) in enumerate(zip(frames, windows, strict=True)):
-        if not _joinable(frame):
+        shape = shape or (_shape(frame) if _joinable(frame) else None)
+        if not _joinable(frame) or _shape(frame) != shape:
             results[i] = run_suite(frame)
             continue
         if group and span + (end - start) > MAX_JOINED_SPAN_S:
@@ -58,6 +61,12 @@ def gx_outcomes(
     if group:
         _run_group(group, frames, windows, results)
     return [gx_result_outcome(r) for r in results if r is not None]
+
+
+def _shape(frame: pd.DataFrame) -> tuple[tuple[str, str], ...]:
+    # Joining frames of other column orders or dtypes would reorder or upcast
+    # them, and the joint run would judge the joined shape, not theirs.
+    return tuple((str(c), str(t)) for c, t in frame.dtypes.items())
 
 
 def _joinable(frame: pd.DataFrame) -> bool:

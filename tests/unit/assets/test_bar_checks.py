@@ -118,3 +118,15 @@ def test_the_quality_check_enforces_every_rule_of_the_table(rule: QualityRule) -
     assert broken == {rule.name}
     assert outcome.metadata["failure_cases"][0]["ts"] == "2024-01-01T00:02:00Z"
     json.dumps(outcome.metadata, allow_nan=False)  # NaN and inf values are strict JSON
+
+
+def test_bars_outside_the_sessions_warn() -> None:
+    """An exchange node storing night bars is not complete, whatever is expected."""
+    frame = bars(60)
+    expected = T0 + 60 * np.arange(30)  # the session ends halfway through the hour
+    outcome = completeness_outcome(
+        epoch_seconds(frame["ts"]), expected, T0, T0 + 3600, RangeSet([(T0, T0 + 3600)])
+    )
+    assert not outcome.passed and outcome.severity == "WARN"
+    assert outcome.metadata["missing"] == 0 and outcome.metadata["unexpected_bars"] == 30
+    assert outcome.description == "30 stored bars outside the calendar's sessions"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -59,6 +61,22 @@ def test_an_empty_window_is_judged_alone(frames: list[pd.DataFrame]) -> None:
     bulk = gx_outcomes([frames[0], empty, frames[1]], [WINDOWS[0], (T0, T0 + DAY), WINDOWS[1]])
     assert bulk[1].metadata == gx_outcome(empty).metadata
     assert bulk[0].passed and bulk[2].passed
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda f: f.assign(volume=f["volume"].astype("int64")),  # would be upcast by a join
+        lambda f: f[["ts", "high", "open", "low", "close", "volume", "flags"]],  # reordered
+    ],
+)
+def test_a_window_of_another_shape_is_judged_alone(
+    frames: list[pd.DataFrame], change: Callable[[pd.DataFrame], pd.DataFrame]
+) -> None:
+    odd = change(frames[1])
+    bulk = gx_outcomes([frames[0], odd], WINDOWS[:2])
+    assert bulk[1].metadata == gx_outcome(odd).metadata
+    assert bulk[0].passed and not bulk[1].passed
 
 
 def test_frames_and_windows_must_pair_up(frames: list[pd.DataFrame]) -> None:
