@@ -16,6 +16,7 @@ with no rows.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -57,6 +58,16 @@ def epoch_seconds(ts: Any) -> np.ndarray:
         # ones, which is what "naive means UTC" asks for.
         return index.asi8 // _PER_SECOND[index.unit]
     return np.asarray(ts, dtype=np.int64)
+
+
+def iso_utc(seconds: int) -> str:
+    """Epoch seconds as ISO-8601 UTC, ``2025-01-01T00:00:00Z``: how messages,
+    notes and metadata name a time (a person reads them, not a parser).
+
+    >>> iso_utc(1_735_689_600)
+    '2025-01-01T00:00:00Z'
+    """
+    return datetime.fromtimestamp(int(seconds), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def ts_from_seconds(seconds: np.ndarray) -> pd.DatetimeIndex:

@@ -9,14 +9,13 @@ turns each ``CheckOutcome`` into an ``AssetCheckEvaluation``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from seamless_assets.checks.specs import COMPLETENESS_CHECK, QUALITY_CHECK, SCHEMA_CHECK
-from seamless_sdk.bars import VALUE_COLUMNS, epoch_seconds
+from seamless_sdk.bars import VALUE_COLUMNS, epoch_seconds, iso_utc
 from seamless_sdk.conformance import (
     QUALITY_RULES,
     SCHEMA_NAME,
@@ -45,9 +44,7 @@ class CheckOutcome:
 
 def iso(ts: int | None) -> str | None:
     """Epoch seconds as ``2024-01-01T00:00:00Z`` (None stays None)."""
-    if ts is None:
-        return None
-    return datetime.fromtimestamp(int(ts), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return None if ts is None else iso_utc(ts)
 
 
 def schema_outcome(frame: pd.DataFrame, report: ConformanceReport | None) -> CheckOutcome:

@@ -25,6 +25,7 @@ import pandas as pd
 
 from seamless_sdk import events
 from seamless_sdk.backfill.policy import FillPolicy
+from seamless_sdk.bars import iso_utc
 from seamless_sdk.conformance import ConformanceReport, ConformanceResult, conform_bars
 from seamless_sdk.coordination.flight import fill_chunk
 from seamless_sdk.errors import ConformanceError, FetchError, InvalidRequestError
@@ -109,7 +110,7 @@ def fill_window(
     validate_node_id(node_id)
     for name, value in (("start", start), ("end", end)):
         if not interval.is_aligned(value):
-            raise InvalidRequestError(name, f"{value} is not aligned to {interval.name}")
+            raise InvalidRequestError(name, f"{iso_utc(value)} is not aligned to {interval.name}")
     edge = min(end, interval.now_edge(now))
     fetched: list[tuple[int, int]] = []
     covered = RangeSet()
@@ -117,7 +118,9 @@ def fill_window(
     report = ConformanceReport.empty()
     notes: list[str] = []
     if edge < end:
-        notes.append(f"clipped at the now edge {edge}: bars from there on are not closed yet")
+        notes.append(
+            f"clipped at the now edge {iso_utc(edge)}: bars from there on are not closed yet"
+        )
     reporter = _Reporter(node_id, interval, request_id, metrics)
     # The frames written, in window order, while every chunk so far was wholly
     # uncovered under its lock: then they are exactly the window's stored bars.
@@ -298,7 +301,7 @@ def _fetch(
     last: BaseException | None = None
     for attempt in range(1, policy.max_attempts + 1):
         if cancel is not None and cancel.is_set():
-            raise FetchError(f"fetch of [{start}, {end}) cancelled", attempt - 1)
+            raise FetchError(f"fetch of [{iso_utc(start)}, {iso_utc(end)}) cancelled", attempt - 1)
         reporter.attempt(start, end, attempt)
         try:
             return call_fetcher(fetcher, reporter.node_id, reporter.interval, start, end), attempt
@@ -315,7 +318,8 @@ def _fetch(
                 time.sleep(delay)
     reporter.failed(start, end, "fetch_failed", error=repr(last))
     raise FetchError(
-        f"fetcher failed for {reporter.node_id} {reporter.interval.name} [{start}, {end}) "
+        f"fetcher failed for {reporter.node_id} {reporter.interval.name} "
+        f"[{iso_utc(start)}, {iso_utc(end)}) "
         f"after {policy.max_attempts} attempt(s): {last!r}",
         policy.max_attempts,
     ) from last
