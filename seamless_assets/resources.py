@@ -39,6 +39,7 @@ class SeamlessResource(dg.ConfigurableResource):
     fetch_jitter_ratio: float = DEFAULT_JITTER_RATIO
     gx_check: bool = True
     fetch_concurrency: int = 4
+    strict: bool = False
     tail_record_every_s: int = 900
     calendars: dict[str, str] = {}  # noqa: RUF012  (pydantic copies field defaults)
 
@@ -68,6 +69,7 @@ class SeamlessResource(dg.ConfigurableResource):
             fetch_jitter_ratio=config.backfill.fetch_jitter_ratio,
             gx_check=config.backfill.gx_check,
             fetch_concurrency=config.backfill.fetch_concurrency,
+            strict=config.backfill.strict,
             tail_record_every_s=config.sensors.tail_record_every_s,
             calendars=config.calendars,
         )

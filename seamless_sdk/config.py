@@ -99,7 +99,9 @@ class BackfillSettings(YamlModel):
     Great Expectations check to every partition (one suite run per batch of
     a run's partitions, about 0.15 s plus the rows); ``fetch_concurrency`` how many partitions of
     one run fetch at once (fetchers are usually network-bound; 1 fills them
-    one after the other).
+    one after the other); ``strict`` makes ``completeness`` an error that
+    blocks (stored bars must equal the calendar's expected bars, as a strict
+    read asks) instead of a warning.
     """
 
     max_partitions_per_run: PositiveInt = 12
@@ -111,6 +113,7 @@ class BackfillSettings(YamlModel):
     fetch_jitter_ratio: Annotated[float, Field(ge=0, le=1)] = DEFAULT_JITTER_RATIO
     gx_check: bool = True
     fetch_concurrency: PositiveInt = 4
+    strict: bool = False
 
 
 class SensorSettings(YamlModel):

@@ -86,7 +86,9 @@ def build_bars_asset(
         name=name,
         group_name=GROUP,
         partitions_def=partitions_def,
-        check_specs=bar_check_specs(key, partitions_def, gx=settings.gx_check),
+        check_specs=bar_check_specs(
+            key, partitions_def, gx=settings.gx_check, strict=settings.strict
+        ),
         # Events are yielded per partition (a range run fills many), so the
         # asset never returns an Output of its own.
         output_required=False,

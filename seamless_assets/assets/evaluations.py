@@ -29,7 +29,7 @@ from seamless_assets.checks.evaluate import (
     schema_outcome,
 )
 from seamless_assets.checks.gx_bulk import gx_outcomes
-from seamless_assets.checks.specs import BLOCKING, GX_CHECK
+from seamless_assets.checks.specs import GX_CHECK, blocking_checks
 from seamless_assets.resources import SeamlessResource
 from seamless_sdk.bars import epoch_seconds
 
@@ -46,7 +46,14 @@ def partition_outcomes(
     )
     return [
         schema_outcome(frame, filled.report),
-        completeness_outcome(epoch_seconds(frame["ts"]), expected, start, edge, filled.covered),
+        completeness_outcome(
+            epoch_seconds(frame["ts"]),
+            expected,
+            start,
+            edge,
+            filled.covered,
+            strict=seamless.strict,
+        ),
         quality_outcome(frame, filled.report),
     ]
 
@@ -64,6 +71,7 @@ def evaluations(
     if not filled or not selected:
         return
     names = {k.name for k in selected if k.asset_key == asset_key}
+    blocking = blocking_checks(strict=seamless.strict)
     outcomes = [partition_outcomes(seamless, f, now=now) for f in filled]
     if seamless.gx_check and GX_CHECK in names:
         gx = gx_outcomes([f.frame for f in filled], [f.key.window for f in filled])
@@ -82,6 +90,6 @@ def evaluations(
                 target_materialization_data=targets.get(partition),
                 severity=dg.AssetCheckSeverity(outcome.severity),
                 description=outcome.description,
-                blocking=outcome.name in BLOCKING,
+                blocking=outcome.name in blocking,
                 partition=partition,
             )

@@ -112,6 +112,8 @@ def completeness_outcome(
     start: int,
     end: int,
     covered: RangeSet,
+    *,
+    strict: bool = False,
 ) -> CheckOutcome:
     """Stored bars against the calendar's expected bars of ``[start, end)``.
 
@@ -143,7 +145,7 @@ def completeness_outcome(
     return CheckOutcome(
         COMPLETENESS_CHECK,
         passed,
-        "WARN",
+        "ERROR" if strict else "WARN",
         text,
         {
             "expected": len(expected),

@@ -11,8 +11,9 @@ result stale and the UI's check grid shows the partition as Missing.
 
 ``schema`` and ``quality_rules`` are blocking: a failure fails the run, so
 nothing downstream uses the window. ``completeness`` only warns: a minute
-without trades is covered, not bad. ``gx_expectations`` (the same rules as a
-Great Expectations suite) warns too.
+without trades is covered, not bad (with ``backfill.strict`` it is an error
+and blocks: the stored bars must be exactly the calendar's).
+``gx_expectations`` (the same rules as a Great Expectations suite) warns too.
 """
 
 from __future__ import annotations
@@ -27,10 +28,21 @@ CHECK_NAMES: tuple[str, ...] = (SCHEMA_CHECK, COMPLETENESS_CHECK, QUALITY_CHECK,
 BLOCKING: frozenset[str] = frozenset({SCHEMA_CHECK, QUALITY_CHECK})
 
 
+def blocking_checks(*, strict: bool = False) -> frozenset[str]:
+    """The checks whose failure fails the run (``strict``: completeness too)."""
+    return BLOCKING | {COMPLETENESS_CHECK} if strict else BLOCKING
+
+
 def bar_check_specs(
-    asset_key: dg.AssetKey, partitions_def: dg.PartitionsDefinition, *, gx: bool = True
+    asset_key: dg.AssetKey,
+    partitions_def: dg.PartitionsDefinition,
+    *,
+    gx: bool = True,
+    strict: bool = False,
 ) -> list[dg.AssetCheckSpec]:
-    """The per-partition checks of a bar asset (``gx``: with the GX suite)."""
+    """The per-partition checks of a bar asset (``gx``: with the GX suite;
+    ``strict``: completeness blocks)."""
+    blocking = blocking_checks(strict=strict)
     descriptions = {
         SCHEMA_CHECK: "The stored bars match the versioned pandera schema ohlcv_bars "
         "and the fill's input frame passed the schema stage.",
@@ -47,7 +59,7 @@ def bar_check_specs(
             name,
             asset=asset_key,
             description=descriptions[name],
-            blocking=name in BLOCKING,
+            blocking=name in blocking,
             partitions_def=partitions_def,
         )
         for name in CHECK_NAMES

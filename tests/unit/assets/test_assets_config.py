@@ -56,7 +56,7 @@ def test_the_models_cover_every_kind_of_key() -> None:
     """The tables above are not empty: the tests that use them test something."""
     assert {n for _, n, _ in INT_KEYS} >= {"retries", "max_partitions_per_run", "tail_s"}
     assert {n for _, n, _ in FLOAT_KEYS} >= {"retry_delay_s", "fetch_backoff_ms"}
-    assert {n for _, n in BOOL_KEYS} == {"partial_ok", "gx_check"}
+    assert {n for _, n in BOOL_KEYS} == {"partial_ok", "gx_check", "strict"}
 
 
 def test_repository_config_loads() -> None:

@@ -134,3 +134,14 @@ def test_data_version_tags_match_dagster() -> None:
 
     assert DATA_VERSION_TAG == DAGSTER_TAG
     assert DATA_VERSION_IS_USER_PROVIDED_TAG == DAGSTER_USER_PROVIDED
+
+
+def test_strict_makes_completeness_block() -> None:
+    config = parse_config({**CONFIG, "backfill": {"gx_check": False, "strict": True}})
+    specs = {s.name: s for s in build_definitions(config).resolve_assets_def("bars_1h").check_specs}
+    assert specs["completeness"].blocking and specs["schema"].blocking
+    assert specs["quality_rules"].blocking
+    lenient = build_definitions(parse_config({**CONFIG, "backfill": {"gx_check": False}}))
+    assert not {s.name: s for s in lenient.resolve_assets_def("bars_1h").check_specs}[
+        "completeness"
+    ].blocking

@@ -130,3 +130,10 @@ def test_bars_outside_the_sessions_warn() -> None:
     assert not outcome.passed and outcome.severity == "WARN"
     assert outcome.metadata["missing"] == 0 and outcome.metadata["unexpected_bars"] == 30
     assert outcome.description == "30 stored bars outside the calendar's sessions"
+
+
+def test_strict_completeness_is_an_error() -> None:
+    frame = bars(60)
+    args = (epoch_seconds(frame["ts"]), T0 + 60 * np.arange(30), T0, T0 + 3600, RangeSet())
+    assert completeness_outcome(*args, strict=True).severity == "ERROR"
+    assert completeness_outcome(*args).severity == "WARN"
