@@ -30,12 +30,14 @@ def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPar
     )
     actions = parser.add_subparsers(dest="nodes_action", required=True, metavar="ACTION")
     add = actions.add_parser("add", parents=parents, help="register nodes as partitions")
-    add.add_argument("nodes", nargs="+", metavar="NODE")
+    add.add_argument("nodes", nargs="+", metavar="NODE", help="node ids to fill, e.g. demo:BTCUSDT")
     add.set_defaults(func=_add)
     remove = actions.add_parser(
         "remove", parents=parents, help="delete nodes' partitions (stops their tail)"
     )
-    remove.add_argument("nodes", nargs="+", metavar="NODE")
+    remove.add_argument(
+        "nodes", nargs="+", metavar="NODE", help="registered node ids to stop filling"
+    )
     remove.set_defaults(func=_remove)
     listing = actions.add_parser("list", parents=parents, help="registered and configured nodes")
     listing.set_defaults(func=_list)
