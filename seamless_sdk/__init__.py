@@ -12,8 +12,9 @@ import time; the Dagster code location is ``seamless_assets``.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from seamless_sdk._lazy import lazy_exports
 
 # Public name -> the module that defines it.
 _EXPORTS: dict[str, str] = {
@@ -101,17 +102,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'seamless_sdk' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 
 
 if TYPE_CHECKING:
@@ -132,8 +123,8 @@ if TYPE_CHECKING:
         StoreError,
     )
     from seamless_sdk.fetchers import FileFetcher, SyntheticFetcher
-    from seamless_sdk.intervals import Interval, parse_interval
     from seamless_sdk.history_provider import HistoryProviderAdapter
+    from seamless_sdk.intervals import Interval, parse_interval
     from seamless_sdk.live import LiveFeed, PollingLiveFeed, PushLiveFeed, SyntheticLiveFeed
     from seamless_sdk.provider import SeamlessDataProvider
     from seamless_sdk.ranges import RangeSet
