@@ -96,7 +96,8 @@ def bench_backfill(tmp: Path, nodes: int, days: int) -> dict[str, Any]:
     bars = nodes * days * 1440
     store = LocalStore(tmp / "fill.sqlite")
     warm = PreparedFetcher(["bench:WARM"], 1)
-    fill_window(store, warm, "bench:WARM", M1, T0, T0 + DAY, policy=FillPolicy())  # imports, first-call caches
+    # Imports and first-call caches.
+    fill_window(store, warm, "bench:WARM", M1, T0, T0 + DAY, policy=FillPolicy())
     t = time.perf_counter()
     for node in names:
         for d in range(days):
