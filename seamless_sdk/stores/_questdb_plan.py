@@ -15,14 +15,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from seamless_sdk.bars import NS
 from seamless_sdk.errors import InvalidRequestError, StoreError
-from seamless_sdk.intervals import Interval, check_time, chunk_windows, parse_interval, window_next
+from seamless_sdk.intervals import Interval, chunk_windows, window_next
 from seamless_sdk.intervals import chunk_start as chunk_of
 from seamless_sdk.ranges import RangeSet
-from seamless_sdk.request import validate_node_id
-from seamless_sdk.stores._arrow import Columns, columns_from_frame
+from seamless_sdk.stores import _window
+from seamless_sdk.stores._arrow import Columns
 from seamless_sdk.stores._questdb_sql import MIN_TIME, encode_ranges
+from seamless_sdk.stores._window import CheckedWrite, inside
 from seamless_sdk.stores.base import WindowWrite
 
 Item = tuple[int, int, RangeSet, Columns]
@@ -41,44 +41,23 @@ class SeriesPlan:
     added: RangeSet  # the coverage the items add
 
 
-def check_write(w: WindowWrite) -> tuple[str, Interval, int, int, RangeSet, Columns]:
-    """One write's arguments checked (before anything is sent) and normalised."""
-    if not isinstance(w, WindowWrite):
-        raise InvalidRequestError("writes", f"expected WindowWrite items, got {type(w).__name__}")
-    node_id = validate_node_id(w.node_id)
-    iv = parse_interval(w.interval)
-    start, end = check_bounds(iv, w.start, w.end)
-    cover = RangeSet.span(start, end) if w.covered is None else w.covered
-    if not isinstance(cover, RangeSet):
-        raise InvalidRequestError("covered", f"expected a RangeSet, got {type(cover).__name__}")
-    if cover.start is not None and (cover.start < start or cover.end > end):  # type: ignore[operator]
-        raise InvalidRequestError("covered", f"{cover} is not inside [{start}, {end})")
-    for s, e in cover:
-        if s % iv.seconds or e % iv.seconds:
-            raise InvalidRequestError(
-                "covered", f"({s}, {e}) is not aligned to the {iv.name} interval"
-            )
-    return node_id, iv, start, end, cover, columns_from_frame(w.frame, iv.seconds, start, end)
+def check_write(w: WindowWrite) -> CheckedWrite:
+    """One write's arguments checked (before anything is sent) and normalised:
+    the stores' common check, plus QuestDB's own bound."""
+    checked = _window.check_write(w)
+    check_bounds(checked.iv, checked.start, checked.end)
+    return checked
 
 
 def check_bounds(iv: Interval, start: object, end: object) -> tuple[int, int]:
-    """``start, end`` as ints: whole epoch seconds, aligned, ordered, in the
-    supported range and not before 1970 (QuestDB cannot store it)."""
-    out = []
-    for field, value in (("start", start), ("end", end)):
-        if isinstance(value, bool) or not isinstance(value, int | np.integer):
-            raise InvalidRequestError(field, f"{value!r} is not an int of epoch seconds")
-        seconds = check_time(int(value), field)
+    """The stores' common bounds check, and not before 1970 (QuestDB cannot store it)."""
+    bounds = _window.check_bounds(iv, start, end)
+    for field, seconds in zip(("start", "end"), bounds, strict=True):
         if seconds < MIN_TIME:
             raise InvalidRequestError(
                 field, f"{seconds} is before 1970-01-01, which QuestDB cannot store"
             )
-        if seconds % iv.seconds:
-            raise InvalidRequestError(field, f"{seconds} is not aligned to the {iv.name} interval")
-        out.append(seconds)
-    if out[0] > out[1]:
-        raise InvalidRequestError("end", f"{out[1]} is before start {out[0]}")
-    return out[0], out[1]
+    return bounds
 
 
 def _empty() -> Columns:
@@ -87,14 +66,6 @@ def _empty() -> Columns:
         tuple(np.zeros(0, np.float64) for _ in range(5)),
         np.zeros(0, np.int32),
     )
-
-
-def _inside(ts_ns: np.ndarray, ranges: RangeSet) -> np.ndarray:
-    mask = np.zeros(len(ts_ns), dtype=bool)
-    for s, e in ranges:
-        lo, hi = np.searchsorted(ts_ns, [s * NS, e * NS])
-        mask[lo:hi] = True
-    return mask
 
 
 def plan_series(
@@ -113,17 +84,17 @@ def plan_series(
     for start, end, cover, cols in items:
         window = RangeSet.span(start, end)
         coverage = coverage.union(cover)
-        if len(cols.ts) and not _inside(cols.ts, coverage.clip(start, end)).all():
+        if len(cols.ts) and not inside(cols.ts, coverage.clip(start, end)).all():
             raise StoreError(
                 "frame: some rows would be stored outside coverage (a reader must never see a "
                 "bar that coverage does not vouch for); nothing was written"
             )
-        rows = Columns.concat([rows.take(~_inside(rows.ts, window)), cols])
+        rows = Columns.concat([rows.take(~inside(rows.ts, window)), cols])
         order = np.argsort(rows.ts, kind="stable")
         rows = rows.take(order)
         touched = touched.union(window)
     stored = np.asarray(stored_ts_ns, dtype=np.int64)
-    tombstones = np.setdiff1d(stored[_inside(stored, touched)], rows.ts)
+    tombstones = np.setdiff1d(stored[inside(stored, touched)], rows.ts)
     added = RangeSet().union(*(cover for _, _, cover, _ in items))
     return SeriesPlan(node_id, iv, rows, tombstones, touched, added)
 

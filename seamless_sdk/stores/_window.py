@@ -7,7 +7,9 @@ entirely in Python so a bad node id, bound or frame never reaches SQL.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -31,6 +33,10 @@ class CheckedWrite:
     end: int
     cover: RangeSet
     cols: Columns
+
+    def __iter__(self) -> Iterator[Any]:
+        """The fields in order, so ``node_id, iv, start, end, cover, cols = checked``."""
+        return iter((self.node_id, self.iv, self.start, self.end, self.cover, self.cols))
 
 
 def check_bounds(iv: Interval, start: object, end: object) -> tuple[int, int]:

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from seamless_sdk.bars import NS
 from seamless_sdk.errors import InvalidRequestError, StoreCorruptedError, StoreError
 from seamless_sdk.frames import Bars
 from seamless_sdk.intervals import (
@@ -48,16 +49,16 @@ from seamless_sdk.intervals import chunk_start as chunk_of
 from seamless_sdk.ranges import RangeSet
 from seamless_sdk.request import validate_node_id
 from seamless_sdk.stores import _integrity, _paths, _schema, _sqlite
-from seamless_sdk.stores._arrow import Columns, FrameBuilder, columns_from_frame
+from seamless_sdk.stores._arrow import Columns, FrameBuilder
 from seamless_sdk.stores._checksum import chunk_crc, series_seed
 from seamless_sdk.stores._chunks import covered_chunks, load_chunk, missing_chunk, put_chunk
 from seamless_sdk.stores._flock import chunk_lock
 from seamless_sdk.stores._integrity import DamagedChunk
+from seamless_sdk.stores._window import check_ranges, check_rows_covered, check_write, inside
 from seamless_sdk.stores.base import WindowWrite
 
 __all__ = ["DamagedChunk", "LocalStore"]
 
-_NS = 1_000_000_000
 
 
 class LocalStore:
@@ -213,9 +214,9 @@ class LocalStore:
                             raise StoreCorruptedError(
                                 node_id, iv.name, cs, f"the row counts sum to {total!r}"
                             )
-                        builder = FrameBuilder(total, start * _NS, end * _NS)
+                        builder = FrameBuilder(total, start * NS, end * NS)
                     try:
-                        builder.add(blob, nrows, cs * _NS, window_next(cs, unit) * _NS)
+                        builder.add(blob, nrows, cs * NS, window_next(cs, unit) * NS)
                     except StoreError as exc:
                         reason = str(exc).removeprefix("chunk: ")
                         raise StoreCorruptedError(node_id, iv.name, cs, reason) from exc
@@ -280,18 +281,18 @@ class LocalStore:
         """Apply several window writes in one ``BEGIN IMMEDIATE`` transaction: all
         of them or none. Each item means what the same ``write`` means, in order;
         every item is checked before the transaction starts."""
-        checked = [_check_write(w) for w in writes]
+        checked = [check_write(w) for w in writes]
         self._check_writable()
         if not checked:
             return
         conn = self._conn()
-        node_id, iv = checked[0][0], checked[0][1]
+        node_id, iv = checked[0].node_id, checked[0].iv
         try:
             with _sqlite.immediate(conn):
                 for node_id, iv, start, end, cover, cols in checked:
                     old = _sqlite.load_coverage(conn, node_id, iv.seconds)
                     new = old.union(cover)
-                    _check_rows_covered(cols.ts, new.clip(start, end))
+                    check_rows_covered(cols.ts, new.clip(start, end))
                     for ws, we in chunk_windows(iv, start, end):
                         self._replace_rows(conn, node_id, iv, ws, we, cols, old, new)
                     if new != old:
@@ -313,13 +314,13 @@ class LocalStore:
         # [ws, we) lies inside one chunk; keep that chunk's rows outside it.
         cs = chunk_of(iv, ws)
         ce = window_next(cs, iv.chunk_unit)
-        lo, hi = np.searchsorted(cols.ts, [ws * _NS, we * _NS])
+        lo, hi = np.searchsorted(cols.ts, [ws * NS, we * NS])
         rows = cols.take(slice(lo, hi))
         if ws != cs or we != ce:
             # Verified: a damaged chunk is never re-stored under a fresh checksum.
             kept = load_chunk(conn, node_id, iv, cs)
             if kept is not None:
-                a, b = np.searchsorted(kept.ts, [ws * _NS, we * _NS])
+                a, b = np.searchsorted(kept.ts, [ws * NS, we * NS])
                 rows = Columns.concat([kept.take(slice(0, a)), rows, kept.take(slice(b, None))])
             elif old.clip(cs, ce).subtract(RangeSet.span(ws, we)):
                 # Coverage vouches for bars outside [ws, we) that are gone: writing
@@ -334,7 +335,7 @@ class LocalStore:
         iv = parse_interval(interval)
         if not isinstance(ranges, RangeSet):
             raise InvalidRequestError("ranges", f"expected a RangeSet, got {type(ranges).__name__}")
-        _check_aligned(iv, ranges, "ranges")
+        check_ranges(iv, ranges, "ranges")
         if not ranges:
             return
         check_time(ranges.start, "ranges")  # type: ignore[arg-type]
@@ -359,7 +360,7 @@ class LocalStore:
                     elif drop:
                         rows = load_chunk(conn, node_id, iv, cs)
                         if rows is not None:
-                            kept = rows.take(~_inside(rows.ts, drop))
+                            kept = rows.take(~inside(rows.ts, drop))
                             put_chunk(conn, node_id, iv, cs, kept, covered=True)
                 if new != old:
                     _sqlite.save_coverage(conn, node_id, iv.seconds, iv.name, old, new)
@@ -463,54 +464,3 @@ def _sqlite_error(
     if _sqlite.is_corruption(exc):
         return StoreCorruptedError(node_id, None if iv is None else iv.name, None, f"SQLite: {exc}")
     return StoreError(f"{what} failed: {exc}")
-
-
-def _check_write(w: WindowWrite) -> tuple[str, Interval, int, int, RangeSet, Columns]:
-    """One write's arguments checked (before any SQL) and normalised."""
-    if not isinstance(w, WindowWrite):
-        raise InvalidRequestError("writes", f"expected WindowWrite items, got {type(w).__name__}")
-    node_id = validate_node_id(w.node_id)
-    iv = parse_interval(w.interval)
-    start, end = _check_bounds(iv, w.start, w.end)
-    cover = RangeSet.span(start, end) if w.covered is None else w.covered
-    if not isinstance(cover, RangeSet):
-        raise InvalidRequestError("covered", f"expected a RangeSet, got {type(cover).__name__}")
-    if cover.start is not None and (cover.start < start or cover.end > end):  # type: ignore[operator]
-        raise InvalidRequestError("covered", f"{cover} is not inside [{start}, {end})")
-    _check_aligned(iv, cover, "covered")
-    return node_id, iv, start, end, cover, columns_from_frame(w.frame, iv.seconds, start, end)
-
-
-def _check_bounds(iv: Interval, start: int, end: int) -> tuple[int, int]:
-    for field, value in (("start", start), ("end", end)):
-        if isinstance(value, bool) or not isinstance(value, int | np.integer):
-            raise InvalidRequestError(field, f"{value!r} is not an int of epoch seconds")
-        check_time(int(value), field)
-        if value % iv.seconds:
-            raise InvalidRequestError(field, f"{value} is not aligned to the {iv.name} interval")
-    if start > end:
-        raise InvalidRequestError("end", f"{end} is before start {start}")
-    return int(start), int(end)
-
-
-def _check_aligned(iv: Interval, ranges: RangeSet, field: str) -> None:
-    for s, e in ranges:
-        if s % iv.seconds or e % iv.seconds:
-            raise InvalidRequestError(field, f"({s}, {e}) is not aligned to the {iv.name} interval")
-
-
-def _inside(ts_ns: np.ndarray, ranges: RangeSet) -> np.ndarray:
-    """Boolean mask of the sorted ``ts_ns`` that fall in ``ranges``."""
-    mask = np.zeros(len(ts_ns), dtype=bool)
-    for s, e in ranges:
-        lo, hi = np.searchsorted(ts_ns, [s * _NS, e * _NS])
-        mask[lo:hi] = True
-    return mask
-
-
-def _check_rows_covered(ts_ns: np.ndarray, coverage: RangeSet) -> None:
-    if len(ts_ns) and not _inside(ts_ns, coverage).all():
-        raise StoreError(
-            "frame: some rows would be stored outside coverage (a reader must never see a "
-            "bar that coverage does not vouch for); nothing was written"
-        )

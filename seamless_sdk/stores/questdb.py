@@ -71,6 +71,7 @@ from seamless_sdk.stores._questdb_ilp import (
 )
 from seamless_sdk.stores._questdb_pg import PgConnection
 from seamless_sdk.stores._questdb_plan import SeriesPlan, check_write, coverage_rows, plan_series
+from seamless_sdk.stores._window import CheckedWrite
 from seamless_sdk.stores.base import WindowWrite
 
 __all__ = ["QuestDBStore"]
@@ -471,7 +472,7 @@ def _span(node_id: str, s: int, e: int) -> tuple[str, Any, Any]:
 
 
 def _group(
-    checked: Sequence[tuple[str, Interval, int, int, RangeSet, Columns]],
+    checked: Sequence[CheckedWrite],
 ) -> dict[tuple[str, Interval], list[tuple[int, int, RangeSet, Columns]]]:
     """Writes per series, in the order given."""
     out: dict[tuple[str, Interval], list[tuple[int, int, RangeSet, Columns]]] = {}
