@@ -21,6 +21,9 @@ reader of the docs (and a test that sets it) has one list to check.
 ``SEAMLESS_KILL_SWITCH_FILE``      a file naming switches to turn on, one a line,
                                    re-read within a second of a change: the way to
                                    flip them in processes already running
+``SEAMLESS_AUDIT_LOG``             the audit log of configuration changes
+                                   (default: ``var/audit.jsonl``)
+``SEAMLESS_ACTOR``                 who audit entries name (default: the OS user)
 =================================  ===============================================
 
 Empty values count as unset: ``SEAMLESS_STORE= seamless read ...`` must not
@@ -54,6 +57,11 @@ FORCE_FAIL_FAST_ENV = "FORCE_FAIL_FAST"
 KILL_SWITCH_FILE_ENV = "SEAMLESS_KILL_SWITCH_FILE"
 """A file whose lines name kill switches to turn on (see ``seamless_sdk.killswitch``)."""
 
+AUDIT_LOG_ENV = "SEAMLESS_AUDIT_LOG"
+"""Names the JSON-lines audit log of configuration changes (``seamless_sdk.audit``)."""
+ACTOR_ENV = "SEAMLESS_ACTOR"
+"""Who audit entries name as the actor, over the operating-system user."""
+
 ALL_VARIABLES: tuple[str, ...] = (
     CONFIG_ENV,
     STORE_ENV,
@@ -63,6 +71,8 @@ ALL_VARIABLES: tuple[str, ...] = (
     DISABLE_BACKFILL_ENV,
     FORCE_FAIL_FAST_ENV,
     KILL_SWITCH_FILE_ENV,
+    AUDIT_LOG_ENV,
+    ACTOR_ENV,
 )
 """Every variable read here, for docs and ``seamless doctor``-style listings."""
 
@@ -148,3 +158,14 @@ def kill_switch_file_text() -> str | None:
     """``$SEAMLESS_KILL_SWITCH_FILE`` exactly as set: a cheap per-request check of
     whether it changed (``kill_switch_file`` builds the path)."""
     return os.environ.get(KILL_SWITCH_FILE_ENV)
+
+
+def audit_log_file() -> Path | None:
+    """``$SEAMLESS_AUDIT_LOG`` as a path, or ``None`` when it is unset."""
+    value = _get(AUDIT_LOG_ENV)
+    return Path(value).expanduser() if value else None
+
+
+def audit_actor() -> str | None:
+    """``$SEAMLESS_ACTOR`` as given, or ``None`` when it is unset."""
+    return _get(ACTOR_ENV)
