@@ -13,7 +13,7 @@ from typing import Any
 
 import dagster as dg
 
-from tests.integration.dagster.support import graphql
+from tests.integration.dagster.processes import graphql
 
 CHECK_GRID = """
 query CheckGrid($key: AssetKeyInput!) {
