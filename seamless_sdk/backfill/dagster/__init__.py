@@ -26,7 +26,8 @@ Request row states::
 
 The package is split by concern: ``partition_key`` (``PartitionKey``, the one
 place partition keys are built and read), ``names`` (asset, job and tag names),
-``requests`` (the request table), ``backfiller`` (``DagsterBackfiller``),
+``requests`` (the request table; ``requests_pg`` the same on the coordinator's
+PostgreSQL, shared by every host), ``backfiller`` (``DagsterBackfiller``),
 ``instance`` (instance helpers).
 """
 
@@ -68,6 +69,11 @@ from seamless_sdk.backfill.dagster.requests import (
     RequestTable,
     Submission,
 )
+from seamless_sdk.backfill.dagster.requests_pg import (
+    AnyRequestTable,
+    PostgresRequestTable,
+    open_request_table,
+)
 
 __all__ = [
     "ASSET_PREFIX",
@@ -81,9 +87,11 @@ __all__ = [
     "REQUEST_TAG",
     "SOURCE_TAG",
     "WINDOW_DIMENSION",
+    "AnyRequestTable",
     "BackfillRequest",
     "DagsterBackfiller",
     "PartitionKey",
+    "PostgresRequestTable",
     "RequestState",
     "RequestTable",
     "Submission",
@@ -91,6 +99,7 @@ __all__ = [
     "asset_name",
     "in_flight_runs",
     "job_name",
+    "open_request_table",
     "partition_tag_value",
     "partition_windows_touching",
     "register_nodes",

@@ -14,7 +14,8 @@ from seamless_sdk.backfill.dagster.instance import (
     run_tags_for_request,
 )
 from seamless_sdk.backfill.dagster.names import job_name, partition_windows_touching
-from seamless_sdk.backfill.dagster.requests import BackfillRequest, RequestState, RequestTable
+from seamless_sdk.backfill.dagster.requests import BackfillRequest, RequestState
+from seamless_sdk.backfill.dagster.requests_pg import open_request_table
 from seamless_sdk.backfill.policy import FillPolicy
 from seamless_sdk.errors import InvalidRequestError, StoreError
 from seamless_sdk.intervals import Interval, parse_interval
@@ -24,6 +25,8 @@ from seamless_sdk.request import validate_node_id
 if TYPE_CHECKING:
     from dagster import DagsterInstance
 
+    from seamless_sdk.coordination.postgres import PostgresCoordinator
+
 SubmitMode = Literal["sensor", "graphql"]
 
 
@@ -31,12 +34,15 @@ class DagsterBackfiller:
     """A ``DetachedBackfiller`` whose fills are Dagster partition runs.
 
     ``requests_path`` is the request table (``requests_path_for(store path)``
-    unless configured otherwise). With an ``instance`` (a ``DagsterInstance``)
-    the backfiller also registers unknown nodes as dynamic partitions and joins
-    runs already in flight for a window instead of asking again. ``submit``
-    chooses who starts runs: ``"sensor"`` (the code location's request sensor,
-    the default) or ``"graphql"`` (this process, through the webserver at
-    ``graphql_url``, e.g. ``http://localhost:3000``).
+    unless configured otherwise); with a ``coordinator`` (``PostgresCoordinator``)
+    the table lives in the coordinator's database instead, shared by every
+    host (``requests_path`` is then ignored and may be None). With an
+    ``instance`` (a ``DagsterInstance``) the backfiller also registers unknown
+    nodes as dynamic partitions and joins runs already in flight for a window
+    instead of asking again. ``submit`` chooses who starts runs: ``"sensor"``
+    (the code location's request sensor, the default) or ``"graphql"`` (this
+    process, through the webserver at ``graphql_url``, e.g.
+    ``http://localhost:3000``).
 
     >>> # provider = SeamlessDataProvider(store, fetcher,
     >>> #     backfiller=DagsterBackfiller(requests_path_for("var/seamless.sqlite"),
@@ -45,8 +51,9 @@ class DagsterBackfiller:
 
     def __init__(
         self,
-        requests_path: str | Path,
+        requests_path: str | Path | None = None,
         *,
+        coordinator: PostgresCoordinator | None = None,
         instance: DagsterInstance | None = None,
         submit: SubmitMode = "sensor",
         graphql_url: str | None = None,
@@ -57,7 +64,9 @@ class DagsterBackfiller:
             raise InvalidRequestError("submit", f"{submit!r} is not 'sensor' or 'graphql'")
         if submit == "graphql" and not graphql_url:
             raise InvalidRequestError("graphql_url", "is required when submit='graphql'")
-        self.table = RequestTable(requests_path)
+        self.table = open_request_table(
+            requests_path, dsn=coordinator.dsn if coordinator is not None else None
+        )
         self.instance = instance
         self.submit = submit
         self.graphql_url = graphql_url

@@ -223,6 +223,7 @@ class RequestTable:
         return [_row(r) for r in rows]
 
     def get(self, request_id: int) -> BackfillRequest | None:
+        """The row ``request_id``, or None."""
         with self._lock:
             row = self._conn.execute(
                 f"SELECT {_COLUMNS} FROM backfill_requests WHERE id = ?", (request_id,)
@@ -240,11 +241,13 @@ class RequestTable:
         return cur.rowcount == 1
 
     def close(self) -> None:
+        """Close the connection; the file stays."""
         with self._lock:
             self._conn.close()
 
 
 def _row(row: Sequence[Any]) -> BackfillRequest:
+    """A row of ``_COLUMNS`` (either back-end's) as a BackfillRequest."""
     *fields, stored_policy = row
     return BackfillRequest(*fields, policy=_policy(stored_policy))
 
