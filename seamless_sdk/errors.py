@@ -26,6 +26,9 @@ The tree::
     │                                  (``.path``, ``.problem``); retrying does not help
     ├── ReadManyError                  some nodes of a ``read_many`` failed (``.results``,
     │                                  ``.errors``)
+    ├── ChangeRefusedError             a data or schema change was refused: a failed canary
+    │                                  without ``--force``, a stale plan, no approval
+    │                                  (``.reason``)
     └── ProviderClosedError(RuntimeError) a closed provider was used
 """
 
@@ -217,3 +220,14 @@ class BackfillDeferredError(FetchError):
         self.retry_at = retry_at
         when = f" until {retry_at:.3f}" if retry_at is not None else ""
         super().__init__(f"{key}: backfill deferred ({reason}{when})", 0)
+
+
+class ChangeRefusedError(SeamlessError):
+    """A change of stored data or of the schema bundle was refused, and nothing
+    changed: promoting a failed canary without ``force``, applying a plan made
+    against another bundle (``reason="stale"``), or without the approval the
+    configuration requires (``reason="approval"``). ``reason`` is a short code."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        self.reason = reason
+        super().__init__(message)

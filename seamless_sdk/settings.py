@@ -24,6 +24,11 @@ reader of the docs (and a test that sets it) has one list to check.
 ``SEAMLESS_AUDIT_LOG``             the audit log of configuration changes
                                    (default: ``var/audit.jsonl``)
 ``SEAMLESS_ACTOR``                 who audit entries name (default: the OS user)
+``SEAMLESS_CHANGES_CONFIG``        canary tolerances/thresholds and the approval rule of
+                                   ``seamless schemas apply`` (``seamless_sdk.changes``)
+``SEAMLESS_APPROVAL_SECRET``       the secret approval tokens of schema plans are
+                                   signed with (HMAC-SHA256)
+``SEAMLESS_APPROVAL_TOKEN``        an approval token for the plan being applied
 =================================  ===============================================
 
 Empty values count as unset: ``SEAMLESS_STORE= seamless read ...`` must not
@@ -62,6 +67,13 @@ AUDIT_LOG_ENV = "SEAMLESS_AUDIT_LOG"
 ACTOR_ENV = "SEAMLESS_ACTOR"
 """Who audit entries name as the actor, over the operating-system user."""
 
+CHANGES_CONFIG_ENV = "SEAMLESS_CHANGES_CONFIG"
+"""Names the YAML file of canary, reprocess and schema-change settings."""
+APPROVAL_SECRET_ENV = "SEAMLESS_APPROVAL_SECRET"
+"""The shared secret that signs schema-plan approval tokens."""
+APPROVAL_TOKEN_ENV = "SEAMLESS_APPROVAL_TOKEN"
+"""An approval token (hex HMAC of a plan's fingerprints) for ``seamless schemas apply``."""
+
 ALL_VARIABLES: tuple[str, ...] = (
     CONFIG_ENV,
     STORE_ENV,
@@ -73,6 +85,9 @@ ALL_VARIABLES: tuple[str, ...] = (
     KILL_SWITCH_FILE_ENV,
     AUDIT_LOG_ENV,
     ACTOR_ENV,
+    CHANGES_CONFIG_ENV,
+    APPROVAL_SECRET_ENV,
+    APPROVAL_TOKEN_ENV,
 )
 """Every variable read here, for docs and ``seamless doctor``-style listings."""
 
@@ -169,3 +184,19 @@ def audit_log_file() -> Path | None:
 def audit_actor() -> str | None:
     """``$SEAMLESS_ACTOR`` as given, or ``None`` when it is unset."""
     return _get(ACTOR_ENV)
+
+
+def changes_config_file() -> Path | None:
+    """``$SEAMLESS_CHANGES_CONFIG`` as a path, or ``None`` when it is unset."""
+    value = _get(CHANGES_CONFIG_ENV)
+    return Path(value).expanduser() if value else None
+
+
+def approval_secret() -> str | None:
+    """``$SEAMLESS_APPROVAL_SECRET``, or ``None`` when it is unset."""
+    return _get(APPROVAL_SECRET_ENV)
+
+
+def approval_token() -> str | None:
+    """``$SEAMLESS_APPROVAL_TOKEN``, or ``None`` when it is unset."""
+    return _get(APPROVAL_TOKEN_ENV)
