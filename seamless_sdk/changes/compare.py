@@ -102,22 +102,28 @@ def compare_frames(
     only_main = np.setdiff1d(mt, st, assume_unique=True)
     only_shadow = np.setdiff1d(st, mt, assume_unique=True)
     bad = np.zeros(len(common), dtype=bool)
-    per_column: dict[str, np.ndarray] = {}
+    columns: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
     for column in VALUE_COLUMNS:
         rule = tol.get(column) or tol.get("default") or Tolerance()
         a = main[column].to_numpy(np.float64)[mi]
         b = shadow[column].to_numpy(np.float64)[si]
         off = ~within(a, b, rule)
-        per_column[column] = off
+        columns[column] = (off, a, b)
         bad |= off
-    differing = []
-    for j in np.flatnonzero(bad):
-        values = {
-            c: (float(main[c].iat[mi[j]]), float(shadow[c].iat[si[j]]))
-            for c in VALUE_COLUMNS
-            if per_column[c][j]
-        }
-        differing.append(BarDifference(int(common[j]), values))
+    rows = np.flatnonzero(bad)
+    # Plain Python lists per column: building one small dict per differing bar
+    # from numpy scalars is ten times slower.
+    picked = {
+        c: (off[rows].tolist(), a[rows].tolist(), b[rows].tolist())
+        for c, (off, a, b) in columns.items()
+    }
+    differing = [
+        BarDifference(
+            ts,
+            {c: (pa[i], pb[i]) for c, (offs, pa, pb) in picked.items() if offs[i]},
+        )
+        for i, ts in enumerate(common[rows].tolist())
+    ]
     return FrameComparison(
         main_rows=len(main),
         shadow_rows=len(shadow),

@@ -18,8 +18,10 @@ fsynced per step: ``committing`` with the new fingerprint before the copy,
 then ``done``. Killed anywhere and run again with the same arguments, it
 skips the partitions already ``done``; one killed between ``committing`` and
 ``done`` is filled again, found equal to the main store, and its change is
-still reported, so Dagster never misses a new data version. Running it again
-after it finished does nothing (idempotent).
+still reported, so Dagster never misses a new data version. A run that
+finishes renames the file to ``finished-<ns>.jsonl``, so the next request
+(after the next fix) fills everything again; with the same fetcher that
+finds every fingerprint equal and writes nothing (idempotent).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,6 +133,10 @@ def reprocess(
                 progress(item)
     finally:
         scratch.close()
+    # Finished: the next run (after the next fetcher fix) starts over rather than
+    # finding every partition done. The log is kept, named by when it finished.
+    if log.path.exists():
+        log.path.rename(log.path.with_name(f"finished-{time.time_ns()}.jsonl"))
     return out
 
 
