@@ -16,6 +16,7 @@ import dagster as dg
 from pydantic import PrivateAttr
 
 from seamless_assets.config import DEFAULT_CALENDAR, SeamlessConfig
+from seamless_assets.run_metrics import RunMetrics
 from seamless_assets.sessions import in_sessions
 from seamless_sdk.backfill.dagster import RequestTable
 from seamless_sdk.backfill.policy import FillPolicy
@@ -42,8 +43,11 @@ class SeamlessResource(dg.ConfigurableResource):
     strict: bool = False
     tail_record_every_s: int = 900
     calendars: dict[str, str] = {}  # noqa: RUF012  (pydantic copies field defaults)
+    metrics_dir: str = ""  # empty: runs record no metrics (seamless_assets.run_metrics)
+    metrics_flush_s: float = 5.0
 
     _fetcher: Any = PrivateAttr(default=None)
+    _run_metrics: RunMetrics | None = PrivateAttr(default=None)
 
     @classmethod
     def from_config(cls, config: SeamlessConfig) -> SeamlessResource:
@@ -72,7 +76,24 @@ class SeamlessResource(dg.ConfigurableResource):
             strict=config.backfill.strict,
             tail_record_every_s=config.sensors.tail_record_every_s,
             calendars=config.calendars,
+            metrics_dir=config.metrics.multiprocess_dir or "",
+            metrics_flush_s=config.metrics.flush_s,
         )
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        """In a run (not a sensor tick), start recording its metrics when
+        ``metrics.multiprocess_dir`` is configured."""
+        self._run_metrics = RunMetrics.for_run(self.metrics_dir, context.run, self.metrics_flush_s)
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        """Write the run's metrics a last time (also when the run failed)."""
+        if self._run_metrics is not None:
+            self._run_metrics.close()
+            self._run_metrics = None
+
+    def run_metrics(self) -> RunMetrics | None:
+        """The metrics this run records its fills on, if any."""
+        return self._run_metrics
 
     @contextmanager
     def open_store(self) -> Iterator[LocalStore]:

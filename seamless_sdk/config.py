@@ -131,6 +131,27 @@ class SensorSettings(YamlModel):
     often; in between it only writes the new bars. 0 records every tail run."""
 
 
+class MetricsSettings(YamlModel):
+    """Where Dagster runs leave their metrics for a scrape (docs/operations.md).
+
+    ``multiprocess_dir``: every run of the code location records its backfill
+    metrics into this directory (prometheus_client's multiprocess file format),
+    and one long-lived ``seamless metrics serve --multiprocess-dir DIR`` serves
+    them after the runs have ended; unset, runs record no metrics.
+    ``flush_s``: how often a running run writes what it recorded so far.
+    """
+
+    multiprocess_dir: str | None = None
+    flush_s: Annotated[float, Field(gt=0, le=3600)] = 5.0
+
+    @field_validator("multiprocess_dir")
+    @classmethod
+    def _not_empty(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("an empty path")
+        return value
+
+
 def _epoch(value: Any) -> Any:
     # YAML reads an unquoted 2024-01-01 as a date: midnight UTC of it.
     if isinstance(value, date) and not isinstance(value, datetime):
@@ -164,6 +185,7 @@ class ConfigFile(YamlModel):
     nodes: list[Annotated[NodeConfig, BeforeValidator(_node_entry)]] = Field(default_factory=list)
     backfill: BackfillSettings = Field(default_factory=BackfillSettings)
     sensors: SensorSettings = Field(default_factory=SensorSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 
     @field_validator("store", "requests", "reports")
     @classmethod
@@ -200,6 +222,8 @@ class SeamlessConfig:
     nodes: tuple[NodeConfig, ...] = ()
     backfill: BackfillSettings = field(default_factory=BackfillSettings)
     sensors: SensorSettings = field(default_factory=SensorSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    """``multiprocess_dir`` is absolute here (relative to the file, like every path)."""
     source: Path | None = None
     """The file this came from (``None`` when built from a mapping)."""
 
@@ -297,8 +321,16 @@ def parse_config(
         nodes=tuple(file.nodes),
         backfill=file.backfill,
         sensors=file.sensors,
+        metrics=_metrics(file.metrics, base),
         source=source,
     )
+
+
+def _metrics(metrics: MetricsSettings, base: Path) -> MetricsSettings:
+    if metrics.multiprocess_dir is None:
+        return metrics
+    folder = str(_path(metrics.multiprocess_dir, base))
+    return metrics.model_copy(update={"multiprocess_dir": folder})
 
 
 def _path(value: str | os.PathLike[str], base: Path) -> Path:

@@ -25,11 +25,13 @@ import pandas as pd
 
 from seamless_assets.metadata import data_version_tags, fill_metadata
 from seamless_assets.resources import SeamlessResource
+from seamless_assets.run_metrics import record_partition
 from seamless_sdk.backfill.dagster import PartitionKey
 from seamless_sdk.backfill.fill import FillResult, fill_window
 from seamless_sdk.backfill.policy import FillPolicy
 from seamless_sdk.conformance import ConformanceReport, write_report
 from seamless_sdk.errors import ConformanceError, FetchError
+from seamless_sdk.metrics import Metrics
 from seamless_sdk.ranges import RangeSet
 from seamless_sdk.stores.base import BarStore
 
@@ -80,7 +82,14 @@ def fill_partitions(
     workers = max(1, seamless.fetch_concurrency)
 
     def run(key: PartitionKey) -> Filled | Unrecorded | FetchError:
-        return _fill_or_error(seamless, store, key, policy, now, str(key) not in unrecorded)
+        record = str(key) not in unrecorded
+        return record_partition(
+            seamless.run_metrics(),
+            key.node_id,
+            key.interval.name,
+            lambda metrics: _fill_or_error(seamless, store, key, policy, now, record, metrics),
+            ok=_succeeded,
+        )
 
     if workers == 1 or len(keys) == 1:
         for key in keys:
@@ -121,6 +130,13 @@ def materialization(asset_key: dg.AssetKey, filled: Filled) -> dg.AssetMateriali
     )
 
 
+def _succeeded(outcome: Filled | Unrecorded | FetchError) -> bool:
+    # A fetch that failed every attempt, or bars that did not conform: a failed job.
+    return not isinstance(outcome, FetchError) and not (
+        isinstance(outcome, Filled) and outcome.result is None
+    )
+
+
 def _fill_or_error(
     seamless: SeamlessResource,
     store: BarStore,
@@ -128,6 +144,7 @@ def _fill_or_error(
     policy: FillPolicy,
     now: float | None,
     record: bool,
+    metrics: Metrics | None = None,
 ) -> Filled | Unrecorded | FetchError:
     try:
         if not record:
@@ -136,11 +153,12 @@ def _fill_or_error(
                 result = fill_window(
                     store, seamless.get_fetcher(), node_id, interval, start, end,
                     now=now, policy=policy, request_id=str(key), fingerprint=False,
+                    metrics=metrics,
                 )  # fmt: skip
                 return Unrecorded(key, result.rows)
             except ConformanceError:
                 pass  # bad bars are always recorded: fill again below, with checks
-        return _fill(seamless, store, key, policy, now)
+        return _fill(seamless, store, key, policy, now, metrics)
     except FetchError as err:
         return err
 
@@ -151,13 +169,14 @@ def _fill(
     key: PartitionKey,
     policy: FillPolicy,
     now: float | None,
+    metrics: Metrics | None = None,
 ) -> Filled:
     node_id, interval, (start, end) = key.node_id, key.interval, key.window
     result: FillResult | None
     try:
         result = fill_window(
             store, seamless.get_fetcher(), node_id, interval, start, end,
-            now=now, policy=policy, request_id=str(key),
+            now=now, policy=policy, request_id=str(key), metrics=metrics,
         )  # fmt: skip
         report = result.report
     except ConformanceError as err:
