@@ -51,6 +51,8 @@ class ReadState:
     notes: list[str]
     edge: int
     policy: FillPolicy
+    trace_id: str | None = None
+    """The read's OpenTelemetry trace (``None`` when tracing is off)."""
 
     def event(
         self, name: str, *, start: int | None = None, end: int | None = None, **fields: Any
@@ -116,6 +118,7 @@ def finish(
         interval=r.interval.name,
         start=r.start,
         end=r.end,
+        trace_id=st.trace_id,
     )
     _observe(metrics, st, meta, total_ms)
     return HistoryResult(df, meta)
@@ -174,6 +177,8 @@ def _observe(m: Metrics, st: ReadState, meta: HistoryMeta, total_ms: float) -> N
             missing=meta.missing,
             total_ms=round(total_ms, 3),
             violation=meta.sla_report.violation,
+            source=",".join(str(s) for s in meta.source_contributions) or None,
+            wait_ms=st.deadline.elapsed_ms.get("backfill"),
         )
 
 

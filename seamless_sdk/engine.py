@@ -21,7 +21,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from seamless_sdk import events, killswitch
+from seamless_sdk import events, killswitch, tracing
 from seamless_sdk.answer import ReadState, finish, sla_report
 from seamless_sdk.backfill.base import DetachedBackfiller
 from seamless_sdk.backfill.fill import call_fetcher
@@ -55,6 +55,7 @@ ASSEMBLY_S_PER_ROW = 0.5e-6
 back and build a partial answer (measured 0.4-0.7 µs a bar on two busy cores),
 so a read that stops waiting still answers by its deadline. AUTO_BACKFILL keeps
 nothing back: it raises rather than answer partially."""
+_SOURCE_PHASES = frozenset({"storage", "backfill", "live"})
 WAIT_SLICE_S = 0.05
 """A bounded wait re-checks that reserve this often as the fill commits bars."""
 
@@ -109,10 +110,23 @@ class ReadEngine:
         strategy, switch = killswitch.effective_strategy(options.strategy)
         if switch is not None:
             options = replace(options, strategy=strategy)
+        request_id = uuid.uuid4().hex
+        # The read's span (a no-op without a tracer provider); its context rides in
+        # the fill policy to every fill this read causes, on any thread or host.
+        span = tracing.start(
+            tracing.HISTORY_READ,
+            request_id=request_id,
+            node_id=request.node_id,
+            interval=request.interval,
+            start=request.start,
+            end=request.end,
+            strategy=options.strategy,
+            strict=options.strict,
+        )
         st = ReadState(
             request=request,
             options=options,
-            request_id=uuid.uuid4().hex,
+            request_id=request_id,
             deadline=deadline,
             remaining=RangeSet.span(request.start, request.end),
             pieces=[],
@@ -121,8 +135,21 @@ class ReadEngine:
             backfill=BackfillReport(),
             notes=[],
             edge=request.interval.now_edge(self.parts.clock()),
-            policy=FillPolicy.from_read(options.sla, options.partial_ok),
+            policy=FillPolicy.from_read(
+                options.sla, options.partial_ok, trace_context=span.context
+            ),
+            trace_id=span.trace_id,
         )
+        walk = self._walk(st, switch, make_frame if want_frame else None)
+        if span.recording:
+            walk = tracing.steps(span, walk)
+        return (yield from walk)
+
+    def _walk(
+        self, st: ReadState, switch: str | None, make_frame: FrameMaker | None
+    ) -> Generator[Wait, set[Future[Any]], HistoryResult]:
+        """The read itself: the sources in priority order, then the answer."""
+        options, strategy = st.options, st.options.strategy
         if switch is not None:
             st.notes.append(f"{switch} is set: read as fail_fast, nothing is fetched")
             st.event(events.SLA_DOWNGRADE, reason=switch, strategy=strategy.value)
@@ -139,9 +166,7 @@ class ReadEngine:
                 yield from self._from_live(st)
         self._check_budget(st, "total")
         self._check_switched_off(st)
-        return finish(
-            st, self.parts.calendar, self.parts.metrics, make_frame if want_frame else None
-        )
+        return finish(st, self.parts.calendar, self.parts.metrics, make_frame)
 
     # -- sources ---------------------------------------------------------------
     def _from_cache(self, st: ReadState) -> None:
@@ -161,8 +186,18 @@ class ReadEngine:
     def _from_storage(self, st: ReadState) -> None:
         t0 = time.perf_counter()
         r = st.request
-        coverage = self.parts.store.coverage(r.node_id, r.interval)
-        served = coverage.intersect(st.remaining)
+        with tracing.span(
+            tracing.COVERAGE_COMPUTE,
+            node_id=r.node_id,
+            interval=r.interval,
+            start=r.start,
+            end=r.end,
+        ) as span:
+            coverage = self.parts.store.coverage(r.node_id, r.interval)
+            served = coverage.intersect(st.remaining)
+            if span.recording:
+                left = st.remaining.subtract(served)
+                span.set(missing_count=left.total() // r.interval.seconds)
         if served:
             st.pieces.append((Source.STORAGE.value, self._read_store(st, coverage, served)))
             st.contributions[Source.STORAGE] = served
@@ -219,20 +254,32 @@ class ReadEngine:
                 f"gap [{s}, {e}) of {bars} bars exceeds max_sync_gap_bars="
                 f"{st.options.sla.max_sync_gap_bars}: detached, returned partial"
             )
-            st.event(events.SLA_DOWNGRADE, start=s, end=e, reason="sync_gap", bars=bars)
-        if split.detached:
-            ticket = self.parts.detached.request(
-                r.node_id, r.interval, split.detached, policy=st.policy
+            st.event(
+                events.SLA_DOWNGRADE,
+                start=s,
+                end=e,
+                reason="sync_gap",
+                bars=bars,
+                source="backfill",
             )
+        if split.detached:
+            with self._claim(st, split.detached, detached=True) as claim:
+                ticket = self.parts.detached.request(
+                    r.node_id, r.interval, split.detached, policy=st.policy
+                )
+                claim.set(joined=bool(ticket.attached), runs=len(ticket.run_ids))
             st.backfill = st.backfill.add(ticket, detached=split.detached)
         if split.sync:
             yield from self._fill_now(st, split.sync)
 
     def _fill_now(self, st: ReadState, ranges: RangeSet) -> Generator[Wait, set[Future[Any]], None]:
         r, parts = st.request, self.parts
-        ticket, job = parts.fills.submit(
-            r.node_id, r.interval, ranges, policy=st.policy, request_id=st.request_id, urgent=True
-        )
+        with self._claim(st, ranges, detached=False) as claim:
+            ticket, job = parts.fills.submit(
+                r.node_id, r.interval, ranges, policy=st.policy, request_id=st.request_id,
+                urgent=True,
+            )  # fmt: skip
+            claim.set(joined=bool(ticket.attached))
         finished, binding = yield from self._wait_for(st, job)
         if not finished:
             parts.fills.demote(job)
@@ -264,6 +311,23 @@ class ReadEngine:
                 f"{binding} budget ran out while filling {pending.to_list()}: returned partial, "
                 "the fill goes on in the background",
             )
+
+    def _claim(self, st: ReadState, ranges: RangeSet, *, detached: bool) -> Any:
+        """The ``backfill.claim`` span of handing ``ranges`` to a backfiller."""
+        r = st.request
+        backfiller = self.parts.detached if detached else self.parts.fills
+        return tracing.span(
+            tracing.BACKFILL_CLAIM,
+            request_id=st.request_id,
+            node_id=r.node_id,
+            interval=r.interval,
+            start=ranges.start,
+            end=ranges.end,
+            strategy=st.options.strategy,
+            missing_count=ranges.total() // r.interval.seconds,
+            detached=detached,
+            backfiller=type(backfiller).__name__,
+        )
 
     def _wait_for(
         self, st: ReadState, job: FillJob
@@ -335,7 +399,16 @@ class ReadEngine:
         elapsed = st.deadline.elapsed_for(budget)
         budget_ms = st.options.sla.budgets_ms().get(budget)
         self.parts.metrics.sla_violation(budget)
-        st.event(events.SLA, phase=budget, elapsed_ms=elapsed, budget_ms=budget_ms)
+        st.event(
+            events.SLA,
+            phase=budget,
+            elapsed_ms=elapsed,
+            budget_ms=budget_ms,
+            # The phase's source, and how long the read waited on it.
+            source=budget if budget in _SOURCE_PHASES else None,
+            wait_ms=st.deadline.elapsed_ms.get(budget),
+            error_kind="sla_exceeded",
+        )
         if st.options.strategy is Strategy.AUTO_BACKFILL:
             raise SeamlessSLAExceeded(budget, budget_ms, elapsed, report=sla_report(st, budget))
         st.deadline.violation = st.deadline.violation or budget
@@ -356,10 +429,16 @@ class ReadEngine:
             return
         start, end = wanted.start, wanted.end
         future: Future[Any] = Future()
+        parent = tracing.current_context()  # the thread starts with an empty context
 
         def run() -> None:
             try:
-                future.set_result(call_fetcher(live, r.node_id, r.interval, start, end))  # type: ignore[arg-type]
+                with tracing.span(
+                    tracing.DATASOURCE_READ, parent=parent, source="live", node_id=r.node_id,
+                    interval=r.interval, start=start, end=end, request_id=st.request_id,
+                ):  # fmt: skip
+                    frame = call_fetcher(live, r.node_id, r.interval, start, end)  # type: ignore[arg-type]
+                future.set_result(frame)
             except BaseException as exc:  # handed to the reader through the future
                 future.set_exception(exc)
 

@@ -11,8 +11,12 @@ handlers and tests read them without parsing the message.
 Values are made JSON-ready once, by ``seamless_sdk.jsonable`` (RangeSets become
 ``[[start, end], ...]``, enums their value, ``Interval`` its name, datetimes ISO
 strings, numpy scalars Python numbers, non-finite floats strings). Nothing is
-built when the logger is not enabled for the level, and the JSON text itself is
-only encoded when a handler formats the record.
+built when the logger is not enabled for the level (and no span is recording),
+and the JSON text itself is only encoded when a handler formats the record.
+
+With OpenTelemetry tracing on (``seamless_sdk.tracing``), an event emitted while
+a span is recording also carries ``trace_id`` and is added to that span as a
+span event, so a trace shows the SLA breaches and fill outcomes of its read.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import json
 import logging
 from typing import Any
 
+from seamless_sdk import tracing
 from seamless_sdk.jsonable import jsonable
 
 LOGGER_NAME = "seamless"
@@ -78,9 +83,12 @@ def emit(
 
     The message is ``{"event": event, "node_id": ..., "interval": ...,
     "start": ..., "end": ..., "request_id": ..., **fields}``; the same dict is
-    ``record.seamless``.
+    ``record.seamless``; with a span recording, also ``"trace_id"``, and the
+    span gets the event.
     """
-    if not logger.isEnabledFor(level):
+    logged = logger.isEnabledFor(level)
+    traced = tracing.current_span_recording()
+    if not (logged or traced):
         return
     payload: dict[str, Any] = {
         "event": event,
@@ -92,5 +100,11 @@ def emit(
     }
     for key, value in fields.items():
         payload[key] = jsonable(value)
+    if traced:
+        # Taken now, on the emitting thread: a queued handler formats it elsewhere.
+        payload["trace_id"] = tracing.current_trace_id()
+        tracing.add_event(event, payload)
+    if not logged:
+        return
     # stacklevel=2: the record names the caller of emit, not emit itself.
     logger.log(level, JsonMessage(payload), extra={"seamless": payload}, stacklevel=2)

@@ -26,6 +26,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from seamless_sdk import tracing
 from seamless_sdk.events import LOGGER_NAME
 
 STANDARD_FIELDS: tuple[str, ...] = (
@@ -53,13 +54,8 @@ _TEXT_KEYS = ("node_id", "interval", "start", "end", "request_id")
 
 def current_trace_id() -> str | None:
     """The current OpenTelemetry trace id as 32 hex digits, or ``None`` (no
-    ``opentelemetry-api`` installed, or no recording span)."""
-    try:
-        from opentelemetry import trace
-    except ImportError:
-        return None
-    context = trace.get_current_span().get_span_context()
-    return f"{context.trace_id:032x}" if context.is_valid else None
+    ``opentelemetry-api`` installed, or no span current)."""
+    return tracing.current_trace_id()
 
 
 def _fields(record: logging.LogRecord) -> dict[str, Any]:

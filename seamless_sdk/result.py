@@ -115,6 +115,9 @@ class HistoryMeta:
     interval: str = ""
     start: int = 0
     end: int = 0
+    trace_id: str | None = None
+    """The OpenTelemetry trace of the read (32 hex digits), whose ``history.read``
+    span has this ``request_id``; ``None`` when tracing is off."""
 
     @property
     def coverage_ranges(self) -> RangeSet:
@@ -151,6 +154,7 @@ class HistoryMeta:
             "conformance": jsonable(self.conformance),
             "backfill": self.backfill.to_dict(),
             "notes": list(self.notes),
+            "trace_id": self.trace_id,
         }
 
 

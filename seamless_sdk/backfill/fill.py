@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from seamless_sdk import events
+from seamless_sdk import events, tracing
 from seamless_sdk.backfill.policy import FillPolicy
 from seamless_sdk.bars import iso_utc
 from seamless_sdk.conformance import ConformanceReport, ConformanceResult, conform_bars
@@ -247,6 +247,7 @@ class _Reporter:
             start=start,
             end=end,
             request_id=self.request_id,
+            source="backfill",
             **fields,
         )
 
@@ -304,7 +305,13 @@ def _fetch(
             raise FetchError(f"fetch of [{iso_utc(start)}, {iso_utc(end)}) cancelled", attempt - 1)
         reporter.attempt(start, end, attempt)
         try:
-            return call_fetcher(fetcher, reporter.node_id, reporter.interval, start, end), attempt
+            with tracing.span(
+                tracing.DATASOURCE_READ, source="backfill", node_id=reporter.node_id,
+                interval=reporter.interval, start=start, end=end, attempt=attempt,
+                request_id=reporter.request_id or None,
+            ):  # fmt: skip
+                frame = call_fetcher(fetcher, reporter.node_id, reporter.interval, start, end)
+            return frame, attempt
         except Exception as exc:  # a fetcher may raise anything; it is retried, then surfaced
             last = exc
             if attempt == policy.max_attempts:

@@ -34,7 +34,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from seamless_sdk import killswitch
+from seamless_sdk import killswitch, tracing
 from seamless_sdk.backfill.base import BackfillTicket
 from seamless_sdk.backfill.fill import FillResult, fill_window
 from seamless_sdk.backfill.policy import FillPolicy
@@ -350,21 +350,36 @@ class FillExecutor:
     def _fill(self, job: FillJob, start: int, end: int) -> FillResult:
         if self._cancel.is_set():
             raise ProviderClosedError("closed before the fill started")
-        result = fill_window(
-            self._store,
-            self._fetcher,
-            job.node_id,
-            job.interval,
-            start,
-            end,
-            policy=job.policy,
-            metrics=self._metrics,
-            request_id=job.request_id,
-            cancel=self._cancel,
-            now=self._clock(),
-            fingerprint=False,
-            coordinator=self._coordinator,
-        )
+        # On this worker thread the read's span is not current: the job's policy
+        # carries its context, so the window's fill is still the read's child.
+        with tracing.span(
+            tracing.BACKFILL_RUN,
+            parent=job.policy.trace_context,
+            request_id=job.request_id or None,
+            node_id=job.node_id,
+            interval=job.interval,
+            start=start,
+            end=end,
+            source="backfill",
+            job_id=job.job_id,
+            urgent=job.urgent,
+        ) as span:
+            result = fill_window(
+                self._store,
+                self._fetcher,
+                job.node_id,
+                job.interval,
+                start,
+                end,
+                policy=job.policy,
+                metrics=self._metrics,
+                request_id=job.request_id,
+                cancel=self._cancel,
+                now=self._clock(),
+                fingerprint=False,
+                coordinator=self._coordinator,
+            )
+            span.set(rows=result.rows, skipped=result.skipped, attempts=result.attempts)
         if self._on_commit is not None and not result.skipped:
             self._on_commit(result)
         return result

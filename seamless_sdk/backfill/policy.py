@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
+from typing import Any
 
+from seamless_sdk import tracing
 from seamless_sdk.conformance.spec.flags import Flag
 from seamless_sdk.errors import InvalidRequestError
 from seamless_sdk.sla import (
@@ -56,6 +58,11 @@ class FillPolicy:
     retry_backoff_ms: float = DEFAULT_RETRY_BACKOFF_MS
     jitter_ratio: float = DEFAULT_JITTER_RATIO
     flags: int = int(Flag.BACKFILLED)
+    trace_context: Any = field(default=None, compare=False, repr=False)
+    """The OpenTelemetry context of the read that asked (``None`` untraced): the
+    fill's ``backfill.run`` spans are its children, and a Dagster run gets it as
+    ``seamless/traceparent`` tags. Not part of the policy's identity: reads with
+    different traces still share one fill."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.partial_ok, bool):
@@ -78,8 +85,11 @@ class FillPolicy:
             raise InvalidRequestError("flags", f"{self.flags!r} is not a flag bitset")
 
     @classmethod
-    def from_read(cls, sla: SLAPolicy, partial_ok: bool) -> FillPolicy:
-        """The policy of every fill a read with ``sla`` and ``partial_ok`` causes.
+    def from_read(
+        cls, sla: SLAPolicy, partial_ok: bool, *, trace_context: Any = None
+    ) -> FillPolicy:
+        """The policy of every fill a read with ``sla`` and ``partial_ok`` causes
+        (``trace_context``: the read's span, see :attr:`trace_context`).
 
         ``None`` in the SLA's retry fields means what ``SLAPolicy`` documents:
         one attempt, no backoff, no jitter.
@@ -89,6 +99,7 @@ class FillPolicy:
             max_attempts=1 if sla.max_attempts is None else int(sla.max_attempts),
             retry_backoff_ms=0.0 if sla.retry_backoff_ms is None else float(sla.retry_backoff_ms),
             jitter_ratio=0.0 if sla.jitter_ratio is None else float(sla.jitter_ratio),
+            trace_context=trace_context,
         )
 
     def delay_s(self, failed_attempt: int, rng: random.Random | None = None) -> float:
@@ -98,8 +109,10 @@ class FillPolicy:
         return (base + jitter) / 1000.0
 
     def to_tags(self) -> dict[str, str]:
-        """The policy as Dagster run tags (strings), read back by :meth:`from_tags`."""
-        return {f"{TAG_PREFIX}{f.name}": _tag_value(getattr(self, f.name)) for f in fields(self)}
+        """The policy as Dagster run tags (strings), read back by :meth:`from_tags`;
+        a traced read's context rides along as ``seamless/traceparent``."""
+        tags = {f"{TAG_PREFIX}{f.name}": _tag_value(getattr(self, f.name)) for f in _fields()}
+        return {**tags, **tracing.to_tags(self.trace_context)}
 
     @classmethod
     def from_tags(cls, tags: Mapping[str, str], default: FillPolicy) -> FillPolicy:
@@ -108,7 +121,7 @@ class FillPolicy:
         A tag that does not parse raises ``InvalidRequestError`` naming it.
         """
         values: dict[str, object] = {}
-        for f in fields(cls):
+        for f in _fields():
             raw = tags.get(f"{TAG_PREFIX}{f.name}")
             if raw is None:
                 continue
@@ -117,7 +130,15 @@ class FillPolicy:
                 values[f.name] = _parse_tag(raw, kind)
             except ValueError as exc:
                 raise InvalidRequestError(f"{TAG_PREFIX}{f.name}", f"{raw!r}: {exc}") from None
-        return cls(**{f.name: values.get(f.name, getattr(default, f.name)) for f in fields(cls)})
+        return cls(
+            **{f.name: values.get(f.name, getattr(default, f.name)) for f in _fields()},
+            trace_context=tracing.from_tags(tags),
+        )
+
+
+def _fields() -> tuple[Any, ...]:
+    """The fields a policy's tags carry one by one (its trace context has its own)."""
+    return tuple(f for f in fields(FillPolicy) if f.name != "trace_context")
 
 
 def _tag_value(value: object) -> str:

@@ -33,6 +33,7 @@ import threading
 from collections.abc import Callable
 from typing import Protocol
 
+from seamless_sdk import tracing
 from seamless_sdk.coordination.base import ClaimRefused, Coordinator, JobKey, Lease
 from seamless_sdk.errors import BackfillDeferredError, CoordinatorError, FetchError, LeaseLostError
 from seamless_sdk.intervals import Interval
@@ -74,7 +75,12 @@ def fill_chunk(
         todo = store.coverage(node_id, interval).missing(start, end)
         if not todo:
             return
-        outcome = coordinator.claim(key, version, todo)
+        with tracing.span(
+            tracing.BACKFILL_CLAIM, node_id=node_id, interval=interval, start=start, end=end,
+            missing_count=todo.total() // interval.seconds, coordinator=type(coordinator).__name__,
+        ) as span:  # fmt: skip
+            outcome = coordinator.claim(key, version, todo)
+            span.set(claim=outcome.reason if isinstance(outcome, ClaimRefused) else "claimed")
         if isinstance(outcome, ClaimRefused):
             _on_refusal(coordinator, outcome, cancel)
             continue
@@ -90,7 +96,11 @@ def _on_refusal(
     coordinator: Coordinator, refused: ClaimRefused, cancel: threading.Event | None
 ) -> None:
     if refused.reason == "busy":
-        if not coordinator.wait(refused.key, cancel=cancel):
+        # Waiting out another holder's lease is this fill's lock wait.
+        with tracing.timed_lock("lease", key=str(refused.key)) as span:
+            waited = coordinator.wait(refused.key, cancel=cancel)
+            span.set(contended=True)
+        if not waited:
             raise FetchError(f"waiting for {refused.key} cancelled", 0)
     elif refused.reason != "stale":
         raise BackfillDeferredError(str(refused.key), refused.reason, refused.retry_at)

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from seamless_sdk import tracing
 from seamless_sdk.errors import StoreError
 from seamless_sdk.metrics import lock_contended
 
@@ -37,7 +38,10 @@ def chunk_lock(
     except OSError as exc:
         raise StoreError(f"cannot open the lock file for {node_id}: {exc}") from exc
     try:
-        _flock(fd, timeout, node_id, chunk_start)
+        with tracing.timed_lock(
+            "chunk", node_id=node_id, start=chunk_start, interval_s=interval_s, timeout_s=timeout
+        ) as span:
+            span.set(contended=_flock(fd, timeout, node_id, chunk_start))
         try:
             yield
         finally:
@@ -46,21 +50,22 @@ def chunk_lock(
         os.close(fd)
 
 
-def _flock(fd: int, timeout: float | None, node_id: str, cs: int) -> None:
+def _flock(fd: int, timeout: float | None, node_id: str, cs: int) -> bool:
+    """Take the lock; True when another holder made this wait (contention)."""
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return
+        return False
     except BlockingIOError:
         # Held by another fill: that is the contention seed 003 asks to count.
         lock_contended("chunk")
     if timeout is None:
         fcntl.flock(fd, fcntl.LOCK_EX)
-        return
+        return True
     deadline = time.monotonic() + timeout
     while True:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return
+            return True
         except BlockingIOError:
             if time.monotonic() >= deadline:
                 raise StoreError(
