@@ -11,6 +11,7 @@ import time
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from seamless_sdk.cli import schema_changes
 from seamless_sdk.cli.context import CliContext, time_arg
 from seamless_sdk.cli.tables import coverage_table, meta_table
 from seamless_sdk.intervals import DAY, parse_interval
@@ -170,3 +171,4 @@ def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPar
     check.add_argument("--baseline", help="the last release's schema directory to compare with")
     check.add_argument("--json", action="store_true", help="print the result as JSON")
     check.set_defaults(func=cmd_schemas_check)
+    schema_changes.register(schemas_sub, parents)  # plan, apply, approve
