@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from pandera.errors import SchemaError, SchemaErrors
 
-from seamless_sdk.bars import VALUE_DTYPE
+from seamless_sdk.bars import NS, VALUE_DTYPE
 from seamless_sdk.conformance.engine.report import MAX_FAILURE_CASES
 from seamless_sdk.conformance.spec.schema import OHLCV_INPUT, STORED_SCHEMA, InputSpec
 from seamless_sdk.jsonable import jsonable
@@ -89,6 +89,12 @@ def check_input(
         return SchemaOutcome(spec, None, errors, cases, dropped)
     dtypes = frame.dtypes
     coerced = [c for c in present if dtypes[c] != VALUE_DTYPE]
+    if not coerced and len(present) == len(checked) and "ts" in columns:
+        # Every column is there and every value column is float64 already: the
+        # input schema (``spec/schema.py``: presence, float64, nullable, no other
+        # check) holds by what was just checked, so pandera would only repeat it
+        # (~1.8 ms per 1,440 rows, a third of a fill's time).
+        return SchemaOutcome(spec, frame, [], [], dropped, [], optional)
     schema = spec.schema_for(coerce=bool(coerced), optional=optional)
     try:
         validated = schema.validate(frame, lazy=True)
@@ -144,12 +150,45 @@ def validate_stored(frame: pd.DataFrame) -> tuple[list[str], list[dict[str, Any]
 
     Returns ``(errors, failure_cases)``, both empty when the frame conforms;
     meant for asset checks and tests, which report rather than raise.
+
+    A frame that passes the store's own write check (``columns_from_frame``:
+    exact columns and dtypes, ``ts`` strictly ascending, every quality rule,
+    and here no NaN in any value column) keeps every rule of the schema, so
+    it is answered without pandera (~50 ms per month of 15m bars). Any other
+    frame is validated by pandera, which finds the failure cases.
     """
+    if _keeps_stored_rules(frame):
+        return [], []
     try:
         STORED_SCHEMA.validate(frame, lazy=True)
     except SchemaErrors as exc:
         return failures_from(exc)
     return [], []
+
+
+_TS_LO = -(2**63 // NS)  # the widest window whose bounds in ns fit int64
+_TS_HI = (2**63 - 1) // NS
+
+
+def _keeps_stored_rules(frame: object) -> bool:
+    """True only if ``frame`` provably passes ``STORED_SCHEMA`` (strict, ordered
+    columns; ``ts`` UTC ns, non-null, unique, ascending; float64 values, non-null,
+    finite, ``volume >= 0``, high/low rules; int32 ``flags``). False means "ask
+    pandera", never "invalid"."""
+    # Imported here: the stores import the conformance spec, not the reverse.
+    from seamless_sdk.errors import StoreError
+    from seamless_sdk.stores._arrow import columns_from_frame
+
+    if not isinstance(frame, pd.DataFrame) or len(frame) == 0:
+        return False
+    try:
+        # 1 s grid: sub-second times are legal in the schema, so they fall back.
+        cols = columns_from_frame(frame, 1, _TS_LO, _TS_HI)
+    except (StoreError, TypeError, ValueError, OverflowError):
+        return False
+    # The rules table forbids NaN prices and volume; the schema's non-null
+    # columns say the same, checked again here so the shortcut never depends on it.
+    return not any(np.isnan(v).any() for v in cols.values)
 
 
 def failures_from(exc: SchemaErrors) -> tuple[list[str], list[dict[str, Any]]]:
