@@ -46,11 +46,12 @@ asset's ``backfill.run`` continues the read's trace.
 
 from __future__ import annotations
 
+import functools
 import time
-from collections.abc import Generator, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from contextlib import contextmanager
 from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from seamless_sdk.bars import iso_utc
 from seamless_sdk.errors import StoreError
@@ -101,6 +102,7 @@ TRACEPARENT_TAG = "seamless/traceparent"
 """The Dagster run tag with the W3C ``traceparent`` of the read that asked for the run."""
 TRACESTATE_TAG = "seamless/tracestate"
 """The run tag with the W3C ``tracestate`` that goes with it (only when non-empty)."""
+_R = TypeVar("_R")
 _TIME_KEYS = frozenset({"start", "end"})
 _TRACER_NAME = "seamless_sdk"
 
@@ -407,3 +409,35 @@ def timed_lock(lock: str, **attributes: Any) -> Iterator[TraceSpan | NoSpan]:
             raise
         finally:
             s.set(wait_ms=round((time.perf_counter() - t0) * 1000, 3))
+
+
+def partition_run(
+    parent: Context | None, *, source: str = "dagster"
+) -> Callable[[Callable[[Any], _R]], Callable[[Any], _R]]:
+    """Make each call of a one-partition fill function (``fn(key)``, ``key`` a
+    ``PartitionKey``) a ``backfill.run`` span, a child of ``parent`` (the context a
+    Dagster run's tags carry, see :func:`from_tags`), else of the current span;
+    on any thread, since ``parent`` is explicit."""
+
+    def decorate(fn: Callable[[Any], _R]) -> Callable[[Any], _R]:
+        @functools.wraps(fn)
+        def traced(key: Any) -> _R:
+            start_s, end_s = key.window
+            with span(
+                BACKFILL_RUN,
+                parent=parent,
+                request_id=str(key),
+                node_id=key.node_id,
+                interval=key.interval,
+                start=start_s,
+                end=end_s,
+                source=source,
+            ) as s:
+                outcome = fn(key)
+                if isinstance(outcome, BaseException):  # returned, not raised: still a failure
+                    s.fail(outcome)
+                return outcome
+
+        return traced
+
+    return decorate

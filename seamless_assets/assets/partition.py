@@ -26,6 +26,7 @@ import pandas as pd
 from seamless_assets.metadata import data_version_tags, fill_metadata
 from seamless_assets.resources import SeamlessResource
 from seamless_assets.run_metrics import record_partition
+from seamless_sdk import tracing
 from seamless_sdk.backfill.dagster import PartitionKey
 from seamless_sdk.backfill.fill import FillResult, fill_window
 from seamless_sdk.backfill.policy import FillPolicy
@@ -81,6 +82,8 @@ def fill_partitions(
     """
     workers = max(1, seamless.fetch_concurrency)
 
+    # Each partition's fill continues the trace of the read that asked for the run.
+    @tracing.partition_run(policy.trace_context)
     def run(key: PartitionKey) -> Filled | Unrecorded | FetchError:
         record = str(key) not in unrecorded
         return record_partition(
