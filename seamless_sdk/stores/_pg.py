@@ -3,10 +3,13 @@
 psycopg is an optional dependency: :func:`psycopg_module` imports it on first
 use, so the SDK core never needs it. Connections are persistent (opening one
 costs more than most queries) and kept in a :class:`Pool` shared by threads.
+:class:`AdvisoryLocks` holds cross-host locks (PostgresStore's and, given a
+lock DSN, QuestDBStore's).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 import time
@@ -16,6 +19,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from seamless_sdk.errors import StoreError, StoreUnavailableError
+from seamless_sdk.stores._pg_sql import LOCK, SET_LOCK_TIMEOUT, TRY_LOCK, UNLOCK
 
 if TYPE_CHECKING:
     import psycopg
@@ -203,3 +207,72 @@ def zero_copy_bytea(conn: psycopg.Connection[Any]) -> None:
             return data if isinstance(data, memoryview) else memoryview(data)
 
     conn.adapters.register_loader("bytea", MemoryViewLoader)
+
+
+# -- advisory locks ------------------------------------------------------------
+
+def advisory_key(*parts: object) -> int:
+    """A signed 64-bit advisory lock key, the same on every host (not ``hash()``)."""
+    digest = hashlib.blake2b("\x1f".join(map(str, parts)).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+class AdvisoryLocks:
+    """Exclusive locks that span hosts: PostgreSQL session advisory locks, each
+    held on a connection of its own.
+
+    A connection per held lock means two holders conflict even inside one
+    process (a session may re-take its own advisory lock), and the server
+    drops a lock when its holder's session ends, so a killed process never
+    leaves one behind. Connections are opened on demand (``size=None``: a
+    caller never waits for a connection, only for the lock) and a couple kept
+    idle for the next lock. Used by ``PostgresStore.window_lock`` and, given a
+    ``lock_dsn``, by QuestDBStore's window and coverage locks.
+    """
+
+    def __init__(self, dsn: str, where: str) -> None:
+        self._pool = Pool(dsn, where, size=None, keep=2)
+
+    @contextmanager
+    def hold(self, key: int, timeout: float | None, what: str) -> Iterator[None]:
+        """Hold the lock ``key`` for the block. Not re-entrant. With ``timeout``
+        (seconds) a lock not had in time raises ``StoreError`` naming ``what``;
+        a lost server is ``StoreUnavailableError``."""
+        psycopg = psycopg_module()
+        with self._pool.connection() as conn:
+            try:
+                self._lock(conn, key, timeout, what)
+            except psycopg.Error as exc:
+                raise wrap(exc, what) from exc
+            try:
+                yield
+            finally:
+                try:
+                    conn.execute(UNLOCK, (key,))
+                except psycopg.Error:
+                    # The session is gone, and the server dropped its locks with
+                    # it; the connection is discarded when it is given back.
+                    conn.close()
+
+    @staticmethod
+    def _lock(conn: psycopg.Connection[Any], key: int, timeout: float | None, what: str) -> None:
+        if timeout is None:
+            conn.execute(LOCK, (key,))
+            return
+        if timeout < 0.001:  # lock_timeout 0 would mean "wait forever": just try
+            row = conn.execute(TRY_LOCK, (key,)).fetchone()
+            if row is None or not row[0]:
+                raise StoreError(f"{what} not acquired in {timeout} s")
+            return
+        psycopg = psycopg_module()
+        conn.execute(SET_LOCK_TIMEOUT, (f"{int(timeout * 1000)}ms",))
+        try:
+            conn.execute(LOCK, (key,))
+        except psycopg.errors.LockNotAvailable:
+            raise StoreError(f"{what} not acquired in {timeout} s") from None
+        finally:
+            conn.execute(SET_LOCK_TIMEOUT, ("0",))
+
+    def close(self) -> None:
+        """Close the idle lock connections; every later :meth:`hold` raises ``StoreError``."""
+        self._pool.close()

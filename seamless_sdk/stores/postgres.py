@@ -22,7 +22,6 @@ single flight spans hosts and a dead holder's lock goes with its session.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -44,7 +43,15 @@ from seamless_sdk.ranges import RangeSet
 from seamless_sdk.request import validate_node_id
 from seamless_sdk.stores import _pg_sql, _rawchunk
 from seamless_sdk.stores._arrow import Columns
-from seamless_sdk.stores._pg import Pool, describe_dsn, psycopg_module, wrap, zero_copy_bytea
+from seamless_sdk.stores._pg import (
+    AdvisoryLocks,
+    Pool,
+    advisory_key,
+    describe_dsn,
+    psycopg_module,
+    wrap,
+    zero_copy_bytea,
+)
 from seamless_sdk.stores._window import (
     CheckedWrite,
     check_ranges,
@@ -58,12 +65,6 @@ __all__ = ["PostgresStore"]
 
 T = TypeVar("T")
 Conn = Any  # a psycopg.Connection; psycopg is imported on first use only
-
-
-def _advisory_key(*parts: object) -> int:
-    """A signed 64-bit advisory lock key, the same on every host (not ``hash()``)."""
-    digest = hashlib.blake2b("\x1f".join(map(str, parts)).encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
 
 
 class PostgresStore:
@@ -100,7 +101,7 @@ class PostgresStore:
         )
         # Session advisory locks belong to a connection: each held lock has its
         # own, never one that reads and writes go through.
-        self._locks = Pool(dsn, self._where, size=None, keep=2)
+        self._locks = AdvisoryLocks(dsn, self._where)
         try:
             self._transaction(self._ensure_schema, "creating the schema")
         except BaseException:
@@ -111,7 +112,7 @@ class PostgresStore:
         # Under a transaction-scoped advisory lock, so hosts starting together
         # create the tables once instead of racing on CREATE TABLE.
         sql = _pg_sql
-        conn.execute(sql.SCHEMA_LOCK, {"key": _advisory_key("seamless.schema", self._schema)})
+        conn.execute(sql.SCHEMA_LOCK, {"key": advisory_key("seamless.schema", self._schema)})
         meta = f'"{self._schema}".meta'
         if conn.execute(sql.META_EXISTS, {"meta": meta}).fetchone()[0]:
             row = conn.execute(self._sql.version).fetchone()
@@ -410,40 +411,9 @@ class PostgresStore:
                 "chunk_start", f"{chunk_start} is not the start of a {iv.chunk_unit} chunk"
             )
         self._check_open()
-        key = _advisory_key("seamless.window", self._schema, node_id, iv.seconds, chunk_start)
-        psycopg = self._psycopg
-        with self._locks.connection() as conn:
-            try:
-                self._lock(conn, key, timeout, node_id, chunk_start)
-            except psycopg.Error as exc:
-                raise wrap(exc, f"window lock of {node_id} chunk {chunk_start}") from exc
-            try:
-                yield
-            finally:
-                try:
-                    conn.execute(_pg_sql.UNLOCK, (key,))
-                except psycopg.Error:
-                    # The session is gone, and the server dropped its locks with
-                    # it; the connection is discarded when it is given back.
-                    conn.close()
-
-    def _lock(self, conn: Conn, key: int, timeout: float | None, node_id: str, cs: int) -> None:
-        if timeout is None:
-            conn.execute(_pg_sql.LOCK, (key,))
-            return
-        if timeout < 0.001:  # lock_timeout 0 would mean "wait forever": just try
-            if not conn.execute(_pg_sql.TRY_LOCK, (key,)).fetchone()[0]:
-                raise StoreError(f"window lock of {node_id} chunk {cs} not acquired in {timeout} s")
-            return
-        conn.execute(_pg_sql.SET_LOCK_TIMEOUT, (f"{int(timeout * 1000)}ms",))
-        try:
-            conn.execute(_pg_sql.LOCK, (key,))
-        except self._psycopg.errors.LockNotAvailable:
-            raise StoreError(
-                f"window lock of {node_id} chunk {cs} not acquired in {timeout} s"
-            ) from None
-        finally:
-            conn.execute(_pg_sql.SET_LOCK_TIMEOUT, ("0",))
+        key = advisory_key("seamless.window", self._schema, node_id, iv.seconds, chunk_start)
+        with self._locks.hold(key, timeout, f"window lock of {node_id} chunk {chunk_start}"):
+            yield
 
 
 def _reopen(dsn: str, schema: str, pool_size: int) -> PostgresStore:

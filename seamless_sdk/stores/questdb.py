@@ -27,9 +27,12 @@ QuestDB 7.4 has no ``DELETE``) in the same transaction. A re-write of a
 window that is already covered is visible the moment its transaction is
 applied, all of it at once.
 
-``window_lock`` is a local ``flock``: QuestDB has no advisory locks, so single
-flight across hosts needs a coordinator (``PostgresCoordinator``). See
-docs/questdb.md for the whole design and how to test against a server.
+``window_lock`` (and the per-series lock around coverage updates) is a local
+``flock``, since QuestDB has no advisory locks; given ``lock_dsn``, a
+PostgreSQL database every host reaches (normally the coordinator's), both are
+PostgreSQL advisory locks instead (``_pg.AdvisoryLocks``, PostgresStore's),
+so hosts exclude each other too. See docs/questdb.md for the whole design
+and how to test against a server.
 
 >>> store = QuestDBStore("http::addr=localhost:9000;",
 ...                      "postgresql://admin:quest@localhost:8812/qdb")  # doctest: +SKIP
@@ -43,7 +46,7 @@ import os
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +63,7 @@ from seamless_sdk.request import validate_node_id
 from seamless_sdk.stores import _questdb_sql as sql
 from seamless_sdk.stores._arrow import Columns
 from seamless_sdk.stores._flock import chunk_lock
+from seamless_sdk.stores._pg import AdvisoryLocks, advisory_key, describe_dsn
 from seamless_sdk.stores._questdb_ilp import (
     IlpWriter,
     SenderFactory,
@@ -92,7 +96,12 @@ class QuestDBStore:
     ``<prefix>_coverage``); ``apply_timeout_s`` bounds the wait for QuestDB to
     apply a write; ``send_attempts`` is how often a failed ILP flush is sent
     in all; ``lock_dir`` holds ``window_lock``'s lock files (default: a
-    directory under the system temp dir). Times before 1970 cannot be stored
+    directory under the system temp dir). ``lock_dsn``, a libpq URI of a
+    PostgreSQL database that every host reaches (the coordinator's), makes
+    the locks PostgreSQL advisory locks that exclude across hosts (keyed by
+    table prefix, node, interval and chunk, so every host computes the same
+    key whatever address it knows the servers by); ``lock_dir`` is then
+    unused. Times before 1970 cannot be stored
     (QuestDB's designated timestamp is not negative): writing them raises
     ``InvalidRequestError``, and nothing is ever covered there.
     """
@@ -107,6 +116,7 @@ class QuestDBStore:
         send_attempts: int = 3,
         lock_dir: str | os.PathLike[str] | None = None,
         sender_factory: SenderFactory | None = None,
+        lock_dsn: str | None = None,
     ) -> None:
         if not isinstance(ilp_conf, str) or not ilp_conf.startswith(("http::", "https::")):
             raise InvalidRequestError(
@@ -120,6 +130,8 @@ class QuestDBStore:
             raise InvalidRequestError("apply_timeout_s", f"{apply_timeout_s!r} must be positive")
         if not isinstance(send_attempts, int) or send_attempts < 1:
             raise InvalidRequestError("send_attempts", f"{send_attempts!r} must be at least 1")
+        if lock_dsn is not None and (not isinstance(lock_dsn, str) or not lock_dsn.strip()):
+            raise InvalidRequestError("lock_dsn", f"{lock_dsn!r} is not a libpq URI")
         self._ilp_conf = ilp_conf
         self._dsn = pg_dsn
         self._prefix = sql.check_prefix(table_prefix)
@@ -134,6 +146,12 @@ class QuestDBStore:
         base = Path(lock_dir) if lock_dir is not None else Path(tempfile.gettempdir())
         self._lock_dir = base / "seamless-questdb-locks" / server if lock_dir is None else base
         self._tables: set[str] = set()
+        self._lock_dsn = lock_dsn
+        self._advisory = (
+            AdvisoryLocks(lock_dsn, f"{describe_dsn(lock_dsn)} (QuestDB store locks)")
+            if lock_dsn is not None
+            else None
+        )
 
     # -- lifecycle ----------------------------------------------------------
     def close(self) -> None:
@@ -141,6 +159,8 @@ class QuestDBStore:
         afterwards raises ``StoreError``; closing twice is harmless."""
         self._pg.close()
         self._ilp.close()
+        if self._advisory is not None:
+            self._advisory.close()
 
     def __enter__(self) -> QuestDBStore:
         return self
@@ -160,6 +180,7 @@ class QuestDBStore:
                 self._apply_timeout_s,
                 self._send_attempts,
                 str(self._lock_dir),
+                self._lock_dsn,
             ),
         )
 
@@ -326,14 +347,14 @@ class QuestDBStore:
         this host, so concurrent writers of one series (threads or processes)
         never overwrite each other's coverage. The lock is not the chunk's
         ``window_lock`` (fills hold that around ``write``) and is taken in
-        sorted order. Hosts sharing a server need a coordinator for this too.
+        sorted order. With ``lock_dsn`` it is an advisory lock, so writers on
+        other hosts are excluded too; without, hosts sharing a server must not
+        write one series at once (a coordinator's single flight sees to it).
         """
         keys = sorted({(node_id, iv.seconds) for node_id, iv, _, _ in changes})
         with ExitStack() as stack:
             for node_id, seconds in keys:
-                stack.enter_context(
-                    chunk_lock(self._lock_dir / "coverage", node_id, seconds, 0, None)
-                )
+                stack.enter_context(self._lock("coverage", node_id, seconds, 0, None))
             rows = []
             for node_id, iv, add, remove in changes:
                 span = add.union(remove)
@@ -432,11 +453,12 @@ class QuestDBStore:
         *,
         timeout: float | None = None,
     ) -> Iterator[None]:
-        """An exclusive lock on one chunk, across the threads and processes of
-        *this host*: ``flock`` on a lock file under ``lock_dir`` named by a hash
-        of (server, prefix, node, interval, chunk). QuestDB has no advisory
-        locks; hosts sharing one server need ``PostgresCoordinator`` for single
-        flight. Not re-entrant; with ``timeout`` (seconds) a lock not had in
+        """An exclusive lock on one chunk. Without ``lock_dsn``, across the
+        threads and processes of *this host*: ``flock`` on a lock file under
+        ``lock_dir`` named by a hash of (server, prefix, node, interval, chunk)
+        (QuestDB has no advisory locks). With ``lock_dsn``, across hosts: a
+        PostgreSQL session advisory lock, dropped by the server if its holder
+        dies. Not re-entrant; with ``timeout`` (seconds) a lock not had in
         time raises ``StoreError``."""
         node_id = validate_node_id(node_id)
         iv = parse_interval(interval)
@@ -445,8 +467,18 @@ class QuestDBStore:
                 "chunk_start", f"{chunk_start} is not the start of a {iv.chunk_unit} chunk"
             )
         self._check_open()
-        with chunk_lock(self._lock_dir, node_id, iv.seconds, chunk_start, timeout):
+        with self._lock("window", node_id, iv.seconds, chunk_start, timeout):
             yield
+
+    def _lock(
+        self, kind: str, node_id: str, seconds: int, cs: int, timeout: float | None
+    ) -> AbstractContextManager[None]:
+        """The ``kind`` ("window" or "coverage") lock of one chunk (arguments validated)."""
+        if self._advisory is None:
+            folder = self._lock_dir if kind == "window" else self._lock_dir / kind
+            return chunk_lock(folder, node_id, seconds, cs, timeout)
+        key = advisory_key(f"seamless.questdb.{kind}", self._prefix, node_id, seconds, cs)
+        return self._advisory.hold(key, timeout, f"{kind} lock of {node_id} chunk {cs}")
 
 
 def _reopen(
@@ -456,6 +488,7 @@ def _reopen(
     apply_timeout_s: float,
     send_attempts: int,
     lock_dir: str,
+    lock_dsn: str | None = None,
 ) -> QuestDBStore:
     return QuestDBStore(
         ilp_conf,
@@ -464,6 +497,7 @@ def _reopen(
         apply_timeout_s=apply_timeout_s,
         send_attempts=send_attempts,
         lock_dir=lock_dir,
+        lock_dsn=lock_dsn,
     )
 
 
