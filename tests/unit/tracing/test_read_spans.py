@@ -164,9 +164,7 @@ def test_a_seamless_read_that_breaches_its_backfill_budget(
     assert parent_id(run) == span_id(read)
     assert run.end_time is not None and read.end_time is not None
     assert run.end_time > read.end_time  # the fill outlived the read, in the same trace
-    (line,) = [
-        json.loads(x) for x in log_lines.getvalue().splitlines() if '"seamless.sla"' in x
-    ]
+    (line,) = [json.loads(x) for x in log_lines.getvalue().splitlines() if '"seamless.sla"' in x]
     assert line["trace_id"] == result.meta.trace_id == trace_hex(read)
     assert (line["error_kind"], line["source"], line["strategy"]) == (
         "sla_exceeded",
