@@ -1,11 +1,13 @@
-"""The fill function: fetch → conform → write, one window at a time.
+"""The fill function: fetch → conform → write, a batch of store chunks per transaction.
 
 Both the SDK's in-process backfiller and the Dagster assets call
-:func:`fill_window`, so both paths write byte-identical data. For every store
-chunk the window touches it takes the chunk's cross-process lock, re-reads
-coverage, fetches exactly the ranges still missing (never a covered bar), runs
-the conformance pipeline and writes bars and coverage in one transaction.
-Anything that fails leaves the store as it was.
+:func:`fill_window`, so both paths write byte-identical data. It takes the
+cross-process locks of up to ``WRITE_BATCH_CHUNKS`` store chunks of the
+window (ascending), re-reads coverage, fetches exactly the ranges still
+missing (never a covered bar), runs the conformance pipeline on each and
+writes the batch's bars and coverage in one ``write_many`` transaction. A
+range that fails writes nothing (the ranges conformed before it are
+committed, as chunk-at-a-time writes would have left them).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -33,10 +36,15 @@ from seamless_sdk.intervals import Interval, chunk_start, chunk_windows
 from seamless_sdk.metrics import Metrics
 from seamless_sdk.ranges import RangeSet
 from seamless_sdk.request import validate_node_id
-from seamless_sdk.stores.base import BarStore
+from seamless_sdk.stores.base import BarStore, WindowWrite
 
 if TYPE_CHECKING:
     from seamless_sdk.coordination.base import Coordinator
+
+
+WRITE_BATCH_CHUNKS = 64
+"""Store chunks a fill locks and writes in one transaction (a month of day
+chunks; bounded because each held lock is an open file)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,8 +134,14 @@ def fill_window(
     # uncovered under its lock: then they are exactly the window's stored bars.
     written: list[pd.DataFrame] | None = [] if fingerprint else None
 
-    def fill_range(s: int, e: int, guard: Callable[[], None] | None = None) -> RangeSet:
-        nonlocal attempts, report, covered, rows
+    # Conformed ranges not yet committed (the locked path writes a batch of
+    # chunks in one ``write_many`` transaction instead of one per chunk).
+    pending: list[tuple[WindowWrite, ConformanceResult]] = []
+
+    def fill_range(
+        s: int, e: int, guard: Callable[[], None] | None = None, *, defer: bool = False
+    ) -> RangeSet:
+        nonlocal attempts, report
         frame, tries = _fetch(fetcher, s, e, policy, reporter, cancel)
         attempts += tries
         result = conform_bars(frame, interval, s, e, flags=policy.flags, node_id=node_id)
@@ -137,32 +151,66 @@ def fill_window(
             reporter.failed(s, e, "nonconformant", summary=result.report.summary)
             raise ConformanceError(result.report)
         window_covered = RangeSet.span(s, e).subtract(result.rejected)
+        write = WindowWrite(node_id, interval, s, e, result.frame, window_covered)
+        if defer:
+            pending.append((write, result))
+            return window_covered
         if guard is not None:
             guard()  # a coordinator lease lost while we fetched: write nothing
         store.write(node_id, interval, s, e, result.frame, window_covered)
-        fetched.append((s, e))
-        covered = covered.union(window_covered)
-        rows += len(result.frame)
-        if written is not None:
-            written.append(result.frame)
-        reporter.committed(s, e, result, min(1.0, (e - start) / (end - start)))
+        committed([(write, result)])
         return window_covered
 
-    for cs, ce in chunk_windows(interval, start, edge) if start < edge else ():
-        if coordinator is not None:
-            written = None  # the coordinator may skip chunks filled elsewhere
+    def committed(done: list[tuple[WindowWrite, ConformanceResult]]) -> None:
+        nonlocal covered, rows
+        for write, result in done:
+            s, e, window_covered = write.start, write.end, write.covered
+            assert window_covered is not None  # always set by fill_range
+            fetched.append((s, e))
+            covered = covered.union(window_covered)
+            rows += len(result.frame)
+            if written is not None:
+                written.append(result.frame)
+            reporter.committed(s, e, result, min(1.0, (e - start) / (end - start)))
+
+    def flush() -> None:
+        # One transaction for every range conformed under the batch's locks.
+        if pending:
+            batch = list(pending)
+            pending.clear()
+            store.write_many([w for w, _ in batch])
+            committed(batch)
+
+    chunks = list(chunk_windows(interval, start, edge)) if start < edge else []
+    if coordinator is not None:
+        written = None  # the coordinator may skip chunks filled elsewhere
+        for cs, ce in chunks:
             fill_chunk(
                 coordinator, store, node_id, interval, cs, ce, fill_range,
                 metrics=metrics, cancel=cancel,
             )  # fmt: skip
-            continue
-        with store.window_lock(node_id, interval, chunk_start(interval, cs)):
-            # Re-read under the lock: another thread or process may have filled it.
-            missing = store.coverage(node_id, interval).missing(cs, ce)
-            if written is not None and missing.to_list() != [[cs, ce]]:
-                written = None  # bars stored before this fill: only a read knows them
-            for s, e in missing:
-                fill_range(s, e)
+        chunks = []
+    for lo in range(0, len(chunks), WRITE_BATCH_CHUNKS):
+        batch_chunks = chunks[lo : lo + WRITE_BATCH_CHUNKS]
+        with ExitStack() as locks:
+            # Ascending chunk order, as every fill takes them: no two fills deadlock.
+            for cs, _ in batch_chunks:
+                locks.enter_context(store.window_lock(node_id, interval, chunk_start(interval, cs)))
+            # Read under the locks: another thread or process may have filled them.
+            known = store.coverage(node_id, interval)
+            try:
+                for cs, ce in batch_chunks:
+                    missing = known.missing(cs, ce)
+                    if written is not None and missing.to_list() != [[cs, ce]]:
+                        written = None  # bars stored before this fill: only a read knows them
+                    for s, e in missing:
+                        fill_range(s, e, defer=True)
+            except BaseException:
+                # What conformed before the failure is committed, as a fill one
+                # chunk at a time would have; the failing range writes nothing.
+                flush()
+                raise
+            flush()
     frame = _concat(written) if written is not None else None
     if fingerprint and frame is None:
         frame = store.read(node_id, interval, start, end)
