@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from seamless_sdk import tracing
 from seamless_sdk.errors import StoreError, StoreUnavailableError
 from seamless_sdk.stores._pg_sql import LOCK, SET_LOCK_TIMEOUT, TRY_LOCK, UNLOCK
 
@@ -241,7 +242,8 @@ class AdvisoryLocks:
         psycopg = psycopg_module()
         with self._pool.connection() as conn:
             try:
-                self._lock(conn, key, timeout, what)
+                with tracing.timed_lock("advisory", what=what, timeout_s=timeout):
+                    self._lock(conn, key, timeout, what)
             except psycopg.Error as exc:
                 raise wrap(exc, what) from exc
             try:
