@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -153,34 +154,83 @@ def assemble_many(
 ) -> list[pd.DataFrame]:
     """:func:`assemble` of many reads at once, for ``read_many``.
 
-    The bars of every read are copied into one block and one ``ts`` array is
-    built for all of them; each frame then holds views of its own slice. That
-    saves the per-frame cost of pandas' datetime construction (about half of
-    building a 1-day frame), and the frames never share a row, so writing into
-    one cannot change another.
+    The bars of every read are copied into one block (unless they already lie
+    in a few blocks of a batch store read, which are used as they are) and one
+    ``ts`` array is built per block; each frame then holds views of its own
+    slice. That saves the per-frame cost of pandas' datetime construction
+    (about half of building a 1-day frame), and the frames never share a row,
+    so writing into one cannot change another.
     """
     if not items:
         return []
     sizes = [len(bars) for bars, _ in items]
-    wide = np.concatenate([bars.wide for bars, _ in items], axis=1)
-    flags = np.concatenate([bars.flags for bars, _ in items])
-    ts = pd.array(wide[0], dtype=UTC_NS, copy=False)
-    values = wide[1:].view(np.float64)
+    found = _blocks([bars for bars, _ in items])
+    if found is None:
+        wide = np.concatenate([bars.wide for bars, _ in items], axis=1)
+        flags = np.concatenate([bars.flags for bars, _ in items])
+        found = ([(wide, flags)], [(0, lo) for lo in np.cumsum([0, *sizes[:-1]]).tolist()])
+    blocks, where = found
+    columns = [
+        (pd.array(wide[0], dtype=UTC_NS, copy=False), wide[1:].view(np.float64), flags)
+        for wide, flags in blocks
+    ]
     frames: list[pd.DataFrame] = []
-    lo = 0
-    for (bars, pieces), n in zip(items, sizes, strict=True):
+    for (bars, pieces), n, (k, lo) in zip(items, sizes, where, strict=True):
+        ts, values, flags = columns[k]
         hi = lo + n
-        blocks = [(ts[lo:hi], _TS_PLACE), (values[:, lo:hi], _FLOAT_PLACE)]
+        held = [(ts[lo:hi], _TS_PLACE), (values[:, lo:hi], _FLOAT_PLACE)]
         if lineage:
-            blocks.append((flags[lo:hi].reshape(1, n), _FLAGS_PLACE))
+            held.append((flags[lo:hi].reshape(1, n), _FLAGS_PLACE))
         frame = create_dataframe_from_blocks(
-            blocks, index=pd.RangeIndex(n), columns=_STORED_INDEX if lineage else _BAR_INDEX
+            held, index=pd.RangeIndex(n), columns=_STORED_INDEX if lineage else _BAR_INDEX
         )
         if lineage:
             frame.insert(6, "source", _sources(bars, pieces))
         frames.append(frame)
-        lo = hi
     return frames
+
+
+def _blocks(
+    parts: list[Bars],
+) -> tuple[list[tuple[np.ndarray, np.ndarray]], list[tuple[int, int]]] | None:
+    """When every non-empty part is an unshared slice of one of a few blocks
+    (a batch store read, ``LocalStore.read_bars_many``), no two sharing a row:
+    those blocks and, per part, its block and offset, so the frames view them
+    without another copy. ``None`` otherwise (the parts are then concatenated)."""
+    index: dict[int, int] = {}
+    blocks: list[tuple[np.ndarray, np.ndarray]] = []
+    where: list[tuple[int, int]] = []
+    spans: list[tuple[int, int, int]] = []
+    for p in parts:
+        if not len(p):
+            where.append((0, 0))
+            continue
+        wide, flags = p.wide.base, p.flags.base
+        if p.shared or not isinstance(wide, np.ndarray) or not isinstance(flags, np.ndarray):
+            return None
+        k = index.get(id(wide))
+        if k is None:
+            if wide.shape[0] != 6 or wide.strides != (8 * wide.shape[1], 8):
+                return None
+            if flags.ndim != 1 or flags.strides != (4,):
+                return None
+            k = index[id(wide)] = len(blocks)
+            blocks.append((wide, flags))
+        elif blocks[k][1] is not flags:
+            return None
+        if p.wide.strides != wide.strides or p.flags.strides != (4,):
+            return None
+        lo = (p.wide.ctypes.data - wide.ctypes.data) // 8
+        if (p.flags.ctypes.data - flags.ctypes.data) // 4 != lo:
+            return None  # flags and values of different rows
+        where.append((k, lo))
+        spans.append((k, lo, lo + len(p)))
+    if not blocks:
+        return None
+    spans.sort()
+    if any(a[0] == b[0] and a[2] > b[1] for a, b in pairwise(spans)):
+        return None  # two parts share rows: their frames must not
+    return blocks, where
 
 
 def _sources(bars: Bars, pieces: Sequence[tuple[str, Bars]]) -> Any:

@@ -7,24 +7,50 @@ share one deadline (every run counts from the call's start). A node whose
 read fails does not stop the others: the call finishes them all, then raises
 :class:`~seamless_sdk.errors.ReadManyError` carrying every result and every
 error, so no failure hides another node's data.
+
+Nodes whose whole request is stored (or cached) take a batch path instead of
+a walk each: one coverage query and one chunk query for all of them
+(``stores.base.read_bars_many``), then each node's answer built by the same
+code a walk ends in (the engine's cache phase and budget checks,
+``answer.finish``), so frames, meta, metrics and log events are those of
+``read``. Everything else walks: nodes with gaps (they may fetch or raise),
+strict reads (their calendar check and ``last_conformance_report``), kill
+switches, traced reads (a ``history.read`` span each), and reads whose
+sources put anything but the cache before storage.
+In the batch, each node's ``storage`` phase is the time of the batch's two
+queries (what it waited for storage), not a per-node share of it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Generator, Mapping, Sequence
+import uuid
+from collections.abc import Callable, Generator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future
 from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from seamless_sdk.engine import Wait
+from seamless_sdk import killswitch, tracing
+from seamless_sdk.answer import ReadState, finish
+from seamless_sdk.backfill.policy import FillPolicy
+from seamless_sdk.conformance import ConformanceReport
+from seamless_sdk.engine import ReadEngine, Wait
 from seamless_sdk.errors import ReadManyError
 from seamless_sdk.frames import Bars, FrameMaker, assemble_many
-from seamless_sdk.result import HistoryResult
+from seamless_sdk.intervals import window_floor, window_next
+from seamless_sdk.ranges import RangeSet
+from seamless_sdk.request import BarRequest
+from seamless_sdk.result import BackfillReport, HistoryResult
+from seamless_sdk.sla import Deadline
+from seamless_sdk.stores.base import coverage_many, read_bars_many
+from seamless_sdk.strategy import Source
+
+if TYPE_CHECKING:
+    from seamless_sdk.provider import ReadOptions
 
 Run = Generator[Wait, set[Future[Any]], HistoryResult]
 
@@ -71,17 +97,175 @@ class _Waiting:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class ManyCall:
+    """One ``read_many`` call as the provider starts it: the requests (node ->
+    request, in the order asked), their options, the call's start (the one
+    deadline), the deferred frames, and ``walk``, which starts one node's full
+    walk through the engine (``BatchFrames``' maker, the same start)."""
+
+    engine: ReadEngine
+    requests: Mapping[str, BarRequest]
+    options: ReadOptions
+    started: float
+    frames: BatchFrames
+    walk: Callable[[BarRequest], Run]
+
+
+def batchable(options: ReadOptions) -> bool:
+    """Whether reads with ``options`` may take the batch path at all: not
+    strict, and nothing but the cache comes before storage in their sources."""
+    prio = options.source_priority
+    if options.strict or Source.STORAGE not in prio:
+        return False
+    return all(s is Source.CACHE for s in prio[: prio.index(Source.STORAGE)])
+
+
+class _Batch:
+    """The nodes of a call answered from one batch read, and the ones that walk."""
+
+    def __init__(self, call: ManyCall) -> None:
+        self.call = call
+        self.walkers: list[str] = list(call.requests)
+        self.fast: list[str] = []
+        self.cover: dict[str, RangeSet] = {}
+        self.cover_ms = 0.0
+        first = next(iter(call.requests.values()), None)
+        if first is None or first.start >= first.end or not batchable(call.options):
+            return
+        if killswitch.effective_strategy(call.options.strategy)[1] is not None:
+            return  # the walk notes and logs the downgrade, per read
+        if tracing.enabled():
+            return  # each read is its own history.read span, made by the walk
+        unit = first.interval.chunk_unit
+        lo, hi = window_floor(first.start, unit), window_next(first.end - 1, unit)
+        t0 = time.perf_counter()
+        try:
+            self.cover = coverage_many(
+                call.engine.parts.store, list(call.requests), first.interval, lo, hi
+            )
+        except Exception:  # every node walks and meets the error as its own read would
+            return
+        self.cover_ms = (time.perf_counter() - t0) * 1000
+        self.fast = [n for n in call.requests if self.cover[n].covers(first.start, first.end)]
+        fast = set(self.fast)
+        self.walkers = [n for n in call.requests if n not in fast]
+
+    def answer(
+        self, results: dict[str, HistoryResult], errors: dict[str, BaseException]
+    ) -> list[str]:
+        """Answer the batch's nodes into ``results``/``errors``; return the nodes
+        that must walk after all (their coverage shrank under the read)."""
+        if not self.fast:
+            return []
+        call, engine = self.call, self.call.engine
+        parts, opts = engine.parts, call.options
+        first = call.requests[self.fast[0]]
+        edge = first.interval.now_edge(parts.clock())
+        policy = FillPolicy.from_read(opts.sla, opts.partial_ok)
+        no_backfill = BackfillReport()  # immutable: one serves every node
+        prio = opts.source_priority
+        cache_first = Source.CACHE in prio[: prio.index(Source.STORAGE)]
+        states: dict[str, ReadState] = {}
+        for node in self.fast:
+            r = call.requests[node]
+            st = ReadState(
+                request=r,
+                options=opts,
+                request_id=uuid.uuid4().hex,
+                deadline=Deadline(opts.sla, call.started),
+                remaining=RangeSet.span(r.start, r.end),
+                pieces=[],
+                contributions={},
+                report=ConformanceReport.empty(),
+                backfill=no_backfill,
+                notes=[],
+                edge=edge,
+                policy=policy,
+            )
+            states[node] = st
+            if cache_first:
+                engine._from_cache(st)
+        unit = first.interval.chunk_unit
+        groups: dict[tuple[int, int], list[str]] = {}
+        for node, st in states.items():
+            if st.remaining:  # all of it is stored (a cache hit may have left part)
+                span = (
+                    window_floor(st.remaining.start, unit),
+                    window_next(st.remaining.end - 1, unit),
+                )  # type: ignore[arg-type, operator]
+                groups.setdefault(span, []).append(node)
+        late: list[str] = []
+        for span, nodes in groups.items():
+            t0 = time.perf_counter()
+            try:
+                bars: dict[str, Bars] | None = read_bars_many(
+                    parts.store, nodes, first.interval, *span
+                )
+            except Exception:  # damage in one series: each node reads alone, below
+                bars = None
+            ms = self.cover_ms + (time.perf_counter() - t0) * 1000
+            for node in nodes:
+                st = states[node]
+                try:
+                    if bars is None:
+                        engine._from_storage(st)  # its own storage phase, its own error
+                    else:
+                        self._serve(st, bars[node], span, ms)
+                except Exception as exc:
+                    errors[node] = exc
+                    del states[node]
+                    continue
+                if st.remaining:
+                    late.append(node)
+                    del states[node]
+        for node, st in states.items():
+            try:
+                # What the walk does once its sources are done.
+                engine._check_budget(st, "total")
+                engine._check_switched_off(st)
+                results[node] = finish(st, parts.calendar, parts.metrics, call.frames.maker(node))
+            except Exception as exc:
+                errors[node] = exc
+        return late
+
+    def _serve(self, st: ReadState, bars: Bars, span: tuple[int, int], ms: float) -> None:
+        """The engine's storage phase for one node, from the batch's bars of ``span``."""
+        engine, r = self.call.engine, st.request
+        cover = self.cover[r.node_id]
+        served = cover.intersect(st.remaining)
+        if served:
+            cache = engine.parts.cache
+            series = (r.node_id, r.interval.seconds)
+            uses_cache = Source.CACHE in st.options.source_priority
+            if uses_cache and cache.admit(series, *span):
+                # The cache gets a copy of its own: the batch's block stays the
+                # frames' alone and is not pinned by one cached node.
+                copy = Bars(bars.wide.copy(), bars.flags.copy())
+                cache.put(series, *span, copy, cover.clip(*span))
+            st.pieces.append((Source.STORAGE.value, bars.rows_in(served)))
+            st.contributions[Source.STORAGE] = served
+            st.remaining = st.remaining.subtract(served)
+        st.deadline.add("storage", ms)
+        # The walk checks the storage budget once the read is done; so does the batch.
+        engine._check_budget(st, "storage")
+
+
 class _Driver:
     """The bookkeeping shared by the sync and async drivers."""
 
-    def __init__(self, runs: Mapping[str, Run], frames: BatchFrames | None) -> None:
-        self.frames = frames
-        self.order = list(runs)
+    def __init__(self, call: ManyCall) -> None:
+        self.frames = call.frames
+        self.order = list(call.requests)
         self.waiting: dict[str, _Waiting] = {}
         self.results: dict[str, HistoryResult] = {}
         self.errors: dict[str, BaseException] = {}
-        for node, run in runs.items():
-            self._step(node, run, None)
+        batch = _Batch(call)
+        # Walks first, so their fetches are under way while the batch reads.
+        for node in batch.walkers:
+            self._step(node, call.walk(call.requests[node]), None)
+        for node in batch.answer(self.results, self.errors):
+            self._step(node, call.walk(call.requests[node]), None)
 
     def _step(self, node: str, run: Run, done: set[Future[Any]] | None) -> None:
         try:
@@ -111,9 +295,7 @@ class _Driver:
 
     def outcome(self) -> dict[str, HistoryResult]:
         """The results in the order the nodes were asked for, or ``ReadManyError``."""
-        results = {n: self.results[n] for n in self.order if n in self.results}
-        if self.frames is not None:
-            results = self.frames.apply(results)
+        results = self.frames.apply({n: self.results[n] for n in self.order if n in self.results})
         if self.errors:
             raise ReadManyError(
                 results, {n: self.errors[n] for n in self.order if n in self.errors}
@@ -121,11 +303,9 @@ class _Driver:
         return results
 
 
-def drive_many(
-    runs: Mapping[str, Run], frames: BatchFrames | None = None
-) -> dict[str, HistoryResult]:
-    """Run every read to its end, blocking this thread on their waits."""
-    driver = _Driver(runs, frames)
+def drive_many(call: ManyCall) -> dict[str, HistoryResult]:
+    """Run every read of ``call`` to its end, blocking this thread on their waits."""
+    driver = _Driver(call)
     while driver.waiting:
         futures, timeout = driver.pending()
         if futures:
@@ -136,11 +316,9 @@ def drive_many(
     return driver.outcome()
 
 
-async def adrive_many(
-    runs: Mapping[str, Run], frames: BatchFrames | None = None
-) -> dict[str, HistoryResult]:
-    """Run every read to its end, waiting on the running event loop."""
-    driver = _Driver(runs, frames)
+async def adrive_many(call: ManyCall) -> dict[str, HistoryResult]:
+    """Run every read of ``call`` to its end, waiting on the running event loop."""
+    driver = _Driver(call)
     while driver.waiting:
         futures, timeout = driver.pending()
         if futures:

@@ -41,11 +41,11 @@ from seamless_sdk.coordination.defaults import store_coordinator
 from seamless_sdk.engine import ReadEngine, ReadParts, Wait
 from seamless_sdk.errors import ConformanceError, InvalidRequestError, ProviderClosedError
 from seamless_sdk.intervals import parse_interval
-from seamless_sdk.many import BatchFrames, adrive_many, drive_many
+from seamless_sdk.many import BatchFrames, ManyCall, Run, adrive_many, drive_many
 from seamless_sdk.metrics import Metrics
 from seamless_sdk.metrics_server import MetricsServer, serve_metrics
 from seamless_sdk.ranges import RangeSet
-from seamless_sdk.request import validate_node_id, validate_request
+from seamless_sdk.request import BarRequest, validate_node_id, validate_request
 from seamless_sdk.result import HistoryMeta, HistoryResult
 from seamless_sdk.sla import SLAPolicy
 from seamless_sdk.stores.base import BarStore
@@ -369,7 +369,7 @@ class SeamlessDataProvider:
             source_priority,
             lineage,
         )
-        return drive_many(*runs)
+        return drive_many(runs)
 
     async def aread_many(
         self,
@@ -398,7 +398,7 @@ class SeamlessDataProvider:
             source_priority,
             lineage,
         )
-        return await adrive_many(*runs)
+        return await adrive_many(runs)
 
     def stream(
         self,
@@ -605,7 +605,7 @@ class SeamlessDataProvider:
         strict: Any,
         source_priority: Any,
         lineage: Any,
-    ) -> tuple[dict[str, Any], BatchFrames]:
+    ) -> ManyCall:
         self._check_open()
         if isinstance(node_ids, str):
             raise InvalidRequestError("node_ids", "is a string: pass a list of node ids")
@@ -616,19 +616,19 @@ class SeamlessDataProvider:
             requests[request.node_id] = request
         started = time.perf_counter()
         frames = BatchFrames()
-        runs = {
-            node: self._tracked(
+
+        def walk(request: BarRequest) -> Run:
+            return self._tracked(
                 self._engine.run(
                     request,
                     options,
                     want_frame=True,
                     started=started,
-                    make_frame=frames.maker(node),
+                    make_frame=frames.maker(request.node_id),
                 )
             )
-            for node, request in requests.items()
-        }
-        return runs, frames
+
+        return ManyCall(self._engine, requests, options, started, frames, walk)
 
     def _tracked(
         self, run: Generator[Wait, set[Future[Any]], HistoryResult]

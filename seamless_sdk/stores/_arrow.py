@@ -244,6 +244,45 @@ class FrameBuilder:
             return Bars(wide[:, :n].copy(), flags[:n].copy())
         return Bars(wide[:, :n], flags[:n])
 
+    def bad_series(self, cuts: list[int]) -> int | None:
+        """For rows added as consecutive series (a batch read; the ``i``-th
+        series ends at row ``cuts[i]``, the last cut being ``n``): the index of
+        the first series whose ``ts`` is not strictly ascending inside
+        ``[start_ns, end_ns)``, or ``None``. The check :meth:`bars` makes of one
+        series, still one pass over the rows."""
+        ts = self._wide[0, : self.n]
+        bounds = list(zip([0, *cuts[:-1]], cuts, strict=True))
+        filled = [(lo, hi) for lo, hi in bounds if hi > lo]
+        if not filled:
+            return None
+        step = ts[1:] > ts[:-1]
+        # Where one series ends and the next begins, time starts over.
+        step[[lo - 1 for lo, _ in filled if lo > 0]] = True
+        firsts, lasts = ts[[lo for lo, _ in filled]], ts[[hi - 1 for _, hi in filled]]
+        if int(firsts.min()) >= self._start and int(lasts.max()) < self._end and step.all():
+            return None
+        for i, (lo, hi) in enumerate(bounds):
+            part = ts[lo:hi]
+            if hi > lo and (
+                int(part[0]) < self._start
+                or int(part[-1]) >= self._end
+                or not (part[1:] > part[:-1]).all()
+            ):
+                return i
+        return None  # unreachable: some series failed above
+
+    def split(self, cuts: list[int]) -> list[Bars]:
+        """The rows added so far as consecutive series (see :meth:`bad_series`,
+        which the caller checks first): views of one block, copied out when
+        mostly empty as in :meth:`bars`."""
+        n = self.n
+        wide, flags = self._wide[:, :n], self._flags[:n]
+        if n < self._flags.shape[0] // 2:
+            wide, flags = wide.copy(), flags.copy()
+        return [
+            Bars(wide[:, lo:hi], flags[lo:hi]) for lo, hi in zip([0, *cuts[:-1]], cuts, strict=True)
+        ]
+
     def frame(self) -> pd.DataFrame:
         """The stored bar frame of the rows added so far."""
         return self.bars().to_frame(flags=True)

@@ -17,6 +17,7 @@ Every statement binds its values as parameters; nothing is formatted into SQL.
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import threading
@@ -40,10 +41,27 @@ CACHE_KIB = 32_768
 READ_SQL = """
     SELECT (SELECT sum(nrows) FROM chunks
             WHERE node_id = ?1 AND interval_s = ?2 AND chunk_start >= ?3 AND chunk_start < ?4),
-           chunk_start, nrows, crc, data
+           node_id, chunk_start, nrows, crc, data
     FROM chunks
     WHERE node_id = ?1 AND interval_s = ?2 AND chunk_start >= ?3 AND chunk_start < ?4
     ORDER BY chunk_start
+"""
+# The batch read of many series: ?1 is a JSON array of node ids. SQLite walks
+# the primary key once per id in sorted order, so ORDER BY costs no sort (no
+# temp B-tree holding the blobs); one bound parameter serves any number of ids.
+_NODES = "node_id IN (SELECT value FROM json_each(?1))"
+READ_MANY_SQL = f"""
+    SELECT NULL, node_id, chunk_start, nrows, crc, data
+    FROM chunks
+    WHERE {_NODES} AND interval_s = ?2 AND chunk_start >= ?3 AND chunk_start < ?4
+    ORDER BY node_id, chunk_start
+"""
+# Each series' row count, in the order READ_MANY_SQL returns the series: the
+# batch read sizes its blocks by them (read in the same snapshot).
+COUNTS_MANY_SQL = f"""
+    SELECT node_id, sum(nrows) FROM chunks
+    WHERE {_NODES} AND interval_s = ?2 AND chunk_start >= ?3 AND chunk_start < ?4
+    GROUP BY node_id ORDER BY node_id
 """
 CHUNK_SQL = """
     SELECT nrows, crc, data FROM chunks WHERE node_id = ? AND interval_s = ? AND chunk_start = ?
@@ -63,6 +81,11 @@ _COVERAGE_SQL = """
     SELECT interval, range_start, range_end, crc FROM coverage
     WHERE node_id = ? AND interval_s = ? AND range_start < ? AND range_end > ?
     ORDER BY range_start
+"""
+_COVERAGE_MANY_SQL = f"""
+    SELECT node_id, interval, range_start, range_end, crc FROM coverage
+    WHERE {_NODES} AND interval_s = ?2 AND range_start < ?3 AND range_end > ?4
+    ORDER BY node_id, range_start
 """
 _ALL_TIME = (2**63 - 1, -(2**63))
 SERIES_SQL = "SELECT DISTINCT node_id, interval FROM coverage ORDER BY node_id, interval_s"
@@ -266,6 +289,37 @@ def coverage_pairs(
             )
         pairs.append((lo, hi))
     return pairs
+
+
+def coverage_pairs_many(
+    conn: sqlite3.Connection,
+    node_ids: list[str],
+    interval_s: int,
+    start: int | None = None,
+    end: int | None = None,
+) -> dict[str, list[tuple[int, int]]]:
+    """``coverage_pairs`` of several series in one query: node id -> its pairs
+    (every id asked for is a key, with ``[]`` when it has no coverage), each
+    row's checksum verified the same way."""
+    bounds = _ALL_TIME if start is None or end is None else (end, start)
+    out: dict[str, list[tuple[int, int]]] = {n: [] for n in node_ids}
+    rows = conn.execute(_COVERAGE_MANY_SQL, (json.dumps(node_ids), interval_s, *bounds))
+    for node_id, interval, lo, hi, crc in rows:
+        pairs = out.get(node_id)
+        if (
+            pairs is None
+            or crc is None
+            or crc != _coverage_crc(node_id, interval_s, interval, lo, hi)
+        ):
+            name = interval if isinstance(interval, str) else f"{interval_s}s"
+            raise StoreCorruptedError(
+                node_id if isinstance(node_id, str) else None,
+                name,
+                None,
+                f"coverage row starting at {lo!r} fails its checksum",
+            )
+        pairs.append((lo, hi))
+    return out
 
 
 def _coverage_crc(

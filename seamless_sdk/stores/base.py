@@ -21,6 +21,7 @@ from typing import Protocol, runtime_checkable
 
 import pandas as pd
 
+from seamless_sdk.frames import Bars
 from seamless_sdk.intervals import Interval
 from seamless_sdk.ranges import RangeSet
 
@@ -99,3 +100,72 @@ class BarStore(Protocol):
     def close(self) -> None:
         """Release connections and file handles."""
         ...
+
+
+@runtime_checkable
+class BatchReads(Protocol):
+    """Batch reads a store may add to :class:`BarStore` (``read_many`` uses them).
+
+    A store without them is read series by series through the helpers below;
+    one with them answers a universe in a few queries. Either way the answer
+    and every check are those of the per-series calls.
+    """
+
+    def coverage_many(
+        self,
+        node_ids: Sequence[str],
+        interval: Interval,
+        start: int | None = None,
+        end: int | None = None,
+    ) -> dict[str, RangeSet]:
+        """``coverage`` of every node (one key per distinct id, in the order
+        asked), clipped to ``[start, end)`` when both are given."""
+        ...
+
+    def read_many(
+        self, node_ids: Sequence[str], interval: Interval, start: int, end: int
+    ) -> dict[str, pd.DataFrame]:
+        """``read`` of every node over one ``[start, end)`` from one snapshot:
+        node id -> its stored bar frame (one key per distinct id, in the order asked)."""
+        ...
+
+
+def coverage_many(
+    store: BarStore,
+    node_ids: Sequence[str],
+    interval: Interval,
+    start: int | None = None,
+    end: int | None = None,
+) -> dict[str, RangeSet]:
+    """``store.coverage_many`` where the store has it, else one ``coverage`` per node."""
+    batch = getattr(store, "coverage_many", None)
+    if batch is not None:
+        return batch(node_ids, interval, start, end)  # type: ignore[no-any-return]
+    out = {}
+    for node in dict.fromkeys(node_ids):
+        cover = store.coverage(node, interval)
+        out[node] = cover if start is None or end is None else cover.clip(start, end)
+    return out
+
+
+def read_bars_many(
+    store: BarStore, node_ids: Sequence[str], interval: Interval, start: int, end: int
+) -> dict[str, Bars]:
+    """Stored bars of every node over ``[start, end)`` as arrays: the store's
+    ``read_bars_many`` (LocalStore: views of one block), else its ``read_many``,
+    else one ``read_bars``/``read`` per node."""
+    fast = getattr(store, "read_bars_many", None)
+    if fast is not None:
+        return fast(node_ids, interval, start, end)  # type: ignore[no-any-return]
+    batch = getattr(store, "read_many", None)
+    if batch is not None:
+        frames = batch(node_ids, interval, start, end)
+        return {node: Bars.from_frame(frame) for node, frame in frames.items()}
+    one = getattr(store, "read_bars", None)
+    out = {}
+    for node in dict.fromkeys(node_ids):
+        if one is not None:
+            out[node] = one(node, interval, start, end)
+        else:
+            out[node] = Bars.from_frame(store.read(node, interval, start, end))
+    return out
