@@ -32,7 +32,14 @@ from seamless_sdk import settings
 from seamless_sdk.errors import InvalidRequestError
 from seamless_sdk.jsonable import jsonable
 
-__all__ = ["AuditEntry", "audit_log_path", "default_actor", "read_entries", "record"]
+__all__ = [
+    "AuditEntry",
+    "audit_log_path",
+    "default_actor",
+    "read_entries",
+    "record",
+    "record_change",
+]
 
 _KEYS = ("at", "actor", "action", "what", "old_fingerprint", "new_fingerprint", "detail")
 
@@ -161,19 +168,77 @@ def record(
         new_fingerprint=new_fingerprint,
         detail=MappingProxyType(jsonable(dict(detail or {}))),
     )
-    line = (json.dumps(entry.to_dict(), sort_keys=True, allow_nan=False) + "\n").encode()
     target = path if path is not None else audit_log_path()
     target.parent.mkdir(parents=True, exist_ok=True)
     with _locked(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT, fcntl.LOCK_EX) as fd:
-        # One write of the whole line under the lock: O_APPEND places it at the end
-        # even if a writer that ignores the lock appended meanwhile; a short write
-        # (a full disk) is finished rather than leaving half a line.
-        view = memoryview(line)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
-        os.fsync(fd)
+        _append(fd, entry)
     return entry
+
+
+def record_change(
+    action: str,
+    what: str,
+    new_fingerprint: str | None,
+    *,
+    detail: Mapping[str, object] | None = None,
+    actor: str | None = None,
+    path: Path | None = None,
+) -> AuditEntry | None:
+    """Record that ``what`` now has ``new_fingerprint``, if that is a change.
+
+    The old fingerprint is the ``new_fingerprint`` of the last entry with the
+    same ``action`` and ``what`` (``None`` when there is none); when it equals
+    ``new_fingerprint`` nothing is written and ``None`` is returned. Reading the
+    last entry and appending happen under one exclusive lock, so processes
+    that load the same new configuration at once record the change once.
+    This is what loaders call for presets, conformance modes and schemas
+    (:func:`seamless_sdk.policy_settings.audit_settings`).
+    """
+    if not action.strip():
+        raise InvalidRequestError("action", "must not be empty")
+    if not what.strip():
+        raise InvalidRequestError("what", "must not be empty")
+    target = path if path is not None else audit_log_path()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with _locked(target, os.O_RDWR | os.O_APPEND | os.O_CREAT, fcntl.LOCK_EX) as fd:
+        old: str | None = None
+        for entry in _parse(_read_all(fd), target):
+            if entry.action == action and entry.what == what:
+                old = entry.new_fingerprint
+        if old == new_fingerprint:
+            return None
+        entry = AuditEntry(
+            at=datetime.now(UTC),
+            actor=actor if actor is not None else default_actor(),
+            action=action,
+            what=what,
+            old_fingerprint=old,
+            new_fingerprint=new_fingerprint,
+            detail=MappingProxyType(jsonable(dict(detail or {}))),
+        )
+        _append(fd, entry)
+    return entry
+
+
+def _append(fd: int, entry: AuditEntry) -> None:
+    line = (json.dumps(entry.to_dict(), sort_keys=True, allow_nan=False) + "\n").encode()
+    # One write of the whole line under the lock: O_APPEND places it at the end
+    # even if a writer that ignores the lock appended meanwhile; a short write
+    # (a full disk) is finished rather than leaving half a line.
+    view = memoryview(line)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+    os.fsync(fd)
+
+
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    offset = 0
+    while chunk := os.pread(fd, 1 << 20, offset):
+        chunks.append(chunk)
+        offset += len(chunk)
+    return b"".join(chunks)
 
 
 def read_entries(path: Path | None = None) -> list[AuditEntry]:
@@ -185,8 +250,12 @@ def read_entries(path: Path | None = None) -> list[AuditEntry]:
     target = path if path is not None else audit_log_path()
     if not target.exists():
         return []
-    with _locked(target, os.O_RDONLY, fcntl.LOCK_SH) as fd, os.fdopen(os.dup(fd), "rb") as handle:
-        raw = handle.read()
+    with _locked(target, os.O_RDONLY, fcntl.LOCK_SH) as fd:
+        raw = _read_all(fd)
+    return _parse(raw, target)
+
+
+def _parse(raw: bytes, target: Path) -> list[AuditEntry]:
     entries = []
     for number, text in enumerate(raw.decode("utf-8").splitlines(), start=1):
         if not text.strip():

@@ -46,6 +46,7 @@ from seamless_sdk.config_model import YamlModel, validate
 from seamless_sdk.errors import InvalidRequestError
 from seamless_sdk.fetchers.spec import FetcherSpec, parse_fetcher_spec
 from seamless_sdk.intervals import Interval, parse_interval
+from seamless_sdk.policy_settings import PolicySection, PolicySettings, parse_policy_settings
 from seamless_sdk.request import to_epoch_seconds, validate_node_id
 from seamless_sdk.sla import DEFAULT_JITTER_RATIO, DEFAULT_MAX_ATTEMPTS, DEFAULT_RETRY_BACKOFF_MS
 
@@ -186,6 +187,9 @@ class ConfigFile(YamlModel):
     backfill: BackfillSettings = Field(default_factory=BackfillSettings)
     sensors: SensorSettings = Field(default_factory=SensorSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    seamless: PolicySection = Field(default_factory=PolicySection)
+    """Strategy, SLA (presets), conformance and fingerprint policy (seed 004's
+    ``seamless:`` section; ``seamless_sdk.policy_settings``)."""
 
     @field_validator("store", "requests", "reports")
     @classmethod
@@ -224,6 +228,8 @@ class SeamlessConfig:
     sensors: SensorSettings = field(default_factory=SensorSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     """``multiprocess_dir`` is absolute here (relative to the file, like every path)."""
+    policy: PolicySettings = field(default_factory=PolicySettings)
+    """The ``seamless:`` section, resolved: presets, SLA, fingerprint flags."""
     source: Path | None = None
     """The file this came from (``None`` when built from a mapping)."""
 
@@ -322,6 +328,7 @@ def parse_config(
         backfill=file.backfill,
         sensors=file.sensors,
         metrics=_metrics(file.metrics, base),
+        policy=parse_policy_settings(file.seamless, source=source),
         source=source,
     )
 

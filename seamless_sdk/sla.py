@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from seamless_sdk.errors import InvalidRequestError
 
@@ -71,6 +73,21 @@ class SLAPolicy:
         _check_number(
             "max_sync_gap_bars", self.max_sync_gap_bars, 0, MAX_SYNC_GAP_BARS, integer=True
         )
+
+    @classmethod
+    def from_preset(cls, name: str, overrides: Mapping[str, Any] | None = None) -> SLAPolicy:
+        """The policy of the SLA preset ``name`` (seed 003 section 6, shipped as
+        ``seamless_sdk/presets/sla_presets.yaml``), with ``overrides`` (name →
+        preset mapping, as under ``seamless: sla_presets:`` in ``seamless.yaml``)
+        laid over the shipped ones. An unknown name or a bad value is
+        ``InvalidRequestError`` naming the key.
+
+        >>> SLAPolicy.from_preset("seamless").max_wait_backfill_ms
+        5000.0
+        """
+        from seamless_sdk.presets import load_sla_presets  # the presets import this module
+
+        return load_sla_presets(overrides)[name].policy
 
     def phase_budget_ms(self, phase: str) -> float | None:
         """The budget of one phase (``storage``, ``backfill``, ``live``), if any."""
