@@ -186,13 +186,8 @@ class ReadEngine:
     def _from_storage(self, st: ReadState) -> None:
         t0 = time.perf_counter()
         r = st.request
-        with tracing.span(
-            tracing.COVERAGE_COMPUTE,
-            node_id=r.node_id,
-            interval=r.interval,
-            start=r.start,
-            end=r.end,
-        ) as span:
+        # The request's bounds are on the parent history.read span already.
+        with tracing.span(tracing.COVERAGE_COMPUTE, node_id=r.node_id) as span:
             coverage = self.parts.store.coverage(r.node_id, r.interval)
             served = coverage.intersect(st.remaining)
             if span.recording:

@@ -147,13 +147,20 @@ def _value(key: str, value: Any) -> Any:
     if isinstance(value, bool | str | float):
         return value
     if isinstance(value, int):
-        return iso_utc(value) if key in _TIME_KEYS else value
+        return _iso(value) if key in _TIME_KEYS else value
     if isinstance(value, Enum):
         return value.value
     name = getattr(value, "name", None)  # an Interval
     if isinstance(name, str):
         return name
     return str(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _iso(seconds: int) -> str:
+    # Formatting a time costs microseconds, and reads ask for the same bounds
+    # (day and chunk starts) again and again.
+    return iso_utc(seconds)
 
 
 def _attributes(values: Mapping[str, Any]) -> dict[str, Any]:
