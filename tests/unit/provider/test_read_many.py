@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
+from prometheus_client import CollectorRegistry
 
 from seamless_sdk import (
     DataUnavailableError,
@@ -18,7 +21,10 @@ from seamless_sdk import (
     SLAPolicy,
     Strategy,
     SyntheticFetcher,
+    settings,
 )
+from seamless_sdk.errors import StoreCorruptedError
+from seamless_sdk.strategy import Source
 
 from .conftest import DAY, HOUR, T0, MakeProvider
 
@@ -111,3 +117,122 @@ def test_bad_node_ids_are_rejected_before_any_read(make_provider: MakeProvider) 
     with pytest.raises(InvalidRequestError, match=r"^node_ids"):
         p.read_many("ok:1", "1m", T0, T0 + HOUR)  # type: ignore[arg-type]
     assert p.coverage("ok:1", "1m") == RangeSet()
+
+
+# -- the batch path: nodes wholly stored or cached --------------------------------
+def _counts(registry: CollectorRegistry) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every counter and histogram count of ``registry`` (times left out)."""
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for metric in registry.collect()
+        for s in metric.samples
+        if not s.name.endswith(("_sum", "_bucket", "_created"))
+    }
+
+
+def _store(make_provider: MakeProvider, nodes: list[str], start: int, end: int) -> None:
+    p = make_provider(SyntheticFetcher(seed=5), registry=CollectorRegistry())
+    for node in nodes:
+        p.ensure_available(node, "1m", start, end, strategy=Strategy.AUTO_BACKFILL)
+
+
+@pytest.mark.parametrize("lineage", [False, True])
+def test_batch_answers_equal_reads_with_the_cache_on(
+    make_provider: MakeProvider, lineage: bool
+) -> None:
+    """Round after round (the cache admits a span the second time it is read and
+    serves it the third), read_many gives each node what read gives it, and
+    the metrics count the same reads, sources, cache hits and misses."""
+    _store(make_provider, NODES, T0, T0 + 2 * DAY)
+    reg_many, reg_one = CollectorRegistry(), CollectorRegistry()
+    many_p = make_provider(None, registry=reg_many, lineage=lineage)
+    one_p = make_provider(None, registry=reg_one, lineage=lineage)
+    for start, end in [(T0, T0 + DAY), (T0, T0 + DAY), (T0, T0 + DAY), (T0 + HOUR, T0 + 2 * HOUR)]:
+        many = many_p.read_many(NODES, "1m", start, end, strategy=Strategy.FAIL_FAST)
+        assert list(many) == NODES
+        for node in NODES:
+            one = one_p.read(node, "1m", start, end, strategy=Strategy.FAIL_FAST)
+            pd.testing.assert_frame_equal(many[node].df, one.df)
+            assert _comparable(many[node].meta) == _comparable(one.meta)
+            assert set(many[node].meta.sla_report.elapsed_ms) == set(one.meta.sla_report.elapsed_ms)
+        assert _counts(reg_many) == _counts(reg_one)
+    assert _counts(reg_many)[("seamless_cache_hits_total", ())] > 0
+
+
+def test_batch_frames_are_the_callers_own(make_provider: MakeProvider) -> None:
+    _store(make_provider, NODES[:3], T0, T0 + DAY)
+    p = make_provider(None, registry=CollectorRegistry())
+    for _ in range(2):  # the second read is admitted to the cache
+        many = p.read_many(NODES[:3], "1m", T0, T0 + DAY, strategy=Strategy.FAIL_FAST)
+    before = {n: r.df.copy() for n, r in many.items()}
+    many[NODES[0]].df.loc[0, "close"] = -1.0
+    for node in NODES[1:3]:
+        pd.testing.assert_frame_equal(many[node].df, before[node])
+    again = p.read_many(NODES[:3], "1m", T0, T0 + DAY, strategy=Strategy.FAIL_FAST)
+    pd.testing.assert_frame_equal(again[NODES[0]].df, before[NODES[0]])  # cache untouched
+
+
+def test_stored_nodes_are_read_in_a_few_statements(
+    make_provider: MakeProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from seamless_sdk.stores import _sqlite
+
+    _store(make_provider, NODES, T0, T0 + DAY)
+    statements: list[str] = []
+    real = _sqlite.connect
+
+    def connect(*args: Any, **kwargs: Any) -> Any:
+        conn = real(*args, **kwargs)
+        conn.set_trace_callback(statements.append)
+        return conn
+
+    monkeypatch.setattr(_sqlite, "connect", connect)
+    p = make_provider(None, registry=CollectorRegistry())
+    p.coverage(NODES[0], "1m")
+    statements.clear()
+    many = p.read_many(NODES, "1m", T0, T0 + DAY, strategy=Strategy.FAIL_FAST)
+    assert all(len(r.df) == 1440 for r in many.values())
+    # coverage of all, then BEGIN, coverage, row counts, chunks, ROLLBACK.
+    assert len(statements) == 6, statements
+
+
+def test_a_damaged_node_fails_alone_as_its_read_does(
+    make_provider: MakeProvider, store_path: Path
+) -> None:
+    _store(make_provider, NODES[:4], T0, T0 + DAY)
+    conn = sqlite3.connect(store_path)
+    with conn:
+        conn.execute("UPDATE chunks SET crc = crc + 1 WHERE node_id = ?", (NODES[2],))
+    conn.close()
+    p = make_provider(None, registry=CollectorRegistry())
+    with pytest.raises(ReadManyError) as info:
+        p.read_many(NODES[:4], "1m", T0, T0 + DAY, strategy=Strategy.FAIL_FAST)
+    assert set(info.value.errors) == {NODES[2]}
+    with pytest.raises(StoreCorruptedError) as single:
+        p.read(NODES[2], "1m", T0, T0 + DAY, strategy=Strategy.FAIL_FAST)
+    err = info.value.errors[NODES[2]]
+    assert isinstance(err, StoreCorruptedError) and str(err) == str(single.value)
+    for node in (NODES[0], NODES[1], NODES[3]):
+        one = p.read(node, "1m", T0, T0 + DAY, strategy=Strategy.FAIL_FAST)
+        pd.testing.assert_frame_equal(info.value.results[node].df, one.df)
+
+
+def test_gaps_strict_and_switches_walk(
+    make_provider: MakeProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nodes the batch cannot answer take the whole walk: a gap is filled (or
+    raises under FAIL_FAST), strict reads check the calendar, a kill switch is
+    noted per read; the answers equal per-node reads."""
+    _store(make_provider, NODES[:2], T0, T0 + DAY)
+    p = make_provider(SyntheticFetcher(seed=5), registry=CollectorRegistry())
+    mixed = p.read_many(NODES[:4], "1m", T0, T0 + DAY, strategy=Strategy.AUTO_BACKFILL)
+    assert all(len(r.df) == 1440 for r in mixed.values())
+    assert mixed[NODES[3]].meta.source_contributions.keys() == {Source.BACKFILL}
+    assert mixed[NODES[0]].meta.source_contributions.keys() == {Source.STORAGE}
+    strict = p.read_many(NODES[:4], "1m", T0, T0 + DAY, strict=True, strategy=Strategy.FAIL_FAST)
+    assert all(r.meta.strict for r in strict.values())
+    monkeypatch.setenv(settings.FORCE_FAIL_FAST_ENV, "1")
+    switched = p.read_many(NODES[:4], "1m", T0, T0 + DAY)
+    for node, r in switched.items():
+        one = p.read(node, "1m", T0, T0 + DAY)
+        assert r.meta.notes == one.meta.notes and r.meta.notes
