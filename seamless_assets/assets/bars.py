@@ -28,7 +28,8 @@ from seamless_assets.assets.partition import (
     materialization,
 )
 from seamless_assets.assets.targets import latest_materializations
-from seamless_assets.checks.specs import bar_check_specs
+from seamless_assets.checks.expectations import warm_up
+from seamless_assets.checks.specs import GX_CHECK, bar_check_specs
 from seamless_assets.config import BackfillSettings
 from seamless_assets.partitions import bars_partitions
 from seamless_assets.resources import SeamlessResource
@@ -112,6 +113,8 @@ def build_bars_asset(
     ) -> Iterator[dg.AssetMaterialization | dg.AssetCheckEvaluation | dg.Output]:
         failures: list[FetchError] = []
         selected = context.selected_asset_check_keys
+        if seamless.gx_check and any(k.name == GX_CHECK for k in selected):
+            warm_up()  # GX's import (seconds) overlaps the fills instead of following them
         policy = FillPolicy.from_tags(context.run.tags, default=seamless.fill_policy())
         names = run_keys(list(context.partition_keys), config.partitions)
         keys = [PartitionKey.parse(interval, k) for k in names]
@@ -133,7 +136,7 @@ def build_bars_asset(
                     context.log.error(str(item))
                     failures.append(item)
                     continue
-                event = materialization(key, item)
+                event = materialization(key, item, seamless.fingerprint_policy())
                 if event is not None:
                     yield event
                 batch.append(item)

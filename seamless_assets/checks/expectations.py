@@ -106,6 +106,32 @@ def _gx() -> tuple[Any, Any]:
         return _STATE["gx"], _STATE["gxe"]
 
 
+def warm_up() -> threading.Thread | None:
+    """Import Great Expectations and build its context and the stored-bar suite in
+    a background thread, once per process; returns the thread (None if already
+    started).
+
+    The import alone takes 5–15 s on a small machine, once per run process: a
+    run that starts it first does it while its fills wait on fetches and
+    SQLite (both release the GIL), instead of after them. Later callers block
+    on ``_LOCK`` until it is done; an error here is raised again by them.
+    """
+    with _LOCK:
+        if "warm" in _STATE:
+            return None
+        thread = threading.Thread(target=_warm, name="seamless-gx-warm-up", daemon=True)
+        _STATE["warm"] = thread
+    thread.start()
+    return thread
+
+
+def _warm() -> None:
+    try:
+        _registered_suite("ohlcv_bars", "1")
+    except Exception:  # the check's own call raises it again, where it is reported
+        return
+
+
 def _context() -> Any:
     """One ephemeral context per process: in-memory stores, no analytics, no progress bars."""
     with _LOCK:
