@@ -6,7 +6,8 @@ and must not import the code location. These are the names the code location
 uses: the file is ``$SEAMLESS_CONFIG``, else ``./seamless.yaml`` in the
 current directory (never a file inside the installed package), and a bad
 value raises ``InvalidRequestError`` naming its key (``backfill.retries``,
-``nodes[2].id``).
+``nodes[2].id``, ``store.dsn``). ``store:`` and ``coordinator:`` pick the
+back-ends (``seamless_sdk.config_backends``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,11 @@ from seamless_sdk.config import (
     DEFAULT_CALENDAR,
     BackfillSettings,
     ConfigFile,
+    CoordinatorConfig,
+    LocalStoreConfig,
     NodeConfig,
+    PostgresStoreConfig,
+    QuestDBStoreConfig,
     SeamlessConfig,
     SensorSettings,
     find_config_file,
@@ -27,7 +32,11 @@ __all__ = [
     "DEFAULT_CALENDAR",
     "BackfillSettings",
     "ConfigFile",
+    "CoordinatorConfig",
+    "LocalStoreConfig",
     "NodeConfig",
+    "PostgresStoreConfig",
+    "QuestDBStoreConfig",
     "SeamlessConfig",
     "SensorSettings",
     "find_config_file",

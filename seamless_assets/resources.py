@@ -2,12 +2,16 @@
 
 Assets and sensors get the store, the fetcher and the node calendars from it,
 so a test (or another deployment) swaps any of them by configuring the
-resource, not by editing an asset.
+resource, not by editing an asset. The store is ``seamless.yaml``'s ``store:``
+(a LocalStore file, or a PostgresStore / QuestDBStore), and with
+``coordinator:`` configured the fills claim windows from a
+``PostgresCoordinator`` and the request table lives in its database.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -18,20 +22,45 @@ from pydantic import PrivateAttr
 from seamless_assets.config import DEFAULT_CALENDAR, SeamlessConfig
 from seamless_assets.run_metrics import RunMetrics
 from seamless_assets.sessions import in_sessions
-from seamless_sdk.backfill.dagster import RequestTable
+from seamless_sdk.backfill.dagster import AnyRequestTable, open_request_table
 from seamless_sdk.backfill.policy import FillPolicy
 from seamless_sdk.calendars import Calendar, calendar_for
+from seamless_sdk.config_backends import (
+    CoordinatorConfig,
+    LocalStoreConfig,
+    PostgresStoreConfig,
+    QuestDBStoreConfig,
+    StoreConfig,
+)
+from seamless_sdk.coordination.postgres import PostgresCoordinator
 from seamless_sdk.errors import InvalidRequestError
 from seamless_sdk.fetchers.spec import build_fetcher
 from seamless_sdk.sla import DEFAULT_JITTER_RATIO, DEFAULT_MAX_ATTEMPTS, DEFAULT_RETRY_BACKOFF_MS
-from seamless_sdk.stores.local import LocalStore
+from seamless_sdk.stores.base import BarStore
 
 
 class SeamlessResource(dg.ConfigurableResource):
-    """Store, fetcher, calendars and fill settings of the code location."""
+    """Store, fetcher, calendars and fill settings of the code location.
+
+    ``store_kind`` is ``local`` (the LocalStore at ``store_path``), ``postgres``
+    (``store_dsn``, ``store_pool_size``) or ``questdb`` (``questdb_ilp``,
+    ``questdb_pg``, ``questdb_table_prefix``, ``lock_dsn``); a non-empty
+    ``coordinator_dsn`` is a ``PostgresCoordinator`` (``coordinator_lease_s``,
+    ``coordinator_max_failures``), which also holds the request table.
+    """
 
     store_path: str
     requests_path: str
+    store_kind: str = "local"
+    store_dsn: str = ""
+    store_pool_size: int = 4
+    questdb_ilp: str = ""
+    questdb_pg: str = ""
+    questdb_table_prefix: str = "seamless"
+    lock_dsn: str = ""  # empty: QuestDB's locks are per host
+    coordinator_dsn: str = ""  # empty: no coordinator (each host's own locks)
+    coordinator_lease_s: float = 30.0
+    coordinator_max_failures: int = 5
     reports_dir: str = ""  # empty: no JSON reports
     fetcher: str = "synthetic"
     partial_ok: bool = False
@@ -47,6 +76,9 @@ class SeamlessResource(dg.ConfigurableResource):
     metrics_flush_s: float = 5.0
 
     _fetcher: Any = PrivateAttr(default=None)
+    _coordinator: PostgresCoordinator | None = PrivateAttr(default=None)
+    # Fill threads of one run ask for the coordinator at once: one opens it.
+    _coordinator_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
     _run_metrics: RunMetrics | None = PrivateAttr(default=None)
 
     @classmethod
@@ -62,9 +94,14 @@ class SeamlessResource(dg.ConfigurableResource):
                 "true, but Great Expectations is not installed: pip install 'seamless[gx]', "
                 "or set gx_check: false",
             )
+        coordinator = config.coordinator
         return cls(
             store_path=str(config.store),
             requests_path=str(config.requests),
+            **_store_fields(config.store_config),
+            coordinator_dsn=coordinator.dsn if coordinator else "",
+            coordinator_lease_s=coordinator.lease_s if coordinator else 30.0,
+            coordinator_max_failures=coordinator.max_failures if coordinator else 5,
             reports_dir=str(config.reports or ""),
             fetcher=config.fetcher,
             partial_ok=config.backfill.partial_ok,
@@ -86,32 +123,75 @@ class SeamlessResource(dg.ConfigurableResource):
         self._run_metrics = RunMetrics.for_run(self.metrics_dir, context.run, self.metrics_flush_s)
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
-        """Write the run's metrics a last time (also when the run failed)."""
+        """Write the run's metrics a last time (also when the run failed); close
+        the coordinator's connections."""
         if self._run_metrics is not None:
             self._run_metrics.close()
             self._run_metrics = None
+        if self._coordinator is not None:
+            self._coordinator.close()
+            self._coordinator = None
 
     def run_metrics(self) -> RunMetrics | None:
         """The metrics this run records its fills on, if any."""
         return self._run_metrics
 
+    def store_config(self) -> StoreConfig:
+        """The configured store, as ``seamless.yaml``'s ``store:`` model."""
+        if self.store_kind == "postgres":
+            return PostgresStoreConfig(
+                kind="postgres", dsn=self.store_dsn, pool_size=self.store_pool_size
+            )
+        if self.store_kind == "questdb":
+            return QuestDBStoreConfig(
+                kind="questdb",
+                ilp=self.questdb_ilp,
+                pg=self.questdb_pg,
+                table_prefix=self.questdb_table_prefix,
+                lock_dsn=self.lock_dsn or None,
+            )
+        if self.store_kind != "local":
+            raise InvalidRequestError(
+                "store_kind", f"{self.store_kind!r} is not local, postgres or questdb"
+            )
+        return LocalStoreConfig(path=self.store_path)
+
     @contextmanager
-    def open_store(self) -> Iterator[LocalStore]:
-        """The LocalStore, closed again when the block ends."""
-        store = LocalStore(self.store_path)
+    def open_store(self) -> Iterator[BarStore]:
+        """The configured store, closed again when the block ends."""
+        store = self.store_config().open()
         try:
             yield store
         finally:
             store.close()
 
     @contextmanager
-    def open_requests(self) -> Iterator[RequestTable]:
-        """The backfill request table, closed again when the block ends."""
-        table = RequestTable(self.requests_path)
+    def open_requests(self) -> Iterator[AnyRequestTable]:
+        """The backfill request table (in the coordinator's database when one is
+        configured, else the SQLite file), closed again when the block ends."""
+        table = open_request_table(self.requests_path, dsn=self.coordinator_dsn or None)
         try:
             yield table
         finally:
             table.close()
+
+    def get_coordinator(self) -> PostgresCoordinator | None:
+        """The coordinator the fills claim windows from (``fill_window(...,
+        coordinator=)``), opened once per resource instance (a run) and closed
+        at its end; None when none is configured."""
+        if not self.coordinator_dsn:
+            return None
+        with self._coordinator_lock:
+            if self._coordinator is not None:
+                return self._coordinator
+            config = CoordinatorConfig(
+                kind="postgres",
+                dsn=self.coordinator_dsn,
+                lease_s=self.coordinator_lease_s,
+                max_failures=self.coordinator_max_failures,
+            )
+            self._coordinator = config.open()
+            return self._coordinator
 
     def get_fetcher(self) -> Any:
         """The fetcher, built once per resource instance (i.e. once per run); the
@@ -135,3 +215,22 @@ class SeamlessResource(dg.ConfigurableResource):
             retry_backoff_ms=self.fetch_backoff_ms,
             jitter_ratio=self.fetch_jitter_ratio,
         )
+
+
+def _store_fields(store: StoreConfig) -> dict[str, Any]:
+    """The resource fields that name ``store`` (a LocalStore needs only ``store_path``)."""
+    if isinstance(store, PostgresStoreConfig):
+        return {
+            "store_kind": "postgres",
+            "store_dsn": store.dsn,
+            "store_pool_size": store.pool_size,
+        }
+    if isinstance(store, QuestDBStoreConfig):
+        return {
+            "store_kind": "questdb",
+            "questdb_ilp": store.ilp,
+            "questdb_pg": store.pg,
+            "questdb_table_prefix": store.table_prefix,
+            "lock_dsn": store.lock_dsn or "",
+        }
+    return {"store_kind": "local"}

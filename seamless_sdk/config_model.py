@@ -39,16 +39,22 @@ class YamlModel(StrictModel):
         return drop_nulls(data)
 
 
-def validate(model: type[M], data: Any, *, where: str = "") -> M:
+def validate(model: type[M], data: Any, *, where: str = "", key: str = "") -> M:
     """``model`` validated from ``data``; any problem is ``InvalidRequestError``.
 
     ``where`` (a file name) is put before the problem so a message says which
-    file is wrong.
+    file is wrong. ``key`` is the dotted key ``data`` sits at, when a validator
+    of an enclosing model validates it (``store``): the error then names
+    ``store.dsn``, not ``dsn``.
     """
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise to_request_error(exc, model, where=where) from None
+        err = to_request_error(exc, model, where=where)
+        if key:
+            field = key if err.field == "config" else f"{key}.{err.field}"
+            raise InvalidRequestError(field, err.problem) from None
+        raise err from None
 
 
 def to_request_error(
@@ -59,6 +65,11 @@ def to_request_error(
     first = errors[0]
     path = key_path(first["loc"])
     problem = describe(first, model)
+    nested = (first.get("ctx") or {}).get("error")
+    if isinstance(nested, InvalidRequestError) and nested.field.startswith(f"{path}."):
+        # A validator that validated a nested mapping itself (``store``) and
+        # named the inner key: keep that, the deeper and truer path.
+        path = nested.field
     if len(errors) > 1:
         problem += f" (and {len(errors) - 1} more problem(s))"
     if where:

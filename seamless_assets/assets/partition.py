@@ -156,7 +156,7 @@ def _fill_or_error(
                 result = fill_window(
                     store, seamless.get_fetcher(), node_id, interval, start, end,
                     now=now, policy=policy, request_id=str(key), fingerprint=False,
-                    metrics=metrics,
+                    metrics=metrics, coordinator=seamless.get_coordinator(),
                 )  # fmt: skip
                 return Unrecorded(key, result.rows)
             except ConformanceError:
@@ -180,6 +180,7 @@ def _fill(
         result = fill_window(
             store, seamless.get_fetcher(), node_id, interval, start, end,
             now=now, policy=policy, request_id=str(key), metrics=metrics,
+            coordinator=seamless.get_coordinator(),
         )  # fmt: skip
         report = result.report
     except ConformanceError as err:
