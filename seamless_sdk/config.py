@@ -26,6 +26,11 @@ default, at any level.
     nodes:
       - id: "demo:BTCUSDT"           # 24/7 unless a calendar is given
       - {id: "demo:SPY", calendar: XNYS}
+
+``store`` may also be a mapping that picks a server store
+(``{kind: postgres, dsn: ...}``, ``{kind: questdb, ilp: ..., pg: ...}``) and
+``coordinator: {kind: postgres, dsn: ...}`` adds single flight across hosts:
+see :mod:`seamless_sdk.config_backends`.
 """
 
 from __future__ import annotations
@@ -42,6 +47,16 @@ from pydantic import BeforeValidator, Field, field_validator
 from seamless_sdk import settings
 from seamless_sdk.backfill.dagster import requests_path_for
 from seamless_sdk.calendars import calendar_for
+from seamless_sdk.config_backends import (
+    DEFAULT_STORE,
+    CoordinatorConfig,
+    LocalStoreConfig,
+    PostgresStoreConfig,
+    QuestDBStoreConfig,
+    StoreConfig,
+    store_setting,
+    with_coordinator,
+)
 from seamless_sdk.config_model import YamlModel, validate
 from seamless_sdk.errors import InvalidRequestError
 from seamless_sdk.fetchers.spec import FetcherSpec, parse_fetcher_spec
@@ -52,7 +67,6 @@ from seamless_sdk.sla import DEFAULT_JITTER_RATIO, DEFAULT_MAX_ATTEMPTS, DEFAULT
 
 CONFIG_NAME = "seamless.yaml"
 """The file looked for in the current directory when ``SEAMLESS_CONFIG`` is unset."""
-DEFAULT_STORE = "var/seamless.sqlite"
 DEFAULT_CALENDAR = "24/7"
 DEFAULT_PARTITION_START = "2024-01-01"
 DEFAULT_INTERVALS = ("1m", "1h", "1d")
@@ -173,7 +187,12 @@ class ConfigFile(YamlModel):
 
     model_config = YamlModel.model_config | {"arbitrary_types_allowed": True}
 
-    store: str = DEFAULT_STORE
+    store: Annotated[StoreConfig, BeforeValidator(store_setting)] = Field(
+        default_factory=LocalStoreConfig
+    )
+    """A LocalStore path, or a mapping whose ``kind`` picks the store (``config_backends``)."""
+    coordinator: CoordinatorConfig | None = None
+    """A PostgresCoordinator (single flight across hosts); none by default."""
     requests: str | None = None
     """The backfill request table; default: next to the store (``x.requests.sqlite``)."""
     reports: str | None = None
@@ -193,7 +212,7 @@ class ConfigFile(YamlModel):
     """Strategy, SLA (presets), conformance and fingerprint policy (seed 004's
     ``seamless:`` section; ``seamless_sdk.policy_settings``)."""
 
-    @field_validator("store", "requests", "reports")
+    @field_validator("requests", "reports")
     @classmethod
     def _not_empty(cls, value: str | None) -> str | None:
         if value is not None and not value.strip():
@@ -220,10 +239,16 @@ class SeamlessConfig:
     """The configuration as code uses it: paths absolute, environment applied."""
 
     store: Path
+    """The LocalStore file; with a server store, where local files default to
+    (the request table without a coordinator, the CLI's log)."""
     requests: Path
     partition_start: int
     intervals: tuple[Interval, ...]
     reports: Path | None = None
+    server_store: PostgresStoreConfig | QuestDBStoreConfig | None = None
+    """The server store of ``store:``; None means the LocalStore at ``store``."""
+    coordinator: CoordinatorConfig | None = None
+    """``coordinator:``, when configured."""
     fetcher: str = "synthetic"
     nodes: tuple[NodeConfig, ...] = ()
     backfill: BackfillSettings = field(default_factory=BackfillSettings)
@@ -234,6 +259,11 @@ class SeamlessConfig:
     """The ``seamless:`` section, resolved: presets, SLA, fingerprint flags."""
     source: Path | None = None
     """The file this came from (``None`` when built from a mapping)."""
+
+    @property
+    def store_config(self) -> StoreConfig:
+        """The store to open (``.open()``): the server store, else the LocalStore."""
+        return self.server_store or LocalStoreConfig(path=str(self.store))
 
     @property
     def calendars(self) -> dict[str, str]:
@@ -315,7 +345,11 @@ def parse_config(
         )
     file = validate(ConfigFile, raw, where=str(source) if source else "")
     base = base_dir or Path.cwd()
-    store = _path(settings.store_override() or file.store, base)
+    # SEAMLESS_STORE (a path) overrides ``store`` of any kind with a LocalStore.
+    override = settings.store_override()
+    local = isinstance(file.store, LocalStoreConfig)
+    store = _path(override or (file.store.path if local else DEFAULT_STORE), base)  # type: ignore[union-attr]
+    server = None if override or local else with_coordinator(file.store, file.coordinator)
     spec = parse_fetcher_spec(file.fetcher)
     if spec.kind == "file":
         spec = spec.with_argument(str(_path(spec.argument, base)))
@@ -323,6 +357,8 @@ def parse_config(
         store=store,
         requests=_path(file.requests, base) if file.requests else requests_path_for(store),
         reports=_path(file.reports, base) if file.reports else None,
+        server_store=server,  # type: ignore[arg-type]
+        coordinator=file.coordinator,
         partition_start=file.partition_start,
         intervals=tuple(dict.fromkeys(file.intervals)),
         fetcher=str(spec),
