@@ -481,12 +481,16 @@ def _check_rows_match_coverage(
     )
 
 
-BLOCK_ROWS = 1 << 16
-"""Rows per block of a batch read (3.4 MB of bars). The bars of a universe go
-into several blocks of about this size rather than one: a block much larger
-than this is a fresh ``mmap`` whose pages fault in on every read (measured: 37
-MB of bars took 10-16 ms to fill that way, 4-5 ms in blocks the allocator
-reuses), and frames view their block, so it needs no second copy."""
+BLOCK_ROWS = 2560
+"""Rows per block of a batch read: 120 KiB of ``ts`` and values, under the
+128 KiB above which glibc's allocator maps fresh pages for every block (its
+default mmap threshold). The bars of a universe go into many such blocks
+rather than one: pages of a big block fault in again on every read
+(measured: 37 MB of bars in one block took 10-16 ms to fill, 4-5 ms in
+blocks the allocator reuses; a batch in 3 MB blocks still faulted 8,000-13,000
+pages a call, in these none), and the frames view the blocks, so they need
+no second copy. A series longer than this is a block of its own, as in
+``read_bars``."""
 
 
 def plan_blocks(counts: dict[str, int]) -> dict[str, tuple[int, int]]:

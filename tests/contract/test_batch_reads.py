@@ -219,3 +219,18 @@ def test_a_damaged_coverage_row_in_a_batch_is_named(store_factory: StoreFactory)
     with pytest.raises(StoreCorruptedError) as info:
         coverage_many(store, NODES, M1)
     assert info.value.node_id == NODES[1]
+
+
+def test_many_short_series_across_blocks(store: BarStore) -> None:
+    """Sixty series of hourly bars (LocalStore packs several into each block,
+    and the blocks end mid-universe) read as each series alone."""
+    nodes = [f"batch:h{i:02d}" for i in range(60)]
+    hours = np.arange(BASE, BASE + 2 * DAY, HOUR)
+    for i, node in enumerate(nodes):
+        store.write(node, "1h", BASE, BASE + 2 * DAY, frame(hours[i % 7 :], float(i)))
+    h1 = parse_interval("1h")
+    got = read_bars_many(store, nodes[::-1], h1, BASE + HOUR, BASE + 2 * DAY)
+    for node in nodes:
+        assert_same_bars(
+            _bars_frame(got[node]), store.read(node, "1h", BASE + HOUR, BASE + 2 * DAY)
+        )
