@@ -153,6 +153,14 @@ VERSION = "SELECT value FROM {s}.meta WHERE key = 'format_version'"
 READ = """SELECT chunk_start, nrows, data FROM {s}.chunks
     WHERE node_id = %s AND interval_s = %s AND chunk_start >= %s AND chunk_start < %s
     ORDER BY chunk_start"""
+# Batch reads (``read_many``): every node in one statement, its ids one array
+# parameter; the primary key serves ``node_id = ANY(...)`` as it serves ``=``.
+READ_MANY = """SELECT node_id, chunk_start, nrows, data FROM {s}.chunks
+    WHERE node_id = ANY(%s) AND interval_s = %s AND chunk_start >= %s AND chunk_start < %s
+    ORDER BY node_id, chunk_start"""
+COVERAGE_MANY = """SELECT node_id, range_start, range_end FROM {s}.coverage
+    WHERE node_id = ANY(%s) AND interval_s = %s AND range_start < %s AND range_end > %s
+    ORDER BY node_id, range_start"""
 CHUNK = """SELECT nrows, data FROM {s}.chunks
     WHERE node_id = %s AND interval_s = %s AND chunk_start = %s"""
 CHUNK_STARTS = """SELECT chunk_start FROM {s}.chunks
@@ -199,6 +207,7 @@ class Statements:
         "chunk",
         "chunk_starts",
         "coverage",
+        "coverage_many",
         "ddl",
         "delete_chunk",
         "delete_range",
@@ -206,6 +215,7 @@ class Statements:
         "lock_series",
         "lock_series_if_exists",
         "read",
+        "read_many",
         "series",
         "upsert_chunk",
         "version",
@@ -215,6 +225,8 @@ class Statements:
         self.ddl = tuple(render(ddl, schema) for ddl in SCHEMA_DDL)
         self.version = render(VERSION, schema)
         self.read = render(READ, schema)
+        self.read_many = render(READ_MANY, schema)
+        self.coverage_many = render(COVERAGE_MANY, schema)
         self.chunk = render(CHUNK, schema)
         self.chunk_starts = render(CHUNK_STARTS, schema)
         self.coverage = render(COVERAGE, schema)

@@ -37,7 +37,15 @@ from seamless_sdk.errors import (
     StoreError,
 )
 from seamless_sdk.frames import Bars
-from seamless_sdk.intervals import Interval, check_time, chunk_windows, parse_interval, window_next
+from seamless_sdk.intervals import (
+    MAX_TIME,
+    MIN_TIME,
+    Interval,
+    check_time,
+    chunk_windows,
+    parse_interval,
+    window_next,
+)
 from seamless_sdk.intervals import chunk_start as chunk_of
 from seamless_sdk.ranges import RangeSet
 from seamless_sdk.request import validate_node_id
@@ -212,20 +220,59 @@ class PostgresStore:
         check_time(end, "end")
         params = (node_id, iv.seconds, chunk_of(iv, start), end)
         rows = self._fetch(self._sql.read, params, f"read of {node_id} {iv.name}")
-        if not rows:
-            return Bars.empty()
-        builder = _rawchunk.BarsBuilder(sum(r[1] for r in rows), start * NS, end * NS)
-        unit = iv.chunk_unit
-        for cs, nrows, data in rows:
-            problem = builder.add(data, nrows, cs * NS, window_next(cs, unit) * NS)
-            if problem is not None:
-                raise StoreCorruptedError(node_id, iv.name, cs, problem)
-        bad = builder.unsorted_chunk()
-        if bad is not None:
-            raise StoreCorruptedError(
-                node_id, iv.name, rows[bad][0], "ts is not strictly ascending"
-            )
-        return builder.bars()
+        return _series_bars(node_id, iv, start, end, rows)
+
+    def read_many(
+        self, node_ids: Sequence[str], interval: Interval | str, start: int, end: int
+    ) -> dict[str, pd.DataFrame]:
+        """``read`` of several series over one ``[start, end)``: node id -> its
+        stored bar frame (one key per distinct id, in the order asked)."""
+        bars = self.read_bars_many(node_ids, interval, start, end)
+        return {node: b.to_frame(flags=True) for node, b in bars.items()}
+
+    def read_bars_many(
+        self, node_ids: Sequence[str], interval: Interval | str, start: int, end: int
+    ) -> dict[str, Bars]:
+        """``read_bars`` of several series in one statement (one snapshot), each
+        series' chunks checked as ``read_bars`` checks them."""
+        nodes = list(dict.fromkeys(validate_node_id(n) for n in node_ids))
+        iv = parse_interval(interval)
+        self._check_open()
+        start, end = int(start), int(end)
+        if end <= start or not nodes:
+            return {n: Bars.empty() for n in nodes}
+        check_time(start, "start")
+        check_time(end, "end")
+        params = (nodes, iv.seconds, chunk_of(iv, start), end)
+        what = f"read of {len(nodes)} series of {iv.name}"
+        by_node: dict[str, list[tuple[Any, ...]]] = {n: [] for n in nodes}
+        for node, *row in self._fetch(self._sql.read_many, params, what):
+            by_node[node].append(tuple(row))
+        return {n: _series_bars(n, iv, start, end, rows) for n, rows in by_node.items()}
+
+    def coverage_many(
+        self,
+        node_ids: Sequence[str],
+        interval: Interval | str,
+        start: int | None = None,
+        end: int | None = None,
+    ) -> dict[str, RangeSet]:
+        """``coverage`` of several series in one statement, each clipped to
+        ``[start, end)`` when both are given: node id -> RangeSet."""
+        nodes = list(dict.fromkeys(validate_node_id(n) for n in node_ids))
+        iv = parse_interval(interval)
+        self._check_open()
+        if not nodes:
+            return {}
+        bounded = start is not None and end is not None
+        lo, hi = (int(start), int(end)) if bounded else (MIN_TIME, MAX_TIME + 1)  # type: ignore[arg-type]
+        pairs: dict[str, list[tuple[int, int]]] = {n: [] for n in nodes}
+        params = (nodes, iv.seconds, hi, lo)
+        for node, s, e in self._fetch(self._sql.coverage_many, params, "coverage"):
+            pairs[node].append((s, e))
+        if not bounded:
+            return {n: RangeSet(p) for n, p in pairs.items()}
+        return {n: RangeSet(p).clip(lo, hi) for n, p in pairs.items()}
 
     def coverage(self, node_id: str, interval: Interval | str) -> RangeSet:
         """Ranges of ``(node_id, interval)`` that have been checked and stored."""
@@ -414,6 +461,26 @@ class PostgresStore:
         key = advisory_key("seamless.window", self._schema, node_id, iv.seconds, chunk_start)
         with self._locks.hold(key, timeout, f"window lock of {node_id} chunk {chunk_start}"):
             yield
+
+
+def _series_bars(
+    node_id: str, iv: Interval, start: int, end: int, rows: list[tuple[Any, ...]]
+) -> Bars:
+    """The bars of one series from its chunk rows ``(chunk_start, nrows, data)``
+    in time order, every chunk checked before a row of it is used (the
+    ``read_bars`` path, shared by ``read_bars_many``)."""
+    if not rows:
+        return Bars.empty()
+    builder = _rawchunk.BarsBuilder(sum(r[1] for r in rows), start * NS, end * NS)
+    unit = iv.chunk_unit
+    for cs, nrows, data in rows:
+        problem = builder.add(data, nrows, cs * NS, window_next(cs, unit) * NS)
+        if problem is not None:
+            raise StoreCorruptedError(node_id, iv.name, cs, problem)
+    bad = builder.unsorted_chunk()
+    if bad is not None:
+        raise StoreCorruptedError(node_id, iv.name, rows[bad][0], "ts is not strictly ascending")
+    return builder.bars()
 
 
 def _reopen(dsn: str, schema: str, pool_size: int) -> PostgresStore:
