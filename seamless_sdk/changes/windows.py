@@ -13,6 +13,7 @@ coverage only grows.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,7 +23,7 @@ from seamless_sdk.backfill.dagster.partition_key import PartitionKey
 from seamless_sdk.backfill.fill import frame_fingerprint
 from seamless_sdk.bars import NS, iso_utc
 from seamless_sdk.errors import InvalidRequestError
-from seamless_sdk.intervals import Interval, parse_interval
+from seamless_sdk.intervals import Interval, chunk_start, chunk_windows, parse_interval
 from seamless_sdk.ranges import RangeSet
 from seamless_sdk.request import to_epoch_seconds, validate_node_id
 from seamless_sdk.stores.base import BarStore, WindowWrite
@@ -80,6 +81,22 @@ def copy_window(source: BarStore, target: BarStore, key: PartitionKey) -> RangeS
     covered = source.coverage(key.node_id, key.interval).clip(ws, we)
     if not covered:
         return covered
+    with ExitStack() as locks:
+        # The target's chunk locks, ascending as fill_window takes them (no
+        # deadlock): a concurrent fill cannot write into the window mid-copy.
+        for cs in sorted({chunk_start(key.interval, s) for s, _ in chunks_of(key, covered)}):
+            locks.enter_context(target.window_lock(key.node_id, key.interval, cs))
+        _copy(source, target, key, covered)
+    return covered
+
+
+def chunks_of(key: PartitionKey, ranges: RangeSet) -> list[tuple[int, int]]:
+    """The store chunk windows ``ranges`` touch inside the partition."""
+    return [w for s, e in ranges for w in chunk_windows(key.interval, s, e)]
+
+
+def _copy(source: BarStore, target: BarStore, key: PartitionKey, covered: RangeSet) -> None:
+    ws, we = key.window
     frame = source.read(key.node_id, key.interval, ws, we)
     ts = frame["ts"].to_numpy(dtype="datetime64[ns]").view(np.int64)
     writes = []
@@ -88,4 +105,3 @@ def copy_window(source: BarStore, target: BarStore, key: PartitionKey) -> RangeS
         part = frame.iloc[lo:hi].reset_index(drop=True)
         writes.append(WindowWrite(key.node_id, key.interval, s, e, part, RangeSet.span(s, e)))
     target.write_many(writes)
-    return covered
