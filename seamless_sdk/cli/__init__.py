@@ -7,10 +7,15 @@
     seamless coordinator quarantine list|retry|skip --dsn DSN
                                            windows the PostgreSQL coordinator gave up on
     seamless schemas check                 check the schema registry's compatibility
+    seamless schemas plan|apply|approve    dry-run a schema/modes change, apply the plan
     seamless metrics serve --port N        serve the Prometheus metrics until Ctrl-C
     seamless doctor [--store PATH]         check config, store, endpoints, Dagster (exit 1 if not)
     seamless backfill NODE... --start ... --end ...
                                            fill a range through Dagster (needs seamless[dagster])
+    seamless canary --fetcher SPEC --nodes ... --start ... --end ...
+                                           try a fetcher in a shadow store (canary promote REPORT)
+    seamless reprocess --nodes ... --start ... --end ...
+                                           re-fill stored windows with the current fetcher
 
 ``--store``, ``--config`` and ``--verbose`` go before or after the
 subcommand. With a ``seamless.yaml`` (``--config``, ``$SEAMLESS_CONFIG`` or
