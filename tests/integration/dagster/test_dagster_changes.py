@@ -180,3 +180,11 @@ def test_bad_cli_arguments_are_errors_naming_the_field(
     assert cli(["reprocess", "--nodes", "bad node", "--interval", "1h", "--start", "2024-01-01",
                 "--end", "2025-01-01"]) == 1  # fmt: skip
     assert "node_id: " in capsys.readouterr().out
+
+
+def test_the_code_location_offers_both_jobs() -> None:
+    """``seamless_assets.definitions`` (what the UI loads) registers the change jobs."""
+    from seamless_assets.definitions import defs
+
+    for name in (CANARY_JOB, REPROCESS_JOB):
+        assert defs.resolve_job_def(name).name == name
