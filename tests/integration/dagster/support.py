@@ -2,9 +2,11 @@
 
 Every test here gets its own DAGSTER_HOME (with the repository's
 ``dagster.yaml``: SQLite storage, the queued run coordinator and its
-per-partition limit), its own store file, and a config whose fetcher is
-``tests.integration.dagster.fetchers.ScriptedFetcher`` (which logs every fetch to a file,
-so fetches are counted across processes).
+per-partition limit; or, in the ``[postgres]`` run of a test,
+``deploy/dagster.postgres.yaml`` on a database of its own), its own store
+file, and a config whose fetcher is
+``tests.integration.dagster.fetchers.ScriptedFetcher`` (which logs every fetch
+to a file, so fetches are counted across processes).
 """
 
 from __future__ import annotations
@@ -83,10 +85,25 @@ class SeamlessEnv:
         return env
 
 
+_instance_pg_url: list[str] = []
+"""The dagster-postgres URL of the running test's instance, or empty for
+SQLite; set by the ``dagster_storage`` fixture (conftest.py)."""
+
+
+def use_postgres_instance(url: str | None) -> None:
+    """Make :func:`make_env` give the test's DAGSTER_HOME the PostgreSQL instance
+    (``deploy/dagster.postgres.yaml`` with ``DAGSTER_PG_URL=url``); None: SQLite."""
+    _instance_pg_url[:] = [url] if url else []
+
+
 def make_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, config: str = CONFIG) -> SeamlessEnv:
     home = tmp_path / "dagster_home"
     home.mkdir()
-    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
+    if _instance_pg_url:
+        shutil.copy(REPO / "deploy" / "dagster.postgres.yaml", home / "dagster.yaml")
+        monkeypatch.setenv("DAGSTER_PG_URL", _instance_pg_url[0])
+    else:
+        shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
     config_path = tmp_path / "seamless.yaml"
     config_path.write_text(config)
     fetch_log = tmp_path / "fetches.log"
