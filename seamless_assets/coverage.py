@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import dagster as dg
 
-from seamless_assets.metadata import data_version_tags, window_metadata
+from seamless_assets.metadata import published_fingerprint, window_metadata
 from seamless_assets.partitions import valid_nodes
 from seamless_sdk.backfill.dagster import (
     PartitionKey,
@@ -25,6 +25,7 @@ from seamless_sdk.backfill.dagster import (
 )
 from seamless_sdk.backfill.fill import FillResult, window_fingerprint
 from seamless_sdk.intervals import Interval, parse_interval
+from seamless_sdk.policy_settings import FingerprintPolicy
 from seamless_sdk.ranges import RangeSet
 from seamless_sdk.request import validate_node_id
 from seamless_sdk.stores.base import BarStore
@@ -56,27 +57,37 @@ def covered_windows(
     return out
 
 
-def coverage_event(store: BarStore, key: PartitionKey, *, source: str) -> dg.AssetMaterialization:
-    """The runless materialization of one stored partition window."""
+def coverage_event(
+    store: BarStore,
+    key: PartitionKey,
+    *,
+    source: str,
+    fingerprints: FingerprintPolicy | None = None,
+) -> dg.AssetMaterialization:
+    """The runless materialization of one stored partition window; its
+    fingerprint is published as a run's would be (``fingerprints``)."""
     node_id, interval, (ws, we) = key.node_id, key.interval, key.window
     rows = len(store.read(node_id, interval, ws, we))
     covered = store.coverage(node_id, interval).clip(ws, we)
     fingerprint = window_fingerprint(store, node_id, interval, ws, we)
+    metadata = window_metadata(
+        node_id=node_id,
+        interval=interval.name,
+        start=ws,
+        end=we,
+        stored_rows=rows,
+        covered=covered,
+        fingerprint=fingerprint,
+        source=source,
+    )
+    del metadata["fingerprint"]  # published (or not) by the policy below
+    published, tags = published_fingerprint(fingerprint, key, covered, fingerprints)
     return dg.AssetMaterialization(
         asset_key=asset_name(interval),
         partition=str(key),
         description=f"reported from the store ({source})",
-        metadata=window_metadata(
-            node_id=node_id,
-            interval=interval.name,
-            start=ws,
-            end=we,
-            stored_rows=rows,
-            covered=covered,
-            fingerprint=fingerprint,
-            source=source,
-        ),
-        tags=data_version_tags(fingerprint),
+        metadata={**metadata, **published},
+        tags=tags,
     )
 
 

@@ -12,7 +12,9 @@ from typing import Any
 import dagster as dg
 
 from seamless_assets.checks.evaluate import iso
+from seamless_sdk.backfill.dagster import PartitionKey
 from seamless_sdk.backfill.fill import FillResult
+from seamless_sdk.policy_settings import FingerprintPolicy, window_is_final
 from seamless_sdk.ranges import RangeSet
 
 # Dagster stores a materialization's data version in these tags (the values
@@ -26,6 +28,30 @@ ROW_COUNT_KEY = "dagster/row_count"
 def data_version_tags(fingerprint: str) -> dict[str, str]:
     """Tags that make ``fingerprint`` the event's ``DataVersion``."""
     return {DATA_VERSION_TAG: fingerprint, DATA_VERSION_IS_USER_PROVIDED_TAG: "true"}
+
+
+def published_fingerprint(
+    fingerprint: str,
+    key: PartitionKey,
+    covered: RangeSet,
+    policy: FingerprintPolicy | None = None,
+    *,
+    now: float | None = None,
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The fingerprint metadata and data-version tags a materialization of ``key``
+    carries under ``policy`` (seed 004's flags; default: publish final windows
+    only): ``fingerprint`` and the data version for a closed, wholly
+    ``covered`` window; for one still open or with holes nothing, a
+    ``preview_fingerprint`` (metadata only) or an early, provisional one."""
+    ws, we = key.window
+    final = window_is_final(key.interval, ws, we, covered, now=now)
+    published = (policy or FingerprintPolicy()).publication(fingerprint, final=final)
+    metadata: dict[str, Any] = {
+        k: dg.MetadataValue.bool(v) if isinstance(v, bool) else dg.MetadataValue.text(v)
+        for k, v in published.metadata().items()
+    }
+    tags = data_version_tags(published.fingerprint) if published.fingerprint else {}
+    return metadata, tags
 
 
 def ranges_iso(ranges: RangeSet) -> list[list[str | None]]:

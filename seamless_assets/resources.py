@@ -35,6 +35,7 @@ from seamless_sdk.config_backends import (
 from seamless_sdk.coordination.postgres import PostgresCoordinator
 from seamless_sdk.errors import InvalidRequestError
 from seamless_sdk.fetchers.spec import build_fetcher
+from seamless_sdk.policy_settings import FingerprintPolicy
 from seamless_sdk.sla import DEFAULT_JITTER_RATIO, DEFAULT_MAX_ATTEMPTS, DEFAULT_RETRY_BACKOFF_MS
 from seamless_sdk.stores.base import BarStore
 
@@ -74,6 +75,9 @@ class SeamlessResource(dg.ConfigurableResource):
     calendars: dict[str, str] = {}  # noqa: RUF012  (pydantic copies field defaults)
     metrics_dir: str = ""  # empty: runs record no metrics (seamless_assets.run_metrics)
     metrics_flush_s: float = 5.0
+    publish_fingerprint: bool = True  # seed 004's flags: seamless_sdk.policy_settings
+    preview_fingerprint: bool = False
+    early_fingerprint: bool = False
 
     _fetcher: Any = PrivateAttr(default=None)
     _coordinator: PostgresCoordinator | None = PrivateAttr(default=None)
@@ -115,6 +119,9 @@ class SeamlessResource(dg.ConfigurableResource):
             calendars=config.calendars,
             metrics_dir=config.metrics.multiprocess_dir or "",
             metrics_flush_s=config.metrics.flush_s,
+            publish_fingerprint=config.policy.fingerprints.publish,
+            preview_fingerprint=config.policy.fingerprints.preview,
+            early_fingerprint=config.policy.fingerprints.early,
         )
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
@@ -135,6 +142,15 @@ class SeamlessResource(dg.ConfigurableResource):
     def run_metrics(self) -> RunMetrics | None:
         """The metrics this run records its fills on, if any."""
         return self._run_metrics
+
+    def fingerprint_policy(self) -> FingerprintPolicy:
+        """Which window fingerprints materializations publish (``seamless:``
+        ``publish_fingerprint``, ``preview_fingerprint``, ``early_fingerprint``)."""
+        return FingerprintPolicy(
+            publish=self.publish_fingerprint,
+            preview=self.preview_fingerprint,
+            early=self.early_fingerprint,
+        )
 
     def store_config(self) -> StoreConfig:
         """The configured store, as ``seamless.yaml``'s ``store:`` model."""

@@ -23,7 +23,7 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
-from seamless_assets.metadata import data_version_tags, fill_metadata
+from seamless_assets.metadata import fill_metadata, published_fingerprint
 from seamless_assets.resources import SeamlessResource
 from seamless_assets.run_metrics import record_partition
 from seamless_sdk import tracing
@@ -33,6 +33,7 @@ from seamless_sdk.backfill.policy import FillPolicy
 from seamless_sdk.conformance import ConformanceReport, write_report
 from seamless_sdk.errors import ConformanceError, FetchError
 from seamless_sdk.metrics import Metrics
+from seamless_sdk.policy_settings import FingerprintPolicy
 from seamless_sdk.ranges import RangeSet
 from seamless_sdk.stores.base import BarStore
 
@@ -114,22 +115,31 @@ def fill_partitions(
             yield done
 
 
-def materialization(asset_key: dg.AssetKey, filled: Filled) -> dg.AssetMaterialization | None:
+def materialization(
+    asset_key: dg.AssetKey, filled: Filled, fingerprints: FingerprintPolicy | None = None
+) -> dg.AssetMaterialization | None:
     """The partition's materialization event; None when its fill wrote nothing
-    (a non-conformant fetch)."""
+    (a non-conformant fetch). ``fingerprints`` (the resource's
+    ``fingerprint_policy()``) decides which fingerprint it publishes."""
     result = filled.result
     if result is None:
         return None
     path = filled.report_path
+    metadata = fill_metadata(result, len(filled.frame), filled.covered)
+    del metadata["fingerprint"]  # published (or not) by the policy below
+    published, tags = published_fingerprint(
+        result.fingerprint, filled.key, filled.covered, fingerprints
+    )
     return dg.AssetMaterialization(
         asset_key=asset_key,
         partition=str(filled.key),
         description=result.report.summary,
         metadata={
-            **fill_metadata(result, len(filled.frame), filled.covered),
+            **metadata,
+            **published,
             **({"report_path": dg.MetadataValue.path(str(path))} if path else {}),
         },
-        tags=data_version_tags(result.fingerprint),
+        tags=tags,
     )
 
 

@@ -81,7 +81,9 @@ def build_reconcile_sensor(
                     partial_ok=partial_ok,
                 )
                 for pk in drift.unreported[: MAX_EVENTS_PER_TICK - len(events)]:
-                    events.append(coverage_event(store, pk, source="reconcile"))
+                    fingerprints = seamless.fingerprint_policy()
+                    event = coverage_event(store, pk, source="reconcile", fingerprints=fingerprints)
+                    events.append(event)
                 if drift.lost:
                     latest = instance.get_latest_storage_id_by_partition(
                         key, dg.DagsterEventType.ASSET_MATERIALIZATION
