@@ -12,6 +12,7 @@ targets: read_many ≥ 5× faster than the reads, and faster than ArcticDB.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -41,6 +42,7 @@ def main() -> None:
     parser.add_argument("--nodes", type=int, default=500)
     parser.add_argument("--repeats", type=int, default=10)
     args = parser.parse_args()
+    load_before = os.getloadavg()
     nodes = [f"bench:{i:04d}" for i in range(args.nodes)]
     with tempfile.TemporaryDirectory(prefix="seamless-many-") as tmp:
         path = Path(tmp) / "many.sqlite"
@@ -77,7 +79,10 @@ def main() -> None:
         except PeerUnavailable as exc:
             peer = {"error": str(exc)}
     many, each = _p50(many_s), _p50(each_s)
+    # The machine is shared: the figures mean little without its load.
+    load = " / ".join(f"{a:.1f}-{b:.1f}" for a, b in zip(load_before, os.getloadavg(), strict=True))
     print(f"{args.nodes} nodes x 1 day of 1m bars ({rows:,} bars), p50 of {args.repeats}:")
+    print(f"  load average (1/5/15 min, start-end of the run): {load}")
     print(f"  read_many            {many:8.1f} ms")
     print(f"  {args.nodes} x read          {each:8.1f} ms   ({each / many:.1f}x read_many)")
     if "p50_ms" in peer:

@@ -166,6 +166,7 @@ class _Batch:
         no_backfill = BackfillReport()  # immutable: one serves every node
         prio = opts.source_priority
         cache_first = Source.CACHE in prio[: prio.index(Source.STORAGE)]
+        whole = RangeSet.span(first.start, first.end)  # immutable: one serves every node
         states: dict[str, ReadState] = {}
         for node in self.fast:
             r = call.requests[node]
@@ -174,7 +175,7 @@ class _Batch:
                 options=opts,
                 request_id=uuid.uuid4().hex,
                 deadline=Deadline(opts.sla, call.started),
-                remaining=RangeSet.span(r.start, r.end),
+                remaining=whole,
                 pieces=[],
                 contributions={},
                 report=ConformanceReport.empty(),

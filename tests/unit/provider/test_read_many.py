@@ -236,3 +236,14 @@ def test_gaps_strict_and_switches_walk(
     for node, r in switched.items():
         one = p.read(node, "1m", T0, T0 + DAY)
         assert r.meta.notes == one.meta.notes and r.meta.notes
+
+
+def test_aread_many_of_stored_nodes_equals_read_many(make_provider: MakeProvider) -> None:
+    _store(make_provider, NODES[:4], T0, T0 + DAY)
+    p = make_provider(None, registry=CollectorRegistry())
+    sync = p.read_many(NODES[:4], "1m", T0, T0 + DAY, strategy=Strategy.FAIL_FAST)
+    done = asyncio.run(p.aread_many(NODES[:4], "1m", T0, T0 + DAY, strategy=Strategy.FAIL_FAST))
+    assert list(done) == NODES[:4]
+    for node in NODES[:4]:
+        pd.testing.assert_frame_equal(done[node].df, sync[node].df)
+        assert _comparable(done[node].meta) == _comparable(sync[node].meta)
