@@ -187,7 +187,7 @@ class ReadEngine:
         t0 = time.perf_counter()
         r = st.request
         # The request's bounds are on the parent history.read span already.
-        with tracing.span(tracing.COVERAGE_COMPUTE, node_id=r.node_id) as span:
+        with _child_span(st, tracing.COVERAGE_COMPUTE, node_id=r.node_id) as span:
             coverage = self.parts.store.coverage(r.node_id, r.interval)
             served = coverage.intersect(st.remaining)
             if span.recording:
@@ -311,7 +311,8 @@ class ReadEngine:
         """The ``backfill.claim`` span of handing ``ranges`` to a backfiller."""
         r = st.request
         backfiller = self.parts.detached if detached else self.parts.fills
-        return tracing.span(
+        return _child_span(
+            st,
             tracing.BACKFILL_CLAIM,
             request_id=st.request_id,
             node_id=r.node_id,
@@ -476,3 +477,11 @@ class ReadEngine:
         st.pieces.append((Source.LIVE.value, bars))
         st.contributions[Source.LIVE] = served
         st.remaining = st.remaining.subtract(served)
+
+
+def _child_span(st: ReadState, name: str, **attributes: Any) -> Any:
+    """A span inside the read's ``history.read``; none at all, without even looking
+    up the tracer provider, when the read is not traced (a stored read stays as fast)."""
+    if st.trace_id is None:
+        return tracing.OFF
+    return tracing.span(name, **attributes)

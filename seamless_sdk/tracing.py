@@ -106,6 +106,9 @@ _R = TypeVar("_R")
 _TIME_KEYS = frozenset({"start", "end"})
 _TRACER_NAME = "seamless_sdk"
 
+_STAND_INS: tuple[type, ...] = (
+    (_trace.ProxyTracerProvider, _trace.NoOpTracerProvider) if _trace is not None else ()
+)
 AVAILABLE = _trace is not None
 """True when ``opentelemetry-api`` is importable (tracing can be turned on)."""
 _override: TracerProvider | None = None
@@ -130,7 +133,7 @@ def _tracer() -> Tracer | None:
     if cached is not None and cached[0] is provider:
         return cached[1]
     # The API's stand-ins until an application sets a provider: nothing would record.
-    if isinstance(provider, _trace.ProxyTracerProvider | _trace.NoOpTracerProvider):
+    if isinstance(provider, _STAND_INS):
         return None
     tracer = provider.get_tracer(_TRACER_NAME)
     _cached = (provider, tracer)
@@ -269,6 +272,8 @@ class _Off:
 
 
 _OFF = _Off()
+OFF = _OFF
+"""A ``with`` block that is no span: for callers that already know tracing is off."""
 
 
 def span(name: str, *, parent: Context | None = None, **attributes: Any) -> _Scope | _Off:
