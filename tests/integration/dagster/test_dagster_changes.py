@@ -20,6 +20,7 @@ from seamless_assets.reprocess_job import build_reprocess_job
 from seamless_sdk.cli import main as cli
 from seamless_sdk.config import SeamlessConfig, load_config
 from seamless_sdk.stores.local import LocalStore
+from tests.integration.dagster.support import make_env
 from tests.unit.changes.support import fill, fingerprints, keys
 
 CONFIG = """\
@@ -42,11 +43,9 @@ RANGE = {
 @pytest.fixture
 def location(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SeamlessConfig]:
     """A location whose fetcher is seed 0 over a store holding seed 1 for demo:A and
-    seed 0 for demo:B, every partition reported to a fresh instance once."""
-    (tmp_path / "home").mkdir()
-    (tmp_path / "seamless.yaml").write_text(CONFIG)
-    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("SEAMLESS_CONFIG", str(tmp_path / "seamless.yaml"))
+    seed 0 for demo:B, every partition reported to a fresh instance (SQLite or
+    PostgreSQL storage, as every test of this directory) once."""
+    make_env(tmp_path, monkeypatch, config=CONFIG)
     monkeypatch.setenv("SEAMLESS_AUDIT_LOG", str(tmp_path / "audit.jsonl"))
     monkeypatch.chdir(tmp_path)
     config = load_config()
