@@ -10,6 +10,7 @@
     seamless schemas plan|apply|approve    dry-run a schema/modes change, apply the plan
     seamless metrics serve --port N        serve the Prometheus metrics until Ctrl-C
     seamless doctor [--store PATH]         check config, store, endpoints, Dagster (exit 1 if not)
+    seamless audit list|record|presets     the audit log of preset, mode and schema changes
     seamless backfill NODE... --start ... --end ...
                                            fill a range through Dagster (needs seamless[dagster])
     seamless canary --fetcher SPEC --nodes ... --start ... --end ...
@@ -34,12 +35,22 @@ from importlib.metadata import PackageNotFoundError, version
 from rich.console import Console
 from rich.markup import escape
 
+from seamless_sdk.cli import audit as audit_cli
 from seamless_sdk.cli import commands, coordinator, doctor, metrics, store
 from seamless_sdk.cli.context import CliContext, common_options
 from seamless_sdk.cli.plugins import add_plugins
 from seamless_sdk.errors import SeamlessError
 
-BUILTIN_COMMANDS = ("demo", "read", "coverage", "schemas", "store", "metrics", "doctor")
+BUILTIN_COMMANDS = (
+    "demo",
+    "read",
+    "coverage",
+    "schemas",
+    "store",
+    "metrics",
+    "doctor",
+    "audit",
+)
 
 __all__ = ["BUILTIN_COMMANDS", "CliContext", "build_parser", "main", "package_version"]
 
@@ -73,6 +84,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     coordinator.register(sub, [common])
     metrics.register(sub, [common])
     doctor.register(sub, [common])
+    audit_cli.register(sub, [common])
     add_plugins(sub, [common], argv, BUILTIN_COMMANDS)
     return parser
 
