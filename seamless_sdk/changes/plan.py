@@ -133,6 +133,10 @@ def _proposed_registry(registry_dir: Path, schema_files: Sequence[Path]) -> Iter
         yield root
 
 
+def _same_file(a: Path, b: Path) -> bool:
+    return b.is_file() and a.read_bytes() == b.read_bytes()
+
+
 def _read_text(path: Path, field: str) -> str:
     try:
         return path.read_text(encoding="utf-8")
@@ -144,6 +148,7 @@ def make_plan(
     *,
     store: BarStore,
     schema_files: Sequence[Path] = (),
+    proposed_registry: Path | None = None,
     modes_file: Path | None = None,
     registry_dir: Path | None = None,
     modes_target: Path | None = None,
@@ -154,14 +159,19 @@ def make_plan(
 ) -> dict[str, Any]:
     """The plan of one change (see the module docstring), as the JSON the plan file holds.
 
-    ``schema_files`` are proposed ``<dataset>.v<N>.yaml`` files, ``modes_file``
+    ``schema_files`` are proposed ``<dataset>.v<N>.yaml`` files, or
+    ``proposed_registry`` a whole proposed registry directory (its new and
+    changed files are the change; a file it lacks is a removal, which the
+    compatibility rules refuse); ``modes_file``
     a proposed override file (its whole new content); ``modes_target`` is the
     override file it replaces (default ``$SEAMLESS_CONFORMANCE_CONFIG``).
     ``sample`` judges that many stored partitions (chosen with ``seed``)
     instead of all of them.
     """
-    if not schema_files and modes_file is None:
-        raise InvalidRequestError("change", "propose a schema file (--schema) or modes (--modes)")
+    if not schema_files and proposed_registry is None and modes_file is None:
+        raise InvalidRequestError(
+            "change", "propose a schema file (--schema), a registry (--registry) or modes (--modes)"
+        )
     if sample is not None and (isinstance(sample, bool) or sample < 1):
         raise InvalidRequestError("sample", f"{sample!r} is not a number of partitions >= 1")
     reg_dir = (registry_dir or default_registry_dir()).resolve()
@@ -172,6 +182,16 @@ def make_plan(
             f"a modes change needs the override file it replaces: set "
             f"{settings.CONFORMANCE_CONFIG_ENV} or pass --modes-target",
         )
+    if proposed_registry is not None:
+        if schema_files:
+            raise InvalidRequestError("registry", "give --registry or --schema, not both")
+        if not proposed_registry.is_dir():
+            raise InvalidRequestError("registry", f"{proposed_registry} is not a directory")
+        schema_files = [
+            f
+            for f in sorted(proposed_registry.iterdir())
+            if SCHEMA_FILE.fullmatch(f.name) and not _same_file(f, reg_dir / f.name)
+        ]
     for f in schema_files:
         if not SCHEMA_FILE.fullmatch(f.name):
             raise InvalidRequestError("schema", f"{f.name} is not named <dataset>.v<N>.yaml")
@@ -196,8 +216,11 @@ def make_plan(
             {"kind": "modes", "path": str(target), "content": text, "replaces": target.exists()}
         )
         proposed_modes = modes_mod.load_config(modes_file)
-    with _proposed_registry(reg_dir, schema_files) as tmp:
-        new_registry = SchemaRegistry.from_directory(tmp)
+    if proposed_registry is not None:
+        new_registry = SchemaRegistry.from_directory(proposed_registry)
+    else:
+        with _proposed_registry(reg_dir, schema_files) as tmp:
+            new_registry = SchemaRegistry.from_directory(tmp)
     new = Bundle(new_registry, proposed_modes)
     problems = new_registry.check() + check_released(list(old.registry), list(new_registry))
     stored = judge_stored(

@@ -54,6 +54,7 @@ def cmd_plan(ctx: CliContext) -> int:
         plan = make_plan(
             store=store,
             schema_files=[Path(f) for f in args.schema or ()],
+            proposed_registry=Path(args.registry) if args.registry else None,
             modes_file=Path(args.modes) if args.modes else None,
             registry_dir=Path(args.registry_dir) if args.registry_dir else None,
             modes_target=Path(args.modes_target) if args.modes_target else None,
@@ -153,6 +154,11 @@ def register(actions: Subparsers, parents: list[argparse.ArgumentParser]) -> Non
         action="append",
         metavar="FILE",
         help="a proposed <dataset>.v<N>.yaml (added, or replacing one); repeatable",
+    )
+    plan.add_argument(
+        "--registry",
+        metavar="DIR",
+        help="a whole proposed registry directory (its new and changed files are the change)",
     )
     plan.add_argument("--modes", metavar="FILE", help="the proposed modes override file")
     plan.add_argument(

@@ -222,3 +222,20 @@ def test_the_cli_plans_and_applies(
 def test_keys_are_the_partition_grid() -> None:
     key = keys()[0]
     assert isinstance(key, PartitionKey) and str(key) == "demo:A|2024"
+
+
+def test_a_whole_proposed_registry(store: Path, registry: Path, tmp_path: Path) -> None:
+    proposed = Path(shutil.copytree(registry, tmp_path / "proposed-registry"))
+    shutil.copy(_v3(tmp_path), proposed / "ohlcv_bars.v3.yaml")
+    plan = _plan(store, proposed_registry=proposed, registry_dir=registry)
+    assert [Path(c["path"]).name for c in plan["changes"]] == ["ohlcv_bars.v3.yaml"]
+    assert plan["verdict"] == "breaks_stored_data"
+    assert (
+        plan["new_fingerprint"]
+        == _plan(store, schema_files=[_v3(tmp_path)], registry_dir=registry)["new_fingerprint"]
+    )
+    (proposed / "ohlcv_bars.v2.yaml").unlink()  # a released version may never go
+    plan = _plan(store, proposed_registry=proposed, registry_dir=registry)
+    assert plan["verdict"] == "incompatible"
+    rules = {(p["rule"], p["dataset"], p["old"]) for p in plan["compatibility"]["problems"]}
+    assert ("released-unchanged", "ohlcv_bars", "2") in rules
