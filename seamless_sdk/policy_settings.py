@@ -70,6 +70,7 @@ from seamless_sdk.strategy import Strategy
 
 if TYPE_CHECKING:
     from seamless_sdk.conformance.spec.modes import ConformanceConfig
+    from seamless_sdk.conformance.spec.registry import SchemaRegistry
     from seamless_sdk.intervals import Interval
     from seamless_sdk.provider import SeamlessDataProvider
     from seamless_sdk.ranges import RangeSet
@@ -81,6 +82,7 @@ __all__ = [
     "FingerprintPublication",
     "PolicySection",
     "PolicySettings",
+    "audit_schemas",
     "audit_settings",
     "load_policy_settings",
     "parse_policy_settings",
@@ -396,3 +398,40 @@ def audit_settings(
     if entry is not None:
         written.append(entry)
     return written
+
+
+def audit_schemas(
+    registry: SchemaRegistry | None = None,
+    *,
+    actor: str | None = None,
+    path: Path | None = None,
+) -> list[audit.AuditEntry]:
+    """Write to the audit log every registered schema version whose fingerprint
+    changed (or is new) since the log last saw it, and the bundle's; the
+    entries written. ``registry`` defaults to the shipped one. Idempotent like
+    :func:`audit_settings`; what a schema loader or ``schemas apply`` calls."""
+    if registry is None:
+        from seamless_sdk.conformance.spec.registry import default_registry
+
+        registry = default_registry()
+    written = []
+    for schema in registry:
+        entry = audit.record_change(
+            "schema.changed",
+            schema.label,
+            schema.fingerprint,
+            detail={"dataset": schema.name, "version": schema.version},
+            actor=actor,
+            path=path,
+        )
+        if entry is not None:
+            written.append(entry)
+    bundle = audit.record_change(
+        "schema_bundle.changed",
+        "registry",
+        registry.fingerprint,
+        detail={"schemas": [s.label for s in registry]},
+        actor=actor,
+        path=path,
+    )
+    return [*written, bundle] if bundle is not None else written

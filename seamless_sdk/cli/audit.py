@@ -2,10 +2,11 @@
 
 ``list`` prints the entries (who, when, what, old and new fingerprint),
 oldest first, optionally only one action or the last N; ``--json`` prints
-them as JSON lines. ``record`` writes an entry for every SLA preset and for
-the conformance modes whose fingerprint changed since the log last saw them
-(the presets and ``seamless:`` section of the ``seamless.yaml`` in force); it
-is idempotent, so a deploy step can run it every time. ``presets`` prints the
+them as JSON lines. ``record`` writes an entry for every SLA preset, the
+conformance modes and every registered schema whose fingerprint changed
+since the log last saw it (the presets and ``seamless:`` section of the
+``seamless.yaml`` in force, ``$SEAMLESS_CONFORMANCE_CONFIG``, the shipped
+schema registry); it is idempotent, so a deploy step can run it every time. ``presets`` prints the
 SLA presets in force. The log is ``--log``, else ``$SEAMLESS_AUDIT_LOG``, else
 ``var/audit.jsonl``.
 """
@@ -21,7 +22,7 @@ from rich.table import Table
 
 from seamless_sdk import audit
 from seamless_sdk.cli.context import CliContext
-from seamless_sdk.policy_settings import PolicySettings, audit_settings
+from seamless_sdk.policy_settings import PolicySettings, audit_schemas, audit_settings
 
 
 def _log(ctx: CliContext) -> Path:
@@ -69,7 +70,9 @@ def cmd_list(ctx: CliContext) -> int:
 
 def cmd_record(ctx: CliContext) -> int:
     """Record the presets and modes in force that changed (exit 0)."""
-    written = audit_settings(_settings(ctx), actor=ctx.args.actor, path=_log(ctx))
+    log, actor = _log(ctx), ctx.args.actor
+    written = audit_settings(_settings(ctx), actor=actor, path=log)
+    written += audit_schemas(actor=actor, path=log)
     for e in written:
         ctx.console.print(
             f"recorded {escape(e.action)} {escape(e.what)}: "

@@ -13,6 +13,7 @@ from seamless_sdk.intervals import parse_interval
 from seamless_sdk.policy_settings import (
     FingerprintPolicy,
     PolicySettings,
+    audit_schemas,
     audit_settings,
     load_policy_settings,
     parse_policy_settings,
@@ -254,3 +255,15 @@ def test_preset_and_mode_changes_are_audited_once(tmp_path: Path) -> None:
     assert new.actor == "bob"
     assert new.detail["preset"]["sla"]["total_deadline_ms"] == 2500  # type: ignore[index]
     assert len(audit.read_entries(log)) == 7
+
+
+def test_schema_changes_are_audited_once(tmp_path: Path) -> None:
+    from seamless_sdk.conformance.spec.registry import default_registry
+
+    log = tmp_path / "audit.jsonl"
+    registry = default_registry()
+    first = audit_schemas(registry, actor="dora", path=log)
+    assert {e.what for e in first} == {s.label for s in registry} | {"registry"}
+    assert audit_schemas(registry, path=log) == []
+    bundle = next(e for e in first if e.action == "schema_bundle.changed")
+    assert bundle.new_fingerprint == registry.fingerprint and bundle.old_fingerprint is None
