@@ -259,9 +259,16 @@ class ReadEngine:
             )
         if split.detached:
             with self._claim(st, split.detached, detached=True) as claim:
-                ticket = self.parts.detached.request(
-                    r.node_id, r.interval, split.detached, policy=st.policy
-                )
+                if self.parts.detached is self.parts.fills:
+                    # In process: the job's log events can name this read.
+                    ticket, _ = self.parts.fills.submit(
+                        r.node_id, r.interval, split.detached, policy=st.policy,
+                        request_id=st.request_id,
+                    )  # fmt: skip
+                else:
+                    ticket = self.parts.detached.request(
+                        r.node_id, r.interval, split.detached, policy=st.policy
+                    )
                 claim.set(joined=bool(ticket.attached), runs=len(ticket.run_ids))
             st.backfill = st.backfill.add(ticket, detached=split.detached)
         if split.sync:

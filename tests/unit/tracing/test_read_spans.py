@@ -229,3 +229,36 @@ def test_a_read_of_stored_bars(tmp_path: Path, spans: InMemorySpanExporter) -> N
     assert read.attributes is not None
     assert (read.attributes["source"], read.attributes["missing_count"]) == ("storage", 0)
     assert result.meta.trace_id == trace_hex(read)
+
+
+def test_a_detached_gap_fills_in_the_reads_trace(
+    tmp_path: Path, spans: InMemorySpanExporter, log_lines: io.StringIO
+) -> None:
+    """A gap over ``max_sync_gap_bars`` is downgraded and detached: the background
+    fill on the worker thread is still a child of the read that left it."""
+    sla = SLAPolicy(max_sync_gap_bars=10)
+    with _provider(tmp_path, SyntheticFetcher(seed=5)) as provider:
+        result = provider.read("demo:D", "1h", T0, T0 + DAY, strategy=Strategy.SEAMLESS, sla=sla)
+        assert result.meta.missing and result.meta.backfill.detached
+        assert provider.backfiller.wait_idle(30)
+    found = by_name(spans)
+    (read,) = found[tracing.HISTORY_READ]
+    (claim,) = found[tracing.BACKFILL_CLAIM]
+    assert claim.attributes is not None
+    assert (claim.attributes["detached"], claim.attributes["backfiller"]) == (
+        True,
+        "InProcessBackfiller",
+    )
+    (run,) = found[tracing.BACKFILL_RUN]
+    assert parent_id(claim) == parent_id(run) == span_id(read)
+    assert run.attributes is not None and run.attributes["urgent"] is False
+    assert events.SLA_DOWNGRADE in [e.name for e in read.events]
+    (line,) = [
+        json.loads(x) for x in log_lines.getvalue().splitlines() if events.SLA_DOWNGRADE in x
+    ]
+    assert line["source"] == "backfill" and line["reason"] == "sync_gap"
+    assert line["strategy"] == "seamless"
+    assert line["trace_id"] == result.meta.trace_id == trace_hex(read)
+    # The background fill's own lines name the read that left the gap.
+    fills = [json.loads(x) for x in log_lines.getvalue().splitlines() if "seamless.backfill" in x]
+    assert fills and {f["request_id"] for f in fills} == {result.meta.request_id}
