@@ -27,7 +27,7 @@ from seamless_assets.assets.partition import (
     fill_partitions,
     materialization,
 )
-from seamless_assets.assets.targets import latest_materializations
+from seamless_assets.assets.targets import checked_until, latest_records
 from seamless_assets.checks.expectations import warm_up
 from seamless_assets.checks.specs import GX_CHECK, bar_check_specs
 from seamless_assets.config import BackfillSettings
@@ -64,15 +64,18 @@ def run_keys(partition_keys: list[str], listed: list[str]) -> list[str]:
     return list(dict.fromkeys(listed))
 
 
-def quiet_keys(
+def tail_state(
     instance: dg.DagsterInstance, key: dg.AssetKey, keys: list[str], every_s: int
-) -> frozenset[str]:
-    """Keys materialized less than ``every_s`` seconds ago (a tail run skips recording them)."""
-    if every_s <= 0:
-        return frozenset()
-    since = time.time() - every_s
-    latest = latest_materializations(instance, key, keys)
-    return frozenset(k for k, t in latest.items() if t.timestamp > since)
+) -> tuple[frozenset[str], dict[str, int]]:
+    """For a tail run, from one event-log query: the keys materialized less than
+    ``every_s`` seconds ago (not recorded this time), and for the others where
+    their last run's checks ended (the Great Expectations check then runs on
+    the bars from there on, the tail's new bars, not on the whole window)."""
+    latest = latest_records(instance, key, keys)
+    recent = time.time() - every_s
+    quiet = frozenset(k for k, r in latest.items() if every_s > 0 and r.timestamp > recent)
+    until = {k: t for k, r in latest.items() if k not in quiet and (t := checked_until(r))}
+    return quiet, until
 
 
 def build_bars_asset(
@@ -119,10 +122,10 @@ def build_bars_asset(
         names = run_keys(list(context.partition_keys), config.partitions)
         keys = [PartitionKey.parse(interval, k) for k in names]
         tail = context.run.tags.get(SOURCE_TAG) == "tail"
-        quiet = (
-            quiet_keys(context.instance, key, names, seamless.tail_record_every_s)
+        quiet, gx_from = (
+            tail_state(context.instance, key, names, seamless.tail_record_every_s)
             if tail
-            else frozenset()
+            else (frozenset(), {})
         )
         with seamless.open_store() as store:
             batch: list[Filled] = []
@@ -142,9 +145,13 @@ def build_bars_asset(
                 batch.append(item)
                 rows += len(item.frame)
                 if rows >= CHECK_BATCH_ROWS:
-                    yield from evaluations(seamless, context.instance, key, batch, selected)
+                    yield from evaluations(
+                        seamless, context.instance, key, batch, selected, gx_from=gx_from
+                    )
                     batch, rows = [], 0
-            yield from evaluations(seamless, context.instance, key, batch, selected)
+            yield from evaluations(
+                seamless, context.instance, key, batch, selected, gx_from=gx_from
+            )
         # Checks are declared outputs: close them once, whatever partitions ran.
         for check_key in selected:
             yield dg.Output(

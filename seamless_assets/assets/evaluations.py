@@ -16,9 +16,11 @@ are this run's.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 
 import dagster as dg
+import numpy as np
+import pandas as pd
 
 from seamless_assets.assets.partition import Filled
 from seamless_assets.assets.targets import latest_materializations
@@ -31,7 +33,7 @@ from seamless_assets.checks.evaluate import (
 from seamless_assets.checks.gx_bulk import gx_outcomes
 from seamless_assets.checks.specs import GX_CHECK, blocking_checks
 from seamless_assets.resources import SeamlessResource
-from seamless_sdk.bars import epoch_seconds
+from seamless_sdk.bars import epoch_seconds, iso_utc
 
 
 def partition_outcomes(
@@ -66,15 +68,26 @@ def evaluations(
     selected: Collection[dg.AssetCheckKey],
     *,
     now: float | None = None,
+    gx_from: Mapping[str, int] | None = None,
 ) -> Iterator[dg.AssetCheckEvaluation]:
-    """The evaluations of the ``selected`` checks for every partition of ``filled``."""
+    """The evaluations of the ``selected`` checks for every partition of ``filled``.
+
+    ``gx_from`` (a tail run's) maps a partition to where its previous run's
+    checks ended: its Great Expectations check runs on the bars from there on
+    (the new ones), and its metadata says so (``gx_checked_from``). The
+    other checks always judge the whole window (plain numpy, milliseconds).
+    """
     if not filled or not selected:
         return
     names = {k.name for k in selected if k.asset_key == asset_key}
     blocking = blocking_checks(strict=seamless.strict)
     outcomes = [partition_outcomes(seamless, f, now=now) for f in filled]
     if seamless.gx_check and GX_CHECK in names:
-        gx = gx_outcomes([f.frame for f in filled], [f.key.window for f in filled])
+        parts = [_gx_part(f, (gx_from or {}).get(str(f.key))) for f in filled]
+        gx = gx_outcomes([frame for frame, _ in parts], [window for _, window in parts])
+        for (_, (lo, _)), f, g in zip(parts, filled, gx, strict=True):
+            if lo != f.key.window[0]:
+                g.metadata["gx_checked_from"] = iso_utc(lo)
         outcomes = [[*o, g] for o, g in zip(outcomes, gx, strict=True)]
     targets = latest_materializations(instance, asset_key, [str(f.key) for f in filled])
     for item, partition_outcomes_ in zip(filled, outcomes, strict=True):
@@ -93,3 +106,17 @@ def evaluations(
                 blocking=outcome.name in blocking,
                 partition=partition,
             )
+
+
+def _gx_part(filled: Filled, since: int | None) -> tuple[pd.DataFrame, tuple[int, int]]:
+    """The bars and window the GX check of ``filled`` validates: the whole window,
+    or the bars from ``since`` on when that leaves some (a tail's new bars)."""
+    start, end = filled.key.window
+    frame = filled.frame
+    if since is None or not start < since < end:
+        return frame, (start, end)
+    ts = epoch_seconds(frame["ts"])
+    first = int(np.searchsorted(ts, since))
+    if first >= len(frame):
+        return frame, (start, end)  # nothing new to judge: judge the window, never an empty frame
+    return frame.iloc[first:].reset_index(drop=True), (since, end)

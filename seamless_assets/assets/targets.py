@@ -24,6 +24,7 @@ import json
 from typing import Any
 
 import dagster as dg
+import pandas as pd
 
 TARGET_CLASS = "AssetCheckEvaluationTargetMaterializationData"
 
@@ -63,20 +64,50 @@ def latest_materializations(
     that just materialized them finds): the newest ``len(partitions)`` records
     then hold one per partition. Partitions not among them are looked up one
     by one."""
+    return {
+        partition: target_data(record.storage_id, record.run_id, record.timestamp)
+        for partition, record in latest_records(instance, asset_key, partitions).items()
+    }
+
+
+def latest_records(
+    instance: dg.DagsterInstance, asset_key: dg.AssetKey, partitions: list[str]
+) -> dict[str, dg.EventLogRecord]:
+    """The latest materialization record of each of ``partitions`` that has one
+    (queried as :func:`latest_materializations` says)."""
     if not partitions:
         return {}
     records = instance.fetch_materializations(
         dg.AssetRecordsFilter(asset_key=asset_key, asset_partitions=partitions),
         limit=len(partitions),
     ).records
-    found: dict[str, Any] = {}
+    found: dict[str, dg.EventLogRecord] = {}
     for record in records:  # newest first: the first record of a partition is its latest
         partition = record.partition_key
         if partition is not None and partition not in found:
-            found[partition] = target_data(record.storage_id, record.run_id, record.timestamp)
+            found[partition] = record
     for partition in partitions:
         if partition not in found:
-            target = latest_materialization(instance, asset_key, partition)
-            if target is not None:
-                found[partition] = target
+            more = instance.fetch_materializations(
+                dg.AssetRecordsFilter(asset_key=asset_key, asset_partitions=[partition]), limit=1
+            ).records
+            if more:
+                found[partition] = more[0]
     return found
+
+
+def checked_until(record: dg.EventLogRecord) -> int | None:
+    """Where the bars a run's materialization vouched for end: the end of its
+    ``covered`` metadata (epoch seconds). None for a runless report (no check
+    ran with it) or a materialization without that metadata."""
+    if not record.run_id:
+        return None
+    event = record.asset_materialization
+    value = event.metadata.get("covered") if event is not None else None
+    ranges = getattr(value, "value", None)
+    if not isinstance(ranges, list) or not ranges:
+        return None
+    last = ranges[-1]
+    if not isinstance(last, list) or len(last) != 2 or not isinstance(last[1], str):
+        return None
+    return int(pd.Timestamp(last[1]).timestamp())
