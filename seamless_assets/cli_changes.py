@@ -186,11 +186,12 @@ def _one_line(item: PartitionCanary) -> str:
 def canary_table(report: CanaryReport) -> Table:
     """One row per partition of a canary report."""
     table = Table(title=f"Canary of {report.data['fetcher']} ({report.data['interval']})")
+    # Short headings: the table should fit an 80-column terminal.
     for column in (
-        "partition", "main bars", "shadow bars", "differing", "only main", "only shadow",
-        "failing checks (main/shadow)", "error",
+        "partition", "main", "shadow", "differ", "main only", "shadow only", "flags",
+        "failing checks", "error",
     ):  # fmt: skip
-        table.add_column(column)
+        table.add_column(column, no_wrap=column == "partition")
     for p in report.partitions:
         # Only the checks that fail on a side: a row of "ok/ok" says nothing.
         checks = ", ".join(
@@ -205,10 +206,20 @@ def canary_table(report: CanaryReport) -> Table:
             f"{len(p['differing']):,}",
             f"{len(p['only_main']):,}",
             f"{len(p['only_shadow']):,}",
+            _flags(p["main_flags"], p["shadow_flags"]),
             checks or ("all pass" if p["checks"] else "—"),
             p["error"] or "",
         )
     return table
+
+
+def _flags(main: dict[str, int], shadow: dict[str, int]) -> str:
+    """``same``, or each flag whose count differs as ``NAME main/shadow``."""
+    names = sorted(set(main) | set(shadow))
+    diff = [
+        f"{n} {main.get(n, 0)}/{shadow.get(n, 0)}" for n in names if main.get(n) != shadow.get(n)
+    ]
+    return ", ".join(diff) or "same"
 
 
 def _mark(passed: object) -> str:
