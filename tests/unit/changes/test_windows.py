@@ -85,3 +85,28 @@ def test_a_progress_line_cut_short_by_a_kill_is_dropped(tmp_path: Path, cut: int
     assert list(log.done) == ["demo:A|2024"]
     log.append(step="done", partition="demo:B|2024", outcome="changed", old="a", new="b")
     assert list(Progress(path).done) == ["demo:A|2024", "demo:B|2024"]
+
+
+def test_a_run_killed_after_its_commit_still_reports_the_change(tmp_path: Path) -> None:
+    """Killed between the copy's commit and its ``done`` line: the restart finds the
+    main store already new, and still hands the partition to ``on_changed``."""
+    key = keys()[0]
+    main_path = fill(tmp_path / "main.sqlite", seed=1, ks=[key])
+    new = fingerprints(fill(tmp_path / "ref.sqlite", seed=0, ks=[key]), [key])[str(key)]
+    old = fingerprints(main_path, [key])[str(key)]
+    work = tmp_path / "w"
+    Progress(work / "progress.jsonl").append(
+        step="committing", partition=str(key), old=old, new=new
+    )
+    source = LocalStore(tmp_path / "ref.sqlite", read_only=True)
+    store = LocalStore(main_path)
+    try:
+        copy_window(source, store, key)  # the commit the killed run made
+        told: list[str] = []
+        (item,) = reprocess(store, SyntheticFetcher(seed=0), [key], work_dir=work, policy=POLICY,
+                            on_changed=lambda r: told.append(r.new_fingerprint))  # fmt: skip
+    finally:
+        store.close()
+        source.close()
+    assert item.outcome == "changed"
+    assert told == [new]
