@@ -59,6 +59,7 @@ def build_canary_job(location: SeamlessConfig) -> dg.JobDefinition:
         changes = load_changes_config(config.changes_config or None)
         main_path = Path(seamless.store_path).resolve()
         run_dir = main_path.parent / "canary" / context.run_id
+        checks = partition_checks(seamless.calendar, strict=seamless.strict, gx=seamless.gx_check)
         main = LocalStore(main_path, read_only=True)
         shadow = LocalStore(run_dir / "shadow.sqlite")
         try:
@@ -67,7 +68,7 @@ def build_canary_job(location: SeamlessConfig) -> dg.JobDefinition:
                 fetcher_spec=spec, main_path=str(main_path),
                 shadow_path=str(run_dir / "shadow.sqlite"), policy=seamless.fill_policy(),
                 settings=changes.canary,
-                checks=partition_checks(seamless.calendar, strict=seamless.strict),
+                checks=checks,
                 progress=lambda item: context.log.info(
                     f"{item.key}: {len(item.comparison.differing)} differing bars"
                 ),

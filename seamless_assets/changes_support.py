@@ -1,6 +1,7 @@
 """What the change tools (``seamless_sdk.changes``) need from the code location.
 
-* :func:`partition_checks`: the asset checks a canary runs on both sides,
+* :func:`partition_checks`: the asset checks a canary runs on both sides
+  (the Great Expectations one too when the location has it on),
   the very functions the bar assets' checks call
   (``seamless_assets.checks.evaluate``), not a copy;
 * :func:`record_window`: a promoted or reprocessed window reported to the
@@ -36,8 +37,12 @@ from seamless_sdk.ranges import RangeSet
 from seamless_sdk.stores.base import BarStore
 
 
-def partition_checks(calendar_of: Callable[[str], Calendar], *, strict: bool) -> CheckEvaluator:
-    """The schema, completeness and quality checks of one window, as the asset runs them."""
+def partition_checks(
+    calendar_of: Callable[[str], Calendar], *, strict: bool, gx: bool = False
+) -> CheckEvaluator:
+    """The schema, completeness and quality checks of one window, as the asset runs
+    them, and with ``gx`` (the location's ``backfill.gx_check``) the Great
+    Expectations suite too."""
 
     def evaluate(
         key: PartitionKey,
@@ -51,13 +56,18 @@ def partition_checks(calendar_of: Callable[[str], Calendar], *, strict: bool) ->
         expected = (
             calendar_of(key.node_id).expected_bars(interval, start, edge) if start < edge else []
         )
-        return [
+        outcomes = [
             schema_outcome(frame, report),
             completeness_outcome(
                 epoch_seconds(frame["ts"]), expected, start, edge, covered, strict=strict
             ),
             quality_outcome(frame, report),
         ]
+        if gx:
+            from seamless_assets.checks.gx_bulk import gx_outcomes  # GX imports in ~2 s
+
+            outcomes += gx_outcomes([frame], [key.window])
+        return outcomes
 
     return evaluate
 

@@ -141,7 +141,7 @@ def cmd_canary(ctx: CliContext) -> int:
         raise InvalidRequestError("shadow", f"{shadow_path} is the main store")
     resource = _resource(config)
     fetcher = in_sessions(build_fetcher(spec), resource.calendar)
-    checks = partition_checks(resource.calendar, strict=resource.strict)
+    checks = partition_checks(resource.calendar, strict=resource.strict, gx=resource.gx_check)
     console.print(
         f"canary of {spec} over {len(keys)} partition(s); main {config.store} (read only), "
         f"shadow {shadow_path}"
