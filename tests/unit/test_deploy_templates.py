@@ -9,6 +9,7 @@ to.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from seamless_sdk.config import parse_config
+from seamless_sdk.config import QuestDBStoreConfig, parse_config
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
@@ -143,12 +144,24 @@ def test_the_workspace_is_valid_for_dagster() -> None:
 def test_the_production_config_is_one_the_code_location_accepts() -> None:
     raw = _load("seamless.production.yaml")
     config = parse_config(raw, base_dir=DEPLOY)
-    assert config.store == Path("/var/lib/seamless/seamless.sqlite")
+    # The production back-ends: QuestDB bars, PostgreSQL coordinator, whose
+    # database also holds the store's locks and the request table.
+    store = config.store_config
+    assert isinstance(store, QuestDBStoreConfig)
+    assert store.ilp == "http::addr=questdb:9000;" and store.pg.endswith("@questdb:8812/qdb")
+    assert config.coordinator is not None and store.lock_dsn == config.coordinator.dsn
+    assert "@postgres:5432/" in config.coordinator.dsn
+    from seamless_assets.resources import SeamlessResource
+
+    resource = SeamlessResource.from_config(
+        dataclasses.replace(config, backfill=config.backfill.model_copy(update={"gx_check": False}))
+    )
+    assert resource.store_config() == store and resource.coordinator_dsn == config.coordinator.dsn
     assert [iv.name for iv in config.intervals] == ["1m", "1h", "1d"]
     assert config.backfill.partial_ok is False
     # The Compose volume holds every path the config writes to.
     volumes = compose_volume_targets()
-    for path in (config.store, config.requests, config.reports):
+    for path in (config.requests, config.reports):
         assert any(str(path).startswith(v + "/") for v in volumes), path
 
 
