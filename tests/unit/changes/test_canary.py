@@ -173,3 +173,32 @@ def test_a_report_that_is_not_one_is_a_typed_error(tmp_path: Path) -> None:
     assert err.value.field == "report"
     with pytest.raises(InvalidRequestError, match=r"^report"):
         CanaryReport.load(tmp_path / "missing.json")
+
+
+def test_a_candidate_with_holes_is_a_check_regression(main_seed1: Path, tmp_path: Path) -> None:
+    """Bars missing from the candidate: listed as main-only, and ``completeness``
+    (the asset check itself) passes on main and fails on the shadow."""
+    from seamless_assets.changes_support import partition_checks
+    from seamless_sdk.calendars import calendar_for
+
+    holes = SyntheticFetcher(seed=1, gaps=lambda ts: ts % (24 * 3600) == 0)  # midnights
+    main, shadow = LocalStore(main_seed1, read_only=True), LocalStore(tmp_path / "s.sqlite")
+    lenient = CanarySettings(thresholds=CanaryThresholds(max_only_main_bars=10**6))
+    try:
+        report = run_canary(
+            main, shadow, holes, keys(), fetcher_spec="holes", main_path="m", shadow_path="s",
+            policy=POLICY, settings=lenient,
+            checks=partition_checks(lambda node: calendar_for("24/7"), strict=False),
+        )  # fmt: skip
+    finally:
+        main.close()
+        shadow.close()
+    first = report.partitions[0]
+    assert len(first["only_main"]) == 366  # 2024's midnights
+    assert first["only_main"][0] == "2024-01-01T00:00:00Z"
+    assert first["differing"] == [] and first["only_shadow"] == []
+    assert first["checks"]["completeness"]["main"] is True
+    assert first["checks"]["completeness"]["shadow"] is False
+    assert first["check_regressions"] == ["completeness"]
+    assert not report.passed
+    assert any("check_regressions" in r for r in report.data["verdict"]["reasons"])
