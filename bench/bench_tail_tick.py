@@ -3,15 +3,19 @@
 Run: ``.venv/bin/python bench/bench_tail_tick.py`` (``--help`` for options).
 
 Every one of ``--nodes`` registered nodes has its newest 1m window covered up
-to ``--new`` bars before the now edge (the covered prefix holds no bars, so
-this measures the tail's own cost, not a month of synthetic bars). One tick
-of the tail sensor is evaluated and the runs it asks for are executed in this
-process on a fresh SQLite instance, twice:
+to ``--new`` bars before the now edge: with ``--month-bars`` (the default)
+the covered prefix holds the synthetic bars of the month so far, as a real
+tail finds it; with ``--no-month-bars`` it holds none (the tail's own cost
+alone). One tick of the tail sensor is evaluated and the runs it asks for are
+executed in this process on a fresh SQLite instance, three times:
 
-* **recording**: the partitions have no materialization yet, so each is
-  recorded (materialization and checks, all of them on);
-* **quiet**: the same new bars again within ``sensors.tail_record_every_s``
-  of that materialization: only the bars are written, no event per partition.
+* **first**: the partitions have no materialization yet, so each is
+  recorded (materialization and checks, all of them on, over the window);
+* **again**: new bars after that record, with ``tail_record_every_s`` 0 so
+  each is recorded again: the Great Expectations check judges only the bars
+  since the previous record (the other checks are numpy over the window);
+* **quiet**: new bars within ``sensors.tail_record_every_s`` (900 s) of the
+  last record: only the bars are written, no event per partition.
 
 It prints the runs, the sensor's and the runs' wall time and the events the
 runs wrote to the event log, and a tick with nothing new (no runs).
@@ -34,8 +38,11 @@ from seamless_assets import build_definitions, parse_config
 from seamless_assets.resources import SeamlessResource
 from seamless_assets.sensors.tail import SENSOR_NAME
 from seamless_sdk.backfill.dagster import register_nodes
+from seamless_sdk.backfill.fill import fill_window
+from seamless_sdk.backfill.policy import FillPolicy
 from seamless_sdk.bars import empty_bar_frame
 from seamless_sdk.config import SeamlessConfig
+from seamless_sdk.fetchers.synthetic import SyntheticFetcher
 from seamless_sdk.intervals import window_floor
 from seamless_sdk.ranges import RangeSet
 from seamless_sdk.stores.base import WindowWrite
@@ -44,20 +51,22 @@ from seamless_sdk.stores.local import LocalStore
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 
 
-def leave_new_bars(config: SeamlessConfig, nodes: list[str], new: int) -> None:
-    """Cover each node's newest window up to ``new`` bars before the edge."""
+def leave_new_bars(config: SeamlessConfig, nodes: list[str], new: int, bars: bool) -> None:
+    """Cover each node's newest window up to ``new`` bars before the edge, with
+    the month's synthetic bars in it when ``bars`` (else an empty prefix)."""
     iv = config.intervals[0]
     edge = iv.now_edge()
     ws = window_floor(edge - 1, iv.partition_unit)
+    cut = edge - new * iv.seconds
     with LocalStore(config.store) as store:
         for node in nodes:
-            store.remove_coverage(node, iv, RangeSet.span(ws, edge))
-        store.write_many(
-            [
-                WindowWrite(node, iv, ws, edge - new * iv.seconds, empty_bar_frame())
-                for node in nodes
-            ]
-        )
+            store.remove_coverage(node, iv, RangeSet.span(cut if bars else ws, edge))
+        if bars:
+            fetcher = SyntheticFetcher(1, calls=False)  # what `synthetic:1` builds
+            for node in nodes:
+                fill_window(store, fetcher, node, iv, ws, cut, policy=FillPolicy())
+            return
+        store.write_many([WindowWrite(node, iv, ws, cut, empty_bar_frame()) for node in nodes])
 
 
 def tick(
@@ -102,6 +111,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nodes", type=int, default=200)
     parser.add_argument("--new", type=int, default=3, help="new 1m bars per node")
+    parser.add_argument(
+        "--month-bars",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="the covered prefix holds the month's bars (else none)",
+    )
     args = parser.parse_args(argv)
     logging.getLogger("dagster").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", category=dg.BetaWarning)
@@ -112,22 +127,30 @@ def main(argv: list[str] | None = None) -> int:
         home.mkdir()
         (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
         os.environ["DAGSTER_HOME"] = str(home)
-        config = parse_config(
-            {
-                "store": str(Path(tmp) / "bars.sqlite"),
-                "partition_start": "2024-01-01",
-                "intervals": ["1m"],
-                "fetcher": "synthetic:1",
-                "backfill": {"retries": 0},
-                "sensors": {"tail_windows": 1, "tail_record_every_s": 900},
-            }
-        )
-        defs = build_definitions(config)
+        configs = {
+            every: parse_config(
+                {
+                    "store": str(Path(tmp) / "bars.sqlite"),
+                    "partition_start": "2024-01-01",
+                    "intervals": ["1m"],
+                    "fetcher": "synthetic:1",
+                    "backfill": {"retries": 0},
+                    "sensors": {"tail_windows": 1, "tail_record_every_s": every},
+                }
+            )
+            for every in (900, 0)
+        }
         with dg.DagsterInstance.get() as instance:
             register_nodes(instance, nodes)
-            print(f"one tail tick over {args.nodes} nodes, {args.new} new 1m bars each")
-            for label in ("recording", "quiet"):
-                leave_new_bars(config, nodes, args.new)
+            prefix = "the month's bars" if args.month_bars else "no bars"
+            print(
+                f"one tail tick over {args.nodes} nodes, {args.new} new 1m bars each "
+                f"(covered prefix: {prefix})"
+            )
+            for label, every in (("first", 900), ("again", 0), ("quiet", 900)):
+                config = configs[every]
+                defs = build_definitions(config)
+                leave_new_bars(config, nodes, args.new, args.month_bars)
                 requests, sensor_s = tick(config, defs, instance)
                 kinds: dict[str, int] = {}
                 run_s, events = execute(defs, instance, requests, kinds)

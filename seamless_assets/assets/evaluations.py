@@ -110,9 +110,13 @@ def evaluations(
 
 def _gx_part(filled: Filled, since: int | None) -> tuple[pd.DataFrame, tuple[int, int]]:
     """The bars and window the GX check of ``filled`` validates: the whole window,
-    or the bars from ``since`` on when that leaves some (a tail's new bars)."""
+    or the bars from ``since`` (or from the first range this fill fetched, if
+    earlier: bars it re-wrote) on when that leaves some (a tail's new bars)."""
     start, end = filled.key.window
     frame = filled.frame
+    fetched = filled.result.fetched if filled.result is not None else None
+    if since is not None and fetched:
+        since = min(since, int(fetched.start))  # type: ignore[arg-type]
     if since is None or not start < since < end:
         return frame, (start, end)
     ts = epoch_seconds(frame["ts"])

@@ -12,7 +12,7 @@ from seamless_assets.assets.bars import tail_state
 from seamless_assets.assets.evaluations import _gx_part
 from seamless_assets.assets.partition import Filled
 from seamless_sdk.backfill.dagster import SOURCE_TAG, PartitionKey, job_name, register_nodes
-from seamless_sdk.bars import epoch_seconds
+from seamless_sdk.bars import epoch_seconds, iso_utc
 from seamless_sdk.conformance import ConformanceReport
 from seamless_sdk.intervals import parse_interval, window_floor
 from seamless_sdk.ranges import RangeSet
@@ -69,5 +69,7 @@ def test_tail_state_and_the_gx_slice(tmp_path: Path) -> None:
         verdicts = {e.check_name: e for e in tail.get_asset_check_evaluations()}
         assert set(verdicts) == {"schema", "quality_rules", "completeness", "gx_expectations"}
         assert all(e.passed for e in verdicts.values())
-        # The refill re-wrote bars before the last record's end: GX judged the window.
-        assert "gx_checked_from" not in verdicts["gx_expectations"].metadata
+        # The refill re-wrote the last two bars (before the last record's end):
+        # GX judged exactly those, from the first range this fill fetched.
+        checked_from = verdicts["gx_expectations"].metadata["gx_checked_from"]
+        assert checked_from.value == iso_utc(edge - 7200)
