@@ -220,7 +220,8 @@ class _Batch:
                 if st.remaining:
                     late.append(node)
                     del states[node]
-        for node, st in states.items():
+        for node in list(states):
+            st = states.pop(node)  # freed as soon as answered: less for the GC to walk
             try:
                 # What the walk does once its sources are done.
                 engine._check_budget(st, "total")
