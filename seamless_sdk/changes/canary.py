@@ -24,11 +24,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
 import pandas as pd
 
 from seamless_sdk.backfill.dagster.partition_key import PartitionKey
 from seamless_sdk.backfill.fill import fill_window, frame_fingerprint
 from seamless_sdk.backfill.policy import FillPolicy
+from seamless_sdk.bars import NS, iso_utc
 from seamless_sdk.changes.compare import FrameComparison, compare_frames
 from seamless_sdk.changes.config import CanarySettings
 from seamless_sdk.conformance import ConformanceReport
@@ -74,6 +76,9 @@ class PartitionCanary:
     checks: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     conformance: Mapping[str, Any] = field(default_factory=dict)
     error: str | None = None
+    compared_until: int | None = None
+    """Bars from here on were not compared: the window's end, or for a window still
+    open the earlier of the two sides' coverage ends."""
 
     @property
     def check_regressions(self) -> list[str]:
@@ -93,6 +98,7 @@ class PartitionCanary:
             "main_covered_s": self.main_covered_s,
             "shadow_covered_s": self.shadow_covered_s,
             "identical": self.comparison.identical and self.error is None,
+            "compared_until": iso_utc(self.compared_until) if self.compared_until else None,
             **self.comparison.to_dict(),
             "checks": {n: dict(c) for n, c in self.checks.items()},
             "check_regressions": self.check_regressions,
@@ -195,7 +201,15 @@ def canary_partition(
     main_frame = main.read(node, iv, ws, we)
     main_cov = main.coverage(node, iv).clip(ws, we)
     tolerances = {c: settings.tolerance(c) for c in ("open", "high", "low", "close", "volume")}
-    comparison = compare_frames(main_frame, shadow_frame, tolerances)
+    horizon = we
+    if we > iv.now_edge(now):
+        # The window is still open: the main store was last filled up to an older
+        # now edge than the shadow just was. Bars after the earlier of the two
+        # ends are the tail's business, not a difference of the candidate.
+        horizon = min(main_cov.end or ws, shadow_cov.end or ws)
+    comparison = compare_frames(
+        _before(main_frame, horizon), _before(shadow_frame, horizon), tolerances
+    )
     outcomes: dict[str, dict[str, Any]] = {}
     if checks is not None:
         for side, frame, cov, rep in (
@@ -227,7 +241,14 @@ def canary_partition(
         checks=outcomes,
         conformance=conformance,
         error=error,
+        compared_until=horizon,
     )
+
+
+def _before(frame: pd.DataFrame, end: int) -> pd.DataFrame:
+    ts = frame["ts"].to_numpy(dtype="datetime64[ns]").view("int64")
+    cut = int(np.searchsorted(ts, end * NS))
+    return frame if cut == len(frame) else frame.iloc[:cut].reset_index(drop=True)
 
 
 def run_canary(

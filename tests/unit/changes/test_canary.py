@@ -202,3 +202,31 @@ def test_a_candidate_with_holes_is_a_check_regression(main_seed1: Path, tmp_path
     assert first["check_regressions"] == ["completeness"]
     assert not report.passed
     assert any("check_regressions" in r for r in report.data["verdict"]["reasons"])
+
+
+def test_an_open_window_is_compared_up_to_the_older_edge(tmp_path: Path) -> None:
+    """Main was filled three hours ago, the shadow now: the three new bars are the
+    tail's, not a difference of the candidate."""
+    from seamless_sdk.backfill.fill import fill_window
+    from seamless_sdk.changes.windows import partition_keys
+
+    now = 1_780_000_000  # 2026-05-28, inside the open 2026 window of 1h bars
+    (key,) = partition_keys(["demo:A"], "1h", "2026-01-01", "2026-02-01", now=now)
+    main = LocalStore(tmp_path / "main.sqlite")
+    fill_window(main, SyntheticFetcher(seed=1), "demo:A", key.interval, *key.window,
+                policy=POLICY, now=now - 3 * 3600)  # fmt: skip
+    shadow = LocalStore(tmp_path / "shadow.sqlite")
+    try:
+        report = run_canary(
+            main, shadow, SyntheticFetcher(seed=1), [key], fetcher_spec="s", main_path="m",
+            shadow_path="s", policy=POLICY, settings=CanarySettings(), now=now,
+        )  # fmt: skip
+    finally:
+        main.close()
+        shadow.close()
+    (item,) = report.partitions
+    assert item["shadow_covered_s"] - item["main_covered_s"] == 3 * 3600
+    assert item["shadow_rows"] == item["main_rows"]  # the bars compared
+    assert item["only_shadow"] == [] and item["differing"] == []
+    assert item["compared_until"] == iso_utc((now - 3 * 3600) // 3600 * 3600)
+    assert report.passed
