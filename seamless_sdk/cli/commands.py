@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from seamless_sdk.cli import schema_changes
 from seamless_sdk.cli.context import CliContext, time_arg
+from seamless_sdk.cli.store import open_store
 from seamless_sdk.cli.tables import coverage_table, meta_table
 from seamless_sdk.intervals import DAY, parse_interval
 from seamless_sdk.provider import SeamlessDataProvider
@@ -79,9 +80,9 @@ def cmd_read(ctx: CliContext) -> int:
     args = ctx.args
     strategy = Strategy.parse(args.strategy)
     # FAIL_FAST only reads: a mistyped --store must not become a new empty file.
-    store_path = ctx.store_path(must_exist=strategy is Strategy.FAIL_FAST)
-    store_path.parent.mkdir(parents=True, exist_ok=True)
-    with SeamlessDataProvider(store=LocalStore(store_path), fetcher=ctx.fetcher()) as provider:
+    # The store is seamless.yaml's of any kind (cli/store.py), or --store's file.
+    store = open_store(ctx, must_exist=strategy is Strategy.FAIL_FAST)
+    with SeamlessDataProvider(store=store, fetcher=ctx.fetcher()) as provider:
         result = provider.read(args.node, args.interval, args.start, args.end, strategy=strategy)
         ctx.console.print(result.df)
         ctx.console.print_json(data=result.meta.to_dict())
@@ -91,7 +92,7 @@ def cmd_read(ctx: CliContext) -> int:
 def cmd_coverage(ctx: CliContext) -> int:
     """Print the stored coverage of one series, or of every series in the store."""
     args = ctx.args
-    store = LocalStore(ctx.store_path(must_exist=True))
+    store = open_store(ctx, must_exist=True)
     try:
         series = [(args.node, args.interval)] if args.node else store.series()
         ctx.console.print(coverage_table(store, series))

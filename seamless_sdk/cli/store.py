@@ -1,9 +1,15 @@
-"""``seamless store verify`` and ``seamless store repair``: find and drop damaged chunks.
+"""The CLI's store: which one a command opens, and ``seamless store verify|repair``.
+
+:func:`open_store` is the store of a command that reads bars: ``--store``
+or ``$SEAMLESS_STORE`` (a LocalStore file), else the ``store:`` of
+``seamless.yaml`` whatever its kind (a path, or a mapping selecting a
+PostgresStore or QuestDBStore, as the code location reads it), else the
+CLI's own LocalStore.
 
 ``verify`` lists every chunk whose checksum or contents do not match (exit
 1 when there is any, 0 otherwise); ``repair`` drops the damaged chunks'
 coverage so the next fill re-fetches them, and lists what it dropped. Both
-work on an existing store only.
+work on an existing LocalStore file only: the checksums are LocalStore's.
 """
 
 from __future__ import annotations
@@ -13,10 +19,46 @@ from collections.abc import Sequence
 
 from seamless_sdk.cli.context import CliContext
 from seamless_sdk.cli.tables import damage_table
+from seamless_sdk.config_backends import LocalStoreConfig, PostgresStoreConfig, QuestDBStoreConfig
+from seamless_sdk.errors import InvalidRequestError
+from seamless_sdk.stores.base import BarStore
 from seamless_sdk.stores.local import DamagedChunk, LocalStore
 
 
+def server_store(ctx: CliContext) -> PostgresStoreConfig | QuestDBStoreConfig | None:
+    """The config's server store, unless ``--store`` names a LocalStore file
+    (``$SEAMLESS_STORE`` already made the config's store a LocalStore)."""
+    if getattr(ctx.args, "store", None) is not None or ctx.config is None:
+        return None
+    return ctx.config.server_store
+
+
+def open_store(ctx: CliContext, *, must_exist: bool = False) -> BarStore:
+    """The store a command reads and fills (see the module docstring).
+
+    ``must_exist`` applies to a LocalStore file: a command that only reads
+    must not create an empty store at a mistyped path.
+    """
+    server = server_store(ctx)
+    if server is not None:
+        return server.open()
+    return LocalStoreConfig(path=str(ctx.store_path(must_exist=must_exist))).open()
+
+
+def describe_store(ctx: CliContext) -> str:
+    """One line naming the store :func:`open_store` opens, without passwords."""
+    server = server_store(ctx)
+    return server.describe() if server is not None else f"LocalStore {ctx.store_path()}"
+
+
 def _run(ctx: CliContext, action: str) -> Sequence[DamagedChunk]:
+    server = server_store(ctx)
+    if server is not None:
+        raise InvalidRequestError(
+            "store",
+            f"store {action} checks LocalStore files; the configured store is "
+            f"{server.describe()} (name a file with --store)",
+        )
     store = LocalStore(ctx.store_path(must_exist=True))
     try:
         return list(store.verify() if action == "verify" else store.repair())

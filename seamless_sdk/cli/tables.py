@@ -10,7 +10,8 @@ from rich.table import Table
 from seamless_sdk.intervals import parse_interval
 from seamless_sdk.ranges import RangeSet
 from seamless_sdk.result import HistoryMeta
-from seamless_sdk.stores.local import DamagedChunk, LocalStore
+from seamless_sdk.stores.base import BarStore
+from seamless_sdk.stores.local import DamagedChunk
 
 
 def iso(ts: int) -> str:
@@ -26,7 +27,7 @@ def ranges_text(rs: RangeSet, limit: int = 3) -> str:
     return "\n".join(parts) or "—"
 
 
-def coverage_table(store: LocalStore, series: Sequence[tuple[str, str]]) -> Table:
+def coverage_table(store: BarStore, series: Sequence[tuple[str, str]]) -> Table:
     """Stored coverage per (node, interval)."""
     table = Table(title="Stored coverage")
     for column in ("node", "interval", "ranges", "bars covered"):
