@@ -24,7 +24,7 @@ from collections.abc import AsyncIterator, Callable, Generator, Iterable, Mappin
 from concurrent.futures import Future
 from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from prometheus_client import REGISTRY, CollectorRegistry
@@ -56,6 +56,9 @@ from seamless_sdk.strategy import (
     parse_source_priority,
 )
 from seamless_sdk.streaming import BarStream, StreamParts
+
+if TYPE_CHECKING:
+    from seamless_sdk.policy_settings import PolicySettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +204,24 @@ class SeamlessDataProvider:
                 self._finalizer()  # a port in use must not leak the store and threads
                 raise
             weakref.finalize(self, self.metrics_server.close)
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: PolicySettings | str | os.PathLike[str],
+        store: BarStore,
+        fetcher: Any = None,
+        **kwargs: Any,
+    ) -> SeamlessDataProvider:
+        """A provider with the strategy, SLA, ``partial_ok`` and ``strict`` of
+        ``settings`` (a :class:`~seamless_sdk.policy_settings.PolicySettings`, or
+        a YAML file whose ``seamless:`` section holds them, as in seed 004);
+        ``kwargs`` are further constructor keywords and win over the settings."""
+        from seamless_sdk.policy_settings import PolicySettings, load_policy_settings
+
+        if not isinstance(settings, PolicySettings):
+            settings = load_policy_settings(settings)
+        return cls(store, fetcher, **{**settings.provider_kwargs(), **kwargs})
 
     # -- public API ------------------------------------------------------------
     def read(

@@ -267,3 +267,22 @@ def test_schema_changes_are_audited_once(tmp_path: Path) -> None:
     assert audit_schemas(registry, path=log) == []
     bundle = next(e for e in first if e.action == "schema_bundle.changed")
     assert bundle.new_fingerprint == registry.fingerprint and bundle.old_fingerprint is None
+
+
+def test_provider_from_settings_takes_the_object_or_a_yaml_file(tmp_path: Path) -> None:
+    from seamless_sdk.fetchers import SyntheticFetcher
+    from seamless_sdk.provider import SeamlessDataProvider
+
+    path = tmp_path / "app.yml"
+    path.write_text("seamless:\n  strategy: FAIL_FAST\n  sla: fail_fast\n")
+    store = LocalStore(tmp_path / "s.sqlite")
+    fetcher = SyntheticFetcher(seed=1)
+    with (
+        SeamlessDataProvider.from_settings(path, store, fetcher) as p,
+        pytest.raises(DataUnavailableError),
+    ):
+        p.read("demo:A", "1m", "2024-01-01", "2024-01-01T01:00:00")
+    settings = parse_policy_settings({"strategy": "AUTO_BACKFILL"})
+    other = LocalStore(tmp_path / "t.sqlite")
+    with SeamlessDataProvider.from_settings(settings, other, SyntheticFetcher(seed=1)) as p:
+        assert len(p.read("demo:A", "1m", "2024-01-01", "2024-01-01T01:00:00").df) == 60
