@@ -85,7 +85,7 @@ def run_backfill_cli(ctx: CliContext) -> int:
         TextColumn("partitions"),
         TimeElapsedColumn(),
     )
-    console.print(f"store {config.store}, {ctx.describe_sources()}")
+    console.print(f"store {config.store_config.describe()}, {ctx.describe_sources()}")
     with _dagster_output(log_file, ctx.verbose), Progress(*columns, console=console) as progress:
         task = progress.add_task(f"bars_{iv.name}", total=None)
 
@@ -134,7 +134,10 @@ def _config(ctx: CliContext) -> SeamlessConfig:
     if getattr(ctx.args, "store", None) is None:
         return config
     store = ctx.store_path().resolve()
-    return dataclasses.replace(config, store=store, requests=requests_path_for(store))
+    # --store is a LocalStore file, whatever kind of store the config names.
+    return dataclasses.replace(
+        config, store=store, requests=requests_path_for(store), server_store=None
+    )
 
 
 @contextmanager
