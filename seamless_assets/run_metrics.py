@@ -21,7 +21,8 @@ directory growing per run:
 * ``backfill_jobs_in_progress`` and ``seamless_backfill_queue_length``: the
   run's own file (``gauge_livesum_<run>.db``), summed with the other live runs'
   and deleted when the run ends. A run killed with SIGKILL leaves its file
-  behind (its jobs then look in progress until it is deleted).
+  behind; the next run's flush deletes it (the file names the writer's pid,
+  and the directory is per host), so its jobs stop looking in progress.
 
 Why not prometheus_client's own multiprocess mode (``PROMETHEUS_MULTIPROC_DIR``
 set for the run workers): it switches every metric of the process at import
@@ -51,7 +52,7 @@ from seamless_sdk import metrics as names
 from seamless_sdk.errors import InvalidRequestError
 from seamless_sdk.metrics import Metrics
 
-__all__ = ["LOCK_FILE", "RunMetrics", "record_partition"]
+__all__ = ["LOCK_FILE", "RunMetrics", "prune_dead_runs", "record_partition"]
 
 log = logging.getLogger("seamless.run_metrics")
 
@@ -174,6 +175,7 @@ class RunMetrics:
     ) -> None:
         now = self._clock()
         with _exclusive(self.directory / LOCK_FILE):
+            prune_dead_runs(self.directory)
             for prefix, deltas in shared.items():
                 if not deltas:
                     continue
@@ -224,6 +226,32 @@ class RunMetrics:
         with self._lock:
             self._flush()
         mark_process_dead(self.ident, str(self.directory))
+
+
+def prune_dead_runs(directory: Path) -> list[Path]:
+    """Delete the live files of runs whose process is gone (killed with SIGKILL,
+    or a host crash), so their jobs stop looking in progress; the files
+    removed. A live file is named ``gauge_livesum_<run id>-<pid>.db`` and the
+    directory is per host, so the pid says whether its writer still runs."""
+    removed = []
+    for path in directory.glob("gauge_livesum_*.db"):
+        pid_text = path.stem.rsplit("-", 1)[-1]
+        if not pid_text.isdigit() or _alive(int(pid_text)):
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+            removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's live process
+    return True
 
 
 def record_partition(

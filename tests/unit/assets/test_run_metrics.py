@@ -118,3 +118,30 @@ def test_config_metrics_section_is_typed_and_relative_to_the_file(tmp_path: Path
         parse_config({"metrics": {"flush_s": 0}}, base_dir=tmp_path)
     with pytest.raises(InvalidRequestError, match=r"^metrics\.dir: unknown key"):
         parse_config({"metrics": {"dir": "m"}}, base_dir=tmp_path)
+
+
+_KILLED = """
+import os, sys
+from pathlib import Path
+from seamless_assets.run_metrics import RunMetrics
+run = RunMetrics(Path(sys.argv[1]), f"run-killed-{os.getpid()}", flush_s=60)
+run.metrics.backfill_started("demo:A", "1h")
+run.metrics.backfill_retry("demo:A", "1h")
+run.flush()
+os._exit(0)  # as SIGKILL would: no close(), the live file stays
+"""
+
+
+def test_a_killed_runs_live_file_is_pruned_by_the_next_run(tmp_path: Path) -> None:
+    folder = tmp_path / "metrics"
+    folder.mkdir()
+    subprocess.run(
+        [sys.executable, "-c", _KILLED, str(folder)], env={"PYTHONPATH": str(REPO)}, check=True
+    )
+    assert len(list(folder.glob("gauge_livesum_run-killed-*.db"))) == 1
+    assert 'backfill_jobs_in_progress{interval="1h",node_id="demo:A"} 1.0' in _served(folder)
+    _one_run(folder, "run-next", end=3600, retries=1)
+    assert not list(folder.glob("gauge_livesum_*.db"))
+    text = _served(folder)
+    assert "backfill_jobs_in_progress{" not in text
+    assert 'backfill_retry_total{interval="1h",node_id="demo:A"} 2.0' in text  # both counted
