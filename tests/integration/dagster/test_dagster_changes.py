@@ -4,6 +4,7 @@ content changed (reprocess job, canary promote), and the canary job judges in a 
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from seamless_assets.reprocess_job import build_reprocess_job
 from seamless_sdk.cli import main as cli
 from seamless_sdk.config import SeamlessConfig, load_config
 from seamless_sdk.stores.local import LocalStore
+from tests.integration.dagster.processes import REPO, daemon_and_webserver, graphql, wait_for
 from tests.integration.dagster.support import make_env
 from tests.unit.changes.support import fill, fingerprints, keys
 
@@ -187,3 +189,45 @@ def test_the_code_location_offers_both_jobs() -> None:
 
     for name in (CANARY_JOB, REPROCESS_JOB):
         assert defs.resolve_job_def(name).name == name
+
+
+LAUNCH_RUN = """
+mutation Launch($params: ExecutionParams!) {
+  launchRun(executionParams: $params) {
+    __typename
+    ... on LaunchRunSuccess { run { runId } }
+    ... on PythonError { message }
+    ... on RunConfigValidationInvalid { errors { message } }
+  }
+}
+"""
+
+
+@pytest.mark.slow
+def test_the_canary_job_launches_from_the_ui(location: SeamlessConfig, tmp_path: Path) -> None:
+    """What the Launchpad does: launchRun over the webserver's GraphQL, the daemon
+    dequeues it, the run writes the report."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    run_config = {"ops": {"seamless_canary": {"config": {**RANGE, "fetcher": "synthetic:0",
+                                                          "nodes": ["demo:B"]}}}}  # fmt: skip
+    with daemon_and_webserver(env, tmp_path) as port:
+        params = {
+            "selector": {
+                "repositoryLocationName": "seamless",
+                "repositoryName": "__repository__",
+                "jobName": CANARY_JOB,
+            },
+            "runConfigData": run_config,
+        }
+        launched = graphql(port, LAUNCH_RUN, {"params": params})["launchRun"]
+        assert launched["__typename"] == "LaunchRunSuccess", launched
+        run_id = launched["run"]["runId"]
+        with dg.DagsterInstance.get() as instance:
+            run = wait_for(
+                "the canary run",
+                lambda: (r := instance.get_run_by_id(run_id)) and r.is_finished and r,
+                240,
+                1.0,
+            )
+            assert run.status == dg.DagsterRunStatus.SUCCESS, (tmp_path / "daemon.log").read_text()
+    assert (location.store.parent / "canary" / run_id / "report.json").is_file()
