@@ -239,3 +239,33 @@ def test_a_whole_proposed_registry(store: Path, registry: Path, tmp_path: Path) 
     assert plan["verdict"] == "incompatible"
     rules = {(p["rule"], p["dataset"], p["old"]) for p in plan["compatibility"]["problems"]}
     assert ("released-unchanged", "ohlcv_bars", "2") in rules
+
+
+def test_the_cli_asks_for_the_configured_approval(
+    store: Path,
+    registry: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("SEAMLESS_AUDIT_LOG", str(tmp_path / "audit.jsonl"))
+    monkeypatch.setenv("SEAMLESS_ACTOR", "ann")
+    changes = tmp_path / "changes.yaml"
+    changes.write_text("schemas: {approval: token}\n")
+    monkeypatch.setenv("SEAMLESS_CHANGES_CONFIG", str(changes))
+    out = tmp_path / "plan.json"
+    plan = ["schemas", "plan", "--store", str(store), "--modes", str(_modes(tmp_path))]
+    plan += ["--modes-target", str(tmp_path / "t.yaml"), "--registry-dir", str(registry)]
+    assert cli([*plan, "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert cli(["schemas", "approve", str(out)]) == 1  # no secret here
+    assert "SEAMLESS_APPROVAL_SECRET" in capsys.readouterr().out
+    monkeypatch.setenv("SEAMLESS_APPROVAL_SECRET", "s3cret")
+    assert cli(["schemas", "apply", str(out)]) == 1
+    assert "SEAMLESS_APPROVAL_TOKEN" in capsys.readouterr().out
+    assert cli(["schemas", "approve", str(out)]) == 0
+    token = capsys.readouterr().out.strip()
+    monkeypatch.setenv("SEAMLESS_APPROVAL_TOKEN", token)
+    assert cli(["schemas", "apply", str(out)]) == 0
+    (entry,) = audit.read_entries(tmp_path / "audit.jsonl")
+    assert (entry.actor, entry.detail["approval"]) == ("ann", "token")
