@@ -452,17 +452,19 @@ def apply_plan(
         )
     approval = check_approval(plan, rule, actor=who, approved_by=approved_by)
     previous: list[tuple[Path, str | None]] = []
-    for change in plan["changes"]:
-        dest = Path(change["path"])
-        previous.append((dest, dest.read_text(encoding="utf-8") if dest.exists() else None))
-        _write_atomic(dest, change["content"])
+    try:
+        for change in plan["changes"]:
+            dest = Path(change["path"])
+            previous.append((dest, dest.read_text(encoding="utf-8") if dest.exists() else None))
+            _write_atomic(dest, change["content"])
+    except OSError as exc:
+        _restore(previous[:-1])  # the last one failed before its rename: unchanged
+        raise InvalidRequestError(
+            "path", f"cannot write {exc.filename}: {exc.strerror}; nothing was applied"
+        ) from None
     after = current_bundle(reg_dir, target).fingerprint
     if after != plan["new_fingerprint"]:
-        for dest, text in reversed(previous):  # put the bundle back as it was
-            if text is None:
-                dest.unlink(missing_ok=True)
-            else:
-                _write_atomic(dest, text)
+        _restore(previous)
         raise ChangeRefusedError(
             "mismatch",
             f"the applied bundle is {after[:12]}, the plan said {plan['new_fingerprint'][:12]}",
@@ -484,6 +486,15 @@ def apply_plan(
         actor=who,
         path=audit_path,
     )
+
+
+def _restore(previous: Sequence[tuple[Path, str | None]]) -> None:
+    """Put files back as they were (``None``: the file did not exist)."""
+    for dest, text in reversed(previous):
+        if text is None:
+            dest.unlink(missing_ok=True)
+        else:
+            _write_atomic(dest, text)
 
 
 def _write_atomic(path: Path, text: str) -> None:

@@ -269,3 +269,20 @@ def test_the_cli_asks_for_the_configured_approval(
     assert cli(["schemas", "apply", str(out)]) == 0
     (entry,) = audit.read_entries(tmp_path / "audit.jsonl")
     assert (entry.actor, entry.detail["approval"]) == ("ann", "token")
+
+
+def test_a_failed_write_is_a_typed_error_and_undoes_the_files_before_it(
+    store: Path, registry: Path, tmp_path: Path
+) -> None:
+    """A plan of a schema file and a modes file whose target cannot be created (its
+    parent is a file): the schema file written first is taken back."""
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    plan = _plan(store, schema_files=[_v3(tmp_path)], modes_file=_modes(tmp_path),
+                 modes_target=blocker / "modes.yaml", registry_dir=registry)  # fmt: skip
+    assert [c["kind"] for c in plan["changes"]] == ["schema", "modes"]
+    with pytest.raises(InvalidRequestError) as err:
+        apply_plan(plan, rule=SchemaChangeSettings(), force=True, audit_path=tmp_path / "a")
+    assert err.value.field == "path"
+    assert not (registry / "ohlcv_bars.v3.yaml").exists()
+    assert not (tmp_path / "a").exists()  # nothing applied, nothing audited
