@@ -237,3 +237,40 @@ def test_many_short_series_across_blocks(store: BarStore) -> None:
         assert_same_bars(
             _bars_frame(got[node]), store.read(node, "1h", BASE + HOUR, BASE + 2 * DAY)
         )
+
+
+def test_checksums_verified_off_thread_fail_in_row_order(store_factory: StoreFactory) -> None:
+    """Forty series, so their checksums are verified in groups on other threads:
+    the error is still the first failing check in row order (a checksum
+    before a later chunk that passes its checksum but cannot be read)."""
+    if store_factory.kind != "local":
+        pytest.skip("damages a LocalStore file")
+    from seamless_sdk.stores._checksum import chunk_crc, series_seed
+
+    store = store_factory.open()
+    nodes = [f"batch:o{i:02d}" for i in range(40)]
+    hours = np.arange(BASE, BASE + DAY, HOUR)
+    for node in nodes:
+        store.write(node, "1h", BASE, BASE + DAY, frame(hours))
+    path: Path = store.path  # type: ignore[attr-defined]
+    store.close()
+    _raw(path, "UPDATE chunks SET crc = crc + 1 WHERE node_id = ?", (nodes[20],))
+    conn = sqlite3.connect(path)
+    blob = conn.execute("SELECT data FROM chunks WHERE node_id = ?", (nodes[30],)).fetchone()[0]
+    conn.close()
+    short = blob[:-64]  # a truncated chunk under a checksum of its own: it passes, then fails
+    crc = chunk_crc(series_seed(nodes[30], HOUR), BASE, 24, short)
+    _raw(path, "UPDATE chunks SET data = ?, crc = ? WHERE node_id = ?", (short, crc, nodes[30]))
+    store = store_factory.open()
+    h1 = parse_interval("1h")
+    with pytest.raises(StoreCorruptedError) as info:
+        read_bars_many(store, nodes, h1, BASE, BASE + DAY)
+    assert (info.value.node_id, info.value.reason) == (nodes[20], "checksum mismatch")
+    with pytest.raises(StoreCorruptedError) as later:
+        read_bars_many(store, nodes[21:], h1, BASE, BASE + DAY)
+    with pytest.raises(StoreCorruptedError) as alone:
+        store.read(nodes[30], "1h", BASE, BASE + DAY)
+    assert later.value.node_id == nodes[30] and str(later.value) == str(alone.value)
+    ok = [n for n in nodes if n not in (nodes[20], nodes[30])]
+    got = read_bars_many(store, ok, h1, BASE, BASE + DAY)
+    assert all(len(got[n]) == 24 for n in ok)
