@@ -7,8 +7,7 @@ without an error) shows up as a covered window without a row, instead of as
 bars silently missing from an answer.
 
 Every path that reads a chunk's bytes checks them before using them: the read
-path (``LocalStore.read_bars`` and ``read_bars_many``, inline for speed, which
-return no row before every checksum has passed), a partial replace that keeps
+path (``LocalStore.read_bars``, inline for speed), a partial replace that keeps
 part of an old chunk, ``remove_coverage``, ``verify`` and ``repair``. A
 damaged chunk is never used, and never rewritten with a fresh checksum that
 would hide the damage.

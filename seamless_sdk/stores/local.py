@@ -28,9 +28,7 @@ import json
 import os
 import sqlite3
 import struct
-import threading
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -172,12 +170,11 @@ class LocalStore:
     def read_bars(self, node_id: str, interval: Interval | str, start: int, end: int) -> Bars:
         """``read`` as arrays, for the SDK's hot path (no DataFrame built).
 
-        Every chunk is checked before a row of it is returned: its checksum
-        (verified on the checksum threads while other chunks are copied, see
-        ``_Checksums``), its row count and ``ts`` inside its window; the chunks
-        found must be those coverage vouches for, and the rows returned strictly
-        ascending inside ``[start, end)``. Damage raises ``StoreCorruptedError``
-        naming node, interval and (where it is one chunk's) the chunk.
+        Every chunk is checked before a row of it is copied: its checksum, its
+        row count and ``ts`` inside its window; the chunks found must be those
+        coverage vouches for, and the rows returned strictly ascending inside
+        ``[start, end)``. Damage raises ``StoreCorruptedError`` naming node,
+        interval and (where it is one chunk's) the chunk.
         """
         node_id = validate_node_id(node_id)  # before any SQL, like every other call
         return self._read_series([node_id], parse_interval(interval), start, end)[node_id]
@@ -513,76 +510,6 @@ def plan_blocks(counts: dict[str, int]) -> dict[str, tuple[int, int]]:
 
 
 _NO_BARS = Bars.empty()
-CRC_GROUP = 16
-"""Chunk rows whose checksums one task of the checksum threads verifies (1.2
-MB of 1-day 1m chunks): a read of fewer rows checks them on its own thread."""
-_pool: ThreadPoolExecutor | None = None
-_pool_pid = 0
-_pool_guard = threading.Lock()
-
-
-def _crc_pool() -> ThreadPoolExecutor:
-    """This process's checksum threads (a forked child starts its own)."""
-    global _pool, _pool_pid
-    with _pool_guard:
-        if _pool is None or _pool_pid != os.getpid():
-            workers = max(1, min(4, os.cpu_count() or 1))
-            _pool = ThreadPoolExecutor(workers, thread_name_prefix="seamless-crc")
-            _pool_pid = os.getpid()
-        return _pool
-
-
-def _first_bad(group: list[tuple[Any, int, Any, Any, Any]]) -> int | None:
-    """Index of the first row of ``group`` whose checksum fails, or ``None``."""
-    for i, (crc, seed, cs, nrows, blob) in enumerate(group):
-        if not _crc_ok(crc, seed, cs, nrows, blob):
-            return i
-    return None
-
-
-class _Checksums:
-    """The checksums of a scan's rows, verified in groups on other threads
-    while the scan goes on fetching and copying (``zlib.crc32`` lets go of
-    the GIL): a third of a batch read's time, on cores the scan leaves idle.
-
-    Nothing is returned before every verdict is in, and ``raise_first`` is
-    called before any other error of the scan, so the error a damaged read
-    raises is the one the row-by-row order gives: the first failing check of
-    checksum, then the rest, row after row.
-    """
-
-    __slots__ = ("_group", "_iv", "_keys", "_pending")
-
-    def __init__(self, iv: Interval) -> None:
-        self._iv = iv
-        self._group: list[tuple[Any, int, Any, Any, Any]] = []
-        self._keys: list[tuple[str, Any]] = []  # (node, chunk_start) of each row
-        self._pending: list[tuple[int, Future[int | None]]] = []  # (first row, verdict)
-
-    def add(self, node: str, cs: Any, row: tuple[Any, int, Any, Any, Any]) -> None:
-        """Queue one row's checksum (``crc, seed, chunk_start, nrows, blob``)."""
-        self._keys.append((node, cs))
-        self._group.append(row)
-        if len(self._group) == CRC_GROUP:
-            first = len(self._keys) - CRC_GROUP
-            self._pending.append((first, _crc_pool().submit(_first_bad, self._group)))
-            self._group = []
-
-    def raise_first(self) -> None:
-        """Wait for every verdict so far; raise for the first row that failed."""
-        for first, verdict in self._pending:
-            bad = verdict.result()
-            if bad is not None:
-                self._fail(first + bad)
-        self._pending = []
-        bad = _first_bad(self._group)  # the last, short group: here
-        if bad is not None:
-            self._fail(len(self._keys) - len(self._group) + bad)
-        self._group = []
-
-    def _fail(self, row: int) -> None:
-        node, cs = self._keys[row]
-        raise StoreCorruptedError(node, self._iv.name, cs, "checksum mismatch")
 
 
 class _Scan:
@@ -616,13 +543,11 @@ class _Scan:
         builder: FrameBuilder | None = None
         ends: dict[str, int] = {}
         current, block, seed, seen = None, -1, 0, set()
-        crcs = _Checksums(iv)
         for total, node, cs, nrows, crc, blob in cursor:
             if node != current:
                 if node in self.seen or node not in wanted:
                     # Rows of a series out of order, or of one not asked for:
                     # the index is damaged, whatever the rows' checksums say.
-                    crcs.raise_first()
                     name = node if isinstance(node, str) else None
                     raise StoreCorruptedError(name, iv.name, None, "chunk rows out of key order")
                 if current is not None and builder is not None:
@@ -634,20 +559,18 @@ class _Scan:
                     if where != block:
                         block, builder, ends = where, None, {}
             seen.add(cs)
-            crcs.add(node, cs, (crc, seed, cs, nrows, blob))
+            if not _crc_ok(crc, seed, cs, nrows, blob):
+                raise StoreCorruptedError(node, iv.name, cs, "checksum mismatch")
             if builder is None:
                 if not isinstance(total, int) or not isinstance(nrows, int) or total < nrows:
-                    crcs.raise_first()
                     raise StoreCorruptedError(node, iv.name, cs, f"the row counts sum to {total!r}")
                 builder = FrameBuilder(total, self._start * NS, self._end * NS)
                 self._blocks.append((builder, ends))
             try:
                 builder.add(blob, nrows, cs * NS, window_next(cs, unit) * NS)
             except StoreError as exc:
-                crcs.raise_first()
                 reason = str(exc).removeprefix("chunk: ")
                 raise StoreCorruptedError(node, iv.name, cs, reason) from exc
-        crcs.raise_first()
         if current is not None and builder is not None:
             ends[current] = builder.n
 
