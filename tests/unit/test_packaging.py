@@ -48,7 +48,8 @@ def test_the_core_has_no_dagster_and_no_great_expectations() -> None:
     assert _names(extras["postgres"]) == {"psycopg"}
     assert _names(extras["questdb"]) == {"questdb", "psycopg"}
     assert {"pytest", "hypothesis", "ruff"} <= _names(extras["dev"])
-    assert "seamless[dagster,gx,postgres,questdb]" in extras["dev"]  # dev is everything
+    assert _names(extras["otel"]) == {"opentelemetry-api", "opentelemetry-sdk"}
+    assert "seamless[dagster,gx,postgres,questdb,otel]" in extras["dev"]  # dev is everything
 
 
 def test_the_lock_pins_every_extra() -> None:
