@@ -229,9 +229,12 @@ def _blocks(
             return None
         if p.wide.strides != wide.strides or p.flags.strides != (4,):
             return None
-        lo = (p.wide.ctypes.data - wide.ctypes.data) // 8
-        if (p.flags.ctypes.data - flags.ctypes.data) // 4 != lo:
-            return None  # flags and values of different rows
+        if p.wide.shape == wide.shape and p.flags.shape == flags.shape:
+            lo = 0  # the whole block (a series alone in it): no address arithmetic
+        else:
+            lo = (p.wide.ctypes.data - wide.ctypes.data) // 8
+            if (p.flags.ctypes.data - flags.ctypes.data) // 4 != lo:
+                return None  # flags and values of different rows
         where.append((k, lo))
         spans.append((k, lo, lo + len(p)))
     if not blocks:

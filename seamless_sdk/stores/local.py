@@ -282,7 +282,8 @@ class LocalStore:
             raise StoreError(f"coverage of {len(nodes)} series of {iv.name} failed: {exc}") from exc
         if not bounded:
             return {n: RangeSet(p) for n, p in pairs.items()}
-        return {n: RangeSet(p).clip(lo, hi) for n, p in pairs.items()}  # type: ignore[arg-type]
+        window = RangeSet.span(lo, hi)  # type: ignore[arg-type]
+        return {n: RangeSet(p).intersect(window) for n, p in pairs.items()}
 
     def series(self) -> list[tuple[str, str]]:
         """Every ``(node_id, interval name)`` that has coverage, sorted."""

@@ -272,7 +272,8 @@ class PostgresStore:
             pairs[node].append((s, e))
         if not bounded:
             return {n: RangeSet(p) for n, p in pairs.items()}
-        return {n: RangeSet(p).clip(lo, hi) for n, p in pairs.items()}
+        window = RangeSet.span(lo, hi)
+        return {n: RangeSet(p).intersect(window) for n, p in pairs.items()}
 
     def coverage(self, node_id: str, interval: Interval | str) -> RangeSet:
         """Ranges of ``(node_id, interval)`` that have been checked and stored."""
