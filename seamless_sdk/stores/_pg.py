@@ -212,6 +212,7 @@ def zero_copy_bytea(conn: psycopg.Connection[Any]) -> None:
 
 # -- advisory locks ------------------------------------------------------------
 
+
 def advisory_key(*parts: object) -> int:
     """A signed 64-bit advisory lock key, the same on every host (not ``hash()``)."""
     digest = hashlib.blake2b("\x1f".join(map(str, parts)).encode(), digest_size=8).digest()
