@@ -249,7 +249,10 @@ def cmd_promote(ctx: CliContext) -> int:
 
             promoted = promote(
                 report, main, shadow, force=args.force, on_promoted=tell,
-                progress=lambda p: console.print(f"  {p.key}: {p.status}"),
+                progress=lambda p: console.print(
+                    f"  {p.key}: {p.status}"
+                    + (" (main changed since the canary)" if p.main_changed else "")
+                ),
             )  # fmt: skip
             told = instance is not None
     finally:

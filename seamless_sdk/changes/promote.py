@@ -40,6 +40,9 @@ class Promotion:
     status: Status
     old_fingerprint: str
     new_fingerprint: str
+    main_changed: bool = False
+    """The main window was no longer what the canary compared (a fill or a
+    reprocess since, or the tail of a window still open): promoted all the same."""
 
 
 def check_promotable(report: CanaryReport, shadow: BarStore, *, force: bool = False) -> None:
@@ -74,16 +77,17 @@ def promote(
     """Re-fill the report's partitions of ``main`` from ``shadow``, one transaction each."""
     check_promotable(report, shadow, force=force)
     done: list[Promotion] = []
-    for key in report.partition_keys():
+    for key, entry in zip(report.partition_keys(), report.partitions, strict=True):
         old = window_state(main, key).fingerprint
+        moved = old != entry["main_fingerprint"]
         shadow_fp = window_state(shadow, key).fingerprint
         if old == shadow_fp:
-            item = Promotion(key, "unchanged", old, old)
+            item = Promotion(key, "unchanged", old, old, moved)
         elif not copy_window(shadow, main, key):
-            item = Promotion(key, "empty", old, old)
+            item = Promotion(key, "empty", old, old, moved)
         else:
             new = window_state(main, key).fingerprint
-            item = Promotion(key, "promoted" if new != old else "unchanged", old, new)
+            item = Promotion(key, "promoted" if new != old else "unchanged", old, new, moved)
             if item.status == "promoted" and on_promoted is not None:
                 on_promoted(item)
         done.append(item)
@@ -99,7 +103,12 @@ def promote(
             "main_store": report.data["main_store"],
             "forced": bool(force and not report.passed),
             "partitions": {
-                str(p.key): {"status": p.status, "old": p.old_fingerprint, "new": p.new_fingerprint}
+                str(p.key): {
+                    "status": p.status,
+                    "old": p.old_fingerprint,
+                    "new": p.new_fingerprint,
+                    "main_changed_since_canary": p.main_changed,
+                }
                 for p in done
             },
         },

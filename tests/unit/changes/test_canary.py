@@ -138,6 +138,7 @@ def test_promotion_copies_the_shadow_and_a_failed_canary_needs_force(
         main.close()
         shadow.close()
     assert [p.status for p in done] == ["promoted"] * len(keys())
+    assert not any(p.main_changed for p in done)
     assert seen == [str(k) for k in keys()]
     assert fingerprints(main_path) == fingerprints(reference_seed0)
     assert '"canary.promoted"' in audit.read_text()
