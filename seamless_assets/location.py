@@ -10,6 +10,7 @@ from __future__ import annotations
 import dagster as dg
 
 from seamless_assets.assets.bars import build_bars_asset
+from seamless_assets.assets.tail_fill import build_tail_fill_job
 from seamless_assets.config import SeamlessConfig
 from seamless_assets.jobs import build_bars_job
 from seamless_assets.resources import SeamlessResource
@@ -25,6 +26,7 @@ def build_definitions(config: SeamlessConfig) -> dg.Definitions:
         build_bars_asset(iv, config.partition_start, config.backfill) for iv in config.intervals
     ]
     jobs = [build_bars_job(iv, asset) for iv, asset in zip(config.intervals, assets, strict=True)]
+    tail_fills = [build_tail_fill_job(iv) for iv in config.intervals]
     s = config.sensors
     sensors = [
         build_request_sensor(
@@ -35,7 +37,7 @@ def build_definitions(config: SeamlessConfig) -> dg.Definitions:
             config.partition_start,
             interval_s=s.tail_s,
             count=s.tail_windows,
-            jobs=jobs,
+            jobs=[*jobs, *tail_fills],
         ),
         build_nodes_sensor([n.id for n in config.nodes], interval_s=s.nodes_s),
         build_reconcile_sensor(
@@ -48,7 +50,7 @@ def build_definitions(config: SeamlessConfig) -> dg.Definitions:
     ]
     return dg.Definitions(
         assets=assets,
-        jobs=jobs,
+        jobs=[*jobs, *tail_fills],
         sensors=sensors,
         resources={"seamless": SeamlessResource.from_config(config)},
         # One step per run: a subprocess per step would only add start-up time.

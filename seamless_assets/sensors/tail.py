@@ -10,15 +10,25 @@ nodes in between that are already filled cost nothing. A tick therefore
 starts at most ``intervals × tail_windows`` runs whatever the node count, and
 none when nothing is new. While a tail run of an asset is still in flight the
 sensor waits for it rather than piling runs up.
+
+A partition is recorded (materialization and checks) at most every
+``sensors.tail_record_every_s``: the nodes due for a record go to the asset's
+run, the others to the quiet fill job (``assets/tail_fill.py``), which only
+writes their new bars and costs a handful of run events in all, not one
+planned event per partition. So a tick starts at most two runs per asset
+and window.
 """
 
 # No `from __future__ import annotations`: Dagster reads the decorated
 # functions' annotations (context type, resources) at definition time.
+import time
 from collections.abc import Callable, Sequence
 
 import dagster as dg
 import numpy as np
 
+from seamless_assets.assets.tail_fill import tail_fill_name
+from seamless_assets.assets.targets import latest_records
 from seamless_assets.resources import SeamlessResource
 from seamless_assets.sensors.runs import in_flight_runs_of, seamless_sensor
 from seamless_sdk.backfill.dagster import (
@@ -135,6 +145,60 @@ def tail_run_requests(
     return out
 
 
+def split_recorded(
+    instance: dg.DagsterInstance,
+    interval: Interval,
+    plan: TailPlan,
+    every_s: int,
+    *,
+    now: float | None = None,
+) -> tuple[TailPlan, TailPlan]:
+    """``plan`` split into the partitions due for a record (never materialized, or
+    last materialized ``every_s`` seconds ago or more) and the quiet rest, which
+    only need their new bars written (one event-log query per window)."""
+    if every_s <= 0:
+        return plan, {}
+    since = (time.time() if now is None else now) - every_s
+    key = dg.AssetKey(asset_name(interval))
+    record: TailPlan = {}
+    quiet: TailPlan = {}
+    for ws, nodes in plan.items():
+        names = [str(PartitionKey(n, interval, ws)) for n in nodes]
+        latest = latest_records(instance, key, names)
+        for node, name in zip(nodes, names, strict=True):
+            last = latest.get(name)
+            due = last is None or last.timestamp <= since
+            (record if due else quiet).setdefault(ws, []).append(node)
+    return record, quiet
+
+
+def tail_fill_requests(
+    interval: Interval, plan: TailPlan, order: Sequence[str], *, edge: int
+) -> list[dg.RunRequest]:
+    """One quiet fill run per window (``bars_<interval>_tail_fill``): its config
+    lists the partitions; no partition range, so Dagster plans no partition."""
+    name = tail_fill_name(interval)
+    position = {n: i for i, n in enumerate(order)}
+    out = []
+    for ws, needed in sorted(plan.items()):
+        nodes = sorted((n for n in needed if n in position), key=position.__getitem__)
+        if not nodes:
+            continue
+        keys = [PartitionKey(n, interval, ws) for n in nodes]
+        first, last = keys[0], keys[-1]
+        out.append(
+            dg.RunRequest(
+                run_key=f"tail-fill|{name}|{first.node_id}..{last.node_id}|{first.window_key}|{edge}",
+                job_name=name,
+                tags={SOURCE_TAG: "tail"},
+                run_config={
+                    "ops": {f"{name}_op": {"config": {"partitions": [str(k) for k in keys]}}}
+                },
+            )
+        )
+    return out
+
+
 def build_tail_sensor(
     intervals: Sequence[Interval],
     partition_start: int,
@@ -159,10 +223,14 @@ def build_tail_sensor(
         busy = {r.job_name for r in in_flight_runs_of(context.instance, tags={SOURCE_TAG: "tail"})}
         with seamless.open_store() as store:
             for iv in intervals:
-                if job_name(iv) in busy:
+                if job_name(iv) in busy or tail_fill_name(iv) in busy:
                     continue  # the last tick's run is still filling this asset
                 plan = plan_tail(store, iv, order, seamless.calendar, partition_start, count=count)
-                requests += tail_run_requests(iv, plan, order, edge=iv.now_edge())
+                record, quiet = split_recorded(
+                    context.instance, iv, plan, seamless.tail_record_every_s
+                )
+                requests += tail_run_requests(iv, record, order, edge=iv.now_edge())
+                requests += tail_fill_requests(iv, quiet, order, edge=iv.now_edge())
         if not requests:
             return dg.SensorResult(skip_reason="every node's newest windows are filled")
         return dg.SensorResult(run_requests=requests)
