@@ -115,6 +115,7 @@ class ReadEngine:
         # the fill policy to every fill this read causes, on any thread or host.
         span = tracing.start(
             tracing.HISTORY_READ,
+            baggage={tracing.REQUEST_ID_BAGGAGE: request_id},
             request_id=request_id,
             node_id=request.node_id,
             interval=request.interval,

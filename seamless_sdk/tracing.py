@@ -58,8 +58,10 @@ from seamless_sdk.errors import StoreError
 from seamless_sdk.intervals import parse_interval
 
 try:
+    from opentelemetry import baggage as _baggage
     from opentelemetry import context as _context
     from opentelemetry import trace as _trace
+    from opentelemetry.baggage.propagation import W3CBaggagePropagator
     from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 except ImportError:  # the optional ``otel`` extra is not installed: tracing is off
     _trace = None  # type: ignore[assignment]
@@ -102,6 +104,11 @@ TRACEPARENT_TAG = "seamless/traceparent"
 """The Dagster run tag with the W3C ``traceparent`` of the read that asked for the run."""
 TRACESTATE_TAG = "seamless/tracestate"
 """The run tag with the W3C ``tracestate`` that goes with it (only when non-empty)."""
+BAGGAGE_TAG = "seamless/baggage"
+"""The run tag with the read's W3C ``baggage`` (``seamless.request_id=...``)."""
+REQUEST_ID_BAGGAGE = "seamless.request_id"
+"""The baggage entry naming the read (seed 003 §7): fills and anything else run in
+the read's context, here or in a Dagster run, can tell which request they serve."""
 _R = TypeVar("_R")
 _TIME_KEYS = frozenset({"start", "end"})
 _TRACER_NAME = "seamless_sdk"
@@ -229,14 +236,24 @@ class NoSpan:
 NO_SPAN = NoSpan()
 
 
-def start(name: str, *, parent: Context | None = None, **attributes: Any) -> TraceSpan | NoSpan:
+def start(
+    name: str,
+    *,
+    parent: Context | None = None,
+    baggage: Mapping[str, str] | None = None,
+    **attributes: Any,
+) -> TraceSpan | NoSpan:
     """Start a span without making it current (end it with ``.end()``); a child
-    of ``parent``, else of the current span. :data:`NO_SPAN` when tracing is off."""
+    of ``parent``, else of the current span; ``baggage`` entries are added to its
+    context. :data:`NO_SPAN` when tracing is off."""
     tracer = _tracer()
     if tracer is None:
         return NO_SPAN
     span = tracer.start_span(name, context=parent, attributes=_attributes(attributes))
-    return TraceSpan(span, parent)
+    made = TraceSpan(span, parent)
+    for key, value in (baggage or {}).items():
+        made.context = _baggage.set_baggage(key, value, context=made.context)
+    return made
 
 
 class _Scope:
@@ -345,6 +362,9 @@ def to_tags(context: Context | None) -> dict[str, str]:
         tags[TRACEPARENT_TAG] = carrier["traceparent"]
         if carrier.get("tracestate"):
             tags[TRACESTATE_TAG] = carrier["tracestate"]
+        W3CBaggagePropagator().inject(carrier, context=context)
+        if carrier.get("baggage"):
+            tags[BAGGAGE_TAG] = carrier["baggage"]
     return tags
 
 
@@ -358,7 +378,10 @@ def from_tags(tags: Mapping[str, str]) -> Context | None:
     carrier = {"traceparent": traceparent}
     if tags.get(TRACESTATE_TAG):
         carrier["tracestate"] = tags[TRACESTATE_TAG]
+    if tags.get(BAGGAGE_TAG):
+        carrier["baggage"] = tags[BAGGAGE_TAG]
     context = TraceContextTextMapPropagator().extract(carrier)
+    context = W3CBaggagePropagator().extract(carrier, context=context)
     # A malformed traceparent extracts to a context without a span: nothing to continue.
     if not _trace.get_current_span(context).get_span_context().is_valid:
         return None

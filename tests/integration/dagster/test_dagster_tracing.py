@@ -54,6 +54,7 @@ def test_the_run_of_a_traced_read_joins_its_trace(
     traceparent = request.tags[tracing.TRACEPARENT_TAG]
     # version, trace id, parent span id, flags (sampled; the SDK may add "random")
     assert traceparent.startswith(f"00-{result.meta.trace_id}-{span_id(read):016x}-")
+    assert request.tags[tracing.BAGGAGE_TAG] == f"seamless.request_id={result.meta.request_id}"
     spans.clear()
     job = defs.resolve_job_def(request.job_name or "")
     run = job.execute_in_process(

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
-from opentelemetry import trace
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from pathlib import Path
 
-from seamless_sdk import tracing
+import pandas as pd
+from opentelemetry import baggage, trace
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from prometheus_client import CollectorRegistry
+
+from seamless_sdk import LocalStore, SeamlessDataProvider, SyntheticFetcher, tracing
 from seamless_sdk.backfill.policy import FillPolicy
 from seamless_sdk.sla import SLAPolicy
+from tests.unit.tracing.conftest import DAY, T0
 
 
 def test_the_policy_carries_the_context_without_changing_its_identity(
     spans: InMemorySpanExporter,
 ) -> None:
-    read = tracing.start(tracing.HISTORY_READ, node_id="demo:A")
+    read = tracing.start(
+        tracing.HISTORY_READ, baggage={tracing.REQUEST_ID_BAGGAGE: "r1"}, node_id="demo:A"
+    )
     assert isinstance(read, tracing.TraceSpan)
     traced = FillPolicy.from_read(SLAPolicy(), True, trace_context=read.context)
     plain = FillPolicy.from_read(SLAPolicy(), True)
@@ -35,6 +42,8 @@ def test_the_policy_carries_the_context_without_changing_its_identity(
         context.span_id,
         True,
     )
+    assert tags[tracing.BAGGAGE_TAG] == "seamless.request_id=r1"
+    assert baggage.get_baggage(tracing.REQUEST_ID_BAGGAGE, back.trace_context) == "r1"
     read.end()
 
 
@@ -43,3 +52,26 @@ def test_bad_or_missing_trace_tags_are_no_context() -> None:
     bad = {tracing.TRACEPARENT_TAG: "not-a-traceparent"}
     assert FillPolicy.from_tags(bad, default=FillPolicy()).trace_context is None
     assert tracing.to_tags(None) == {}
+
+
+class BaggageFetcher:
+    """Synthetic bars; remembers the read's request id the fill's context carries."""
+
+    def __init__(self) -> None:
+        self.seen: list[object] = []
+        self.inner = SyntheticFetcher(seed=1)
+
+    def fetch(self, node_id: str, interval: str, start: int, end: int) -> pd.DataFrame:
+        self.seen.append(baggage.get_baggage(tracing.REQUEST_ID_BAGGAGE))
+        return self.inner.fetch(node_id, interval, start, end)
+
+
+def test_the_fill_thread_sees_the_reads_request_id_as_baggage(
+    tmp_path: Path, spans: InMemorySpanExporter
+) -> None:
+    fetcher = BaggageFetcher()
+    with SeamlessDataProvider(
+        LocalStore(tmp_path / "b.sqlite"), fetcher, registry=CollectorRegistry()
+    ) as provider:
+        result = provider.read("demo:B", "1h", T0, T0 + DAY)
+    assert fetcher.seen == [result.meta.request_id]
