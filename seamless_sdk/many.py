@@ -155,7 +155,9 @@ class _Batch:
         self, results: dict[str, HistoryResult], errors: dict[str, BaseException]
     ) -> list[str]:
         """Answer the batch's nodes into ``results``/``errors``; return the nodes
-        that must walk after all (their coverage shrank under the read)."""
+        that must walk after all: those whose coverage shrank between the
+        batch's coverage query and a read of their own (after a batch read
+        failed). Only for them the cache lookup is made, and counted, twice."""
         if not self.fast:
             return []
         call, engine = self.call, self.call.engine
@@ -190,11 +192,11 @@ class _Batch:
         unit = first.interval.chunk_unit
         groups: dict[tuple[int, int], list[str]] = {}
         for node, st in states.items():
-            if st.remaining:  # all of it is stored (a cache hit may have left part)
-                span = (
-                    window_floor(st.remaining.start, unit),
-                    window_next(st.remaining.end - 1, unit),
-                )  # type: ignore[arg-type, operator]
+            # All of what remains is stored (a cache hit may have served part):
+            # read its whole chunks, as the walk does, so the cache can keep them.
+            lo, hi = st.remaining.start, st.remaining.end
+            if lo is not None and hi is not None:
+                span = (window_floor(lo, unit), window_next(hi - 1, unit))
                 groups.setdefault(span, []).append(node)
         late: list[str] = []
         for span, nodes in groups.items():
