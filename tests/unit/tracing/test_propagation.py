@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from opentelemetry import baggage, trace
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client import CollectorRegistry
@@ -75,3 +76,30 @@ def test_the_fill_thread_sees_the_reads_request_id_as_baggage(
     ) as provider:
         result = provider.read("demo:B", "1h", T0, T0 + DAY)
     assert fetcher.seen == [result.meta.request_id]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_the_request_table_keeps_the_context_for_the_runs_tags(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest, spans: InMemorySpanExporter
+) -> None:
+    """Both request-table back-ends store the policy's tags, so the row's run carries
+    the read's trace (the request sensor and ``submit="graphql"`` build the same tags)."""
+    from seamless_sdk.backfill.dagster import run_tags_for_request
+    from seamless_sdk.backfill.dagster.requests_pg import open_request_table
+
+    dsn = request.getfixturevalue("postgres_dsn") if backend == "postgres" else None
+    table = open_request_table(tmp_path / "r.sqlite", dsn=dsn)
+    read = tracing.start(tracing.HISTORY_READ, baggage={tracing.REQUEST_ID_BAGGAGE: "r9"})
+    policy = FillPolicy.from_read(SLAPolicy(), False, trace_context=read.context)
+    try:
+        (sub,) = table.submit("demo:T", "1h", [(T0, T0 + 366 * DAY)], policy=policy)
+        (row,) = table.requests()
+    finally:
+        table.close()
+        read.end()
+    assert sub.created and row.policy == policy
+    tags = run_tags_for_request(row)
+    assert {k: tags[k] for k in (tracing.TRACEPARENT_TAG, tracing.BAGGAGE_TAG)} == {
+        k: policy.to_tags()[k] for k in (tracing.TRACEPARENT_TAG, tracing.BAGGAGE_TAG)
+    }
+    assert tags[tracing.BAGGAGE_TAG] == "seamless.request_id=r9"
