@@ -18,9 +18,10 @@ partitions into a fresh store on a fresh Dagster instance:
   as processes on a free port; one ``launchPartitionBackfill`` GraphQL
   mutation over every partition (the mutation the UI's *Materialize…* dialog
   sends). The daemon packs the partitions into runs by the asset's
-  ``BackfillPolicy.multi_run(max_partitions_per_run)`` (``--per-run``) and
-  launches each run as a process. Timed from the launch to the end of the
-  last run (the runs' end times as Dagster records them), the backfill and
+  ``BackfillPolicy.multi_run(max_partitions_per_run)`` (``--per-run``, else
+  the configuration's default) and launches each run as a process. Timed
+  from the launch to the end of the last run (the runs' end times as Dagster
+  records them), the backfill and
   its runs polled over GraphQL; the check grid is read afterwards (GraphQL
   ``partitionStatuses``, what the UI draws) to count the Passed partitions.
 * **one_run**: a single in-process run over the partition range
@@ -111,9 +112,10 @@ def bench_config(args: argparse.Namespace, root: Path, nodes: list[str]) -> dict
         "fetcher": "synthetic:1",
         "nodes": nodes,
         "backfill": {
-            "max_partitions_per_run": args.per_run,
             "retries": 0,
             "gx_check": args.gx,
+            # The configuration's own default unless --per-run says otherwise.
+            **({"max_partitions_per_run": args.per_run} if args.per_run else {}),
         },
         # Only the backfill runs: no tail (it would fill today's windows while
         # we time), no reconciliation.
@@ -279,9 +281,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--per-run",
         type=int,
-        default=12,
         help="backfill.max_partitions_per_run: partitions per run of a UI backfill "
-        "(default 12, the configuration's default)",
+        "(default: the configuration's default)",
     )
     parser.add_argument("--timeout", type=float, default=3600, help="daemon mode: seconds")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
