@@ -24,6 +24,8 @@ minutes; ``--help`` for options). It
    * ``asset-partitions.png``: ``bars_1m`` → *Partitions*: the node list, the
      windows of ``demo:ONEBAD`` (filtered to 2024) and the metadata of its
      materialized 2024-02;
+   * ``launch-dialog.png``: the *Materialize…* dialog of ``bars_1m`` (opened
+     and closed, nothing launched from it);
    * ``backfills.png``: *Runs → Backfills*;
    * ``backfill.png`` and ``backfill-runs.png``: the backfill's *Overview*
      (partitions targeted, succeeded, failed) and *Runs* tabs;
@@ -136,6 +138,12 @@ def take(port: int, backfill_id: str, out_dir: Path, chromium: str) -> None:
             visible(page, bad_node).click()
             visible(page, MONTHS[1]).click()
             shoot(page, out_dir / "asset-partitions.png", "bars_written")
+
+            # The launch dialog a user opens to backfill (closed again, nothing launched).
+            page.locator("button", has_text="Materialize").filter(visible=True).first.click()
+            page.get_by_role("dialog").wait_for(timeout=60_000)
+            shoot(page, out_dir / "launch-dialog.png", "Launch")
+            page.keyboard.press("Escape")
 
             page.goto(f"{base}/runs?view=backfills")
             shoot(page, out_dir / "backfills.png", backfill_id)
