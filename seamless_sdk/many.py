@@ -9,16 +9,20 @@ read fails does not stop the others: the call finishes them all, then raises
 error, so no failure hides another node's data.
 
 Nodes whose whole request is stored (or cached) take a batch path instead of
-a walk each: one coverage query and one chunk query for all of them
-(``stores.base.read_bars_many``), then each node's answer built by the same
+a walk each: the coverage of all of them in one query
+(``stores.base.coverage_many``), then their bars in one batch read
+(``stores.base.read_bars_many``; LocalStore: one snapshot, three queries),
+then each node's answer built by the same
 code a walk ends in (the engine's cache phase and budget checks,
 ``answer.finish``), so frames, meta, metrics and log events are those of
 ``read``. Everything else walks: nodes with gaps (they may fetch or raise),
 strict reads (their calendar check and ``last_conformance_report``), kill
 switches, traced reads (a ``history.read`` span each), and reads whose
 sources put anything but the cache before storage.
-In the batch, each node's ``storage`` phase is the time of the batch's two
-queries (what it waited for storage), not a per-node share of it.
+In the batch, each node's ``storage`` phase is the time of the coverage query
+and of the batch read that served it (what it waited for storage), not a
+per-node share of it: the storage budget and ``seamless_sla_deadline_seconds
+{phase="storage"}`` see that time.
 """
 
 from __future__ import annotations

@@ -190,10 +190,11 @@ class LocalStore:
     def read_bars_many(
         self, node_ids: Sequence[str], interval: Interval | str, start: int, end: int
     ) -> dict[str, Bars]:
-        """``read_bars`` of several series in one snapshot and two queries
-        (their coverage, then every chunk of all of them), with every check of
-        ``read_bars`` made per series. The bars are views of one block, one
-        series after another (what ``frames.assemble_many`` would build)."""
+        """``read_bars`` of several series in one snapshot and three queries
+        (their coverage, their row counts, then every chunk of all of them),
+        with every check of ``read_bars`` made per series. The bars are views
+        of a few blocks, series after series (see :data:`BLOCK_ROWS`), which
+        ``frames.assemble_many`` uses without another copy."""
         nodes = list(dict.fromkeys(validate_node_id(n) for n in node_ids))
         return self._read_series(nodes, parse_interval(interval), start, end)
 
