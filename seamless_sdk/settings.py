@@ -26,6 +26,9 @@ reader of the docs (and a test that sets it) has one list to check.
 ``SEAMLESS_ACTOR``                 who audit entries name (default: the OS user)
 ``SEAMLESS_CHANGES_CONFIG``        canary tolerances/thresholds and the approval rule of
                                    ``seamless schemas apply`` (``seamless_sdk.changes``)
+``SEAMLESS_SCHEMA_DIR``            the schema registry in force, a directory of
+                                   ``<dataset>.v<N>.yaml`` (default: the shipped
+                                   one; ``seamless schemas apply`` creates it)
 ``SEAMLESS_APPROVAL_SECRET``       the secret approval tokens of schema plans are
                                    signed with (HMAC-SHA256)
 ``SEAMLESS_APPROVAL_TOKEN``        an approval token for the plan being applied
@@ -69,6 +72,8 @@ ACTOR_ENV = "SEAMLESS_ACTOR"
 
 CHANGES_CONFIG_ENV = "SEAMLESS_CHANGES_CONFIG"
 """Names the YAML file of canary, reprocess and schema-change settings."""
+SCHEMA_DIR_ENV = "SEAMLESS_SCHEMA_DIR"
+"""Names the schema registry directory in force instead of the shipped one."""
 APPROVAL_SECRET_ENV = "SEAMLESS_APPROVAL_SECRET"
 """The shared secret that signs schema-plan approval tokens."""
 APPROVAL_TOKEN_ENV = "SEAMLESS_APPROVAL_TOKEN"
@@ -86,6 +91,7 @@ ALL_VARIABLES: tuple[str, ...] = (
     AUDIT_LOG_ENV,
     ACTOR_ENV,
     CHANGES_CONFIG_ENV,
+    SCHEMA_DIR_ENV,
     APPROVAL_SECRET_ENV,
     APPROVAL_TOKEN_ENV,
 )
@@ -200,3 +206,9 @@ def approval_secret() -> str | None:
 def approval_token() -> str | None:
     """``$SEAMLESS_APPROVAL_TOKEN``, or ``None`` when it is unset."""
     return _get(APPROVAL_TOKEN_ENV)
+
+
+def schema_dir() -> Path | None:
+    """``$SEAMLESS_SCHEMA_DIR`` as a path, or ``None`` when it is unset."""
+    value = _get(SCHEMA_DIR_ENV)
+    return Path(value).expanduser() if value else None

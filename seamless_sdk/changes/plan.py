@@ -23,9 +23,10 @@ force is still the one the plan was made against (else ``ChangeRefusedError``
 ``stale``), with the approval the changes config asks for, and writes an
 audit entry (:mod:`seamless_sdk.audit`).
 
-Where applied files go: schema files into the registry directory (by
-default the shipped ``seamless_sdk/conformance/schemas/``, which
-``default_registry()`` reads), the modes override to the file
+Where applied files go: schema files into the registry directory
+(``$SEAMLESS_SCHEMA_DIR``, which ``default_registry()`` reads; the first
+apply seeds it with the shipped files; apply never writes into the installed
+package's own ``seamless_sdk/conformance/schemas/``), the modes override to the file
 ``$SEAMLESS_CONFORMANCE_CONFIG`` names (re-read by running processes when it
 changes). A registry change reaches a running process at its next start
 (the registry is read once per process).
@@ -109,15 +110,28 @@ class Bundle:
         return hashlib.sha256(text.encode()).hexdigest()
 
 
+def shipped_registry_dir() -> Path:
+    """The installed package's registry directory (package data, never written)."""
+    return Path(str(schemas_dir())).resolve()
+
+
 def default_registry_dir() -> Path:
-    """The shipped registry directory (what ``default_registry()`` reads)."""
-    return Path(str(schemas_dir()))
+    """The registry directory ``default_registry()`` reads: ``$SEAMLESS_SCHEMA_DIR``, or
+    the shipped one when that is unset."""
+    return settings.schema_dir() or shipped_registry_dir()
+
+
+def _registry_source(registry_dir: Path) -> Path:
+    # A configured directory that does not exist yet stands for the shipped
+    # registry: that is what is in force until the first apply seeds it.
+    return registry_dir if registry_dir.is_dir() else shipped_registry_dir()
 
 
 def current_bundle(registry_dir: Path, modes_file: Path | None) -> Bundle:
     """The bundle in force: the registry in ``registry_dir``, the modes with ``modes_file``."""
     existing = modes_file if modes_file is not None and modes_file.exists() else None
-    return Bundle(SchemaRegistry.from_directory(registry_dir), modes_mod.load_config(existing))
+    registry = SchemaRegistry.from_directory(_registry_source(registry_dir))
+    return Bundle(registry, modes_mod.load_config(existing))
 
 
 @contextmanager
@@ -125,7 +139,7 @@ def _proposed_registry(registry_dir: Path, schema_files: Sequence[Path]) -> Iter
     """A temporary copy of ``registry_dir`` with ``schema_files`` added or replaced."""
     with tempfile.TemporaryDirectory(prefix="seamless-plan-") as tmp:
         root = Path(tmp)
-        for f in registry_dir.iterdir():
+        for f in _registry_source(registry_dir).iterdir():
             if f.is_file():
                 shutil.copy2(f, root / f.name)
         for f in schema_files:
@@ -190,7 +204,8 @@ def make_plan(
         schema_files = [
             f
             for f in sorted(proposed_registry.iterdir())
-            if SCHEMA_FILE.fullmatch(f.name) and not _same_file(f, reg_dir / f.name)
+            if SCHEMA_FILE.fullmatch(f.name)
+            and not _same_file(f, _registry_source(reg_dir) / f.name)
         ]
     for f in schema_files:
         if not SCHEMA_FILE.fullmatch(f.name):
@@ -205,7 +220,7 @@ def make_plan(
                 "kind": "schema",
                 "path": str(dest),
                 "content": _read_text(f, "schema"),
-                "replaces": dest.exists(),
+                "replaces": (_registry_source(reg_dir) / f.name).exists(),
             }
         )
     proposed_modes = old.modes
@@ -451,6 +466,16 @@ def apply_plan(
             "reprocess them first, or apply with --force",
         )
     approval = check_approval(plan, rule, actor=who, approved_by=approved_by)
+    if plan["changes"] and any(
+        Path(c["path"]).resolve().parent == shipped_registry_dir() for c in plan["changes"]
+    ):
+        raise InvalidRequestError(
+            "registry_dir",
+            f"the plan writes into the installed package's registry {shipped_registry_dir()}: "
+            f"set {settings.SCHEMA_DIR_ENV} (or --registry-dir) to the deployment's own "
+            "directory and make the plan again",
+        )
+    _seed_registry(reg_dir)
     previous: list[tuple[Path, str | None]] = []
     try:
         for change in plan["changes"]:
@@ -486,6 +511,27 @@ def apply_plan(
         actor=who,
         path=audit_path,
     )
+
+
+def _seed_registry(registry_dir: Path) -> None:
+    """Create ``registry_dir`` as a copy of the shipped registry, if it does not exist.
+
+    The copy is made beside it and renamed into place, so a kill leaves either
+    no directory (the shipped registry stays in force) or a whole one.
+    """
+    if registry_dir.exists():
+        return
+    try:
+        registry_dir.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{registry_dir.name}-", dir=registry_dir.parent))
+        for f in shipped_registry_dir().iterdir():
+            if SCHEMA_FILE.fullmatch(f.name):
+                shutil.copy2(f, tmp / f.name)
+        os.replace(tmp, registry_dir)
+    except OSError as exc:
+        raise InvalidRequestError(
+            "registry_dir", f"cannot create {registry_dir}: {exc.strerror}; nothing was applied"
+        ) from None
 
 
 def _restore(previous: Sequence[tuple[Path, str | None]]) -> None:

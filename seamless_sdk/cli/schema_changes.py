@@ -162,7 +162,9 @@ def register(actions: Subparsers, parents: list[argparse.ArgumentParser]) -> Non
     )
     plan.add_argument("--modes", metavar="FILE", help="the proposed modes override file")
     plan.add_argument(
-        "--registry-dir", metavar="DIR", help="the registry apply writes to (default: the shipped)"
+        "--registry-dir",
+        metavar="DIR",
+        help="the registry apply writes to (default: $SEAMLESS_SCHEMA_DIR)",
     )
     plan.add_argument(
         "--modes-target",

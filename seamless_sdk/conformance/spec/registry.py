@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import yaml
 
+from seamless_sdk import settings
 from seamless_sdk.conformance.spec.checks import register_checks
 from seamless_sdk.conformance.spec.compat import Incompatibility, check_released, check_versions
 from seamless_sdk.errors import InvalidRequestError
@@ -263,10 +264,23 @@ def schemas_dir() -> Traversable:
     return resources.files("seamless_sdk.conformance") / "schemas"
 
 
-@lru_cache(maxsize=1)
 def default_registry() -> SchemaRegistry:
-    """The shipped registry, read once per process."""
-    return SchemaRegistry.from_directory(schemas_dir())
+    """The registry in force, read once per process.
+
+    That is ``$SEAMLESS_SCHEMA_DIR`` when it names an existing directory (the
+    one ``seamless schemas apply`` writes, seeded with the shipped files), else
+    the shipped registry. A deployment changes schemas in its own directory,
+    never in the installed package.
+    """
+    configured = settings.schema_dir()
+    if configured is not None and configured.is_dir():
+        return _registry_at(str(configured.resolve()))
+    return _registry_at(None)
+
+
+@lru_cache(maxsize=4)
+def _registry_at(directory: str | None) -> SchemaRegistry:
+    return SchemaRegistry.from_directory(directory if directory is not None else schemas_dir())
 
 
 def schemas_check(

@@ -286,3 +286,32 @@ def test_a_failed_write_is_a_typed_error_and_undoes_the_files_before_it(
     assert err.value.field == "path"
     assert not (registry / "ohlcv_bars.v3.yaml").exists()
     assert not (tmp_path / "a").exists()  # nothing applied, nothing audited
+
+
+def test_the_registry_in_force_is_the_deployments_own_directory(
+    store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from seamless_sdk.conformance.spec.registry import default_registry
+
+    own = tmp_path / "deploy" / "schemas"
+    monkeypatch.setenv("SEAMLESS_SCHEMA_DIR", str(own))
+    shipped = default_registry()
+    assert "3" not in shipped.versions("ohlcv_bars")  # not there yet: the shipped one is in force
+    plan = _plan(store, schema_files=[_v3(tmp_path)])
+    assert {Path(c["path"]).parent for c in plan["changes"]} == {own.resolve()}
+    apply_plan(plan, rule=SchemaChangeSettings(), force=True, audit_path=tmp_path / "a.jsonl")
+    # The first apply seeded the directory with the shipped files, plus the change.
+    schemas = {f.name for f in SHIPPED.glob("*.v*.yaml")}
+    assert schemas | {"ohlcv_bars.v3.yaml"} == {f.name for f in own.iterdir()}
+    in_force = default_registry()
+    assert "3" in in_force.versions("ohlcv_bars")
+    assert in_force.get("ohlcv_bars", 1).fingerprint == shipped.get("ohlcv_bars", 1).fingerprint
+    assert not (SHIPPED / "ohlcv_bars.v3.yaml").exists()
+
+
+def test_apply_never_writes_into_the_installed_package(store: Path, tmp_path: Path) -> None:
+    plan = _plan(store, schema_files=[_v3(tmp_path)])  # no SEAMLESS_SCHEMA_DIR: the shipped one
+    with pytest.raises(InvalidRequestError, match="SEAMLESS_SCHEMA_DIR") as err:
+        apply_plan(plan, rule=SchemaChangeSettings(), force=True, audit_path=tmp_path / "a.jsonl")
+    assert err.value.field == "registry_dir"
+    assert not (SHIPPED / "ohlcv_bars.v3.yaml").exists()
