@@ -1,6 +1,7 @@
 """``seamless metrics serve --port N``: the Prometheus registry over HTTP until Ctrl-C.
 
-Without ``--multiprocess-dir`` it serves this process's registry with every
+``--multiprocess-dir`` defaults to ``metrics.multiprocess_dir`` of the
+``seamless.yaml`` in force. Without either it serves this process's registry with every
 Seamless family registered (the exposition a scrape config and the alert
 rules are checked against). With ``--multiprocess-dir DIR`` it serves what
 other processes wrote there in prometheus_client's multiprocess mode
@@ -39,7 +40,12 @@ def _registry(multiprocess_dir: str | None) -> CollectorRegistry:
 def cmd_serve(ctx: CliContext, stop: threading.Event | None = None) -> int:
     """Serve the metrics at http://ADDR:PORT/metrics until Ctrl-C (exit 0)."""
     args = ctx.args
-    registry = _registry(args.multiprocess_dir)
+    folder = args.multiprocess_dir
+    if folder is None and ctx.config is not None:
+        # The directory the code location's runs write (seamless.yaml metrics:), so the
+        # exporter and the runs cannot disagree about where the numbers are.
+        folder = ctx.config.metrics.multiprocess_dir
+    registry = _registry(folder)
     server = serve_metrics(registry, args.port, args.addr)
     ctx.console.print(f"serving metrics at {server.url} (Ctrl-C stops)", highlight=False)
     stop = stop or threading.Event()
@@ -77,6 +83,7 @@ def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPar
     serve.add_argument(
         "--multiprocess-dir",
         default=None,
-        help="serve the metrics other processes wrote in prometheus_client multiprocess mode",
+        help="serve the metrics other processes wrote in prometheus_client multiprocess mode "
+        "(default: metrics.multiprocess_dir of seamless.yaml)",
     )
     serve.set_defaults(func=cmd_serve)

@@ -137,23 +137,35 @@ m.backfill_finished("demo:A", "1m", float(sys.argv[1]), ok=True)
 """
 
 
-def test_cli_serves_what_finished_processes_wrote_in_multiprocess_mode(tmp_path: Path) -> None:
+@pytest.mark.parametrize("named_by", ["flag", "seamless.yaml"])
+def test_cli_serves_what_finished_processes_wrote_in_multiprocess_mode(
+    tmp_path: Path, named_by: str
+) -> None:
     """How a Dagster run's metrics outlive the run: run workers started with
-    PROMETHEUS_MULTIPROC_DIR write there; one exporter serves the sum."""
+    PROMETHEUS_MULTIPROC_DIR write there; one exporter serves the sum. The
+    directory is the flag's, or else ``metrics.multiprocess_dir`` of the config."""
     folder = tmp_path / "prom-multiproc"
     folder.mkdir()
+    where = ["--multiprocess-dir", str(folder)]
+    if named_by == "seamless.yaml":
+        (tmp_path / "seamless.yaml").write_text("metrics:\n  multiprocess_dir: prom-multiproc\n")
+        where = []
     env = {**os.environ, "PYTHONPATH": str(REPO), "PROMETHEUS_MULTIPROC_DIR": str(folder)}
     for seconds in ("0.5", "1.5"):  # two runs, both finished before the scrape
         subprocess.run([sys.executable, "-c", _WRITER, seconds], env=env, check=True, timeout=60)
     port = _free_port()
     command = ["metrics", "serve", "--port", str(port), "--addr", "127.0.0.1"]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "seamless_sdk", *command, "--multiprocess-dir", str(folder)],
+        [sys.executable, "-m", "seamless_sdk", *command, *where],
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={k: v for k, v in env.items() if k != "PROMETHEUS_MULTIPROC_DIR"},
+        env={
+            k: v
+            for k, v in env.items()
+            if k not in ("PROMETHEUS_MULTIPROC_DIR", "SEAMLESS_CONFIG")
+        },
     )
     try:
         text = ""
