@@ -119,6 +119,13 @@ def warm_up() -> threading.Thread | None:
     with _LOCK:
         if "warm" in _STATE:
             return None
+        # GX imports sqlalchemy.orm. Imported in the background thread, it races
+        # with the run's event log on the PostgreSQL instance: dagster-postgres
+        # calls sqlalchemy's inspect(), which goes through the ORM's inspectors as
+        # soon as sqlalchemy.orm.base registers them, and finds sqlalchemy.orm.exc
+        # half initialised (the run fails). Import it here, first, in this thread.
+        import sqlalchemy.orm  # noqa: F401
+
         thread = threading.Thread(target=_warm, name="seamless-gx-warm-up", daemon=True)
         _STATE["warm"] = thread
     thread.start()
