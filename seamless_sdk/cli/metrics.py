@@ -45,6 +45,9 @@ def cmd_serve(ctx: CliContext, stop: threading.Event | None = None) -> int:
         # The directory the code location's runs write (seamless.yaml metrics:), so the
         # exporter and the runs cannot disagree about where the numbers are.
         folder = ctx.config.metrics.multiprocess_dir
+        if folder is not None:
+            # Before the first run has written there: serve it empty, not fail.
+            Path(folder).mkdir(parents=True, exist_ok=True)
     registry = _registry(folder)
     server = serve_metrics(registry, args.port, args.addr)
     ctx.console.print(f"serving metrics at {server.url} (Ctrl-C stops)", highlight=False)

@@ -102,7 +102,11 @@ def test_cli_metrics_serve_until_ctrl_c(tmp_path: Path) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
+        # No config (the repository's names a multiprocess directory): this process's own.
+        env={
+            **{k: v for k, v in os.environ.items() if k != "SEAMLESS_CONFIG"},
+            "PYTHONPATH": str(REPO),
+        },
     )
     try:
         text = ""
