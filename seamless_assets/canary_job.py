@@ -12,11 +12,10 @@ the same metadata. Promotion stays a deliberate step:
 
 # No `from __future__ import annotations`: Dagster reads the op's annotations
 # (config and resource types) when the job is defined.
-from pathlib import Path
 
 import dagster as dg
 
-from seamless_assets.changes_support import partition_checks
+from seamless_assets.changes_support import local_main_store, partition_checks
 from seamless_assets.cli import check_in_partitions
 from seamless_assets.resources import SeamlessResource
 from seamless_assets.sessions import in_sessions
@@ -57,7 +56,7 @@ def build_canary_job(location: SeamlessConfig) -> dg.JobDefinition:
         keys = partition_keys(config.nodes, iv, start, end)
         spec = str(parse_fetcher_spec(config.fetcher))
         changes = load_changes_config(config.changes_config or None)
-        main_path = Path(seamless.store_path).resolve()
+        main_path = local_main_store(seamless.store_kind, seamless.store_path).resolve()
         run_dir = main_path.parent / "canary" / context.run_id
         checks = partition_checks(seamless.calendar, strict=seamless.strict, gx=seamless.gx_check)
         main = LocalStore(main_path, read_only=True)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 
 import dagster as dg
 import pandas as pd
@@ -33,6 +34,7 @@ from seamless_sdk.bars import epoch_seconds
 from seamless_sdk.calendars import Calendar
 from seamless_sdk.changes.canary import CheckEvaluator
 from seamless_sdk.conformance import ConformanceReport
+from seamless_sdk.errors import InvalidRequestError
 from seamless_sdk.ranges import RangeSet
 from seamless_sdk.stores.base import BarStore
 
@@ -91,3 +93,20 @@ def open_instance() -> Iterator[dg.DagsterInstance | None]:
         return
     with dg.DagsterInstance.get() as instance:
         yield instance
+
+
+def local_main_store(kind: str, path: str | Path, *, field: str = "store") -> Path:
+    """The main store's LocalStore file; a server store is refused by name.
+
+    Canary, promotion and reprocess work on a LocalStore main store (promotion
+    reopens it by the path its report names). With ``store: {kind: postgres}``
+    or ``questdb`` configured, acting on the local file beside the config would
+    silently change the wrong store, so it is an error instead.
+    """
+    if kind != "local":
+        raise InvalidRequestError(
+            field,
+            f"the configured store is a {kind} store; canary, promote and reprocess "
+            "work on a LocalStore main store only",
+        )
+    return Path(path)

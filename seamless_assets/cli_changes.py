@@ -19,7 +19,12 @@ from pathlib import Path
 
 from rich.table import Table
 
-from seamless_assets.changes_support import open_instance, partition_checks, record_window
+from seamless_assets.changes_support import (
+    local_main_store,
+    open_instance,
+    partition_checks,
+    record_window,
+)
 from seamless_assets.cli import _config, check_in_partitions
 from seamless_assets.resources import SeamlessResource
 from seamless_assets.sessions import in_sessions
@@ -130,6 +135,7 @@ def cmd_canary(ctx: CliContext) -> int:
         raise InvalidRequestError("fetcher", "is required (--fetcher SPEC, the candidate)")
     spec = str(parse_fetcher_spec(args.fetcher))
     config = _config(ctx)
+    local_main_store(config.store_config.kind, config.store)
     changes = load_changes_config(args.changes_config)
     keys = _keys(ctx, config)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
@@ -273,6 +279,7 @@ def cmd_reprocess(ctx: CliContext) -> int:
     when run again with the same arguments; run twice, the second changes nothing."""
     args, console = ctx.args, ctx.console
     config = _config(ctx)
+    local_main_store(config.store_config.kind, config.store)
     keys = _keys(ctx, config)
     resource = _resource(config)
     root = args.work_dir or config.store.parent / "reprocess"

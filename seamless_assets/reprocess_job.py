@@ -12,11 +12,10 @@ resumed by launching the same config again: the progress file under
 
 # No `from __future__ import annotations`: Dagster reads the op's annotations
 # (config and resource types) when the job is defined.
-from pathlib import Path
 
 import dagster as dg
 
-from seamless_assets.changes_support import record_window
+from seamless_assets.changes_support import local_main_store, record_window
 from seamless_assets.cli import check_in_partitions
 from seamless_assets.resources import SeamlessResource
 from seamless_sdk.changes.reprocess import Reprocessed, reprocess, work_dir_for
@@ -49,7 +48,7 @@ def build_reprocess_job(location: SeamlessConfig) -> dg.JobDefinition:
         end = to_epoch_seconds(config.end, "end")
         check_in_partitions(location, iv, start, end)
         keys = partition_keys(config.nodes, iv, start, end)
-        store_path = Path(seamless.store_path).resolve()
+        store_path = local_main_store(seamless.store_kind, seamless.store_path).resolve()
         work_dir = work_dir_for(store_path.parent / "reprocess", keys, seamless.fetcher)
         store = LocalStore(store_path)
         try:
