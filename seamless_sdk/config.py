@@ -41,7 +41,6 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-import yaml
 from pydantic import BeforeValidator, Field, field_validator
 
 from seamless_sdk import settings
@@ -57,7 +56,7 @@ from seamless_sdk.config_backends import (
     store_setting,
     with_coordinator,
 )
-from seamless_sdk.config_model import YamlModel, validate
+from seamless_sdk.config_model import YamlModel, read_yaml_mapping, validate
 from seamless_sdk.errors import InvalidRequestError
 from seamless_sdk.fetchers.spec import FetcherSpec, parse_fetcher_spec
 from seamless_sdk.intervals import Interval, parse_interval
@@ -323,13 +322,8 @@ def optional_config_file() -> Path | None:
 def load_config(path: str | os.PathLike[str] | None = None) -> SeamlessConfig:
     """Read and validate the config file (see :func:`find_config_file`)."""
     source = find_config_file(path)
-    try:
-        raw = yaml.safe_load(source.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InvalidRequestError("config", f"cannot read {source}: {exc}") from None
-    except yaml.YAMLError as exc:
-        raise InvalidRequestError("config", f"{source} is not valid YAML: {exc}") from None
-    return parse_config(raw or {}, base_dir=source.parent, source=source)
+    raw = read_yaml_mapping(source, "config")
+    return parse_config(raw, base_dir=source.parent, source=source)
 
 
 def parse_config(

@@ -58,11 +58,10 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Annotated, Any
 
-import yaml
 from pydantic import BeforeValidator, Field, field_validator
 
 from seamless_sdk import audit
-from seamless_sdk.config_model import YamlModel, validate
+from seamless_sdk.config_model import YamlModel, read_yaml_mapping, validate
 from seamless_sdk.errors import InvalidRequestError
 from seamless_sdk.presets import SLAFields, SLAPresets, load_sla_presets
 from seamless_sdk.sla import SLAPolicy
@@ -302,16 +301,7 @@ def load_policy_settings(path: str | os.PathLike[str]) -> PolicySettings:
     """Settings from the ``seamless:`` section of the YAML file ``path`` (a file
     without the section gives the defaults)."""
     source = Path(path)
-    try:
-        raw = yaml.safe_load(source.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InvalidRequestError("config", f"cannot read {source}: {exc}") from None
-    except yaml.YAMLError as exc:
-        raise InvalidRequestError("config", f"{source} is not valid YAML: {exc}") from None
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, Mapping):
-        raise InvalidRequestError("config", f"{source}: the top level is not a mapping")
+    raw = read_yaml_mapping(source, "config")
     return parse_policy_settings(raw.get(SECTION), source=source.resolve())
 
 

@@ -24,14 +24,13 @@ negative tolerances are ``InvalidRequestError`` naming the key path.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-import yaml
 from pydantic import Field, field_validator
 
 from seamless_sdk import settings
 from seamless_sdk.bars import VALUE_COLUMNS
-from seamless_sdk.config_model import YamlModel, validate
+from seamless_sdk.config_model import YamlModel, read_yaml_mapping, validate
 from seamless_sdk.errors import InvalidRequestError
 
 NonNegative = Annotated[float, Field(ge=0)]
@@ -112,16 +111,7 @@ def load_changes_config(path: str | Path | None = None) -> ChangesConfig:
     chosen = Path(path) if path is not None else settings.changes_config_file()
     if chosen is None:
         return ChangesConfig()
-    try:
-        raw: Any = yaml.safe_load(chosen.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InvalidRequestError("changes_config", f"cannot read {chosen}: {exc}") from None
-    except yaml.YAMLError as exc:
-        raise InvalidRequestError("changes_config", f"{chosen} is not YAML: {exc}") from None
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        raise InvalidRequestError("changes_config", f"{chosen}: the top level is not a mapping")
+    raw = read_yaml_mapping(chosen, "changes_config")
     if "base_dir" in raw:
         raise InvalidRequestError("base_dir", f"in {chosen}: unknown key")
     data = {**raw, "base_dir": str(chosen.resolve().parent)}
