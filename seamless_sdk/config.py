@@ -105,8 +105,10 @@ class BackfillSettings(YamlModel):
     """How runs fill partitions.
 
     ``max_partitions_per_run`` feeds ``BackfillPolicy.multi_run`` and
-    ``seamless backfill`` (default 500: a UI backfill of 10 nodes × 12 months
-    is one run; a run's checks go in batches, so its memory stays bounded);
+    ``seamless backfill`` (default 500: ``seamless backfill`` of 10 nodes × 12
+    months is one run; a UI backfill is at least one run per node, since Dagster
+    splits a node × window selection into one range per value of its smaller
+    dimension; a run's checks go in batches, so its memory stays bounded);
     ``retries`` and
     ``retry_delay_s`` the asset's Dagster RetryPolicy (whole runs, exponential
     backoff with jitter); ``partial_ok``, ``fetch_attempts``,
