@@ -26,6 +26,11 @@ from seamless_sdk.ranges import RangeSet
 from seamless_sdk.stores.local import LocalStore
 from tests.integration.dagster.check_grid import check_grid
 from tests.integration.dagster.fetchers import fetch_calls
+from tests.integration.dagster.processes import (
+    BACKFILL_DONE,
+    backfill_state,
+    launch_partition_backfill,
+)
 from tests.integration.dagster.support import (
     BIN,
     WORKSPACE,
@@ -33,7 +38,6 @@ from tests.integration.dagster.support import (
     Y2025,
     SeamlessEnv,
     free_port,
-    graphql,
     location_loaded,
     running,
     wait_for,
@@ -45,34 +49,11 @@ POLICY = FillPolicy()
 # What the SDK's GraphQL submission carries: not the location's default, so it shows.
 SDK_POLICY = FillPolicy(partial_ok=True, max_attempts=2, retry_backoff_ms=5.0, jitter_ratio=0.0)
 
-LAUNCH = """
-mutation Launch($params: LaunchBackfillParams!) {
-  launchPartitionBackfill(backfillParams: $params) {
-    __typename
-    ... on LaunchBackfillSuccess { backfillId }
-    ... on PythonError { message stack }
-    ... on UnauthorizedError { message }
-    ... on InvalidSubsetError { message }
-    ... on PartitionSetNotFoundError { message }
-  }
-}
-"""
-BACKFILL = """
-query Backfill($id: String!) {
-  partitionBackfillOrError(backfillId: $id) {
-    __typename
-    ... on PartitionBackfill { status }
-    ... on PythonError { message }
-  }
-}
-"""
-DONE = {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
 
 
 def backfill_status(port: int, backfill_id: str) -> str | None:
-    result = graphql(port, BACKFILL, {"id": backfill_id})["partitionBackfillOrError"]
-    assert result["__typename"] == "PartitionBackfill", result
-    return result["status"] if result["status"] in DONE else None
+    status = str(backfill_state(port, backfill_id)["status"])
+    return status if status in BACKFILL_DONE else None
 
 
 def test_ui_backfill_through_the_daemon_then_a_fail_fast_read(
@@ -93,21 +74,8 @@ def test_ui_backfill_through_the_daemon_then_a_fail_fast_read(
     ):
         wait_for("the code location", lambda: location_loaded(port), 120)
 
-        launched = graphql(
-            port,
-            LAUNCH,
-            {
-                "params": {
-                    "partitionNames": ["demo:A|2024", "demo:A|2025"],
-                    "assetSelection": [{"path": ["bars_1h"]}],
-                    "fromFailure": False,
-                }
-            },
-        )["launchPartitionBackfill"]
-        assert launched["__typename"] == "LaunchBackfillSuccess", launched
-        status = wait_for(
-            "the backfill", lambda: backfill_status(port, launched["backfillId"]), 240, 1.0
-        )
+        backfill_id = launch_partition_backfill(port, "bars_1h", ["demo:A|2024", "demo:A|2025"])
+        status = wait_for("the backfill", lambda: backfill_status(port, backfill_id), 240, 1.0)
         assert status in {"COMPLETED", "COMPLETED_SUCCESS"}, _logs(tmp_path)
         # The UI's check grid: every check of both backfilled partitions reads Passed.
         grid = check_grid(port, "bars_1h")
