@@ -128,7 +128,7 @@ def test_the_instance_is_postgres_with_one_run_per_partition() -> None:
     assert result.success, result.errors
     assert raw["storage"]["postgres"]["postgres_url"] == {"env": "DAGSTER_PG_URL"}
     coordinator = raw["run_coordinator"]
-    assert coordinator["class"] == "QueuedRunCoordinator"
+    assert coordinator["class"] == "SeamlessRunCoordinator"
     assert coordinator["config"]["tag_concurrency_limits"] == [
         {"key": "seamless/partition", "value": {"applyLimitPerUniqueValue": True}, "limit": 1}
     ]

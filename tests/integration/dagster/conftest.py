@@ -38,6 +38,9 @@ SQLITE_ONLY = frozenset(
     {
         # Is itself the PostgreSQL-instance test (its own pgserver, the deploy file).
         "test_dagster_postgres",
+        # Sets its own run launcher on whichever storage; the launcher reads
+        # and writes only runs and tags, which the [postgres] e2e tests cover.
+        "test_run_launcher",
     }
 )
 """Modules whose tests run on the SQLite instance only, and why."""

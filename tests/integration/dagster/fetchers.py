@@ -5,12 +5,15 @@ file (``SEAMLESS_TEST_FETCH_LOG``, one line per fetch, appended atomically)
 rather than in memory. Node ids pick a behaviour: a node whose id contains
 ``ONEBAD`` returns one bar that breaks the quality rules (the bar at
 ``ONE_BAD_TS``), ``BAD`` every fiftieth, ``GAP`` drops every tenth bar,
-``FAIL`` raises; any other node gets clean synthetic bars.
+``FAIL`` raises, ``SLOW`` holds each fetch until the file named by
+``SEAMLESS_TEST_SLOW_UNTIL`` exists (at most ``SLOW_MAX_S``; a run that is
+still going when a test acts on it); any other node gets clean synthetic bars.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -20,6 +23,8 @@ from seamless_sdk.fetchers import SyntheticFetcher
 FETCH_LOG_ENV = "SEAMLESS_TEST_FETCH_LOG"
 ONE_BAD_TS = 1_704_067_200 + 10 * 86_400
 """2024-01-11T00:00Z: the one bar an ``ONEBAD`` node gets wrong (high below low)."""
+SLOW_UNTIL_ENV = "SEAMLESS_TEST_SLOW_UNTIL"
+SLOW_MAX_S = 120.0
 
 
 class ScriptedFetcher:
@@ -37,6 +42,8 @@ class ScriptedFetcher:
                 os.write(fd, f"{node_id} {interval} {start} {end} {os.getpid()}\n".encode())
             finally:
                 os.close(fd)
+        if "SLOW" in node_id:
+            _hold(Path(os.environ.get(SLOW_UNTIL_ENV, "")))
         if "FAIL" in node_id:
             raise ConnectionError(f"upstream refused {node_id}")
         frame = self._inner.fetch(node_id, interval, start, end)
@@ -48,6 +55,12 @@ class ScriptedFetcher:
         if "GAP" in node_id and len(frame):
             frame = frame.drop(index=frame.index[::10]).reset_index(drop=True)
         return frame
+
+
+def _hold(release: Path) -> None:
+    deadline = time.monotonic() + SLOW_MAX_S
+    while time.monotonic() < deadline and not (release.name and release.exists()):
+        time.sleep(0.1)
 
 
 def fetch_calls(log: Path) -> list[tuple[str, str, int, int]]:
