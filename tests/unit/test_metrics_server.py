@@ -166,9 +166,7 @@ def test_cli_serves_what_finished_processes_wrote_in_multiprocess_mode(
         stderr=subprocess.PIPE,
         text=True,
         env={
-            k: v
-            for k, v in env.items()
-            if k not in ("PROMETHEUS_MULTIPROC_DIR", "SEAMLESS_CONFIG")
+            k: v for k, v in env.items() if k not in ("PROMETHEUS_MULTIPROC_DIR", "SEAMLESS_CONFIG")
         },
     )
     try:

@@ -50,7 +50,6 @@ POLICY = FillPolicy()
 SDK_POLICY = FillPolicy(partial_ok=True, max_attempts=2, retry_backoff_ms=5.0, jitter_ratio=0.0)
 
 
-
 def backfill_status(port: int, backfill_id: str) -> str | None:
     status = str(backfill_state(port, backfill_id)["status"])
     return status if status in BACKFILL_DONE else None

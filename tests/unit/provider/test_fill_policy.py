@@ -118,9 +118,7 @@ def test_detached_fill_with_partial_ok_covers_every_good_bar(
 ) -> None:
     bad = T0 + 17 * 60
     background = make_provider(OneBadBar(bad))
-    background.read(
-        "demo:Q", "1m", T0, T0 + HOUR, strategy=Strategy.PARTIAL_FILL, partial_ok=True
-    )
+    background.read("demo:Q", "1m", T0, T0 + HOUR, strategy=Strategy.PARTIAL_FILL, partial_ok=True)
     _settle(background)
     synchronous = make_provider(OneBadBar(bad))
     synchronous.read(
