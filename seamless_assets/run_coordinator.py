@@ -30,6 +30,7 @@ from dagster._daemon import controller
 from dagster._serdes import ConfigurableClassData
 
 from seamless_assets.run_launcher import in_daemon
+from seamless_sdk.errors import InvalidRequestError
 
 DEFAULT_BACKFILL_INTERVAL_S = 2
 
@@ -59,9 +60,9 @@ class SeamlessRunCoordinator(QueuedRunCoordinator):
     ) -> Self:
         seconds = config_value.get("backfill_daemon_interval_seconds", DEFAULT_BACKFILL_INTERVAL_S)
         if not isinstance(seconds, int) or seconds < 1:
-            raise ValueError(
-                "run_coordinator.config.backfill_daemon_interval_seconds: must be a whole "
-                f"number of seconds, at least 1; got {seconds!r}"
+            raise InvalidRequestError(
+                "run_coordinator.config.backfill_daemon_interval_seconds",
+                f"must be a whole number of seconds, at least 1; got {seconds!r}",
             )
         rest = {k: v for k, v in config_value.items() if k != "backfill_daemon_interval_seconds"}
         coordinator = super().from_config_value(inst_data, rest)

@@ -10,6 +10,7 @@ from dagster._daemon import controller
 
 from seamless_assets.run_coordinator import SeamlessRunCoordinator
 from seamless_assets.run_launcher import WarmRunLauncher, in_daemon
+from seamless_sdk.errors import InvalidRequestError
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -44,7 +45,7 @@ def test_a_bad_interval_is_refused_by_its_key(tmp_path: Path, bad: int) -> None:
     )
     with (
         dg.DagsterInstance.from_config(str(tmp_path)) as instance,
-        pytest.raises(ValueError, match="backfill_daemon_interval_seconds"),
+        pytest.raises(InvalidRequestError, match="backfill_daemon_interval_seconds"),
     ):
         instance.run_coordinator  # noqa: B018
     assert controller.DEFAULT_DAEMON_INTERVAL_SECONDS == 30
