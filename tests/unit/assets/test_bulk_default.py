@@ -8,6 +8,7 @@ import dagster as dg
 
 from seamless_assets import build_definitions, parse_config, run_backfill
 from seamless_sdk.config import BackfillSettings
+from tests.unit.assets.support import synthetic_config
 
 
 def test_the_default_packs_hundreds_of_partitions_per_run() -> None:
@@ -18,15 +19,7 @@ def test_the_default_packs_hundreds_of_partitions_per_run() -> None:
 
 
 def test_a_backfill_of_two_nodes_over_26_months_is_one_run(tmp_path: Path) -> None:
-    config = parse_config(
-        {
-            "store": str(tmp_path / "bars.sqlite"),
-            "partition_start": "2024-01-01",
-            "intervals": ["15m"],
-            "fetcher": "synthetic:3",
-            "backfill": {"gx_check": False, "retries": 0},
-        }
-    )
+    config = synthetic_config(tmp_path, "15m")
     with dg.DagsterInstance.ephemeral() as instance:
         summary = run_backfill(
             ["t:A", "t:B"], "15m", "2024-01-01", "2026-03-01",

@@ -8,7 +8,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from seamless_assets import build_definitions, parse_config
+from seamless_assets import build_definitions
 from seamless_assets.assets import bars
 from seamless_sdk.backfill.dagster import (
     RANGE_END_TAG,
@@ -18,9 +18,9 @@ from seamless_sdk.backfill.dagster import (
     register_nodes,
 )
 from seamless_sdk.intervals import parse_interval
+from tests.unit.assets.support import QUIET, synthetic_config
 
 H1 = parse_interval("1h")
-QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 Y2024, Y2025 = 1_704_067_200, 1_735_689_600
 
 
@@ -28,15 +28,7 @@ def test_every_batch_reports_every_partition(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(bars, "CHECK_BATCH_ROWS", 1_000)  # a batch per partition
-    config = parse_config(
-        {
-            "store": str(tmp_path / "bars.sqlite"),
-            "partition_start": "2024-01-01",
-            "intervals": ["1h"],
-            "fetcher": "synthetic:3",
-            "backfill": {"gx_check": False, "retries": 0},
-        }
-    )
+    config = synthetic_config(tmp_path)
     job = build_definitions(config).resolve_job_def(job_name(H1))
     nodes = ["t:A", "t:B"]
     with dg.DagsterInstance.ephemeral() as instance:

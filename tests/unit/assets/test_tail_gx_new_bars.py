@@ -7,7 +7,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from seamless_assets import build_definitions, parse_config
+from seamless_assets import build_definitions
 from seamless_assets.assets.bars import tail_state
 from seamless_assets.assets.evaluations import _gx_part
 from seamless_assets.assets.partition import Filled
@@ -17,22 +17,15 @@ from seamless_sdk.conformance import ConformanceReport
 from seamless_sdk.intervals import parse_interval, window_floor
 from seamless_sdk.ranges import RangeSet
 from seamless_sdk.stores.local import LocalStore
+from tests.unit.assets.support import QUIET, synthetic_config
 
 H1 = parse_interval("1h")
 NODE = "demo:A"
-QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 
 
 def test_tail_state_and_the_gx_slice(tmp_path: Path) -> None:
-    config = parse_config(
-        {
-            "store": str(tmp_path / "bars.sqlite"),
-            "partition_start": "2020-01-01",
-            "intervals": ["1h"],
-            "fetcher": "synthetic:3",
-            "backfill": {"gx_check": True, "retries": 0},
-            "sensors": {"tail_record_every_s": 0},
-        }
+    config = synthetic_config(
+        tmp_path, partition_start="2020-01-01", gx_check=True, sensors={"tail_record_every_s": 0}
     )
     edge = H1.now_edge()
     window = window_floor(edge - 1, "year")

@@ -7,29 +7,15 @@ from pathlib import Path
 
 import dagster as dg
 
-from seamless_assets import build_definitions, parse_config
-from seamless_assets.resources import SeamlessResource
-from seamless_assets.sensors.tail import SENSOR_NAME
+from seamless_assets import build_definitions
 from seamless_sdk.backfill.dagster import PartitionKey, register_nodes
-from seamless_sdk.config import SeamlessConfig
 from seamless_sdk.intervals import parse_interval, window_floor
 from seamless_sdk.ranges import RangeSet
 from seamless_sdk.stores.local import LocalStore
+from tests.unit.assets.support import QUIET, synthetic_config, tail_tick
 
 H1 = parse_interval("1h")
 NODES = ["t:A", "t:B", "t:C"]
-QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
-
-
-def tick(
-    config: SeamlessConfig, defs: dg.Definitions, instance: dg.DagsterInstance
-) -> list[dg.RunRequest]:
-    resources = {"seamless": SeamlessResource.from_config(config)}
-    with dg.build_sensor_context(
-        instance=instance, definitions=defs, resources=resources, sensor_name=SENSOR_NAME
-    ) as context:
-        result = defs.resolve_sensor_def(SENSOR_NAME)(context)
-    return list(result.run_requests or [])  # type: ignore[union-attr]
 
 
 def run(defs: dg.Definitions, instance: dg.DagsterInstance, r: dg.RunRequest) -> int:
@@ -44,22 +30,13 @@ def run(defs: dg.Definitions, instance: dg.DagsterInstance, r: dg.RunRequest) ->
 
 
 def test_quiet_partitions_go_to_the_fill_job(tmp_path: Path) -> None:
-    config = parse_config(
-        {
-            "store": str(tmp_path / "bars.sqlite"),
-            "partition_start": "2024-01-01",
-            "intervals": ["1h"],
-            "fetcher": "synthetic:3",
-            "backfill": {"gx_check": False, "retries": 0},
-            "sensors": {"tail_windows": 1, "tail_record_every_s": 3600},
-        }
-    )
+    config = synthetic_config(tmp_path, sensors={"tail_windows": 1, "tail_record_every_s": 3600})
     defs = build_definitions(config)
     edge = H1.now_edge()
     window = window_floor(edge - 1, "year")
     with dg.DagsterInstance.ephemeral() as instance:
         register_nodes(instance, NODES)
-        (first,) = tick(config, defs, instance)
+        (first,) = tail_tick(config, instance, defs)
         assert first.job_name == "bars_1h_job"  # never recorded: the asset records them
         run(defs, instance, first)
         key = dg.AssetKey("bars_1h")
@@ -68,7 +45,7 @@ def test_quiet_partitions_go_to_the_fill_job(tmp_path: Path) -> None:
         with LocalStore(config.store) as store:  # new bars for A and C only
             for node in ("t:A", "t:C"):
                 store.remove_coverage(node, H1, RangeSet.span(edge - 2 * 3600, edge))
-        (quiet,) = tick(config, defs, instance)
+        (quiet,) = tail_tick(config, instance, defs)
         assert quiet.job_name == "bars_1h_tail_fill" and quiet.partition_key is None
         listed = quiet.run_config["ops"]["bars_1h_tail_fill_op"]["config"]["partitions"]
         assert listed == [str(PartitionKey(n, H1, window)) for n in ("t:A", "t:C")]
@@ -79,4 +56,4 @@ def test_quiet_partitions_go_to_the_fill_job(tmp_path: Path) -> None:
         with LocalStore(config.store) as store:
             for node in NODES:
                 assert not store.coverage(node, H1).missing(window, edge)
-        assert tick(config, defs, instance) == []  # nothing new: nothing started
+        assert tail_tick(config, instance, defs) == []  # nothing new: nothing started

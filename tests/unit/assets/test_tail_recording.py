@@ -13,10 +13,10 @@ from seamless_sdk.backfill.dagster import SOURCE_TAG, PartitionKey, job_name, re
 from seamless_sdk.intervals import parse_interval, window_floor
 from seamless_sdk.ranges import RangeSet
 from seamless_sdk.stores.local import LocalStore
+from tests.unit.assets.support import QUIET, synthetic_config
 
 H1 = parse_interval("1h")
 NODE = "demo:A"
-QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 
 
 def materializations(instance: dg.DagsterInstance, key: str) -> int:
@@ -32,15 +32,8 @@ def materializations(instance: dg.DagsterInstance, key: str) -> int:
 def test_tail_run_records_at_most_every_n_seconds(
     tmp_path: Path, every_s: int, recorded: bool
 ) -> None:
-    config = parse_config(
-        {
-            "store": str(tmp_path / "bars.sqlite"),
-            "partition_start": "2020-01-01",
-            "intervals": ["1h"],
-            "fetcher": "synthetic:3",
-            "backfill": {"gx_check": False, "retries": 0},
-            "sensors": {"tail_record_every_s": every_s},
-        }
+    config = synthetic_config(
+        tmp_path, partition_start="2020-01-01", sensors={"tail_record_every_s": every_s}
     )
     edge = H1.now_edge()
     window = window_floor(edge - 1, "year")

@@ -15,9 +15,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from seamless_assets import build_definitions, parse_config
-from seamless_assets.resources import SeamlessResource
-from seamless_assets.sensors.tail import SENSOR_NAME, tail_windows
+from seamless_assets import parse_config
+from seamless_assets.sensors.tail import tail_windows
 from seamless_sdk.backfill.dagster import (
     NODES_PARTITIONS,
     SOURCE_TAG,
@@ -29,6 +28,7 @@ from seamless_sdk.config import SeamlessConfig
 from seamless_sdk.ranges import RangeSet
 from seamless_sdk.stores.base import WindowWrite
 from seamless_sdk.stores.local import LocalStore
+from tests.unit.assets.support import tail_tick
 
 NODES = [f"bench:N{i:03d}" for i in range(500)]
 TAIL_WINDOWS = 2
@@ -60,17 +60,6 @@ def cover_tails(config: SeamlessConfig, skip: set[tuple[str, str]]) -> None:
         store.write_many(writes)
 
 
-def tick(config: SeamlessConfig, instance: dg.DagsterInstance) -> list[dg.RunRequest]:
-    defs = build_definitions(config)
-    resources = {"seamless": SeamlessResource.from_config(config)}
-    with dg.build_sensor_context(
-        instance=instance, definitions=defs, resources=resources, sensor_name=SENSOR_NAME
-    ) as context:
-        result = defs.resolve_sensor_def(SENSOR_NAME)(context)
-    assert isinstance(result, dg.SensorResult)
-    return list(result.run_requests or [])
-
-
 def listed(request: dg.RunRequest) -> list[str]:
     ops = request.run_config["ops"]
     (op,) = ops.values()
@@ -87,7 +76,7 @@ def test_scattered_gaps_of_500_nodes_take_a_handful_of_runs(config: SeamlessConf
     with dg.DagsterInstance.ephemeral() as instance:
         register_nodes(instance, NODES)
         assert len(instance.get_dynamic_partitions(NODES_PARTITIONS)) == 500
-        requests = tick(config, instance)
+        requests = tail_tick(config, instance)
         assert len(requests) <= len(config.intervals) * TAIL_WINDOWS
         filled = [
             PartitionKey.parse(iv, key)
@@ -101,7 +90,7 @@ def test_scattered_gaps_of_500_nodes_take_a_handful_of_runs(config: SeamlessConf
         assert all(r.tags[SOURCE_TAG] == "tail" for r in requests)
 
         cover_tails(config, set())
-        assert tick(config, instance) == []
+        assert tail_tick(config, instance) == []
 
         # A removed node's gap is nobody's business any more: its tail stops.
         cover_tails(config, set())
@@ -110,6 +99,6 @@ def test_scattered_gaps_of_500_nodes_take_a_handful_of_runs(config: SeamlessConf
             ws, we = tail_windows(iv, config.partition_start, TAIL_WINDOWS)[-1]
             store.remove_coverage(NODES[0], iv, RangeSet.span(ws, we))
         wanted = [[str(PartitionKey(NODES[0], iv, ws))]]
-        assert [listed(r) for r in tick(config, instance)] == wanted
+        assert [listed(r) for r in tail_tick(config, instance)] == wanted
         instance.delete_dynamic_partition(NODES_PARTITIONS, NODES[0])
-        assert tick(config, instance) == []
+        assert tail_tick(config, instance) == []
