@@ -51,6 +51,8 @@ from dagster._core.storage.dagster_run import DagsterRun
 from dagster._serdes import ConfigurableClassData
 from dagster_shared.serdes import deserialize_value, serialize_value
 
+from seamless_assets.pids import pid_alive
+
 PID_TAG = "seamless/run_worker_pid"
 HOST_TAG = "seamless/run_worker_host"
 
@@ -262,10 +264,6 @@ def _local_worker(run: DagsterRun) -> tuple[int | None, str]:
         return None, f"process {pid} has exited"
     except OSError:
         pass  # no /proc (not Linux): trust the pid as Dagster's own launchers do
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+    if not pid_alive(pid):
         return None, f"process {pid} has exited"
-    except PermissionError:
-        pass  # alive, owned by another user
     return pid, ""

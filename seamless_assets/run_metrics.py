@@ -48,6 +48,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.mmap_dict import MmapedDict, mmap_key
 from prometheus_client.multiprocess import mark_process_dead
 
+from seamless_assets.pids import pid_alive
 from seamless_sdk import metrics as names
 from seamless_sdk.errors import InvalidRequestError
 from seamless_sdk.metrics import Metrics
@@ -236,22 +237,12 @@ def prune_dead_runs(directory: Path) -> list[Path]:
     removed = []
     for path in directory.glob("gauge_livesum_*.db"):
         pid_text = path.stem.rsplit("-", 1)[-1]
-        if not pid_text.isdigit() or _alive(int(pid_text)):
+        if not pid_text.isdigit() or pid_alive(int(pid_text)):
             continue
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
             removed.append(path)
     return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's live process
-    return True
 
 
 def record_partition(

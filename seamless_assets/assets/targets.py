@@ -47,13 +47,20 @@ def latest_materialization(
     instance: dg.DagsterInstance, asset_key: dg.AssetKey, partition: str
 ) -> Any | None:
     """Target data of the latest materialization of ``partition``, None if it has none."""
+    record = latest_record(instance, asset_key, partition)
+    if record is None:
+        return None
+    return target_data(record.storage_id, record.run_id, record.timestamp)
+
+
+def latest_record(
+    instance: dg.DagsterInstance, asset_key: dg.AssetKey, partition: str
+) -> dg.EventLogRecord | None:
+    """The latest materialization record of ``partition``, None if it has none."""
     records = instance.fetch_materializations(
         dg.AssetRecordsFilter(asset_key=asset_key, asset_partitions=[partition]), limit=1
     ).records
-    if not records:
-        return None
-    record = records[0]
-    return target_data(record.storage_id, record.run_id, record.timestamp)
+    return records[0] if records else None
 
 
 def latest_materializations(
@@ -87,12 +94,8 @@ def latest_records(
         if partition is not None and partition not in found:
             found[partition] = record
     for partition in partitions:
-        if partition not in found:
-            more = instance.fetch_materializations(
-                dg.AssetRecordsFilter(asset_key=asset_key, asset_partitions=[partition]), limit=1
-            ).records
-            if more:
-                found[partition] = more[0]
+        if partition not in found and (record := latest_record(instance, asset_key, partition)):
+            found[partition] = record
     return found
 
 
