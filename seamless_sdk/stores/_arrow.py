@@ -234,10 +234,7 @@ class FrameBuilder:
         so invariant 4 holds whatever the bytes were."""
         n = self.n
         wide, flags = self._wide, self._flags
-        ts = wide[0, :n]
-        if n and (
-            int(ts[0]) < self._start or int(ts[-1]) >= self._end or not (ts[1:] > ts[:-1]).all()
-        ):
+        if not self._ordered(wide[0, :n]):
             raise StoreError("chunk: ts is not strictly ascending inside the read's window")
         if n < flags.shape[0] // 2:
             # Edge chunks were mostly cut away: don't pin the unused capacity.
@@ -252,12 +249,7 @@ class FrameBuilder:
         series, still one pass over the rows."""
         ts = self._wide[0, : self.n]
         if len(cuts) == 1:  # one series (a universe of long series): the check of bars()
-            ok = not len(ts) or (
-                int(ts[0]) >= self._start
-                and int(ts[-1]) < self._end
-                and bool((ts[1:] > ts[:-1]).all())
-            )
-            return None if ok else 0
+            return None if self._ordered(ts) else 0
         bounds = list(zip([0, *cuts[:-1]], cuts, strict=True))
         filled = [(lo, hi) for lo, hi in bounds if hi > lo]
         if not filled:
@@ -269,14 +261,16 @@ class FrameBuilder:
         if int(firsts.min()) >= self._start and int(lasts.max()) < self._end and step.all():
             return None
         for i, (lo, hi) in enumerate(bounds):
-            part = ts[lo:hi]
-            if hi > lo and (
-                int(part[0]) < self._start
-                or int(part[-1]) >= self._end
-                or not (part[1:] > part[:-1]).all()
-            ):
+            if not self._ordered(ts[lo:hi]):
                 return i
         return None  # unreachable: some series failed above
+
+    def _ordered(self, ts: np.ndarray) -> bool:
+        """Whether ``ts`` (one series) is strictly ascending inside ``[start_ns,
+        end_ns)``; an empty series is. Python ints at the ends: int64 bounds."""
+        return not len(ts) or (
+            int(ts[0]) >= self._start and int(ts[-1]) < self._end and bool((ts[1:] > ts[:-1]).all())
+        )
 
     def split(self, cuts: list[int]) -> list[Bars]:
         """The rows added so far as consecutive series (see :meth:`bad_series`,
