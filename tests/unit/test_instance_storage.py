@@ -352,3 +352,51 @@ def test_commits_survive_a_killed_process(home: Path) -> None:
     with dg.DagsterInstance.from_config(str(home)) as inst:
         records = inst.fetch_materializations(dg.AssetKey("bars"), limit=100).records
         assert len(records) == 10
+
+
+def _schema(db_path: Path) -> tuple[list[tuple], list[tuple], str]:
+    import sqlite3
+
+    conn = sqlite3.connect(db_path)
+    try:
+        return (
+            conn.execute(
+                "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY name"
+            ).fetchall(),
+            conn.execute("SELECT version_num FROM alembic_version").fetchall(),
+            conn.execute("PRAGMA journal_mode").fetchone()[0],
+        )
+    finally:
+        conn.close()
+
+
+def test_a_new_run_shard_is_dagsters(tmp_path: Path) -> None:
+    shards = {}
+    for name, yaml in (("stock", "telemetry:\n  enabled: false\n"), ("ours", None)):
+        home = _home(tmp_path / name, yaml)
+        with dg.DagsterInstance.from_config(str(home)) as inst:
+            run_id = _run(inst, "a")
+        shards[name] = _schema(home / "history" / "runs" / f"{run_id}.db")
+    assert shards["ours"] == shards["stock"]
+    tables = {row[1] for row in shards["stock"][0] if row[0] == "table"}
+    assert {"event_logs", "asset_keys", "alembic_version"} <= tables
+    assert shards["stock"][2] == "wal"
+
+
+def test_a_shard_that_exists_is_left_to_dagster(instance: dg.DagsterInstance, home: Path) -> None:
+    from seamless_assets.instance_storage import _place_template
+
+    storage = instance.event_log_storage
+    assert isinstance(storage, SeamlessSqliteEventLogStorage)
+    path = storage.path_for_shard("made-elsewhere")
+    assert _place_template(storage, path)
+    before = Path(path).read_bytes()
+    assert not _place_template(storage, path)  # another process's shard is never replaced
+    assert Path(path).read_bytes() == before
+    assert not list(Path(path).parent.glob("*.tmp"))
+    # An empty file (a connection opened first): Dagster's _initdb creates the tables.
+    empty = Path(storage.path_for_shard("empty"))
+    empty.touch()
+    with storage.run_connection("empty") as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM event_logs").scalar() == 0
+    assert _schema(empty) == _schema(Path(path))
