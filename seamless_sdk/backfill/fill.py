@@ -151,13 +151,14 @@ def fill_window(
             reporter.failed(s, e, "nonconformant", summary=result.report.summary)
             raise ConformanceError(result.report)
         window_covered = RangeSet.span(s, e).subtract(result.rejected)
-        write = WindowWrite(node_id, interval, s, e, result.frame, window_covered)
+        bars = result.frame if result.bars is None else result.bars
+        write = WindowWrite(node_id, interval, s, e, bars, window_covered)
         if defer:
             pending.append((write, result))
             return window_covered
         if guard is not None:
             guard()  # a coordinator lease lost while we fetched: write nothing
-        store.write(node_id, interval, s, e, result.frame, window_covered)
+        store.write_many([write])
         committed([(write, result)])
         return window_covered
 

@@ -22,6 +22,7 @@ from seamless_sdk.errors import StoreError
 from seamless_sdk.metrics import lock_contended
 
 _POLL_S = 0.005
+_OPEN_FLAGS = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC
 
 
 @contextmanager
@@ -32,9 +33,13 @@ def chunk_lock(
     key = f"{node_id}\0{interval_s}\0{chunk_start}".encode()
     digest = hashlib.sha256(key).hexdigest()[:40]
     folder = folder / digest[:2]  # keeps directories small for many series
+    path = folder / f"{digest}.lock"
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd = os.open(folder / f"{digest}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fd = os.open(path, _OPEN_FLAGS, 0o644)
+        except FileNotFoundError:  # the folder's first lock (mkdir only then: a fill takes many)
+            folder.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, _OPEN_FLAGS, 0o644)
     except OSError as exc:
         raise StoreError(f"cannot open the lock file for {node_id}: {exc}") from exc
     try:

@@ -15,10 +15,11 @@ import numpy as np
 
 from seamless_sdk.bars import NS
 from seamless_sdk.errors import InvalidRequestError, StoreError
+from seamless_sdk.frames import Bars
 from seamless_sdk.intervals import Interval, check_time, parse_interval
 from seamless_sdk.ranges import RangeSet
 from seamless_sdk.request import validate_node_id
-from seamless_sdk.stores._arrow import Columns, columns_from_frame
+from seamless_sdk.stores._arrow import Columns, columns_from_bars, columns_from_frame
 from seamless_sdk.stores.base import WindowWrite
 
 
@@ -80,7 +81,10 @@ def check_write(w: object) -> CheckedWrite:
     check_ranges(iv, cover, "covered")
     if cover and (cover.start < start or cover.end > end):  # type: ignore[operator]
         raise InvalidRequestError("covered", f"{cover} is not inside [{start}, {end})")
-    cols = columns_from_frame(w.frame, iv.seconds, start, end)
+    if isinstance(w.frame, Bars):
+        cols = columns_from_bars(w.frame, iv.seconds, start, end)
+    else:
+        cols = columns_from_frame(w.frame, iv.seconds, start, end)
     return CheckedWrite(node_id, iv, start, end, cover, cols)
 
 

@@ -30,13 +30,17 @@ from seamless_sdk.ranges import RangeSet
 class WindowWrite:
     """One window of a batch write (:meth:`BarStore.write_many`): the arguments
     :meth:`BarStore.write` takes, with the same meaning. Compared by identity
-    (a frame has no useful equality)."""
+    (a frame has no useful equality).
+
+    ``frame`` may also be the window's bars as :class:`~seamless_sdk.frames.Bars`
+    (what a fill has from the conformance pipeline): the store checks the same
+    rules on the arrays and skips pandas' per-column extraction."""
 
     node_id: str
     interval: Interval | str
     start: int
     end: int
-    frame: pd.DataFrame
+    frame: pd.DataFrame | Bars
     covered: RangeSet | None = None
 
 

@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 
 from seamless_sdk.bars import NS, STORED_COLUMNS, ts_from_seconds
 from seamless_sdk.errors import InvalidRequestError, StoreError
+from seamless_sdk.frames import Bars
 from seamless_sdk.ranges import RangeSet
 from seamless_sdk.request import NODE_ID_PATTERN
 from seamless_sdk.stores.base import BarStore, WindowWrite
@@ -367,6 +368,43 @@ def test_write_many_is_all_or_nothing(store: BarStore) -> None:
     assert store.coverage("contract:B", "1m") == RangeSet()
     assert len(store.read("contract:B", "1m", BASE, BASE + DAY)) == 0
     assert store.series() == [(NODE, "1m")]
+
+
+def test_a_window_given_as_bars_is_stored_as_its_frame(store: BarStore) -> None:
+    # What a fill hands the store (ConformanceResult.bars): the same bytes as the frame.
+    df = frame(minutes(BASE, BASE + DAY)[::2], version=4)
+    df.loc[3, "flags"] = 5
+    store.write_many([WindowWrite(NODE, "1m", BASE, BASE + DAY, Bars.from_frame(df))])
+    assert_same_bars(store.read(NODE, "1m", BASE, BASE + DAY), df)
+    assert store.coverage(NODE, "1m") == RangeSet([(BASE, BASE + DAY)])
+
+
+@pytest.mark.parametrize(
+    "damage",
+    ["high below low", "descending ts", "duplicate ts", "misaligned ts", "outside", "flags dtype"],
+)
+def test_bars_that_break_a_rule_are_refused_like_a_frame(store: BarStore, damage: str) -> None:
+    before = frame(minutes(BASE, BASE + DAY), version=1)
+    store.write(NODE, "1m", BASE, BASE + DAY, before)
+    bars = Bars.from_frame(frame(minutes(BASE, BASE + DAY), version=2))
+    wide, flags = bars.wide.copy(), bars.flags
+    floats = wide[1:].view(np.float64)
+    if damage == "high below low":
+        floats[1, 5] = floats[2, 5] - 1.0
+    elif damage == "descending ts":
+        wide[0, [3, 4]] = wide[0, [4, 3]]
+    elif damage == "duplicate ts":
+        wide[0, 4] = wide[0, 3]
+    elif damage == "misaligned ts":
+        wide[0, 7] += NS
+    elif damage == "outside":
+        wide[0, -1] = (BASE + DAY) * NS
+    else:
+        flags = flags.astype(np.int64)
+    bad = Bars(wide, flags)
+    with pytest.raises(StoreError):
+        store.write_many([WindowWrite(NODE, "1m", BASE, BASE + DAY, bad)])
+    assert_same_bars(store.read(NODE, "1m", BASE, BASE + DAY), before)
 
 
 # -- hostile node ids ---------------------------------------------------------------

@@ -143,7 +143,7 @@ def test_a_blob_replaced_without_its_checksum_is_refused(path: Path) -> None:
     minute, _ = _frames()
     forged = minute.iloc[1440:2880].assign(volume=12345.0)
     cols = _arrow.columns_from_frame(forged.reset_index(drop=True), 60, D0 + DAY, D0 + 2 * DAY)
-    blob = _arrow.encode(cols).to_pybytes()
+    blob = _arrow.encode(cols)
     raw(path, "UPDATE chunks SET data = ? WHERE chunk_start = ?", (blob, D0 + DAY))
     with LocalStore(path) as store:
         with pytest.raises(StoreCorruptedError, match="checksum mismatch"):

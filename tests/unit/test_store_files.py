@@ -183,7 +183,7 @@ def _v1_file(
 
 
 def _blob(frame: pd.DataFrame, start: int, end: int) -> bytes:
-    return _arrow.encode(_arrow.columns_from_frame(frame, 60, start, end)).to_pybytes()
+    return _arrow.encode(_arrow.columns_from_frame(frame, 60, start, end))
 
 
 def test_a_version_1_store_is_upgraded_in_place(tmp_path: Path) -> None:

@@ -35,7 +35,7 @@ dedup: two identical trades are two trades.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -56,6 +56,7 @@ from seamless_sdk.conformance.spec.flags import FLAG_DTYPE, BarFlag, count_flags
 from seamless_sdk.conformance.spec.modes import ConformanceConfig, Dedup, Mode, Policy, policy_for
 from seamless_sdk.conformance.spec.registry import default_registry
 from seamless_sdk.errors import InvalidRequestError
+from seamless_sdk.frames import Bars
 from seamless_sdk.intervals import Interval, parse_interval
 from seamless_sdk.ranges import RangeSet
 from seamless_sdk.request import validate_node_id
@@ -86,6 +87,10 @@ class ConformanceResult:
     frame: pd.DataFrame
     report: ConformanceReport
     rejected: RangeSet
+    bars: Bars | None = field(default=None, compare=False, repr=False)
+    """The frame's own arrays (the same memory) when the pipeline built it
+    without optional columns: what a fill hands the store, which then checks
+    and writes them without pandas' per-column extraction. ``None`` otherwise."""
 
     @property
     def ok(self) -> bool:
@@ -371,7 +376,12 @@ def _conform(
             },
         },
     )
-    return ConformanceResult(_frame(bars, keep_vwap=vwap is not None), report, rejected)
+    if vwap is not None and bars.vwap is not None:
+        return ConformanceResult(_frame_with_vwap(bars), report, rejected)
+    stored = Bars.build(
+        bars.bar * NS, (bars.open, bars.high, bars.low, bars.close, bars.volume), bars.flags
+    )
+    return ConformanceResult(stored.to_frame(flags=True), report, rejected, stored)
 
 
 def _mark_out_of_order(ns: np.ndarray, flags: np.ndarray, window_ns: int) -> tuple[int, int]:
@@ -397,7 +407,7 @@ def _parse_time(frame: pd.DataFrame) -> TimeOutcome | None:
     return to_utc_ns(frame["ts"])
 
 
-def _frame(bars: BarArrays, *, keep_vwap: bool = False) -> pd.DataFrame:
+def _frame_with_vwap(bars: BarArrays) -> pd.DataFrame:
     columns = (
         ts_from_seconds(bars.bar),
         bars.open,
@@ -409,8 +419,7 @@ def _frame(bars: BarArrays, *, keep_vwap: bool = False) -> pd.DataFrame:
     )
     # The dict constructor copies, so the output never shares memory with the input.
     data = dict(zip(STORED_COLUMNS, columns, strict=True))
-    if keep_vwap and bars.vwap is not None:
-        data["vwap"] = bars.vwap
+    data["vwap"] = bars.vwap
     return pd.DataFrame(data)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from seamless_sdk.fetchers import SyntheticFetcher
 from seamless_sdk.intervals import parse_interval
 from seamless_sdk.metrics import Metrics
 from seamless_sdk.ranges import RangeSet
+from seamless_sdk.stores.base import WindowWrite
 from seamless_sdk.stores.local import LocalStore
 
 DAY = 86_400
@@ -180,13 +181,13 @@ def test_a_holder_that_lost_its_lease_writes_nothing_and_waits_for_the_new_one(
                     time.sleep(0.25)  # the keeper's next renewal finds the token gone
                 return base.fetch(node_id, interval, start, end)
 
-        original = store.write
+        original = store.write_many
 
-        def counting_write(*args: Any, **kwargs: Any) -> None:
-            writes.append((args[2], args[3]))
-            original(*args, **kwargs)
+        def counting_write(batch: Sequence[WindowWrite]) -> None:
+            writes.extend((w.start, w.end) for w in batch)
+            original(batch)
 
-        store.write = counting_write  # type: ignore[method-assign]
+        store.write_many = counting_write  # type: ignore[method-assign]
         result = _fill(store, Hijacked(), T0, T0 + DAY, coord)
         assert calls == [T0, T0] and writes == [(T0, T0 + DAY)]
         assert result.rows == 1440
