@@ -19,24 +19,23 @@ Each storage is warmed by a few events first; the order alternates over
 1: faster).
 
 Measured on the 2-core development machine (dagster 1.13.27, SQLAlchemy
-2.1.9), two runs back to back (stock / Seamless, ms; another test suite was
+2.1.9), two runs back to back (stock / Seamless, ms; other test suites were
 running on the machine, so the absolute figures are noisy, the ratios less):
 
 =====================================  ===============  ===============
 figure                                 run 1            run 2
 =====================================  ===============  ===============
-materialization, per event             10.87 / 4.99     10.04 / 5.28
-check evaluation, per event            15.03 / 4.55     13.98 / 4.64
-in-run, per run (1 asset + 4 checks)   618.0 / 307.3    556.6 / 295.2
-in-run, per stored event (32 a run)    19.31 / 9.60     17.39 / 9.22
+materialization, per event             11.44 / 4.91     9.37 / 4.28
+check evaluation, per event            14.31 / 4.33     12.34 / 3.37
+in-run, per run (1 asset + 4 checks)   502.5 / 287.7    531.2 / 269.6
+in-run, per stored event (32 a run)    15.70 / 8.99     16.60 / 8.43
 =====================================  ===============  ===============
 
-Ratios 0.46-0.53 (materialization), 0.30-0.33 (check evaluation), 0.50-0.53
+Ratios 0.43-0.46 (materialization), 0.27-0.30 (check evaluation), 0.51-0.57
 (whole run: its other 27 events are run and step events, written to the run's
 shard only, where each transaction still opens and closes its connection so
-the webserver's watchdog sees the run's ``.db`` change). On a quiet machine,
-before new run shards were copied from a template: 0.37-0.44, 0.28-0.33 and
-0.60-0.61.
+the webserver's watchdog sees the run's ``.db`` change). Before new run shards
+were copied from a template the whole-run ratio was 0.60-0.61.
 """
 
 from __future__ import annotations
