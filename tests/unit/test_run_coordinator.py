@@ -27,12 +27,12 @@ def test_the_repository_instance_uses_both_and_sets_the_backfill_loop(
     with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
         coordinator = instance.run_coordinator
         assert isinstance(coordinator, SeamlessRunCoordinator)
-        assert coordinator.backfill_daemon_interval_seconds == 2
+        assert coordinator.backfill_daemon_interval_seconds == 1
         # The queued coordinator's own keys still apply.
         assert coordinator.get_run_queue_config().max_concurrent_runs == 4
         assert isinstance(instance.run_launcher, WarmRunLauncher)
         assert instance.run_monitoring_enabled
-    assert controller.DEFAULT_DAEMON_INTERVAL_SECONDS == 2
+    assert controller.DEFAULT_DAEMON_INTERVAL_SECONDS == 1
 
 
 @pytest.mark.parametrize("bad", [0, -5])

@@ -57,9 +57,9 @@ def abnormal_jumps(
     if np.count_nonzero(finite) < min_returns:
         return mask
     rf = r[finite] if not finite.all() else r
-    median = float(np.median(rf))
+    median = _median(rf)
     deviation = np.abs(rf - median)
-    mad = float(np.median(deviation))
+    mad = _median(deviation)
     scale = _MAD_TO_SIGMA * mad if mad > 0 else _MEAN_AD_TO_SIGMA * float(deviation.mean())
     if scale <= 0:
         return mask  # every return is the same: nothing stands out
@@ -73,6 +73,18 @@ def abnormal_jumps(
     jump[1:] &= ~reverts
     mask[1:] = jump
     return mask
+
+
+def _median(values: np.ndarray) -> float:
+    """``np.median`` of a non-empty 1-D array without NaN, by partition: the same
+    value (the mean of the middle two for an even count), without ``np.median``'s
+    overhead, which is most of a rule's time on a day of bars."""
+    n = values.shape[0]
+    k = n // 2
+    if n % 2:
+        return float(np.partition(values, k)[k])
+    part = np.partition(values, (k - 1, k))
+    return float((part[k - 1] + part[k]) / 2)
 
 
 def stale_prices(close: np.ndarray, volume: np.ndarray, *, min_run: int) -> np.ndarray:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
-from seamless_sdk.conformance.engine.anomalies import abnormal_jumps, stale_prices
+from seamless_sdk.conformance.engine.anomalies import _median, abnormal_jumps, stale_prices
 
 JUMP = {"threshold": 16.0, "min_returns": 20, "min_move": 0.01}
 
@@ -76,3 +79,8 @@ def test_threshold_and_min_move_are_honoured() -> None:
 def test_stale_prices(close: np.ndarray, volume: np.ndarray, flagged: list[int]) -> None:
     """Only traded bars frozen at one close for min_run bars in a row are stale."""
     assert np.flatnonzero(stale_prices(close, volume, min_run=30)).tolist() == flagged
+
+
+@given(hnp.arrays(np.float64, st.integers(1, 400), elements=st.floats(-1e6, 1e6, width=64)))
+def test_the_rules_median_is_numpys(values: np.ndarray) -> None:
+    assert _median(values) == float(np.median(values))
