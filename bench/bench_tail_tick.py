@@ -50,6 +50,8 @@ from seamless_sdk.stores.local import LocalStore
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 
+REPO = Path(__file__).resolve().parents[1]
+
 
 def leave_new_bars(config: SeamlessConfig, nodes: list[str], new: int, bars: bool) -> None:
     """Cover each node's newest window up to ``new`` bars before the edge, with
@@ -125,7 +127,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="seamless-tail-") as tmp:
         home = Path(tmp) / "dagster_home"
         home.mkdir()
-        (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+        # The embedded default instance (the repository's dagster.yaml: its
+        # SQLite storage is what the tail run's events are written to).
+        (home / "dagster.yaml").write_text((REPO / "dagster.yaml").read_text())
         os.environ["DAGSTER_HOME"] = str(home)
         configs = {
             every: parse_config(

@@ -66,9 +66,9 @@ import os
 import tempfile
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, ClassVar
 
 import sqlalchemy as db
 import yaml
@@ -303,30 +303,35 @@ def _place_template(storage: SqliteEventLogStorage, path: str) -> bool:
     return True
 
 
-class _HomeRunStorage(SqliteRunStorage):
-    """``SqliteRunStorage`` under ``<home>/history``, opened when registered."""
+class _OpenedAtHome:
+    """A stock SQLite storage (``_stock``) opened under the instance's home
+    (``_directory`` of it) when the instance registers it, not when built."""
+
+    _stock: ClassVar[Any]
+    _directory: ClassVar[Callable[[str], str]]
 
     def __init__(self) -> None:
         self._inst_data = None
         self._instance_weakref = None
 
     def register_instance(self, instance: Any) -> None:
-        opened = SqliteRunStorage.from_local(_runs_directory(instance.root_directory))
-        SqliteRunStorage.__init__(self, opened._conn_string)
-        super().register_instance(instance)
+        opened = self._stock.from_local(type(self)._directory(instance.root_directory))
+        self._stock.__init__(self, opened._conn_string)
+        super().register_instance(instance)  # type: ignore[misc]
 
 
-class _HomeScheduleStorage(SqliteScheduleStorage):
-    """``SqliteScheduleStorage`` under ``<home>/schedules``, opened when registered."""
+class _HomeRunStorage(_OpenedAtHome, SqliteRunStorage):
+    """``SqliteRunStorage`` under ``<home>/history``."""
 
-    def __init__(self) -> None:
-        self._inst_data = None
-        self._instance_weakref = None
+    _stock = SqliteRunStorage
+    _directory = staticmethod(_runs_directory)
 
-    def register_instance(self, instance: Any) -> None:
-        opened = SqliteScheduleStorage.from_local(_schedule_directory(instance.root_directory))
-        SqliteScheduleStorage.__init__(self, opened._conn_string)
-        super().register_instance(instance)
+
+class _HomeScheduleStorage(_OpenedAtHome, SqliteScheduleStorage):
+    """``SqliteScheduleStorage`` under ``<home>/schedules``."""
+
+    _stock = SqliteScheduleStorage
+    _directory = staticmethod(_schedule_directory)
 
 
 class SeamlessSqliteStorage(DagsterSqliteStorage):
