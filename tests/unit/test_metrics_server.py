@@ -30,6 +30,13 @@ def _scrape(url: str) -> str:
         return str(response.read().decode())
 
 
+def _ctrl_c_stops() -> None:
+    # The server is started as a terminal would start it: a test run launched
+    # as a background job (SIGINT ignored, as shells do without job control)
+    # would otherwise hand the ignored SIGINT down, and Ctrl-C could not stop it.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -102,6 +109,7 @@ def test_cli_metrics_serve_until_ctrl_c(tmp_path: Path) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_ctrl_c_stops,
         # No config (the repository's names a multiprocess directory): this process's own.
         env={
             **{k: v for k, v in os.environ.items() if k != "SEAMLESS_CONFIG"},
@@ -165,6 +173,7 @@ def test_cli_serves_what_finished_processes_wrote_in_multiprocess_mode(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_ctrl_c_stops,
         env={
             k: v for k, v in env.items() if k not in ("PROMETHEUS_MULTIPROC_DIR", "SEAMLESS_CONFIG")
         },
