@@ -24,9 +24,10 @@ worker SIGINT, which Dagster turns into a canceled run, and
 worker died (``kill -9``) as failed instead of leaving it started forever.
 Both work from any process on the worker's host.
 
-The forkserver starts with the first run a process launches (the first run
-after a daemon start pays the preload once, about the spawn it replaces) and
-exits with that process; workers it forked finish their runs on their own.
+In the daemon the forkserver starts with the daemon (its import of the
+preload overlaps the daemon's start-up); any other launching process starts
+it with its first run. It exits with that process; workers it forked finish
+their runs on their own.
 """
 
 from __future__ import annotations

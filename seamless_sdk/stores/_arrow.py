@@ -358,8 +358,6 @@ def columns_from_frame(frame: pd.DataFrame, interval_s: int, start: int, end: in
 def columns_from_bars(bars: Bars, interval_s: int, start: int, end: int) -> Columns:
     """:func:`columns_from_frame` for bars already held as arrays (a conformed
     window, ``ConformanceResult.bars``): the same row checks, without pandas."""
-    if not isinstance(bars, Bars):
-        raise _fail(f"expected Bars, got {type(bars).__name__}")
     wide, flags = bars.wide, bars.flags
     if wide.dtype != np.int64 or wide.ndim != 2 or wide.shape[0] != 6:
         raise _fail(f"bars must be a (6, n) int64 block, got {wide.dtype} {wide.shape}")
