@@ -25,21 +25,25 @@ worker died (``kill -9``) as failed instead of leaving it started forever.
 Both work from any process on the worker's host.
 
 In the daemon the forkserver starts with the daemon (its import of the
-preload overlaps the daemon's start-up); any other launching process starts
-it with its first run. It exits with that process; workers it forked finish
-their runs on their own.
+preload overlaps the daemon's start-up) and the daemon logs
+:data:`READY_MESSAGE` once it has forked a first, empty worker: from then on
+a run starts without waiting for an import. Any other launching process
+starts it with its first run. It exits with that process; workers it forked
+finish their runs on their own.
 """
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import signal
 import socket
 import sys
 import threading
+import time
 from collections.abc import Mapping, Sequence
-from multiprocessing import forkserver
+from multiprocessing import forkserver, spawn
 from multiprocessing.context import ForkServerContext
 from multiprocessing.process import BaseProcess
 from pathlib import Path
@@ -52,6 +56,7 @@ from dagster._core.storage.dagster_run import DagsterRun
 from dagster._serdes import ConfigurableClassData
 from dagster_shared.serdes import deserialize_value, serialize_value
 
+from seamless_assets._forkserver_main import MAIN_PATH_ENV
 from seamless_assets.pids import pid_alive
 
 PID_TAG = "seamless/run_worker_pid"
@@ -63,6 +68,11 @@ DEFAULT_PRELOAD: tuple[str, ...] = (
     "pyarrow",
     "dagster",
     "dagster._cli.api",
+    # What a worker's DagsterInstance.from_ref imports: the storage classes
+    # (alembic and its dialects, about 0.7 s), this package's storage.
+    "dagster._core.storage.base_storage",
+    "dagster._core.storage.event_log",
+    "seamless_assets.instance_storage",
     "seamless_sdk",
     "seamless_assets.location",
     "seamless_assets.canary_job",
@@ -71,12 +81,20 @@ DEFAULT_PRELOAD: tuple[str, ...] = (
     # Optional extras: a module that is not installed is skipped by the forkserver.
     "pandera",
     "great_expectations",
+    "upath",
+    "dagster_postgres",  # a production instance's storage
 )
 """What the warm process imports before it forks workers: the libraries every
 run needs, never the code location module itself (it reads ``seamless.yaml``
 and must be loaded per run)."""
 
 _FORKSERVER_MARK = b"multiprocessing.forkserver"
+
+READY_MESSAGE = "WarmRunLauncher: the run workers' forkserver is ready"
+"""The daemon's log line (followed by the seconds its preload took) once a run
+no longer waits for the preload: what a benchmark of a warm daemon waits for."""
+
+_log = logging.getLogger("dagster.daemon.WarmRunLauncher")
 
 
 class WarmRunLauncher(DefaultRunLauncher):
@@ -189,9 +207,16 @@ class WarmRunLauncher(DefaultRunLauncher):
             ).start()
 
     def _warm(self) -> None:
+        started = time.monotonic()
         with self._lock:
-            self._context()
-        forkserver.ensure_running()
+            ctx = self._context()
+        # The forkserver imports the preload before it answers: the first fork
+        # returns once that is done, so the log line below means "warm".
+        probe = ctx.Process(target=_empty_worker, name="seamless-warm-probe")
+        probe.start()
+        probe.join()
+        probe.close()
+        _log.info("%s (preload took %.1f s)", READY_MESSAGE, time.monotonic() - started)
 
     def dispose(self) -> None:
         with self._lock:
@@ -201,11 +226,17 @@ class WarmRunLauncher(DefaultRunLauncher):
     def _context(self) -> ForkServerContext:
         if self._ctx is None:
             ctx = multiprocessing.get_context("forkserver")
-            # "__main__" first: otherwise every forked worker re-imports the
-            # launching process's main script (the daemon's pulls in alembic,
-            # mako and pygments: about 1 s of CPU per run), as multiprocessing
-            # does for a child whose server has not imported it.
-            ctx.set_forkserver_preload(["__main__", *self._preload])
+            # _forkserver_main first: without it every forked worker re-runs
+            # the launching process's main script (see that module for why
+            # preloading "__main__" does not prevent it).
+            ctx.set_forkserver_preload(["seamless_assets._forkserver_main", *self._preload])
+            main_path = spawn.get_preparation_data("main").get("init_main_from_path")
+            if main_path:
+                os.environ[MAIN_PATH_ENV] = main_path
+            try:
+                forkserver.ensure_running()  # the server inherits the environment now
+            finally:
+                os.environ.pop(MAIN_PATH_ENV, None)
             self._ctx = ctx
         return self._ctx
 
@@ -215,6 +246,10 @@ class WarmRunLauncher(DefaultRunLauncher):
             if worker.exitcode is not None:
                 worker.close()
                 del self._workers[run_id]
+
+
+def _empty_worker() -> None:
+    """The warm-up probe's body: a fork that does nothing."""
 
 
 def run_worker(run_id: str, instance_ref: str) -> None:

@@ -4,7 +4,8 @@ GraphQL the UI sends to them.
 Shared by the integration tests (through ``support``), the Dagster benchmark
 (``bench/bench_dagster_backfill.py``) and the screenshot script
 (``docs/screenshots/take_screenshots.py``). It imports neither pytest nor the
-code location, so a script can use it with nothing but the project installed.
+code location's definitions (only the run launcher, for its log line), so a
+script can use it with nothing but the project installed.
 Every process is started in its own process group and the whole group
 (webserver or daemon plus the code servers and run workers they spawn) is
 stopped when the block ends, failure or not.
@@ -26,6 +27,9 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 from typing import Any
+
+# The launcher module imports only Dagster, not the code location.
+from seamless_assets.run_launcher import READY_MESSAGE
 
 REPO = Path(__file__).resolve().parents[3]
 BIN = Path(sys.executable).parent
@@ -168,14 +172,41 @@ def daemon_and_webserver(
 ) -> Iterator[int]:
     """``dagster-daemon run`` and a webserver for the block (what ``dagster dev``
     starts, as two processes); yields the webserver's port once the code
-    location is loaded. Both are stopped at the end."""
+    location is loaded and the daemon is warm (below). Both are stopped at the
+    end.
+
+    Warm means what a user who opens the UI finds: every daemon has sent a
+    healthy heartbeat and, when the instance's ``dagster.yaml`` names
+    ``WarmRunLauncher``, its forkserver has imported its preload, so a launch
+    is not timed against the daemon's own start-up.
+    """
+    daemon_log = log_dir / "daemon.log"
+    warm_launcher = "WarmRunLauncher" in (Path(env["DAGSTER_HOME"]) / "dagster.yaml").read_text()
     with ExitStack() as stack:
         stack.enter_context(
-            running(
-                [str(BIN / "dagster-daemon"), "run", "-w", WORKSPACE], env, log_dir / "daemon.log"
-            )
+            running([str(BIN / "dagster-daemon"), "run", "-w", WORKSPACE], env, daemon_log)
         )
-        yield stack.enter_context(webserver_process(env, log_dir, timeout_s=timeout_s))
+        port = stack.enter_context(webserver_process(env, log_dir, timeout_s=timeout_s))
+        wait_for("healthy daemon heartbeats", lambda: daemons_healthy(port), timeout_s)
+        if warm_launcher:
+            wait_for(
+                "the run launcher's forkserver",
+                lambda: READY_MESSAGE in daemon_log.read_text(errors="replace"),
+                timeout_s,
+                0.2,
+            )
+        yield port
+
+
+DAEMON_HEALTH = """
+{ instance { daemonHealth { allDaemonStatuses { daemonType required healthy } } } }
+"""
+
+
+def daemons_healthy(port: int) -> bool:
+    """Whether every required daemon of the instance has a healthy heartbeat."""
+    statuses = graphql(port, DAEMON_HEALTH)["instance"]["daemonHealth"]["allDaemonStatuses"]
+    return all(s["healthy"] for s in statuses if s["required"])
 
 
 LAUNCH_BACKFILL = """
