@@ -9,7 +9,8 @@ preloading ``"__main__"`` does nothing and every run worker of a daemon started
 as ``dagster-daemon run`` re-imported the daemon's script: Dagster's daemon
 modules with alembic's, about 1.3 s of CPU per run on the machines here.
 
-The launcher passes the path in :data:`MAIN_PATH_ENV` while it starts the
+The launcher passes the path in ``$SEAMLESS_FORKSERVER_MAIN_PATH``
+(``seamless_sdk.settings.forkserver_main_path``) while it starts the
 forkserver; importing this module names the forkserver's ``__main__`` after it.
 The script itself is not run: a worker's target is
 ``seamless_assets.run_launcher.run_worker``, which needs nothing of it.
@@ -17,11 +18,10 @@ The script itself is not run: a worker's target is
 
 from __future__ import annotations
 
-import os
 import sys
 
-MAIN_PATH_ENV = "SEAMLESS_FORKSERVER_MAIN_PATH"
+from seamless_sdk.settings import take_forkserver_main_path
 
-_path = os.environ.pop(MAIN_PATH_ENV, None)
+_path = take_forkserver_main_path()
 if _path:
     sys.modules["__main__"].__file__ = _path

@@ -56,8 +56,8 @@ from dagster._core.storage.dagster_run import DagsterRun
 from dagster._serdes import ConfigurableClassData
 from dagster_shared.serdes import deserialize_value, serialize_value
 
-from seamless_assets._forkserver_main import MAIN_PATH_ENV
 from seamless_assets.pids import pid_alive
+from seamless_sdk.settings import forkserver_main_path
 
 PID_TAG = "seamless/run_worker_pid"
 HOST_TAG = "seamless/run_worker_host"
@@ -231,12 +231,8 @@ class WarmRunLauncher(DefaultRunLauncher):
             # preloading "__main__" does not prevent it).
             ctx.set_forkserver_preload(["seamless_assets._forkserver_main", *self._preload])
             main_path = spawn.get_preparation_data("main").get("init_main_from_path")
-            if main_path:
-                os.environ[MAIN_PATH_ENV] = main_path
-            try:
+            with forkserver_main_path(main_path):
                 forkserver.ensure_running()  # the server inherits the environment now
-            finally:
-                os.environ.pop(MAIN_PATH_ENV, None)
             self._ctx = ctx
         return self._ctx
 

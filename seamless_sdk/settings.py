@@ -32,6 +32,8 @@ reader of the docs (and a test that sets it) has one list to check.
 ``SEAMLESS_APPROVAL_SECRET``       the secret approval tokens of schema plans are
                                    signed with (HMAC-SHA256)
 ``SEAMLESS_APPROVAL_TOKEN``        an approval token for the plan being applied
+``SEAMLESS_FORKSERVER_MAIN_PATH``  internal: set by ``WarmRunLauncher`` for the
+                                   forkserver it starts, never by a user
 =================================  ===============================================
 
 Empty values count as unset: ``SEAMLESS_STORE= seamless read ...`` must not
@@ -41,6 +43,8 @@ mean "a store at the empty path".
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from seamless_sdk.errors import InvalidRequestError
@@ -78,6 +82,9 @@ APPROVAL_SECRET_ENV = "SEAMLESS_APPROVAL_SECRET"
 """The shared secret that signs schema-plan approval tokens."""
 APPROVAL_TOKEN_ENV = "SEAMLESS_APPROVAL_TOKEN"
 """An approval token (hex HMAC of a plan's fingerprints) for ``seamless schemas apply``."""
+FORKSERVER_MAIN_PATH_ENV = "SEAMLESS_FORKSERVER_MAIN_PATH"
+"""The daemon's main script, handed to the run workers' forkserver as it starts
+(``seamless_assets._forkserver_main`` says why)."""
 
 ALL_VARIABLES: tuple[str, ...] = (
     CONFIG_ENV,
@@ -94,6 +101,7 @@ ALL_VARIABLES: tuple[str, ...] = (
     SCHEMA_DIR_ENV,
     APPROVAL_SECRET_ENV,
     APPROVAL_TOKEN_ENV,
+    FORKSERVER_MAIN_PATH_ENV,
 )
 """Every variable read here, for docs and ``seamless doctor``-style listings."""
 
@@ -212,3 +220,26 @@ def schema_dir() -> Path | None:
     """``$SEAMLESS_SCHEMA_DIR`` as a path, or ``None`` when it is unset."""
     value = _get(SCHEMA_DIR_ENV)
     return Path(value).expanduser() if value else None
+
+
+@contextmanager
+def forkserver_main_path(path: str | None) -> Iterator[None]:
+    """Set ``$SEAMLESS_FORKSERVER_MAIN_PATH`` to ``path`` for the block (a
+    process started in it inherits the value); nothing is set when ``path`` is
+    ``None`` or empty. The variable is removed afterwards."""
+    if not path:
+        yield
+        return
+    os.environ[FORKSERVER_MAIN_PATH_ENV] = path
+    try:
+        yield
+    finally:
+        os.environ.pop(FORKSERVER_MAIN_PATH_ENV, None)
+
+
+def take_forkserver_main_path() -> str | None:
+    """``$SEAMLESS_FORKSERVER_MAIN_PATH``, removed from the environment so the
+    processes this one forks do not carry it; ``None`` when it is unset."""
+    value = _get(FORKSERVER_MAIN_PATH_ENV)
+    os.environ.pop(FORKSERVER_MAIN_PATH_ENV, None)
+    return value

@@ -28,8 +28,10 @@ from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 # The launcher module imports only Dagster, not the code location.
-from seamless_assets.run_launcher import READY_MESSAGE
+from seamless_assets.run_launcher import READY_MESSAGE, WarmRunLauncher
 
 REPO = Path(__file__).resolve().parents[3]
 BIN = Path(sys.executable).parent
@@ -181,7 +183,7 @@ def daemon_and_webserver(
     is not timed against the daemon's own start-up.
     """
     daemon_log = log_dir / "daemon.log"
-    warm_launcher = "WarmRunLauncher" in (Path(env["DAGSTER_HOME"]) / "dagster.yaml").read_text()
+    warm_launcher = _names_warm_launcher(Path(env["DAGSTER_HOME"]) / "dagster.yaml")
     with ExitStack() as stack:
         stack.enter_context(
             running([str(BIN / "dagster-daemon"), "run", "-w", WORKSPACE], env, daemon_log)
@@ -196,6 +198,13 @@ def daemon_and_webserver(
                 0.2,
             )
         yield port
+
+
+def _names_warm_launcher(dagster_yaml: Path) -> bool:
+    # Parsed, not searched: deploy/dagster.postgres.yaml names WarmRunLauncher
+    # in a comment while its launcher is DefaultRunLauncher, which logs no line.
+    launcher = (yaml.safe_load(dagster_yaml.read_text()) or {}).get("run_launcher") or {}
+    return launcher.get("class") == WarmRunLauncher.__name__
 
 
 DAEMON_HEALTH = """
