@@ -19,15 +19,16 @@ a home written by stock Dagster opens unchanged and vice versa -- with
 
 * one SQLAlchemy engine per shard (run id or ``index``), created on first use
   instead of per transaction, disposed in ``dispose()`` (run-shard engines:
-  the ``MAX_RUN_ENGINES`` most recently used per process). Run shards keep
-  ``NullPool``: every transaction opens and closes its own sqlite connection,
-  so the last close checkpoints the WAL into ``<run_id>.db``, the file
-  ``SqliteEventLogStorageWatchdog`` (live run-event streaming in the
-  webserver) watches for modification. The index shard, which nothing
-  watches, keeps one open connection per process: every asset and check
-  event writes there, and an open plus a close cost about 2.5 ms. Its commits
-  are visible to other processes at once (WAL readers read the WAL), SQLite
-  checkpoints it every 1000 pages and on ``dispose()``. Engines are per
+  the ``MAX_RUN_ENGINES`` most recently used per process), each keeping one
+  open connection per process: every event writes to its run's shard, asset
+  and check events to the index shard too, and an open plus a close cost
+  about 2.5 ms. Commits are visible to other processes at once (WAL readers
+  read the WAL); SQLite checkpoints a shard every 1000 pages and when its
+  engine is disposed. ``SqliteEventLogStorageWatchdog`` (live run events in
+  the webserver) watches ``<run_id>.db`` itself, which a commit into the WAL
+  leaves alone, so a transaction that changed a run shard touches the file's
+  mtime (Dagster's ``NullPool`` got the same signal from the checkpoint of
+  each transaction's closing connection). Engines are per
   process: a forked child drops the parent's engines (without closing the
   parent's connection) and locks, and opens its own.
 * ``PRAGMA synchronous=NORMAL`` on each connection (a ``connect`` listener).
@@ -112,8 +113,8 @@ def _set_synchronous_normal(dbapi_connection: Any, _record: Any) -> None:
 
 
 class SeamlessSqliteEventLogStorage(SqliteEventLogStorage):
-    """``SqliteEventLogStorage`` with one engine per shard, a kept index-shard
-    connection, ``synchronous=NORMAL`` and a positive ``has_table`` cache
+    """``SqliteEventLogStorage`` with one engine and one kept connection per
+    shard, ``synchronous=NORMAL`` and a positive ``has_table`` cache
     (module docstring). Same files and rows as Dagster's."""
 
     def __init__(self, base_dir: str | None = None, inst_data: ConfigurableClassData | None = None):
@@ -162,26 +163,21 @@ class SeamlessSqliteEventLogStorage(SqliteEventLogStorage):
                 engine = self._create_engine(shard)
                 if len(self._engines) > MAX_RUN_ENGINES + 1:  # + index; drop the LRU run shard
                     oldest = next(k for k in self._engines if k != INDEX_SHARD_NAME)
-                    # NullPool: nothing pooled to close; a transaction using it goes on.
+                    # Closes its kept connection; a transaction using one goes on.
                     self._engines.pop(oldest).dispose()
             else:
                 self._engines.move_to_end(shard)
             return engine
 
     def _create_engine(self, shard: str) -> Engine:
-        # Run shards: NullPool (each transaction closes its connection, which
-        # checkpoints <run_id>.db for the watchdog). The index shard, which no
-        # watchdog watches: one kept connection (more while has_table runs
-        # outside the lock), which saves an open and a close per event.
-        pool: dict[str, Any] = (
-            {"poolclass": QueuePool, "pool_size": 1, "max_overflow": 4}
-            if shard == INDEX_SHARD_NAME
-            else {"poolclass": NullPool}
-        )
+        # One kept connection per shard (more while has_table runs outside the
+        # lock): an open and a close cost about 2.5 ms, once per event before.
         engine = create_engine(
             self.conn_string_for_shard(shard),
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS},
-            **pool,
+            poolclass=QueuePool,
+            pool_size=1,
+            max_overflow=4,
         )
         db.event.listen(engine, "connect", _set_synchronous_normal)
         self._engines[shard] = engine
@@ -227,8 +223,12 @@ class SeamlessSqliteEventLogStorage(SqliteEventLogStorage):
             if shard not in self._initialized_dbs:
                 self._initdb(engine)
                 self._initialized_dbs.add(shard)
-            with engine.connect() as conn, conn.begin():
-                yield conn
+            with engine.connect() as conn:
+                with conn.begin():
+                    before = _changes(conn)
+                    yield conn
+                if shard != INDEX_SHARD_NAME and _changes(conn) != before:
+                    _notify_watchers(self.path_for_shard(shard))
 
     def has_table(self, table_name: str) -> bool:
         # Dagster calls this inside index transactions (holding _db_lock): no _db_lock.
@@ -242,12 +242,42 @@ class SeamlessSqliteEventLogStorage(SqliteEventLogStorage):
             self._tables.add(table_name)
         return found
 
+    def wipe(self) -> None:
+        # Dagster unlinks the run shards: a kept connection to one would go on
+        # writing into the unlinked file, and _initdb would find it stamped.
+        self._after_fork()
+        with self._engine_lock:
+            run_engines = [k for k in self._engines if k != INDEX_SHARD_NAME]
+            engines = [self._engines.pop(k) for k in run_engines]
+        for engine in engines:
+            engine.dispose()
+        super().wipe()
+
     def dispose(self) -> None:
         super().dispose()
         with self._engine_lock:
             engines, self._engines = self._engines, OrderedDict()
         for engine in engines.values():
             engine.dispose()
+
+
+def _changes(conn: Connection) -> int:
+    """Rows this connection has changed since it opened (sqlite3's counter)."""
+    return int(conn.connection.dbapi_connection.total_changes)  # type: ignore[union-attr]
+
+
+def _notify_watchers(path: str) -> None:
+    """Tell ``SqliteEventLogStorageWatchdog`` (live run events in the webserver)
+    that ``<run_id>.db`` changed.
+
+    It watches that file only, and a commit through a kept connection lands in
+    ``<run_id>.db-wal``: the file itself changes at the next checkpoint. Its
+    mtime does now (watchdog reports an attribute change as a modification,
+    and its polling observer compares mtimes). Readers see the commit at once
+    either way: WAL readers read the WAL.
+    """
+    with contextlib.suppress(FileNotFoundError):  # wiped under us: nothing to watch
+        os.utime(path)
 
 
 def _stamped(engine: Engine) -> bool:

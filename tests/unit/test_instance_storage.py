@@ -196,6 +196,33 @@ def test_watch_delivers_a_runs_new_events(instance: dg.DagsterInstance) -> None:
         storage.end_watch(run_id, callback)
 
 
+def test_only_a_write_touches_the_run_shard(instance: dg.DagsterInstance) -> None:
+    # A read that touched it would wake the watchdog, whose callback reads again.
+    run_id = _run(instance, "a")
+    storage = instance.event_log_storage
+    path = Path(storage.path_for_shard(run_id))
+    os.utime(path, (1_000_000_000, 1_000_000_000))
+    assert storage.get_records_for_run(run_id).records
+    assert path.stat().st_mtime == 1_000_000_000
+    instance.report_engine_event("a write", instance.get_run_by_id(run_id))
+    assert path.stat().st_mtime > 1_000_000_000
+
+
+def test_a_wipe_leaves_no_connection_to_a_removed_shard(instance: dg.DagsterInstance) -> None:
+    run_id = _run(instance, "a")
+    storage = instance.event_log_storage
+    path = Path(storage.path_for_shard(run_id))
+    assert storage.get_records_for_run(run_id).records
+    instance.wipe()
+    assert not path.exists()
+    instance.add_run(dg.DagsterRun(job_name="again", run_id=run_id))
+    instance.report_engine_event("after the wipe", instance.get_run_by_id(run_id))
+    assert path.exists()
+    assert [r.event_log_entry.message for r in storage.get_records_for_run(run_id).records] == [
+        "after the wipe"
+    ]
+
+
 def test_a_forked_child_opens_its_own_engines(instance: dg.DagsterInstance) -> None:
     run_id = _run(instance, "a")
     storage = instance.event_log_storage

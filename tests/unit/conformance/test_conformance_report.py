@@ -46,6 +46,19 @@ def test_empty_report_is_ok_and_zero() -> None:
     assert not any(empty.flag_counts.values()) and not any(empty.rule_violations.values())
 
 
+def test_empty_reports_share_no_container() -> None:
+    """empty() copies a template: equal to the dataclass' own, nothing shared."""
+    a, b = ConformanceReport.empty(), ConformanceReport.empty()
+    assert a == b == ConformanceReport(windows=0)
+    a.flag_counts["SUSPECT"] = 5
+    a.rule_violations[QUALITY_RULES[0]] = 1
+    a.schema_errors.append("x")
+    a.failure_cases.append({"x": 1})
+    a.stages["strict"] = {}
+    a.policy["mode"] = "x"
+    assert b == ConformanceReport.empty() == ConformanceReport(windows=0)
+
+
 def test_merge_adds_counts_and_ands_ok() -> None:
     """A read spanning two windows reports the sum of both, failing if either failed."""
     good = conform_bars(
