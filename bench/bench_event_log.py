@@ -18,7 +18,23 @@ Each storage is warmed by a few events first; the order alternates over
 ``--rounds`` and the best round is printed. Ratios are Seamless / stock (below
 1: faster).
 
-Measured on the 2-core development machine (dagster 1.13.27, SQLAlchemy
+At 7782213, when run shards kept their connection too (a write touches the
+run's ``.db`` mtime for the watchdog), two runs back to back on a quieter
+2-core machine (stock / Seamless, ms):
+
+=====================================  ===============  ===============
+figure                                 run 1            run 2
+=====================================  ===============  ===============
+materialization, per event             10.91 / 1.46     9.90 / 1.50
+check evaluation, per event            12.38 / 0.84     12.17 / 1.03
+in-run, per run (1 asset + 4 checks)   442.7 / 163.6    511.1 / 186.2
+in-run, per stored event (32 a run)    13.83 / 5.11     15.97 / 5.82
+=====================================  ===============  ===============
+
+Ratios 0.13-0.15, 0.07-0.08 and 0.36-0.37; the code before that change
+(6334ec2) gave 0.39-0.46, 0.19-0.28 and 0.47-0.55 on the same machine.
+
+Earlier, on the 2-core development machine (dagster 1.13.27, SQLAlchemy
 2.1.9), two runs back to back (stock / Seamless, ms; other test suites were
 running on the machine, so the absolute figures are noisy, the ratios less):
 
@@ -33,8 +49,8 @@ in-run, per stored event (32 a run)    15.70 / 8.99     16.60 / 8.43
 
 Ratios 0.43-0.46 (materialization), 0.27-0.30 (check evaluation), 0.51-0.57
 (whole run: its other 27 events are run and step events, written to the run's
-shard only, where each transaction still opens and closes its connection so
-the webserver's watchdog sees the run's ``.db`` change). Before new run shards
+shard only, where each transaction then opened and closed its connection so
+the webserver's watchdog saw the run's ``.db`` change). Before new run shards
 were copied from a template the whole-run ratio was 0.60-0.61.
 """
 

@@ -7,9 +7,9 @@ calls ``sqlalchemy.create_engine`` afresh, every commit fsyncs (WAL journal,
 plus a fourth engine for ``has_table``. A Seamless run writes about five such
 events per partition (one materialization, four check evaluations), so this
 was most of a backfill's time. ``bench/bench_event_log.py`` measures both in
-one process: a materialization 10-11 ms -> 4-5 ms, a check evaluation 13-15
-ms -> 4-4.6 ms, an in-process run of one partition with four checks about
-half the time (its docstring has the table).
+one process: a materialization 10-11 ms -> 1.5 ms, a check evaluation 12 ms
+-> 0.8-1 ms, an in-process run of one partition with four checks about 0.37
+of the time (its docstring has the tables).
 
 ``SeamlessSqliteStorage`` (``dagster.yaml``: ``storage: {custom: {module:
 seamless_assets.instance_storage, class: SeamlessSqliteStorage}}``) is
