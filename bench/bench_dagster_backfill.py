@@ -116,6 +116,7 @@ def bench_config(args: argparse.Namespace, root: Path, nodes: list[str]) -> dict
             "gx_check": args.gx,
             # The configuration's own default unless --per-run says otherwise.
             **({"max_partitions_per_run": args.per_run} if args.per_run else {}),
+            **({"fetch_concurrency": args.fetch_concurrency} if args.fetch_concurrency else {}),
         },
         # Only the backfill runs: no tail (it would fill today's windows while
         # we time), no reconciliation.
@@ -287,6 +288,12 @@ def main(argv: list[str] | None = None) -> int:
         "--per-run",
         type=int,
         help="backfill.max_partitions_per_run: partitions per run of a UI backfill "
+        "(default: the configuration's default)",
+    )
+    parser.add_argument(
+        "--fetch-concurrency",
+        type=int,
+        help="backfill.fetch_concurrency: partitions of one run filled at once "
         "(default: the configuration's default)",
     )
     parser.add_argument("--timeout", type=float, default=3600, help="daemon mode: seconds")

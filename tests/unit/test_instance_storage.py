@@ -156,7 +156,7 @@ def test_an_explicit_base_dir_is_used(tmp_path: Path) -> None:
 
 
 def test_another_instance_sees_writes_at_once(instance: dg.DagsterInstance, home: Path) -> None:
-    # The index shard keeps its connection open; its commits are visible elsewhere.
+    # Every shard keeps its connection open; its commits are visible elsewhere.
     with dg.DagsterInstance.from_config(str(home)) as other:
         assert _stored(other) == ([], None)
         _run(instance, "a")
