@@ -246,18 +246,20 @@ class SeamlessSqliteEventLogStorage(SqliteEventLogStorage):
         # Dagster unlinks the run shards: a kept connection to one would go on
         # writing into the unlinked file, and _initdb would find it stamped.
         self._after_fork()
-        with self._engine_lock:
-            run_engines = [k for k in self._engines if k != INDEX_SHARD_NAME]
-            engines = [self._engines.pop(k) for k in run_engines]
-        for engine in engines:
-            engine.dispose()
+        self._dispose_engines(lambda shard: shard != INDEX_SHARD_NAME)
         super().wipe()
 
     def dispose(self) -> None:
         super().dispose()
+        self._dispose_engines(lambda _shard: True)
+
+    def _dispose_engines(self, which: Callable[[str], bool]) -> None:
+        """Drop the engines of the shards ``which`` picks and close their
+        connections (outside the lock: a transaction using one goes on)."""
         with self._engine_lock:
-            engines, self._engines = self._engines, OrderedDict()
-        for engine in engines.values():
+            shards = [k for k in self._engines if which(k)]
+            engines = [self._engines.pop(k) for k in shards]
+        for engine in engines:
             engine.dispose()
 
 

@@ -21,10 +21,6 @@ from seamless_sdk.jsonable import jsonable
 MAX_FAILURE_CASES = 100
 """Failure cases kept per report: enough to debug, small enough for Dagster metadata."""
 
-_EMPTY: dict[type, ConformanceReport] = {}
-"""``ConformanceReport.empty()``'s template per class (a subclass gets its own)."""
-
-
 _ZERO_FLAGS: dict[str, int] = {str(f.name): 0 for f in ALL_FLAGS}
 _ZERO_RULES: dict[str, int] = dict.fromkeys((*QUALITY_RULES, *STATISTICAL_RULES), 0)
 
@@ -93,12 +89,9 @@ class ConformanceReport:
         # A copy of one made by the dataclass' __init__, with containers of its
         # own: every read starts from one (500 in a read_many), and the frozen
         # __init__ sets 26 fields one object.__setattr__ at a time (16 us).
-        template = _EMPTY.get(cls)
-        if template is None:
-            template = _EMPTY[cls] = cls(windows=0)
         report = object.__new__(cls)
         values = report.__dict__
-        values.update(template.__dict__)
+        values.update(_EMPTY.__dict__)
         for name in _CONTAINERS:
             values[name] = values[name].copy()
         return report
@@ -230,6 +223,9 @@ _CONTAINERS: tuple[str, ...] = tuple(
     f.name for f in fields(ConformanceReport) if f.default_factory is not MISSING
 )
 """The fields each report must not share with another (their defaults are factories)."""
+
+_EMPTY = ConformanceReport(windows=0)
+"""``ConformanceReport.empty()``'s template: made by the dataclass' own ``__init__``."""
 
 
 def _label(first: str, second: str, second_windows: int) -> str:
