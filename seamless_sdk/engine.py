@@ -474,7 +474,7 @@ class ReadEngine:
         st.report = st.report.merge(result.report)
         if not result.report.ok and (not st.options.partial_ok or result.report.schema_errors):
             raise ConformanceError(result.report)
-        bars = Bars.from_frame(result.frame).rows_in(wanted)
+        bars = result.stored_bars().rows_in(wanted)
         if not len(bars):
             return
         secs = bars.ts_seconds

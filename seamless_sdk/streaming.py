@@ -208,8 +208,8 @@ class BarStream:
             flags=int(Flag.LIVE | Flag.PARTIAL_BAR),
             node_id=self.node_id,
         )
-        if conformed.report.ok and len(conformed.frame):
-            bars = Bars.from_frame(conformed.frame)
+        if conformed.report.ok and conformed.rows:
+            bars = conformed.stored_bars()
             yield assemble(bars, [(Source.LIVE.value, bars)], lineage=self.parts.lineage)
 
     def _vouched(self, event: LiveBars) -> tuple[int, int] | None:
@@ -221,9 +221,9 @@ class BarStream:
         if edge <= self.last:
             return None
         conformed = conform_bars(event.frame, self.interval, self.last, edge, node_id=self.node_id)
-        if not len(conformed.frame):
+        if not conformed.rows:
             return None
-        secs = Bars.from_frame(conformed.frame).ts_seconds
+        secs = conformed.stored_bars().ts_seconds
         return (
             int(secs[0]) if event.start is None else event.start,
             int(secs[-1]) + self.interval.seconds if event.end is None else event.end,

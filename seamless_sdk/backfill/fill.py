@@ -32,6 +32,7 @@ from seamless_sdk.bars import iso_utc
 from seamless_sdk.conformance import ConformanceReport, ConformanceResult, conform_bars
 from seamless_sdk.coordination.flight import fill_chunk
 from seamless_sdk.errors import ConformanceError, FetchError, InvalidRequestError
+from seamless_sdk.frames import Bars
 from seamless_sdk.intervals import Interval, chunk_start, chunk_windows
 from seamless_sdk.metrics import Metrics
 from seamless_sdk.ranges import RangeSet
@@ -130,9 +131,9 @@ def fill_window(
             f"clipped at the now edge {iso_utc(edge)}: bars from there on are not closed yet"
         )
     reporter = _Reporter(node_id, interval, request_id, metrics)
-    # The frames written, in window order, while every chunk so far was wholly
+    # The bars written, in window order, while every chunk so far was wholly
     # uncovered under its lock: then they are exactly the window's stored bars.
-    written: list[pd.DataFrame] | None = [] if fingerprint else None
+    written: list[Bars] | None = [] if fingerprint else None
 
     # Conformed ranges not yet committed (the locked path writes a batch of
     # chunks in one ``write_many`` transaction instead of one per chunk).
@@ -151,7 +152,7 @@ def fill_window(
             reporter.failed(s, e, "nonconformant", summary=result.report.summary)
             raise ConformanceError(result.report)
         window_covered = RangeSet.span(s, e).subtract(result.rejected)
-        bars = result.frame if result.bars is None else result.bars
+        bars = result.stored_bars()
         write = WindowWrite(node_id, interval, s, e, bars, window_covered)
         if defer:
             pending.append((write, result))
@@ -169,9 +170,9 @@ def fill_window(
             assert window_covered is not None  # always set by fill_range
             fetched.append((s, e))
             covered = covered.union(window_covered)
-            rows += len(result.frame)
+            rows += result.rows
             if written is not None:
-                written.append(result.frame)
+                written.append(result.stored_bars())
             reporter.committed(s, e, result, min(1.0, (e - start) / (end - start)))
 
     def flush() -> None:
@@ -257,14 +258,12 @@ def frame_fingerprint(frame: pd.DataFrame, covered: RangeSet) -> str:
     return digest.hexdigest()
 
 
-def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame | None:
-    # No frame written means nothing was fetched: the caller reads the (empty or
+def _concat(parts: list[Bars]) -> pd.DataFrame | None:
+    # Nothing written means nothing was fetched: the caller reads the (empty or
     # clipped) window, which keeps the empty frame's dtypes the store's own.
-    if not frames:
+    if not parts:
         return None
-    if len(frames) == 1:
-        return frames[0]
-    return pd.concat(frames, ignore_index=True)
+    return Bars.concat(parts).to_frame(flags=True)
 
 
 def call_fetcher(fetcher: Any, node_id: str, interval: Interval, start: int, end: int) -> Any:
@@ -334,7 +333,7 @@ class _Reporter:
             self.metrics.backfill_failure(self.node_id, self.interval.name)
 
     def committed(self, start: int, end: int, result: ConformanceResult, ratio: float) -> None:
-        self.event(events.BACKFILL, start, end, status="committed", rows=len(result.frame))
+        self.event(events.BACKFILL, start, end, status="committed", rows=result.rows)
         if self.metrics is not None:
             self.metrics.backfill_committed(self.node_id, self.interval.name, end, ratio)
             self.metrics.conformance_flags(self.node_id, result.report.flag_counts)

@@ -96,7 +96,10 @@ def stale_prices(close: np.ndarray, volume: np.ndarray, *, min_run: int) -> np.n
     # A bar without volume breaks a run (NaN never equals anything): an
     # unchanged close there is just no trading, which is not suspicious.
     key = np.where(volume > 0, close, np.nan)
-    starts = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
+    same = key[1:] == key[:-1]
+    if np.count_nonzero(same) < min_run - 1:
+        return mask  # a run of min_run bars needs min_run - 1 equal neighbours
+    starts = np.flatnonzero(np.concatenate(([True], ~same)))
     lengths = np.diff(np.append(starts, n))
     long_runs = lengths >= min_run
     if not long_runs.any():

@@ -34,7 +34,7 @@ dedup: two identical trades are two trades.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -51,12 +51,12 @@ from seamless_sdk.conformance.engine.rollup import (
     is_one_row_per_bar,
     roll_up,
 )
-from seamless_sdk.conformance.engine.time import TimeOutcome, to_utc_ns
+from seamless_sdk.conformance.engine.time import TimeOutcome, int_seconds_ns, to_utc_ns
 from seamless_sdk.conformance.spec.flags import FLAG_DTYPE, BarFlag, count_flags
 from seamless_sdk.conformance.spec.modes import ConformanceConfig, Dedup, Mode, Policy, policy_for
 from seamless_sdk.conformance.spec.registry import default_registry
 from seamless_sdk.errors import InvalidRequestError
-from seamless_sdk.frames import Bars
+from seamless_sdk.frames import Bars, column_array
 from seamless_sdk.intervals import Interval, parse_interval
 from seamless_sdk.ranges import RangeSet
 from seamless_sdk.request import validate_node_id
@@ -84,13 +84,39 @@ class ConformanceResult:
     rejected; in ``strict`` mode that is exactly when ``report.ok``.
     """
 
-    frame: pd.DataFrame
+    built_frame: pd.DataFrame | None
+    """The frame as the pipeline built it; ``None`` when only ``bars`` were
+    built (``frame`` makes it on first use: a fill writes the bars and never
+    needs a frame per window)."""
     report: ConformanceReport
     rejected: RangeSet
     bars: Bars | None = field(default=None, compare=False, repr=False)
     """The frame's own arrays (the same memory) when the pipeline built it
     without optional columns: what a fill hands the store, which then checks
     and writes them without pandas' per-column extraction. ``None`` otherwise."""
+
+    def __post_init__(self) -> None:
+        if self.built_frame is None and self.bars is None:
+            raise TypeError("a ConformanceResult needs its frame or its bars")
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """The stored bar frame (built from ``bars`` once, on first use)."""
+        if self.built_frame is None:
+            assert self.bars is not None  # __post_init__
+            # Frozen for its callers; this cache is the one write after init.
+            object.__setattr__(self, "built_frame", self.bars.to_frame(flags=True))
+        assert self.built_frame is not None
+        return self.built_frame
+
+    @property
+    def rows(self) -> int:
+        """How many bars conformed (``len(frame)``, without building it)."""
+        return len(self.bars) if self.bars is not None else len(self.frame)
+
+    def stored_bars(self) -> Bars:
+        """The conformed bars as ``Bars`` (``bars``, or taken from the frame)."""
+        return self.bars if self.bars is not None else Bars.from_frame(self.frame)
 
     @property
     def ok(self) -> bool:
@@ -103,28 +129,32 @@ class DatasetKind:
     """How one dataset kind enters the pipeline.
 
     ``name`` is its name in the schema registry; ``values`` turns a validated
-    input frame into open/high/low/close/volume samples; ``vwap`` gives each
-    sample's vwap from the frame and the optional columns kept (None: there
-    is none); ``dedup`` says whether identical rows are repeats (bars) or
-    distinct events (trades, which also ignore the ``dedup`` policy).
+    input frame's float64 columns (``SchemaOutcome.values``) into
+    open/high/low/close/volume samples; ``vwap`` gives each sample's vwap from
+    those columns and the optional columns kept (None: there is none);
+    ``dedup`` says whether identical rows are repeats (bars) or distinct
+    events (trades, which also ignore the ``dedup`` policy).
     """
 
     name: str
-    values: Callable[[pd.DataFrame], Values]
+    values: Callable[[Mapping[str, np.ndarray]], Values]
     dedup: bool
-    vwap: Callable[[pd.DataFrame, tuple[str, ...]], np.ndarray | None]
+    vwap: Callable[[Mapping[str, np.ndarray], tuple[str, ...]], np.ndarray | None]
 
 
-def _bar_values(frame: pd.DataFrame) -> Values:
-    o, h, low, c, v = (
-        frame[c].to_numpy(dtype=np.float64) for c in ("open", "high", "low", "close", "volume")
+def _bar_values(columns: Mapping[str, np.ndarray]) -> Values:
+    return (
+        columns["open"],
+        columns["high"],
+        columns["low"],
+        columns["close"],
+        columns["volume"],
     )
-    return o, h, low, c, v
 
 
-def _bar_vwap(frame: pd.DataFrame, kept: tuple[str, ...]) -> np.ndarray | None:
+def _bar_vwap(columns: Mapping[str, np.ndarray], kept: tuple[str, ...]) -> np.ndarray | None:
     # Only a vwap the selected schema version declares (v1 does not).
-    return frame["vwap"].to_numpy(dtype=np.float64) if "vwap" in kept else None
+    return columns["vwap"] if "vwap" in kept else None
 
 
 OHLCV_BARS = DatasetKind("ohlcv_bars", _bar_values, dedup=True, vwap=_bar_vwap)
@@ -300,9 +330,9 @@ def _conform(
     ns = time.ns
     sec = ns // NS
     bar = sec - sec % iv.seconds
-    vwap = kind.vwap(schema.frame, schema.optional) if run.keep_optional else None
+    vwap = kind.vwap(schema.values, schema.optional) if run.keep_optional else None
     row_flags = np.full(rows_in, run.flags, dtype=FLAG_DTYPE)
-    rows = BarArrays(bar, *kind.values(schema.frame), row_flags, vwap)
+    rows = BarArrays(bar, *kind.values(schema.values), row_flags, vwap)
     rank = ranks.rank
 
     inside = (bar >= run.start) & (bar < run.end)
@@ -381,7 +411,7 @@ def _conform(
     stored = Bars.build(
         bars.bar * NS, (bars.open, bars.high, bars.low, bars.close, bars.volume), bars.flags
     )
-    return ConformanceResult(stored.to_frame(flags=True), report, rejected, stored)
+    return ConformanceResult(None, report, rejected, stored)
 
 
 def _mark_out_of_order(ns: np.ndarray, flags: np.ndarray, window_ns: int) -> tuple[int, int]:
@@ -402,8 +432,13 @@ def _mark_out_of_order(ns: np.ndarray, flags: np.ndarray, window_ns: int) -> tup
 
 
 def _parse_time(frame: pd.DataFrame) -> TimeOutcome | None:
-    if "ts" not in frame.columns or not isinstance(frame["ts"], pd.Series):
+    where = frame.columns.get_loc("ts") if "ts" in frame.columns else None
+    if not isinstance(where, int):
         return None  # missing (or repeated) ts is reported by the schema stage
+    values = column_array(frame, where)
+    if isinstance(values, np.ndarray) and values.dtype.kind == "i":
+        # Int seconds, what most fetchers return: no Series needed (~15 µs).
+        return int_seconds_ns(values.astype(np.int64, copy=False), lambda: frame["ts"])
     return to_utc_ns(frame["ts"])
 
 

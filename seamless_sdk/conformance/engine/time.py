@@ -14,6 +14,7 @@ pandas 3 infers microseconds from ints and strings).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,18 +74,25 @@ def to_utc_ns(ts: pd.Series) -> TimeOutcome:
 
 
 def _from_int_seconds(ts: pd.Series) -> TimeOutcome:
-    sec = ts.to_numpy(dtype=np.int64, copy=False) if ts.dtype.kind == "i" else None
-    if sec is None:  # unsigned: refuse values that do not fit int64 rather than wrap
-        raw = ts.to_numpy()
-        bad = raw > _MAX_S
-        if bad.any():
-            return _bad(ts, bad, "int", "is outside the datetime64[ns] range")
-        sec = raw.astype(np.int64)
+    if ts.dtype.kind == "i":
+        return int_seconds_ns(ts.to_numpy(dtype=np.int64, copy=False), lambda: ts)
+    # Unsigned: refuse values that do not fit int64 rather than wrap.
+    raw = ts.to_numpy()
+    bad = raw > _MAX_S
+    if bad.any():
+        return _bad(ts, bad, "int", "is outside the datetime64[ns] range")
+    return int_seconds_ns(raw.astype(np.int64), lambda: ts)
+
+
+def int_seconds_ns(sec: np.ndarray, column: Callable[[], pd.Series]) -> TimeOutcome:
+    """int64 epoch seconds to UTC epoch nanoseconds, the ``to_utc_ns`` of an int
+    column; ``column`` gives the column itself, asked for only to report rows
+    out of range (the common, valid call never builds a Series)."""
     if len(sec):
         lo, hi = sec.min(), sec.max()
         if lo < _MIN_S or hi > _MAX_S:
             bad = (sec < _MIN_S) | (sec > _MAX_S)
-            return _bad(ts, bad, "int", "is outside the datetime64[ns] range")
+            return _bad(column(), bad, "int", "is outside the datetime64[ns] range")
     return TimeOutcome(sec * NS, "int")
 
 

@@ -14,10 +14,9 @@ config applies under the dataset name ``trades``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
-import pandas as pd
 
 from seamless_sdk.conformance.engine.pipeline import ConformanceResult, DatasetKind, Values, conform
 from seamless_sdk.conformance.spec.modes import ConformanceConfig, Mode
@@ -27,13 +26,13 @@ TRADES_SCHEMA_NAME = "trades"
 TRADES_SCHEMA_VERSION = "1"
 
 
-def _trade_values(frame: pd.DataFrame) -> Values:
-    price = frame["price"].to_numpy(dtype=np.float64)
-    return price, price, price, price, frame["size"].to_numpy(dtype=np.float64)
+def _trade_values(columns: Mapping[str, np.ndarray]) -> Values:
+    price = columns["price"]
+    return price, price, price, price, columns["size"]
 
 
-def _trade_vwap(frame: pd.DataFrame, kept: tuple[str, ...]) -> np.ndarray:
-    return frame["price"].to_numpy(dtype=np.float64)  # one trade's vwap is its price
+def _trade_vwap(columns: Mapping[str, np.ndarray], kept: tuple[str, ...]) -> np.ndarray:
+    return columns["price"]  # one trade's vwap is its price
 
 
 TRADES = DatasetKind(TRADES_SCHEMA_NAME, _trade_values, dedup=False, vwap=_trade_vwap)

@@ -84,3 +84,36 @@ def test_stale_prices(close: np.ndarray, volume: np.ndarray, flagged: list[int])
 @given(hnp.arrays(np.float64, st.integers(1, 400), elements=st.floats(-1e6, 1e6, width=64)))
 def test_the_rules_median_is_numpys(values: np.ndarray) -> None:
     assert _median(values) == float(np.median(values))
+
+
+def _stale_reference(close: np.ndarray, volume: np.ndarray, min_run: int) -> list[int]:
+    """Stale bars by walking the runs one bar at a time (the rule as a person states it)."""
+    flagged: list[int] = []
+    i = 0
+    while i < len(close):
+        j = i
+        if volume[i] > 0 and not np.isnan(close[i]):
+            while j + 1 < len(close) and volume[j + 1] > 0 and close[j + 1] == close[i]:
+                j += 1
+            if j - i + 1 >= min_run:
+                flagged.extend(range(i, j + 1))
+        i = j + 1
+    return flagged
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from([50.0, 50.5, np.nan]), st.sampled_from([0.0, 1.0, 1.0, 1.0])),
+        max_size=120,
+    ),
+    st.integers(1, 12),
+)
+def test_stale_prices_agrees_with_a_walk_over_the_runs(
+    bars: list[tuple[float, float]], min_run: int
+) -> None:
+    """Few distinct closes make long runs likely, so both the early exit (too few
+    equal neighbours for any run) and the run arithmetic are exercised."""
+    close = np.array([c for c, _ in bars], dtype=np.float64)
+    volume = np.array([v for _, v in bars], dtype=np.float64)
+    got = np.flatnonzero(stale_prices(close, volume, min_run=min_run)).tolist()
+    assert got == _stale_reference(close, volume, min_run)

@@ -17,7 +17,13 @@ import pandas as pd
 import pytest
 
 from seamless_sdk.bars import STORED_COLUMNS
-from seamless_sdk.conformance import BarFlag, conform_bars, load_config, validate_stored
+from seamless_sdk.conformance import (
+    BarFlag,
+    ConformanceResult,
+    conform_bars,
+    load_config,
+    validate_stored,
+)
 from seamless_sdk.errors import InvalidRequestError
 from seamless_sdk.intervals import parse_interval
 from seamless_sdk.ranges import RangeSet
@@ -522,6 +528,39 @@ def test_output_does_not_share_memory_with_input() -> None:
     out = conform_bars(source, M1, *WINDOW).frame
     out.loc[0, "open"] = -1.0
     assert source.loc[0, "open"] == BAR[0]
+
+
+def test_frame_is_built_once_from_the_bars_it_reports() -> None:
+    """The frame of a clean result is made from its bars on first use, then kept;
+    ``rows`` and ``stored_bars`` answer without it and agree with it."""
+    result = conform_bars(frame([t(0), t(1), t(2)], [BAR, BAR2, BAR3]), M1, *WINDOW)
+    assert result.bars is not None and result.built_frame is None
+    assert result.rows == 3
+    assert result.stored_bars() is result.bars
+    built = result.frame
+    assert result.frame is built
+    assert list(built.columns) == list(STORED_COLUMNS)
+    assert validate_stored(built) == ([], [])
+    assert np.shares_memory(built["close"].to_numpy(), result.bars.wide)
+
+
+def test_a_result_without_frame_or_bars_is_refused() -> None:
+    report = conform_bars(frame([t(0)], [BAR]), M1, *WINDOW).report
+    with pytest.raises(TypeError, match="frame or its bars"):
+        ConformanceResult(None, report, RangeSet())
+
+
+def test_results_without_bars_answer_from_their_frame() -> None:
+    """An empty fetch and a frame with optional columns carry a frame, no bars."""
+    empty = conform_bars(pd.DataFrame(), M1, *WINDOW)
+    assert empty.bars is None and empty.rows == 0 and len(empty.stored_bars()) == 0
+    with_vwap = conform_bars(
+        frame([t(0), t(1)], [BAR, BAR2]).assign(vwap=[1.0, 2.0]), M1, *WINDOW, keep_optional=True
+    )
+    assert with_vwap.bars is None and with_vwap.rows == 2
+    np.testing.assert_array_equal(
+        with_vwap.stored_bars().ts_seconds, with_vwap.frame["ts"].array.asi8 // 10**9
+    )
 
 
 @dataclass
