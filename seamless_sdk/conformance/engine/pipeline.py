@@ -35,7 +35,7 @@ dedup: two identical trades are two trades.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -71,7 +71,6 @@ _SUSPECT = FLAG_DTYPE(BarFlag.SUSPECT)
 Values = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
-@dataclass(frozen=True)
 class ConformanceResult:
     """A conformed window.
 
@@ -82,32 +81,57 @@ class ConformanceResult:
     dropped for breaking a ``block`` rule; when the schema stage fails nothing
     conformed, so it is the whole window. It is empty when nothing was
     rejected; in ``strict`` mode that is exactly when ``report.ok``.
+
+    ``bars`` are the frame's own arrays (the same memory) when the pipeline
+    built them without optional columns: what a fill hands the store, which
+    then checks and writes them without pandas' per-column extraction; ``None``
+    otherwise. A result built from ``bars`` alone (``frame=None``) makes its
+    frame on first use: a fill writes the arrays and never needs a frame per
+    window. Immutable, like the report it carries.
     """
 
-    built_frame: pd.DataFrame | None
-    """The frame as the pipeline built it; ``None`` when only ``bars`` were
-    built (``frame`` makes it on first use: a fill writes the bars and never
-    needs a frame per window)."""
+    __slots__ = ("_frame", "bars", "rejected", "report")
+
+    _frame: pd.DataFrame | None
     report: ConformanceReport
     rejected: RangeSet
-    bars: Bars | None = field(default=None, compare=False, repr=False)
-    """The frame's own arrays (the same memory) when the pipeline built it
-    without optional columns: what a fill hands the store, which then checks
-    and writes them without pandas' per-column extraction. ``None`` otherwise."""
+    bars: Bars | None
 
-    def __post_init__(self) -> None:
-        if self.built_frame is None and self.bars is None:
+    def __init__(
+        self,
+        frame: pd.DataFrame | None,
+        report: ConformanceReport,
+        rejected: RangeSet,
+        bars: Bars | None = None,
+    ) -> None:
+        if frame is None and bars is None:
             raise TypeError("a ConformanceResult needs its frame or its bars")
+        object.__setattr__(self, "_frame", frame)
+        object.__setattr__(self, "report", report)
+        object.__setattr__(self, "rejected", rejected)
+        object.__setattr__(self, "bars", bars)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"ConformanceResult is immutable (cannot set {name!r})")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickle and copy through __init__: the default would set the slots.
+        return (ConformanceResult, (self._frame, self.report, self.rejected, self.bars))
+
+    def __repr__(self) -> str:
+        return (
+            f"ConformanceResult(rows={self.rows}, report={self.report.summary!r}, "
+            f"rejected={self.rejected!r})"
+        )
 
     @property
     def frame(self) -> pd.DataFrame:
         """The stored bar frame (built from ``bars`` once, on first use)."""
-        if self.built_frame is None:
-            assert self.bars is not None  # __post_init__
-            # Frozen for its callers; this cache is the one write after init.
-            object.__setattr__(self, "built_frame", self.bars.to_frame(flags=True))
-        assert self.built_frame is not None
-        return self.built_frame
+        if self._frame is None:
+            assert self.bars is not None  # __init__ refuses neither
+            object.__setattr__(self, "_frame", self.bars.to_frame(flags=True))
+        assert self._frame is not None
+        return self._frame
 
     @property
     def rows(self) -> int:

@@ -7,7 +7,9 @@ diff in this table rather than a vague failure elsewhere.
 
 from __future__ import annotations
 
+import copy
 import json
+import pickle
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -534,7 +536,7 @@ def test_frame_is_built_once_from_the_bars_it_reports() -> None:
     """The frame of a clean result is made from its bars on first use, then kept;
     ``rows`` and ``stored_bars`` answer without it and agree with it."""
     result = conform_bars(frame([t(0), t(1), t(2)], [BAR, BAR2, BAR3]), M1, *WINDOW)
-    assert result.bars is not None and result.built_frame is None
+    assert result.bars is not None
     assert result.rows == 3
     assert result.stored_bars() is result.bars
     built = result.frame
@@ -548,6 +550,22 @@ def test_a_result_without_frame_or_bars_is_refused() -> None:
     report = conform_bars(frame([t(0)], [BAR]), M1, *WINDOW).report
     with pytest.raises(TypeError, match="frame or its bars"):
         ConformanceResult(None, report, RangeSet())
+
+
+def test_a_result_is_immutable_and_takes_its_fields_by_name() -> None:
+    clean = conform_bars(frame([t(0)], [BAR]), M1, *WINDOW)
+    result = ConformanceResult(frame=clean.frame, report=clean.report, rejected=RangeSet())
+    assert result.frame is clean.frame and result.ok and result.bars is None
+    with pytest.raises(AttributeError, match="immutable"):
+        result.report = clean.report  # type: ignore[misc]
+    assert "rows=1" in repr(result)
+
+
+def test_a_result_pickles_and_copies() -> None:
+    result = conform_bars(frame([t(0), t(1)], [BAR, BAR2]), M1, *WINDOW)
+    for other in (pickle.loads(pickle.dumps(result)), copy.copy(result)):
+        assert other.rows == 2 and other.report == result.report
+        pd.testing.assert_frame_equal(other.frame, result.frame)
 
 
 def test_results_without_bars_answer_from_their_frame() -> None:
