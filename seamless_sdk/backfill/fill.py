@@ -172,7 +172,8 @@ def fill_window(
             covered = covered.union(window_covered)
             rows += result.rows
             if written is not None:
-                written.append(result.stored_bars())
+                assert isinstance(write.frame, Bars)  # what fill_range hands the store
+                written.append(write.frame)
             reporter.committed(s, e, result, min(1.0, (e - start) / (end - start)))
 
     def flush() -> None:
