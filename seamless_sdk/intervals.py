@@ -124,11 +124,25 @@ def _parse(text: str) -> Interval:
     raise AssertionError("unreachable: 1 divides everything")
 
 
+def _parsed_or_none(text: str) -> Interval | None:
+    try:
+        return _parse(text)
+    except InvalidRequestError:
+        return None
+
+
 def parse_interval(value: str | Interval) -> Interval:
-    """Parse ``"1m"``-style text (or pass an Interval through); bad input raises
-    ``InvalidRequestError`` with ``field == "interval"``."""
+    """Parse ``"1m"``-style text (or pass a canonical Interval through); bad
+    input raises ``InvalidRequestError`` with ``field == "interval"``."""
     if isinstance(value, Interval):
-        return value
+        # One built by hand may pair any name with any length: only what
+        # parsing its name gives back is an interval.
+        parsed = _parsed_or_none(value.name) if isinstance(value.name, str) else None
+        if parsed is value or parsed == value:  # mostly the very object parsing gave
+            return value
+        raise InvalidRequestError(
+            "interval", f"{value!r} is not a canonical interval (build one with parse_interval)"
+        )
     if not isinstance(value, str):
         raise InvalidRequestError("interval", f"{value!r} is not a string like '1m'")
     return _parse(value)

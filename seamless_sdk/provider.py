@@ -45,7 +45,13 @@ from seamless_sdk.many import BatchFrames, ManyCall, Run, adrive_many, drive_man
 from seamless_sdk.metrics import Metrics
 from seamless_sdk.metrics_server import MetricsServer, serve_metrics
 from seamless_sdk.ranges import RangeSet
-from seamless_sdk.request import BarRequest, validate_node_id, validate_request
+from seamless_sdk.request import (
+    BarRequest,
+    validate_node_id,
+    validate_node_ids,
+    validate_request,
+    validate_span,
+)
 from seamless_sdk.result import HistoryMeta, HistoryResult
 from seamless_sdk.sla import SLAPolicy
 from seamless_sdk.stores.base import BarStore
@@ -77,6 +83,11 @@ def _check_bool(name: str, value: Any) -> bool:
     if not isinstance(value, bool):
         raise InvalidRequestError(name, f"{value!r} is not True or False")
     return value
+
+
+def _meta_wanted(return_meta: Any) -> bool:
+    """``return_meta`` checked before a read starts (``None`` means the default, True)."""
+    return True if return_meta is None else _check_bool("return_meta", return_meta)
 
 
 class SeamlessDataProvider:
@@ -237,13 +248,15 @@ class SeamlessDataProvider:
         strict: bool | None = None,
         source_priority: Sequence[str] | None = None,
         lineage: bool | None = None,
-        return_meta: bool = True,
+        return_meta: bool | None = True,
     ) -> HistoryResult | pd.DataFrame:
         """Bars of ``node_id`` at ``interval`` over ``[start, end)``.
 
         Returns a ``HistoryResult`` (``df`` and ``meta``), or only the frame with
-        ``return_meta=False``. Keywords left as ``None`` take the provider's defaults.
+        ``return_meta=False``. Keywords left as ``None`` take the provider's defaults
+        (``return_meta``'s is ``True``).
         """
+        meta = _meta_wanted(return_meta)
         run = self._start(
             node_id,
             interval,
@@ -258,7 +271,7 @@ class SeamlessDataProvider:
             want_frame=True,
         )
         result = _drive_sync(run)
-        return result if return_meta else result.df
+        return result if meta else result.df
 
     async def aread(
         self,
@@ -273,9 +286,10 @@ class SeamlessDataProvider:
         strict: bool | None = None,
         source_priority: Sequence[str] | None = None,
         lineage: bool | None = None,
-        return_meta: bool = True,
+        return_meta: bool | None = True,
     ) -> HistoryResult | pd.DataFrame:
         """``read`` for asyncio code: waits on fills without blocking the loop."""
+        meta = _meta_wanted(return_meta)
         run = self._start(
             node_id,
             interval,
@@ -290,7 +304,7 @@ class SeamlessDataProvider:
             want_frame=True,
         )
         result = await _drive_async(run)
-        return result if return_meta else result.df
+        return result if meta else result.df
 
     def ensure_available(
         self,
@@ -530,7 +544,8 @@ class SeamlessDataProvider:
 
     def calendar(self, node_id: str) -> Calendar:
         """The trading calendar of a node (24/7 unless configured)."""
-        return self._engine.parts.calendar(node_id)
+        self._check_open()
+        return self._engine.parts.calendar(validate_node_id(node_id))
 
     def close(self) -> None:
         """Stop background backfills (waiting for fills in flight to commit or fail,
@@ -628,13 +643,10 @@ class SeamlessDataProvider:
         lineage: Any,
     ) -> ManyCall:
         self._check_open()
-        if isinstance(node_ids, str):
-            raise InvalidRequestError("node_ids", "is a string: pass a list of node ids")
+        nodes = validate_node_ids(node_ids)
+        span = validate_span(interval, start, end)
         options = self._options(strategy, sla, partial_ok, strict, source_priority, lineage)
-        requests = {}
-        for node_id in node_ids:
-            request = validate_request(node_id, interval, start, end)
-            requests[request.node_id] = request
+        requests = {node: BarRequest(node, *span) for node in nodes}
         started = time.perf_counter()
         frames = BatchFrames()
 

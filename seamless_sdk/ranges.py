@@ -23,8 +23,14 @@ Pair = tuple[int, int]
 
 
 def _normalise(pairs: Iterable[Any]) -> tuple[Pair, ...]:
+    try:
+        found = iter(pairs)
+    except TypeError:
+        raise InvalidRequestError(
+            "ranges", f"{pairs!r} is not an iterable of (start, end) pairs"
+        ) from None
     items: list[Pair] = []
-    for pair in pairs:
+    for pair in found:
         try:
             s, e = pair
         except (TypeError, ValueError):

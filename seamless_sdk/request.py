@@ -41,6 +41,22 @@ def validate_node_id(node_id: Any) -> str:
     return node_id
 
 
+def validate_node_ids(node_ids: Any) -> list[str]:
+    """The distinct ids of ``node_ids`` (any iterable of node ids but a string),
+    each checked as ``validate_node_id``, in the order first given."""
+    if isinstance(node_ids, str | bytes | bytearray):
+        raise InvalidRequestError(
+            "node_ids", f"is a {type(node_ids).__name__}: pass a list of node ids"
+        )
+    try:
+        ids = iter(node_ids)
+    except TypeError:
+        raise InvalidRequestError(
+            "node_ids", f"{node_ids!r} is not an iterable of node ids"
+        ) from None
+    return list(dict.fromkeys(validate_node_id(n) for n in ids))
+
+
 def to_epoch_seconds(value: Any, field: str) -> int:
     """Epoch seconds from an int, a whole float, a datetime, a ``pandas.Timestamp``,
     a ``numpy.datetime64`` or an ISO-8601 string.
@@ -71,6 +87,8 @@ def _seconds(value: Any, field: str) -> int:
     # first (as pandas does) would overflow before the range could be checked.
     if isinstance(value, bool | np.bool_):
         raise InvalidRequestError(field, f"{value!r} is not a time")
+    if isinstance(value, np.timedelta64 | timedelta):  # numpy counts timedelta64 as an integer
+        raise InvalidRequestError(field, f"{describe(value)} is a duration, not a time")
     if isinstance(value, int | np.integer):
         return int(value)
     if isinstance(value, float | np.floating):
@@ -108,7 +126,11 @@ def _parse_iso(value: str, field: str) -> pd.Timestamp:
             field, f"{value!r} is outside the supported time range {TIME_RANGE}"
         ) from None
     except (ValueError, TypeError, OverflowError) as exc:
-        if "out of range" in str(exc):  # e.g. year 10000: a time, just not one we hold
+        if value.strip().isdigit():  # pandas reads the digits as a year, or as YYYYMMDD
+            raise InvalidRequestError(
+                field, f"{value!r} is not an ISO-8601 time (give epoch seconds as an int)"
+            ) from None
+        if str(exc).startswith("year "):  # e.g. year 10000: a time, just not one we hold
             raise InvalidRequestError(
                 field, f"{value!r} is outside the supported time range {TIME_RANGE}"
             ) from None
@@ -178,6 +200,12 @@ class BarRequest:
 def validate_request(node_id: Any, interval: Any, start: Any, end: Any) -> BarRequest:
     """Check every field of a read and return it in canonical form."""
     node = validate_node_id(node_id)
+    return BarRequest(node, *validate_span(interval, start, end))
+
+
+def validate_span(interval: Any, start: Any, end: Any) -> tuple[Interval, int, int]:
+    """The interval and aligned ``[start, end)`` of a read, checked: what the
+    reads of a universe share (``read_many`` checks them once, even for no nodes)."""
     iv = parse_interval(interval)
     s = to_epoch_seconds(start, "start")
     e = to_epoch_seconds(end, "end")
@@ -187,4 +215,4 @@ def validate_request(node_id: Any, interval: Any, start: Any, end: Any) -> BarRe
         raise InvalidRequestError("end", f"{e} is not aligned to the {iv.name} interval")
     if s > e:
         raise InvalidRequestError("end", f"{e} is before start {s}")
-    return BarRequest(node, iv, s, e)
+    return iv, s, e

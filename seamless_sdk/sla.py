@@ -163,7 +163,8 @@ def _check_number(
     field_name = f"sla.{name}"
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidRequestError(field_name, f"{value!r} is not a number")
-    if not math.isfinite(value):
+    # An int too big for a float is finite but past any bound: the range check says so.
+    if isinstance(value, float) and not math.isfinite(value):
         raise InvalidRequestError(field_name, f"{value!r} is not finite (None means no limit)")
     if integer and value != int(value):
         raise InvalidRequestError(field_name, f"{value!r} is not a whole number")

@@ -17,6 +17,7 @@ from seamless_sdk.bars import NS
 from seamless_sdk.errors import InvalidRequestError, StoreError
 from seamless_sdk.frames import Bars
 from seamless_sdk.intervals import Interval, check_time, parse_interval
+from seamless_sdk.intervals import chunk_start as chunk_of
 from seamless_sdk.ranges import RangeSet
 from seamless_sdk.request import validate_node_id
 from seamless_sdk.stores._arrow import Columns, columns_from_bars, columns_from_frame
@@ -40,14 +41,37 @@ class CheckedWrite:
         return iter((self.node_id, self.iv, self.start, self.end, self.cover, self.cols))
 
 
+def epoch_int(value: object, field: str) -> int:
+    """``value`` as an int of epoch seconds in the supported range (a bound of a
+    store call: no strings, floats or datetimes here, ``request`` parses those)."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise InvalidRequestError(field, f"{value!r} is not an int of epoch seconds")
+    return check_time(int(value), field)
+
+
+def read_bounds(start: object, end: object) -> tuple[int, int]:
+    """The ``[start, end)`` of a store read as ints (``epoch_int``); any
+    alignment, and ``end <= start`` is an empty read, not an error."""
+    return epoch_int(start, "start"), epoch_int(end, "end")
+
+
+def clip_bounds(start: object, end: object) -> tuple[int, int] | None:
+    """The optional ``[start, end)`` a ``coverage_many`` clips to: ``None`` unless
+    both are given, else ints (``epoch_int``) with ``start <= end``."""
+    if start is None or end is None:
+        return None
+    lo, hi = read_bounds(start, end)
+    if lo > hi:
+        raise InvalidRequestError("end", f"{hi} is before start {lo}")
+    return lo, hi
+
+
 def check_bounds(iv: Interval, start: object, end: object) -> tuple[int, int]:
     """``start``/``end`` as ints: epoch seconds in the supported range, aligned to
     ``iv``, ``start <= end``; ``InvalidRequestError`` naming the field if not."""
     out = []
     for field, value in (("start", start), ("end", end)):
-        if isinstance(value, bool) or not isinstance(value, int | np.integer):
-            raise InvalidRequestError(field, f"{value!r} is not an int of epoch seconds")
-        seconds = check_time(int(value), field)
+        seconds = epoch_int(value, field)
         if seconds % iv.seconds:
             raise InvalidRequestError(field, f"{value} is not aligned to the {iv.name} interval")
         out.append(seconds)
@@ -67,6 +91,27 @@ def check_ranges(iv: Interval, ranges: object, field: str) -> RangeSet:
         check_time(ranges.start, field)  # type: ignore[arg-type]
         check_time(ranges.end, field)  # type: ignore[arg-type]
     return ranges
+
+
+def write_items(writes: object) -> list[object]:
+    """The items of a ``write_many`` argument, each still to be checked by
+    ``check_write``: any iterable of writes, not a single one."""
+    if isinstance(writes, WindowWrite):
+        raise InvalidRequestError("writes", "is one WindowWrite: pass a list of them")
+    try:
+        return list(writes)  # type: ignore[call-overload]
+    except TypeError:
+        raise InvalidRequestError("writes", f"{writes!r} is not a list of WindowWrite") from None
+
+
+def check_chunk_start(iv: Interval, chunk_start: object) -> int:
+    """``chunk_start`` as an int if it is the start of one of ``iv``'s chunks."""
+    cs = epoch_int(chunk_start, "chunk_start")
+    if chunk_of(iv, cs) != cs:
+        raise InvalidRequestError(
+            "chunk_start", f"{cs} is not the start of a {iv.chunk_unit} chunk"
+        )
+    return cs
 
 
 def check_write(w: object) -> CheckedWrite:

@@ -48,14 +48,23 @@ from seamless_sdk.intervals import (
 )
 from seamless_sdk.intervals import chunk_start as chunk_of
 from seamless_sdk.ranges import RangeSet
-from seamless_sdk.request import validate_node_id
+from seamless_sdk.request import validate_node_id, validate_node_ids
 from seamless_sdk.stores import _integrity, _paths, _schema, _sqlite
 from seamless_sdk.stores._arrow import Columns, FrameBuilder
 from seamless_sdk.stores._checksum import chunk_crc, series_seed
 from seamless_sdk.stores._chunks import covered_chunks, load_chunk, missing_chunk, put_chunk
 from seamless_sdk.stores._flock import chunk_lock
 from seamless_sdk.stores._integrity import DamagedChunk
-from seamless_sdk.stores._window import check_ranges, check_rows_covered, check_write, inside
+from seamless_sdk.stores._window import (
+    check_chunk_start,
+    check_ranges,
+    check_rows_covered,
+    check_write,
+    clip_bounds,
+    inside,
+    read_bounds,
+    write_items,
+)
 from seamless_sdk.stores.base import WindowWrite
 
 __all__ = ["DamagedChunk", "LocalStore"]
@@ -195,18 +204,16 @@ class LocalStore:
         with every check of ``read_bars`` made per series. The bars are views
         of a few blocks, series after series (see :data:`BLOCK_ROWS`), which
         ``frames.assemble_many`` uses without another copy."""
-        nodes = list(dict.fromkeys(validate_node_id(n) for n in node_ids))
+        nodes = validate_node_ids(node_ids)
         return self._read_series(nodes, parse_interval(interval), start, end)
 
     def _read_series(self, nodes: list[str], iv: Interval, start: int, end: int) -> dict[str, Bars]:
         # One path for one series and for many: the same queries (the batch
         # ones take the ids as a JSON array) and the same checks of every chunk.
         conn = self._conn()
-        start, end = int(start), int(end)  # numpy ints do not bind as SQL parameters
+        start, end = read_bounds(start, end)  # ints: numpy ints do not bind as SQL parameters
         if end <= start or not nodes:
             return {n: Bars.empty() for n in nodes}
-        check_time(start, "start")
-        check_time(end, "end")
         one = len(nodes) == 1
         lo_w, hi_w = chunk_of(iv, start), window_next(chunk_of(iv, end - 1), iv.chunk_unit)
         try:
@@ -269,21 +276,21 @@ class LocalStore:
     ) -> dict[str, RangeSet]:
         """``coverage`` of several series in one query, each clipped to ``[start,
         end)`` when both are given: node id -> RangeSet, one key per distinct id."""
-        nodes = list(dict.fromkeys(validate_node_id(n) for n in node_ids))
+        nodes = validate_node_ids(node_ids)
         iv = parse_interval(interval)
+        clip = clip_bounds(start, end)
         if not nodes:
             return {}
-        bounded = start is not None and end is not None
-        lo, hi = (int(start), int(end)) if bounded else (None, None)  # type: ignore[arg-type]
+        lo, hi = (None, None) if clip is None else clip
         try:
             pairs = _sqlite.coverage_pairs_many(self._conn(), nodes, iv.seconds, lo, hi)
         except sqlite3.Error as exc:
             if _sqlite.is_corruption(exc):
                 raise StoreCorruptedError(None, iv.name, None, f"SQLite: {exc}") from exc
             raise StoreError(f"coverage of {len(nodes)} series of {iv.name} failed: {exc}") from exc
-        if not bounded:
+        if clip is None:
             return {n: RangeSet(p) for n, p in pairs.items()}
-        window = RangeSet.span(lo, hi)  # type: ignore[arg-type]
+        window = RangeSet.span(*clip)
         return {n: RangeSet(p).intersect(window) for n, p in pairs.items()}
 
     def series(self) -> list[tuple[str, str]]:
@@ -318,7 +325,7 @@ class LocalStore:
         """Apply several window writes in one ``BEGIN IMMEDIATE`` transaction: all
         of them or none. Each item means what the same ``write`` means, in order;
         every item is checked before the transaction starts."""
-        checked = [check_write(w) for w in writes]
+        checked = [check_write(w) for w in write_items(writes)]
         self._check_writable()
         if not checked:
             return
@@ -456,10 +463,7 @@ class LocalStore:
         """
         node_id = validate_node_id(node_id)
         iv = parse_interval(interval)
-        if chunk_of(iv, chunk_start) != chunk_start:
-            raise InvalidRequestError(
-                "chunk_start", f"{chunk_start} is not the start of a {iv.chunk_unit} chunk"
-            )
+        chunk_start = check_chunk_start(iv, chunk_start)
         self._check_writable()  # a lock guards a fill, which a read-only store cannot store
         with chunk_lock(self._lock_dir, node_id, iv.seconds, chunk_start, timeout):
             yield

@@ -41,14 +41,13 @@ from seamless_sdk.intervals import (
     MAX_TIME,
     MIN_TIME,
     Interval,
-    check_time,
     chunk_windows,
     parse_interval,
     window_next,
 )
 from seamless_sdk.intervals import chunk_start as chunk_of
 from seamless_sdk.ranges import RangeSet
-from seamless_sdk.request import validate_node_id
+from seamless_sdk.request import validate_node_id, validate_node_ids
 from seamless_sdk.stores import _pg_sql, _rawchunk
 from seamless_sdk.stores._arrow import Columns
 from seamless_sdk.stores._pg import (
@@ -62,10 +61,14 @@ from seamless_sdk.stores._pg import (
 )
 from seamless_sdk.stores._window import (
     CheckedWrite,
+    check_chunk_start,
     check_ranges,
     check_rows_covered,
     check_write,
+    clip_bounds,
     inside,
+    read_bounds,
+    write_items,
 )
 from seamless_sdk.stores.base import WindowWrite
 
@@ -213,11 +216,9 @@ class PostgresStore:
         node_id = validate_node_id(node_id)
         iv = parse_interval(interval)
         self._check_open()
-        start, end = int(start), int(end)
+        start, end = read_bounds(start, end)
         if end <= start:
             return Bars.empty()
-        check_time(start, "start")
-        check_time(end, "end")
         params = (node_id, iv.seconds, chunk_of(iv, start), end)
         rows = self._fetch(self._sql.read, params, f"read of {node_id} {iv.name}")
         return _series_bars(node_id, iv, start, end, rows)
@@ -235,14 +236,12 @@ class PostgresStore:
     ) -> dict[str, Bars]:
         """``read_bars`` of several series in one statement (one snapshot), each
         series' chunks checked as ``read_bars`` checks them."""
-        nodes = list(dict.fromkeys(validate_node_id(n) for n in node_ids))
+        nodes = validate_node_ids(node_ids)
         iv = parse_interval(interval)
         self._check_open()
-        start, end = int(start), int(end)
+        start, end = read_bounds(start, end)
         if end <= start or not nodes:
             return {n: Bars.empty() for n in nodes}
-        check_time(start, "start")
-        check_time(end, "end")
         params = (nodes, iv.seconds, chunk_of(iv, start), end)
         what = f"read of {len(nodes)} series of {iv.name}"
         by_node: dict[str, list[tuple[Any, ...]]] = {n: [] for n in nodes}
@@ -259,18 +258,18 @@ class PostgresStore:
     ) -> dict[str, RangeSet]:
         """``coverage`` of several series in one statement, each clipped to
         ``[start, end)`` when both are given: node id -> RangeSet."""
-        nodes = list(dict.fromkeys(validate_node_id(n) for n in node_ids))
+        nodes = validate_node_ids(node_ids)
         iv = parse_interval(interval)
         self._check_open()
+        clip = clip_bounds(start, end)
         if not nodes:
             return {}
-        bounded = start is not None and end is not None
-        lo, hi = (int(start), int(end)) if bounded else (MIN_TIME, MAX_TIME + 1)  # type: ignore[arg-type]
+        lo, hi = (MIN_TIME, MAX_TIME + 1) if clip is None else clip
         pairs: dict[str, list[tuple[int, int]]] = {n: [] for n in nodes}
         params = (nodes, iv.seconds, hi, lo)
         for node, s, e in self._fetch(self._sql.coverage_many, params, "coverage"):
             pairs[node].append((s, e))
-        if not bounded:
+        if clip is None:
             return {n: RangeSet(p) for n, p in pairs.items()}
         window = RangeSet.span(lo, hi)
         return {n: RangeSet(p).intersect(window) for n, p in pairs.items()}
@@ -312,7 +311,7 @@ class PostgresStore:
         """Apply several window writes in one transaction: all of them or none.
         Each item means what the same ``write`` means, in order; every item is
         checked before any SQL runs."""
-        checked = [check_write(w) for w in writes]
+        checked = [check_write(w) for w in write_items(writes)]
         self._check_open()
         if checked:
             first = checked[0]
@@ -454,10 +453,7 @@ class PostgresStore:
         lock not had in time raises ``StoreError``."""
         node_id = validate_node_id(node_id)
         iv = parse_interval(interval)
-        if chunk_of(iv, chunk_start) != chunk_start:
-            raise InvalidRequestError(
-                "chunk_start", f"{chunk_start} is not the start of a {iv.chunk_unit} chunk"
-            )
+        chunk_start = check_chunk_start(iv, chunk_start)
         self._check_open()
         key = advisory_key("seamless.window", self._schema, node_id, iv.seconds, chunk_start)
         with self._locks.hold(key, timeout, f"window lock of {node_id} chunk {chunk_start}"):

@@ -75,7 +75,12 @@ from seamless_sdk.stores._questdb_ilp import (
 )
 from seamless_sdk.stores._questdb_pg import PgConnection
 from seamless_sdk.stores._questdb_plan import SeriesPlan, check_write, coverage_rows, plan_series
-from seamless_sdk.stores._window import CheckedWrite
+from seamless_sdk.stores._window import (
+    CheckedWrite,
+    check_chunk_start,
+    read_bounds,
+    write_items,
+)
 from seamless_sdk.stores.base import WindowWrite
 
 __all__ = ["QuestDBStore"]
@@ -218,11 +223,9 @@ class QuestDBStore:
         vouches for, before and after the bars are read, are returned."""
         node_id = validate_node_id(node_id)
         iv = parse_interval(interval)
-        start, end = int(start), int(end)
+        start, end = read_bounds(start, end)
         if end <= start:
             return Bars.empty()
-        check_time(start, "start")
-        check_time(end, "end")
         self._check_open()
         lo = max(start, sql.MIN_TIME)
         if end <= lo:
@@ -304,7 +307,7 @@ class QuestDBStore:
         visible unless all of them do. (Bars re-written in windows that were
         covered already are visible once their table's transaction applies.)
         """
-        checked = [check_write(w) for w in writes]
+        checked = [check_write(w) for w in write_items(writes)]
         self._check_open()
         if not checked:
             return
@@ -462,10 +465,7 @@ class QuestDBStore:
         time raises ``StoreError``."""
         node_id = validate_node_id(node_id)
         iv = parse_interval(interval)
-        if chunk_of(iv, chunk_start) != chunk_start:
-            raise InvalidRequestError(
-                "chunk_start", f"{chunk_start} is not the start of a {iv.chunk_unit} chunk"
-            )
+        chunk_start = check_chunk_start(iv, chunk_start)
         self._check_open()
         with self._lock("window", node_id, iv.seconds, chunk_start, timeout):
             yield

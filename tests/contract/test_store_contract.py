@@ -466,6 +466,59 @@ def test_any_bad_node_id_is_refused_before_sql(
         _rejects(store, statements, node)
 
 
+# -- bad bounds and batch arguments ------------------------------------------------
+@pytest.mark.parametrize(
+    ("start", "end", "field"),
+    [
+        pytest.param(BASE + 0.5, BASE + 120, "start", id="fractional float"),
+        pytest.param(float(BASE), BASE + 120, "start", id="whole float"),
+        pytest.param("2024-01-01", BASE + 120, "start", id="string"),
+        pytest.param(pd.Timestamp(BASE, unit="s", tz="UTC"), BASE + 120, "start", id="Timestamp"),
+        pytest.param(True, BASE, "start", id="bool"),
+        pytest.param(BASE, 10**20, "end", id="past the time range"),
+    ],
+)
+def test_bad_read_bounds_never_reach_sql(
+    store_factory: StoreFactory, monkeypatch: pytest.MonkeyPatch, start: Any, end: Any, field: str
+) -> None:
+    # Reads once cast their bounds with int(): a float start of BASE + 0.5
+    # returned the bar at BASE, before start; a string was a raw ValueError.
+    with store_factory.spied(monkeypatch) as (store, statements):
+        # The batch calls are optional (stores.base falls back to one per node).
+        for name, args in [
+            ("read", (NODE, "1m", start, end)),
+            ("read_many", ([NODE], "1m", start, end)),
+            ("coverage_many", ([NODE], "1m", start, end)),
+        ]:
+            if hasattr(store, name):
+                with pytest.raises(InvalidRequestError) as info:
+                    getattr(store, name)(*args)
+                assert info.value.field == field
+        assert statements == [], statements[:3]
+
+
+def test_bad_batch_arguments_never_reach_sql(
+    store_factory: StoreFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[tuple[str, tuple[Any, ...], str]] = [
+        ("read_many", (None, "1m", BASE, BASE + 60), "node_ids"),
+        ("coverage_many", (5, "1m"), "node_ids"),
+        ("coverage_many", ([NODE], "1m", BASE + 60, BASE), "end"),
+        ("write_many", (None,), "writes"),
+        ("write_many", (WindowWrite(NODE, "1m", BASE, BASE + HOUR, frame([])),), "writes"),
+    ]
+    with store_factory.spied(monkeypatch) as (store, statements):
+        for name, args, field in calls:
+            if hasattr(store, name):  # the batch reads are optional
+                with pytest.raises(InvalidRequestError) as info:
+                    getattr(store, name)(*args)
+                assert info.value.field == field
+        with pytest.raises(InvalidRequestError) as info:
+            store.window_lock(NODE, "1m", "x").__enter__()
+        assert info.value.field == "chunk_start"
+        assert statements == [], statements[:3]
+
+
 # -- window locks -----------------------------------------------------------------
 def test_window_lock_excludes_other_holders(store_factory: StoreFactory) -> None:
     one, two = store_factory.open(), store_factory.open()

@@ -46,6 +46,17 @@ def test_parse(text: str, seconds: int, name: str) -> None:
     assert (iv.seconds, iv.name) == (seconds, name)
 
 
+def test_a_hand_built_interval_must_be_canonical() -> None:
+    # Interval is public: one built by hand once reached the store (a zero
+    # length divided by zero, a negative one wrote coverage-less rows).
+    from seamless_sdk.intervals import Interval
+
+    assert parse_interval(parse_interval("60s")) == Interval("1m", 60)
+    for bad in (Interval("1m", 0), Interval("1m", -60), Interval("bogus", 60), Interval("60s", 60)):
+        with pytest.raises(InvalidRequestError, match=r"^interval: .* not a canonical interval"):
+            parse_interval(bad)
+
+
 @pytest.mark.parametrize("bad", ["", "1x", "0m", "7m", "2d", "m1", "1 m", "1m\n", 60, None])
 def test_bad_intervals(bad: object) -> None:
     with pytest.raises(InvalidRequestError) as info:

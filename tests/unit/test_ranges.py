@@ -36,3 +36,10 @@ def test_bad_pairs_raise_invalid_request(bad: list[object]) -> None:
         RangeSet(bad)
     assert info.value.field == "ranges"
     assert isinstance(info.value, ValueError)
+
+
+@pytest.mark.parametrize("bad", [None, 5, 1.5])
+def test_a_non_iterable_raises_invalid_request(bad: object) -> None:
+    for call in (RangeSet, RangeSet([(0, 60)]).union, RangeSet([(0, 60)]).intersect):
+        with pytest.raises(InvalidRequestError, match=r"^ranges: .* is not an iterable"):
+            call(bad)  # type: ignore[operator]

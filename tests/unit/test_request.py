@@ -134,6 +134,12 @@ def test_numpy_forms(value: object) -> None:
         (pd.Timestamp("2024-01-01T00:00:00.000000001"), "whole number of seconds"),
         (datetime(2024, 1, 1, 0, 0, 0, 1), "whole number of seconds"),
         ("10000-01-01", "outside the supported time range"),
+        ("2023-02-30", "not an ISO-8601 time .day is out of range for month"),
+        ("1700006400", "give epoch seconds as an int"),
+        (np.timedelta64(1_700_000_000, "s"), "is a duration, not a time"),
+        (np.timedelta64("NaT"), "is a duration, not a time"),
+        (pd.Timedelta(seconds=5), "is a duration, not a time"),
+        (timedelta(days=1), "is a duration, not a time"),
     ],
 )
 def test_bad_times_say_why(value: object, problem: str) -> None:

@@ -52,6 +52,8 @@ def test_none_is_accepted_everywhere(name: str) -> None:
         ("max_attempts", MAX_ATTEMPTS + 1),
         ("max_attempts", 2.5),
         ("max_sync_gap_bars", 1.5),
+        ("total_deadline_ms", 10**400),  # past any float: once an OverflowError
+        ("max_attempts", 10**309),
     ],
 )
 def test_out_of_range_values_are_rejected(name: str, value: float) -> None:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from seamless_sdk.errors import InvalidRequestError, StoreError
 from seamless_sdk.intervals import Interval
-from seamless_sdk.request import validate_node_id
+from seamless_sdk.request import validate_node_ids
 
 if TYPE_CHECKING:
     from dagster import DagsterInstance, DagsterRun
@@ -53,7 +53,7 @@ def register_nodes(instance: DagsterInstance, node_ids: Iterable[str]) -> list[s
     """
     from sqlalchemy.exc import IntegrityError  # Dagster's SQL storages raise it
 
-    wanted = list(dict.fromkeys(validate_node_id(n) for n in node_ids))
+    wanted = validate_node_ids(node_ids)
     for _ in range(5):
         known = set(instance.get_dynamic_partitions(NODES_PARTITIONS))
         new = [n for n in wanted if n not in known]

@@ -117,8 +117,12 @@ def _from_datetime64(ts: pd.Series) -> TimeOutcome:
         return _bad(ts, nat, kind, "is NaT")
     # asi8 is the UTC instant for aware data and the wall time for naive data,
     # which is what "naive means UTC" asks for.
-    values = ts.array.asi8
-    factor = _UNIT_NS[ts.dt.unit]
+    return _as_ns(ts.array.asi8, ts.dt.unit, ts, kind)
+
+
+def _as_ns(values: np.ndarray, unit: str, ts: pd.Series, kind: str) -> TimeOutcome:
+    """Epoch ``values`` in ``unit`` as ns; rows outside the ns range are bad rows of ``ts``."""
+    factor = _UNIT_NS[unit]
     if factor == 1:
         return TimeOutcome(values, kind)
     sec_bad = (values < _MIN_S * (NS // factor)) | (values > _MAX_S * (NS // factor))
@@ -143,8 +147,9 @@ def _from_objects(ts: pd.Series) -> TimeOutcome:
     nat = parsed.isna().to_numpy()
     if nat.any():
         return _bad(ts, nat, kind, "is not a parseable time")
-    values = parsed.dt.as_unit("ns") if parsed.dt.unit != "ns" else parsed
-    return TimeOutcome(values.array.asi8, kind)
+    # Text parses to the unit it needs, so a year like 2300 parses fine; the
+    # ns range is checked here, as for datetime64 columns.
+    return _as_ns(parsed.array.asi8, parsed.dt.unit, ts, kind)
 
 
 def _is_number(value: Any) -> bool:

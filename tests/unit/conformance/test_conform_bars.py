@@ -676,6 +676,22 @@ BLOCKED = [
         1,
     ),
     Blocked(
+        "ts_string_past_2262",
+        "text of a time past datetime64[ns] (it parses, to seconds)",
+        frame(["2024-03-10T00:00:00Z", "2300-01-01T00:00:00"], [BAR, BAR2]),
+        "ts: 1 value(s) is outside the datetime64[ns] range, e.g. '2300-01-01T00:00:00'",
+        "parse_timestamp",
+        2,
+    ),
+    Blocked(
+        "ts_timestamps_before_1677",
+        "Timestamp objects in seconds before datetime64[ns]",
+        frame([pd.Timestamp("1500-01-01").as_unit("s")], [BAR]),
+        "outside the datetime64[ns] range",
+        "parse_timestamp",
+        1,
+    ),
+    Blocked(
         "bool_ts",
         "booleans are not times",
         frame([True], [BAR]),

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from seamless_sdk import (
     ConformanceError,
     FetchError,
+    HistoryResult,
     InvalidRequestError,
     ProviderClosedError,
     RangeSet,
@@ -47,6 +48,8 @@ class FrameFetcher:
         ({"source_priority": ("cache", "disk")}, "source_priority"),
         ({"partial_ok": "yes"}, "partial_ok"),
         ({"sla": {"total_deadline_ms": 5}}, "sla"),
+        ({"return_meta": "no"}, "return_meta"),
+        ({"start": np.timedelta64(T0, "s")}, "start"),
     ],
 )
 def test_bad_requests(make_provider: MakeProvider, kwargs: dict, field: str) -> None:  # type: ignore[type-arg]
@@ -151,6 +154,23 @@ def test_closed_provider_raises(make_provider: MakeProvider) -> None:
     assert p.closed
     with pytest.raises(ProviderClosedError):
         p.read("demo:A", "1m", T0, T0 + 60)
+    with pytest.raises(ProviderClosedError):
+        p.calendar("demo:A")
+
+
+def test_return_meta_none_is_the_default(make_provider: MakeProvider) -> None:
+    p = make_provider(FrameFetcher(GOOD))
+    res = p.read("demo:A", "1m", T0, T0, return_meta=None)
+    assert isinstance(res, HistoryResult)
+    assert isinstance(p.read("demo:A", "1m", T0, T0, return_meta=False), pd.DataFrame)
+
+
+def test_a_bad_return_meta_fetches_nothing(make_provider: MakeProvider) -> None:
+    fetcher = FrameFetcher(GOOD)
+    p = make_provider(fetcher)
+    with pytest.raises(InvalidRequestError, match=r"^return_meta"):
+        p.read("demo:A", "1m", T0, T0 + 60, strategy="auto_backfill", return_meta=1)
+    assert fetcher.calls == 0
 
 
 @settings(

@@ -116,7 +116,21 @@ def test_bad_node_ids_are_rejected_before_any_read(make_provider: MakeProvider) 
         p.read_many(["ok:1", "not ok"], "1m", T0, T0 + HOUR)
     with pytest.raises(InvalidRequestError, match=r"^node_ids"):
         p.read_many("ok:1", "1m", T0, T0 + HOUR)  # type: ignore[arg-type]
+    for bad in (None, 5, b"ok:1"):
+        with pytest.raises(InvalidRequestError, match=r"^node_ids"):
+            p.read_many(bad, "1m", T0, T0 + HOUR)  # type: ignore[arg-type]
     assert p.coverage("ok:1", "1m") == RangeSet()
+
+
+def test_an_empty_universe_still_checks_the_request(make_provider: MakeProvider) -> None:
+    p = make_provider(SyntheticFetcher(seed=3))
+    assert p.read_many([], "1m", T0, T0 + HOUR) == {}
+    with pytest.raises(InvalidRequestError, match=r"^interval"):
+        p.read_many([], "bogus", T0, T0 + HOUR)
+    with pytest.raises(InvalidRequestError, match=r"^start"):
+        p.read_many([], "1m", "garbage", T0 + HOUR)
+    with pytest.raises(InvalidRequestError, match=r"^end"):
+        asyncio.run(p.aread_many([], "1m", T0, T0 - 60))
 
 
 # -- the batch path: nodes wholly stored or cached --------------------------------
