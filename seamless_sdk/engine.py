@@ -426,9 +426,10 @@ class ReadEngine:
             or st.options.strategy is not Strategy.SEAMLESS
         ):
             return
-        # The live source serves what storage cannot have yet: the part of the
-        # request from the now edge on, the forming bar included.
-        wanted = st.remaining.clip(max(r.start, st.edge), r.end)
+        # The live source serves what storage cannot have yet: the bar forming
+        # at the now edge. Later bars have not opened; they stay missing, even
+        # if the source answers for them.
+        wanted = st.remaining.clip(max(r.start, st.edge), min(r.end, st.edge + r.interval.seconds))
         if not wanted:
             return
         start, end = wanted.start, wanted.end

@@ -203,6 +203,8 @@ class SeamlessDataProvider:
         )
         self._closed = False
         self._close_lock = threading.Lock()
+        # Open streams, closed with the provider so no live subscription outlives it.
+        self._streams: weakref.WeakSet[BarStream] = weakref.WeakSet()
         self.last_conformance_report: ConformanceReport | None = None
         self._finalizer = weakref.finalize(
             self, _release, self._inprocess, self.backfiller, store, close_timeout_s, coordinator
@@ -497,7 +499,10 @@ class SeamlessDataProvider:
             clock=self._clock,
             on_commit=self._on_commit,
         )
-        return BarStream(parts, node, iv, first, last, include_partial=include_partial)
+        stream = BarStream(parts, node, iv, first, last, include_partial=include_partial)
+        with self._close_lock:
+            self._streams.add(stream)
+        return stream
 
     async def astream(
         self,
@@ -548,12 +553,16 @@ class SeamlessDataProvider:
         return self._engine.parts.calendar(validate_node_id(node_id))
 
     def close(self) -> None:
-        """Stop background backfills (waiting for fills in flight to commit or fail,
-        up to ``close_timeout_s``) and close the store's connections."""
+        """Close open streams (and their live subscriptions), stop background
+        backfills (waiting for fills in flight to commit or fail, up to
+        ``close_timeout_s``) and close the store's connections."""
         with self._close_lock:
             if self._closed:
                 return
             self._closed = True
+            streams = list(self._streams)
+        for stream in streams:
+            stream.close()
         self.cache.clear()
         if self.metrics_server is not None:
             self.metrics_server.close()

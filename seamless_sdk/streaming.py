@@ -14,7 +14,20 @@ rule applies), then turns the feed's events into frames:
   goes on; a feed that ended is subscribed to again;
 - with ``include_partial`` the bar still forming is handed out flagged
   ``PARTIAL_BAR`` (never stored) and replaced later by the closed bar of the
-  same ``ts``.
+  same ``ts``; only the bar right after what was handed out, inside the
+  stream's ``[start, end)``, so ``ts`` never goes backwards but for that
+  replacement;
+- the history read follows the stream's strategy; when it answers partial (a
+  gap SEAMLESS detached, a budget that ran out), the stream reads the same
+  window again with AUTO_BACKFILL before it hands anything out: bars that a
+  detached fill stores later could not be handed out in order any more;
+- a stream with an ``end`` whose feed says nothing more once the clock is
+  ``END_GRACE_S`` past ``end`` reads the rest from history and ends (a push
+  feed that stays quiet never vouches for its last bars).
+
+Closing a stream (``close()``, leaving its ``with`` block, ``aclose``/cancelling
+``astream``, or closing its provider) closes its live subscription at once,
+so no polling thread outlives it.
 
 ``last`` (the end of what has been handed out) only grows, and every frame
 holds bars from ``last`` on, so a bar that closes while the history is read
@@ -43,6 +56,10 @@ from seamless_sdk.strategy import Source, Strategy
 
 RESUBSCRIBE_BACKOFF_S = (0.1, 0.5, 2.0, 5.0)
 """Waits between attempts to subscribe again after a feed ended (the last repeats)."""
+
+END_GRACE_S = 2.0
+"""How long past a stream's ``end`` it waits for the feed before reading the
+bars the feed has not delivered from history."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +102,8 @@ class BarStream:
         self.last = start
         self.resubscriptions = 0
         self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._sub: Subscription | None = None  # the live subscription, while there is one
         self._frames = self._run()
 
     def __iter__(self) -> Iterator[pd.DataFrame]:
@@ -100,8 +119,16 @@ class BarStream:
         self.close()
 
     def close(self) -> None:
-        """Stop the stream (a waiting ``next`` returns within ``poll_s``)."""
+        """Stop the stream and close its live subscription now (a ``next``
+        waiting in another thread returns within ``poll_s``)."""
         self._stop.set()
+        self._release()
+        try:
+            self._frames.close()
+        except ValueError:
+            # Running in another thread (an astream step): it sees the stop
+            # within poll_s; the subscription is closed already.
+            return
 
     @property
     def closed(self) -> bool:
@@ -123,12 +150,15 @@ class BarStream:
             while sub is not None and not self._done():
                 event = sub.get(self.poll_s)
                 if event is None:
-                    if sub.closed:  # ended without a gap event reaching us
+                    if sub.closed and not self._stop.is_set():  # ended without a gap event
                         event = LiveGap("subscription closed")
+                    elif self._past_end():
+                        yield from self._history(self.end, strategy=Strategy.AUTO_BACKFILL)  # type: ignore[arg-type]
+                        continue
                     else:
                         continue
                 if isinstance(event, LiveGap):
-                    sub.close()
+                    self._release()
                     sub = self._subscribe()
                     if sub is None:
                         return
@@ -140,29 +170,48 @@ class BarStream:
                 else:
                     yield from self._closed(event)
         finally:
-            if sub is not None:
-                sub.close()
+            self._release()
+
+    def _past_end(self) -> bool:
+        return self.end is not None and self.parts.clock() >= self.end + END_GRACE_S
 
     def _subscribe(self) -> Subscription | None:
         for attempt in itertools.count():
             if self._stop.is_set():
                 return None
             try:
-                return self.parts.feed.subscribe(self.node_id, self.interval)
+                sub = self.parts.feed.subscribe(self.node_id, self.interval)
             except Exception:  # a feed may fail any way while reconnecting; keep trying
                 wait = RESUBSCRIBE_BACKOFF_S[min(attempt, len(RESUBSCRIBE_BACKOFF_S) - 1)]
                 if self._stop.wait(wait):
                     return None
+                continue
+            with self._lock:
+                if not self._stop.is_set():
+                    self._sub = sub
+                    return sub
+            sub.close()  # closed while subscribing: close() found nothing to close
+            return None
         raise AssertionError("unreachable: itertools.count() never ends")
+
+    def _release(self) -> None:
+        """Close the live subscription, if any (from any thread, any number of times)."""
+        with self._lock:
+            sub, self._sub = self._sub, None
+        if sub is not None:
+            sub.close()
 
     def _history(self, until: int, strategy: Strategy | None) -> Iterator[pd.DataFrame]:
         """Bars of ``[last, until)`` through the provider's read (a gap: AUTO_BACKFILL)."""
         if until <= self.last:
             return
-        frame = self.parts.read(self.last, until, strategy).df
+        result = self.parts.read(self.last, until, strategy)
+        if result.meta.missing and strategy is not Strategy.AUTO_BACKFILL:
+            # A partial answer: what it lacks must come now, before anything later.
+            result = self.parts.read(self.last, until, Strategy.AUTO_BACKFILL)
         self.last = until
-        if len(frame):
-            yield frame
+        if len(result.df):
+            yield result.df
 
     def _closed(self, event: LiveBars) -> Iterator[pd.DataFrame]:
         vouched = self._vouched(event)
@@ -198,7 +247,13 @@ class BarStream:
             yield assemble(bars, [(Source.LIVE.value, bars)], lineage=self.parts.lineage)
 
     def _forming(self, event: LiveBars) -> Iterator[pd.DataFrame]:
-        start = max(self.last, self.interval.now_edge(self.parts.clock()))
+        start = (
+            event.start if event.start is not None else self.interval.now_edge(self.parts.clock())
+        )
+        if start != self.last or (self.end is not None and start >= self.end):
+            # Not the bar after the last one handed out (its close has not come
+            # yet), or past the stream's end: showing it would break the order.
+            return
         end = start + self.interval.seconds
         conformed = conform_bars(
             event.frame,

@@ -78,12 +78,19 @@ class PollingLiveFeed:
         last = iv.now_edge(self._clock())
         while not stop.is_set():
             now = self._clock()
-            wake = iv.now_edge(now) + bar + self.settle_s
+            # The close after the last one polled, not the one after now: a
+            # partial poll that sleeps past a boundary must not skip that close
+            # (a wake-up in the past polls at once and catches up).
+            closes = last + bar
+            wake = closes + self.settle_s
             partial_at = None if self.partial_every_s is None else now + self.partial_every_s
-            if partial_at is not None and partial_at < wake:
+            if partial_at is not None and partial_at < closes:
                 if not self._sleep_until(partial_at, stop):
                     return
-                self._poll_forming(sub, iv.now_edge(self._clock()))
+                # Only the bar after the last close polled is forming: a later
+                # one would reach the stream before the close of this one.
+                if self._clock() < closes:
+                    self._poll_forming(sub, last)
                 continue
             if not self._sleep_until(wake, stop):
                 return

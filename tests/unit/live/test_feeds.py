@@ -32,6 +32,35 @@ def test_the_poller_wakes_at_each_boundary_plus_the_settle_delay() -> None:
     assert all(a[1] == b[0] for a, b in itertools.pairwise(windows))
 
 
+@pytest.mark.parametrize(("settle_s", "partial_every_s"), [(0.25, 0.5), (0.25, 1.0), (0.05, 0.3)])
+def test_partial_polls_never_skip_a_close(settle_s: float, partial_every_s: float) -> None:
+    # A partial poll that sleeps across a boundary once moved the next close
+    # poll a bar later, every bar when settle_s >= partial_every_s.
+    feed = SyntheticLiveFeed(seed=1, settle_s=settle_s, partial_every_s=partial_every_s)
+    sub = feed.subscribe("demo:F", S1)
+    events: list[LiveBars] = []
+    try:
+        deadline = time.monotonic() + 3.6
+        while time.monotonic() < deadline:
+            event = sub.get(0.1)
+            if isinstance(event, LiveBars):
+                events.append(event)
+    finally:
+        sub.close()
+    closed = [e for e in events if not e.partial]
+    assert len(closed) >= 2, [(e.start, e.end, e.partial) for e in events]
+    assert all(a.end == b.start for a, b in itertools.pairwise(closed))
+    # A forming bar is always the one after the last close handed out, so the
+    # consumer never sees a bar before the close of the one ahead of it.
+    done = events[0].start
+    for e in events:
+        if e.partial:
+            assert e.start == done, (e.start, done)
+        else:
+            assert e.start == done
+            done = e.end
+
+
 def test_polled_bars_equal_the_synthetic_fetchers() -> None:
     feed = SyntheticLiveFeed(seed=9, settle_s=0.02)
     sub = feed.subscribe("demo:Q", "1s")

@@ -173,6 +173,21 @@ def test_seamless_asks_live_for_the_bars_past_the_edge(
     assert p.coverage("demo:E", "1m") == RangeSet([(T0, T0 + 600)])
 
 
+def test_seamless_takes_no_bar_from_live_that_has_not_opened(
+    make_provider: MakeProvider, fetcher: SyntheticFetcher
+) -> None:
+    # A live source may answer for any range; only the forming bar is real.
+    now = T0 + 10 * 60 + 30
+    live = SyntheticFetcher(seed=7)
+    p = make_provider(fetcher, live=live, lineage=True, clock=lambda: now)
+    res = p.read("demo:E2", "1m", T0, T0 + 15 * 60)
+    assert res.meta.source_contributions[Source.LIVE] == RangeSet([(T0 + 600, T0 + 660)])
+    assert res.meta.missing == RangeSet([(T0 + 660, T0 + 900)])
+    assert res.df["ts"].iloc[-1] == pd.Timestamp(T0 + 600, unit="s", tz="UTC")
+    assert res.meta.watermarks.event_time_high == T0 + 660
+    assert [c[2:] for c in live.calls] == [(T0 + 600, T0 + 660)]
+
+
 def test_start_equals_end_is_empty_without_fetch(
     make_provider: MakeProvider, fetcher: SyntheticFetcher
 ) -> None:

@@ -198,3 +198,117 @@ def test_closing_a_stream_stops_it(tmp_path: Path) -> None:
         list(stream)  # ends once closed, at the latest one poll later
         assert time.perf_counter() - t0 < 2
         assert stream.closed
+
+
+def _poll_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith("seamless-poll-")]
+
+
+def _wait_until(condition: Any, timeout: float = 3.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return bool(condition())
+
+
+def test_leaving_a_stream_early_closes_its_subscription_at_once(tmp_path: Path) -> None:
+    # close() used to only set a flag: the subscription (and a poller's
+    # thread) lived until the generator was resumed or garbage-collected.
+    push = PushLiveFeed()
+    before = _poll_threads()
+    with _provider(tmp_path / "s.sqlite", push) as p:
+        with p.stream(NODE, "1s", _now() - 5) as bars:
+            for _ in bars:
+                break
+        assert push.subscribers(NODE, "1s") == 0
+        polled = p.stream(NODE, "1s", _now() - 5)
+        p_feed = _provider(tmp_path / "t.sqlite", SyntheticLiveFeed(seed=SEED))
+        with p_feed:
+            s = p_feed.stream(NODE, "1s", _now() - 5)
+            next(s)
+            assert len(_poll_threads()) == len(before) + 1
+            s.close()
+            assert _wait_until(lambda: _poll_threads() == before)
+        # A stream never closed by its reader is closed with its provider.
+        next(polled)
+        assert push.subscribers(NODE, "1s") == 1
+    assert push.subscribers(NODE, "1s") == 0
+
+
+def test_leaving_an_astream_closes_its_subscription(tmp_path: Path) -> None:
+    before = _poll_threads()
+
+    async def first_then_leave(p: SeamlessDataProvider) -> None:
+        frames = p.astream(NODE, "1s", _now() - 5)
+        async for _ in frames:
+            break
+        await frames.aclose()  # type: ignore[attr-defined]
+
+    async def cancelled(p: SeamlessDataProvider) -> None:
+        async def consume() -> None:
+            async for _ in p.astream(NODE, "1s", _now() - 5):
+                continue
+
+        task = asyncio.create_task(consume())
+        await asyncio.sleep(1.5)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    with _provider(tmp_path / "s.sqlite", SyntheticLiveFeed(seed=SEED, settle_s=0.02)) as p:
+        asyncio.run(first_then_leave(p))
+        assert _wait_until(lambda: _poll_threads() == before)
+        asyncio.run(cancelled(p))
+        assert _wait_until(lambda: _poll_threads() == before)
+
+
+def test_forming_bars_stay_in_order_and_inside_the_end(tmp_path: Path) -> None:
+    syn = SyntheticFetcher(seed=SEED)
+    feed = PushLiveFeed()
+    time.sleep(int(time.time()) + 1.05 - time.time())
+    now = _now()
+    end = now + 2
+
+    def pusher() -> None:
+        _wait_until(lambda: feed.subscribers(NODE, "1s") > 0)
+        time.sleep(max(0.0, end + 0.1 - time.time()))
+        # A snapshot of the bar at end (outside the stream), then a forming bar
+        # whose predecessors have not closed yet, then the closes.
+        feed.push(NODE, "1s", syn.fetch(NODE, "1s", end, end + 1), partial=True)
+        feed.push(NODE, "1s", syn.fetch(NODE, "1s", end - 1, end), partial=True)
+        feed.push(NODE, "1s", syn.fetch(NODE, "1s", now, end))
+
+    thread = threading.Thread(target=pusher, daemon=True)
+    thread.start()
+    with _provider(tmp_path / "s.sqlite", feed) as p:
+        frames = list(p.stream(NODE, "1s", now - 2, end=end, include_partial=True))
+    thread.join(5)
+    secs = np.concatenate([_seconds(f) for f in frames])
+    assert secs.max() < end
+    assert (np.diff(secs) > 0).all(), secs - now
+    _assert_series(frames, now - 2, end)
+
+
+def test_a_partial_history_is_completed_before_the_live_bars(tmp_path: Path) -> None:
+    # SEAMLESS detaches a gap longer than max_sync_gap_bars and answers partial;
+    # the stream used to hand out only the part it got and move on.
+    from seamless_sdk import SLAPolicy
+
+    start = _now() - 300
+    end = _now() + 2
+    live = SyntheticLiveFeed(seed=SEED, settle_s=0.02)
+    with _provider(tmp_path / "s.sqlite", live, sla=SLAPolicy(max_sync_gap_bars=60)) as p:
+        frames = list(p.stream(NODE, "1s", start, end=end))
+    _assert_series(frames, start, end)
+
+
+def test_a_quiet_feed_does_not_keep_a_stream_past_its_end(tmp_path: Path) -> None:
+    from seamless_sdk.streaming import END_GRACE_S
+
+    start = _now() - 3
+    end = _now() + 2
+    with _provider(tmp_path / "s.sqlite", PushLiveFeed()) as p:
+        frames = list(p.stream(NODE, "1s", start, end=end))
+        assert time.time() < end + END_GRACE_S + 2
+    whole = _assert_series(frames, start, end)
+    assert set(whole["source"]) == {"backfill"}
