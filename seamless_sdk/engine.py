@@ -41,7 +41,7 @@ from seamless_sdk.gaps import split_gaps
 from seamless_sdk.intervals import window_floor, window_next
 from seamless_sdk.metrics import Metrics
 from seamless_sdk.ranges import RangeSet
-from seamless_sdk.request import BarRequest
+from seamless_sdk.request import BarRequest, describe
 from seamless_sdk.result import BackfillReport, HistoryResult
 from seamless_sdk.sla import Deadline
 from seamless_sdk.stores.base import BarStore
@@ -458,7 +458,7 @@ class ReadEngine:
             self._budget_ran_out(st, binding, note)
             return
         if future.exception() is not None:
-            st.notes.append(f"live source failed: {future.exception()!r}")
+            st.notes.append(f"live source failed: {describe(future.exception())}")
             return
         self._take_live(st, future.result(), wanted)
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 
 from seamless_sdk.bars import epoch_seconds
@@ -84,9 +85,10 @@ class HistoryProviderAdapter:
 
 
 def _interval(value: int | str) -> Interval:
-    if isinstance(value, bool):
+    if isinstance(value, bool | np.bool_):
         raise InvalidRequestError("interval", f"{value!r} is not seconds or a name like '1m'")
-    if isinstance(value, int):
+    if isinstance(value, int | np.integer):
+        value = int(value)
         if value <= 0:
             raise InvalidRequestError("interval", f"{value} is not a positive number of seconds")
         return parse_interval(f"{value}s")

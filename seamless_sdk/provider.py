@@ -35,6 +35,7 @@ from seamless_sdk.backfill.inprocess import FillExecutor, InProcessBackfiller
 from seamless_sdk.backfill.policy import FillPolicy
 from seamless_sdk.cache import BarCache
 from seamless_sdk.calendars import Calendar, calendar_for
+from seamless_sdk.checks import check_bool, check_callable, check_number
 from seamless_sdk.conformance import ConformanceReport, Flag
 from seamless_sdk.coordination.base import Coordinator
 from seamless_sdk.coordination.defaults import store_coordinator
@@ -79,15 +80,51 @@ class ReadOptions:
     lineage: bool
 
 
-def _check_bool(name: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise InvalidRequestError(name, f"{value!r} is not True or False")
-    return value
-
-
 def _meta_wanted(return_meta: Any) -> bool:
     """``return_meta`` checked before a read starts (``None`` means the default, True)."""
-    return True if return_meta is None else _check_bool("return_meta", return_meta)
+    return True if return_meta is None else check_bool("return_meta", return_meta)
+
+
+MAX_WORKERS = 256
+MAX_WAIT_S = 7 * 24 * 3600.0  # a week: the longest cache lifetime or close wait taken
+
+
+def _check_settings(
+    cache_bytes: object,
+    cache_ttl_s: object,
+    workers: object,
+    close_timeout_s: object,
+    clock: object,
+    on_fill: object,
+    registry: object,
+    backfiller: object,
+    calendars: object,
+    metrics_port: object,
+) -> None:
+    """The provider's own settings, checked before anything is built."""
+    if cache_bytes is None:
+        raise InvalidRequestError("cache_bytes", "None is not a number of bytes (0: no cache)")
+    check_number("cache_bytes", cache_bytes, 0, 2**62, integer=True)
+    for field, value in (("cache_ttl_s", cache_ttl_s), ("close_timeout_s", close_timeout_s)):
+        if value is None:
+            raise InvalidRequestError(field, "None is not a number of seconds")
+        check_number(field, value, 0, MAX_WAIT_S)
+    check_number("workers", workers, 1, MAX_WORKERS, integer=True)
+    check_number("metrics_port", metrics_port, 0, 65535, integer=True)
+    if clock is None:
+        raise InvalidRequestError("clock", "None is not a clock (the default is time.time)")
+    check_callable("clock", clock)
+    check_callable("on_fill", on_fill)
+    if registry is not None and not isinstance(registry, CollectorRegistry):
+        raise InvalidRequestError("registry", f"{registry!r} is not a CollectorRegistry")
+    if backfiller is not None and not all(
+        callable(getattr(backfiller, m, None)) for m in ("request", "close")
+    ):
+        raise InvalidRequestError(
+            "backfiller", f"{backfiller!r} has no request() and close() (a DetachedBackfiller)"
+        )
+    if calendars is not None and not isinstance(calendars, Mapping):
+        raise InvalidRequestError("calendars", f"{calendars!r} is not a node id -> code mapping")
 
 
 class SeamlessDataProvider:
@@ -140,6 +177,18 @@ class SeamlessDataProvider:
         coordinator: Coordinator | None = None,
         metrics_port: int | None = None,
     ) -> None:
+        _check_settings(
+            cache_bytes,
+            cache_ttl_s,
+            workers,
+            close_timeout_s,
+            clock,
+            on_fill,
+            registry,
+            backfiller,
+            calendars,
+            metrics_port,
+        )
         if not isinstance(store, BarStore):
             raise InvalidRequestError("store", f"{store!r} does not implement BarStore")
         if fetcher is not None and not callable(getattr(fetcher, "fetch", None)):
@@ -153,10 +202,10 @@ class SeamlessDataProvider:
         self._defaults = ReadOptions(
             strategy=Strategy.parse(strategy),
             sla=sla or SLAPolicy(),
-            partial_ok=_check_bool("partial_ok", partial_ok),
-            strict=_check_bool("strict", strict),
+            partial_ok=check_bool("partial_ok", partial_ok),
+            strict=check_bool("strict", strict),
             source_priority=parse_source_priority(source_priority),
-            lineage=_check_bool("lineage", lineage),
+            lineage=check_bool("lineage", lineage),
         )
         self.store = store
         self.fetcher = fetcher
@@ -606,16 +655,14 @@ class SeamlessDataProvider:
         return ReadOptions(
             strategy=d.strategy if strategy is None else Strategy.parse(strategy),
             sla=d.sla if sla is None else sla,
-            partial_ok=d.partial_ok
-            if partial_ok is None
-            else _check_bool("partial_ok", partial_ok),
-            strict=d.strict if strict is None else _check_bool("strict", strict),
+            partial_ok=d.partial_ok if partial_ok is None else check_bool("partial_ok", partial_ok),
+            strict=d.strict if strict is None else check_bool("strict", strict),
             source_priority=(
                 d.source_priority
                 if source_priority is None
                 else parse_source_priority(source_priority)
             ),
-            lineage=d.lineage if lineage is None else _check_bool("lineage", lineage),
+            lineage=d.lineage if lineage is None else check_bool("lineage", lineage),
         )
 
     def _start(

@@ -118,7 +118,28 @@ def _seconds(value: Any, field: str) -> int:
     )
 
 
+# ISO-8601 as people write it: a date, or a date and a time (``T`` or a
+# space), seconds and a fraction optional, then ``Z`` or an offset; or the
+# basic form (20240101, 20240101T093000Z). pandas alone would also guess
+# "11/12/2023" (month first) and "Nov 14 2023", and drop a NUL or digits past ns.
+_ISO_RE = re.compile(
+    r"(?:\d{4,}-\d{2}-\d{2}(?:[T ]\d{2}(?::\d{2}(?::\d{2}(?P<frac>[.,]\d+)?)?)?)?"
+    r"|\d{8}(?:T\d{2}(?:\d{2}(?:\d{2}(?P<bfrac>[.,]\d+)?)?)?)?)"
+    r"(?:Z|[+-]\d{2}(?::?\d{2})?)?",
+    re.IGNORECASE,
+)
+
+
 def _parse_iso(value: str, field: str) -> pd.Timestamp:
+    m = _ISO_RE.fullmatch(value)
+    if m is None:
+        hint = " (give epoch seconds as an int)" if value.strip().isdigit() else ""
+        raise InvalidRequestError(
+            field, f"{value!r} is not an ISO-8601 time like '2024-01-01T09:30:00Z'{hint}"
+        )
+    fraction = m.group("frac") or m.group("bfrac") or ""
+    if fraction.strip(".,0"):  # any non-zero digit, even past what a Timestamp holds
+        raise InvalidRequestError(field, f"{value!r} is not a whole number of seconds")
     try:
         ts = pd.Timestamp(value)
     except OutOfBoundsDatetime:
@@ -126,10 +147,6 @@ def _parse_iso(value: str, field: str) -> pd.Timestamp:
             field, f"{value!r} is outside the supported time range {TIME_RANGE}"
         ) from None
     except (ValueError, TypeError, OverflowError) as exc:
-        if value.strip().isdigit():  # pandas reads the digits as a year, or as YYYYMMDD
-            raise InvalidRequestError(
-                field, f"{value!r} is not an ISO-8601 time (give epoch seconds as an int)"
-            ) from None
         if str(exc).startswith("year "):  # e.g. year 10000: a time, just not one we hold
             raise InvalidRequestError(
                 field, f"{value!r} is outside the supported time range {TIME_RANGE}"

@@ -8,13 +8,12 @@ itself goes on in the background) when it runs out.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from seamless_sdk.errors import InvalidRequestError
+from seamless_sdk.checks import check_number
 
 DEFAULT_RETRY_BACKOFF_MS = 200.0
 DEFAULT_MAX_ATTEMPTS = 3
@@ -66,12 +65,14 @@ class SLAPolicy:
 
     def __post_init__(self) -> None:
         for name in _BUDGETS:
-            _check_number(name, getattr(self, name), 0, MAX_BUDGET_MS)
-        _check_number("retry_backoff_ms", self.retry_backoff_ms, 0, MAX_BACKOFF_MS)
-        _check_number("jitter_ratio", self.jitter_ratio, 0, 1)
-        _check_number("max_attempts", self.max_attempts, 1, MAX_ATTEMPTS, integer=True)
-        _check_number(
-            "max_sync_gap_bars", self.max_sync_gap_bars, 0, MAX_SYNC_GAP_BARS, integer=True
+            check_number(
+                f"sla.{name}", getattr(self, name), 0, MAX_BUDGET_MS, none_means="no limit"
+            )
+        check_number("sla.retry_backoff_ms", self.retry_backoff_ms, 0, MAX_BACKOFF_MS)
+        check_number("sla.jitter_ratio", self.jitter_ratio, 0, 1)
+        check_number("sla.max_attempts", self.max_attempts, 1, MAX_ATTEMPTS, integer=True)
+        check_number(
+            "sla.max_sync_gap_bars", self.max_sync_gap_bars, 0, MAX_SYNC_GAP_BARS, integer=True
         )
 
     @classmethod
@@ -152,21 +153,3 @@ class Deadline:
     def elapsed_for(self, budget: str) -> float:
         """Milliseconds spent against ``budget`` (a phase, or ``total``)."""
         return self.total_elapsed_ms() if budget == "total" else self.elapsed_ms.get(budget, 0.0)
-
-
-def _check_number(
-    name: str, value: object, low: float, high: float, *, integer: bool = False
-) -> None:
-    """``value`` is None or a finite number in ``[low, high]`` (a whole one if ``integer``)."""
-    if value is None:
-        return
-    field_name = f"sla.{name}"
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InvalidRequestError(field_name, f"{value!r} is not a number")
-    # An int too big for a float is finite but past any bound: the range check says so.
-    if isinstance(value, float) and not math.isfinite(value):
-        raise InvalidRequestError(field_name, f"{value!r} is not finite (None means no limit)")
-    if integer and value != int(value):
-        raise InvalidRequestError(field_name, f"{value!r} is not a whole number")
-    if not low <= value <= high:
-        raise InvalidRequestError(field_name, f"{value!r} is not in [{low:g}, {high:g}]")

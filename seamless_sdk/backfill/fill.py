@@ -36,7 +36,7 @@ from seamless_sdk.frames import Bars
 from seamless_sdk.intervals import Interval, chunk_start, chunk_windows
 from seamless_sdk.metrics import Metrics
 from seamless_sdk.ranges import RangeSet
-from seamless_sdk.request import validate_node_id
+from seamless_sdk.request import describe, validate_node_id
 from seamless_sdk.stores.base import BarStore, WindowWrite
 
 if TYPE_CHECKING:
@@ -372,10 +372,11 @@ def _fetch(
                     break
             else:
                 time.sleep(delay)
-    reporter.failed(start, end, "fetch_failed", error=repr(last))
+    shown = describe(last)  # the fetcher's exception may not even repr
+    reporter.failed(start, end, "fetch_failed", error=shown)
     raise FetchError(
         f"fetcher failed for {reporter.node_id} {reporter.interval.name} "
         f"[{iso_utc(start)}, {iso_utc(end)}) "
-        f"after {policy.max_attempts} attempt(s): {last!r}",
+        f"after {policy.max_attempts} attempt(s): {shown}",
         policy.max_attempts,
     ) from last

@@ -25,7 +25,7 @@ from seamless_sdk.backfill.fill import call_fetcher
 from seamless_sdk.errors import InvalidRequestError
 from seamless_sdk.intervals import Interval, parse_interval
 from seamless_sdk.live.base import DEFAULT_QUEUE_EVENTS, LiveBars, LiveGap, Subscription
-from seamless_sdk.request import validate_node_id
+from seamless_sdk.request import describe, validate_node_id
 
 
 class PollingLiveFeed:
@@ -101,7 +101,7 @@ class PollingLiveFeed:
             try:
                 frame = call_fetcher(self.source, sub.node_id, iv, last, edge)
             except Exception as exc:  # the source may raise anything: the stream refills the gap
-                sub.put(LiveGap(f"poll of [{last}, {edge}) failed: {exc!r}"))
+                sub.put(LiveGap(f"poll of [{last}, {edge}) failed: {describe(exc)}"))
             else:
                 sub.put(LiveBars(frame, last, edge))
             last = edge

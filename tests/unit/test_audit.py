@@ -81,9 +81,9 @@ def test_unknown_key_is_named(tmp_path: Path) -> None:
 
 
 def _append_many(
-    path: str, writer: str, count: int, start: multiprocessing.synchronize.Event
+    path: str, writer: str, count: int, start: multiprocessing.synchronize.Barrier
 ) -> None:
-    start.wait(10)
+    start.wait(60)
     for i in range(count):
         # A large detail makes each line longer than a pipe buffer's atomic write,
         # so only the lock keeps the lines whole.
@@ -102,13 +102,14 @@ def test_two_processes_append_concurrently_without_loss(tmp_path: Path) -> None:
     log = tmp_path / "audit.jsonl"
     count = 150
     ctx = multiprocessing.get_context("spawn")
-    start = ctx.Event()
+    # Both writers start together once both are up: an event set by the parent
+    # could let one (spawned, importing) finish before the other had begun.
+    start = ctx.Barrier(2)
     workers = [
         ctx.Process(target=_append_many, args=(str(log), name, count, start)) for name in ("p", "q")
     ]
     for worker in workers:
         worker.start()
-    start.set()
     for worker in workers:
         worker.join(120)
         assert worker.exitcode == 0

@@ -66,9 +66,12 @@ def test_datetime_ts_on_request(tmp_path: Path) -> None:
         legacy = HistoryProviderAdapter(provider, ts="datetime")
         data = asyncio.run(legacy.fetch(T0, T0 + 600, node_id="demo:C", interval=60))
         assert str(data["ts"].dtype) == "datetime64[ns, UTC]"
+        # Seconds as a numpy int (as read from a frame or a config array) work too.
+        again = asyncio.run(legacy.fetch(T0, T0 + 600, node_id="demo:C", interval=np.int64(60)))
+        assert len(again) == len(data) == 10
 
 
-@pytest.mark.parametrize("interval", [0, -60, True, "1x"])
+@pytest.mark.parametrize("interval", [0, -60, True, np.bool_(True), np.int64(0), "1x"])
 def test_bad_intervals_name_the_field(legacy: HistoryProviderAdapter, interval: object) -> None:
     with pytest.raises(InvalidRequestError, match=r"^interval"):
         asyncio.run(legacy.fetch(T0, T0 + 60, node_id="demo:A", interval=interval))  # type: ignore[arg-type]

@@ -27,6 +27,12 @@ T0 = 1_704_067_200  # 2024-01-01T00:00:00Z
         datetime(2023, 12, 31, 19, tzinfo=timezone(timedelta(hours=-5))),
         pd.Timestamp("2024-01-01", tz="UTC"),
         pd.Timestamp("2024-01-01"),
+        "2024-01-01 00:00",
+        "2024-01-01T00:00:00.000Z",
+        "2024-01-01t00:00:00z",
+        "2024-01-01T01:00:00+0100",
+        "20240101",
+        "20240101T000000Z",
     ],
 )
 def test_time_forms(value: object) -> None:
@@ -135,6 +141,12 @@ def test_numpy_forms(value: object) -> None:
         (datetime(2024, 1, 1, 0, 0, 0, 1), "whole number of seconds"),
         ("10000-01-01", "outside the supported time range"),
         ("2023-02-30", "not an ISO-8601 time .day is out of range for month"),
+        # pandas would guess these: month first, a month name, a NUL dropped.
+        ("11/12/2023", "not an ISO-8601 time like"),
+        ("Nov 14 2023", "not an ISO-8601 time like"),
+        ("2023-11-14\x00", "not an ISO-8601 time like"),
+        (" 2023-11-14", "not an ISO-8601 time like"),
+        ("2023-11-14T00:00:00.000000000001", "whole number of seconds"),  # past ns
         ("1700006400", "give epoch seconds as an int"),
         (np.timedelta64(1_700_000_000, "s"), "is a duration, not a time"),
         (np.timedelta64("NaT"), "is a duration, not a time"),

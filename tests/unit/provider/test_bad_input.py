@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+import threading
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from prometheus_client import CollectorRegistry
 
 from seamless_sdk import (
     ConformanceError,
     FetchError,
     HistoryResult,
     InvalidRequestError,
+    LocalStore,
     ProviderClosedError,
     RangeSet,
+    SeamlessDataProvider,
     SLAPolicy,
     Strategy,
+    SyntheticFetcher,
 )
 
 from .conftest import HOUR, T0, MakeProvider
@@ -147,6 +154,25 @@ def test_raising_fetcher_is_retried_then_surfaces(make_provider: MakeProvider) -
     assert p.coverage("demo:R", "1m") == RangeSet()
 
 
+class _Unprintable(Exception):
+    def __repr__(self) -> str:
+        raise RuntimeError("repr boom")
+
+
+@pytest.mark.parametrize("strategy", [Strategy.AUTO_BACKFILL, Strategy.SEAMLESS])
+def test_an_exception_that_cannot_repr_is_still_a_fetch_error(
+    make_provider: MakeProvider, strategy: Strategy
+) -> None:
+    p = make_provider(FrameFetcher(_Unprintable("upstream 503")), strategy=strategy)
+    sla = SLAPolicy(max_attempts=1)
+    if strategy is Strategy.AUTO_BACKFILL:
+        with pytest.raises(FetchError, match="_Unprintable"):
+            p.read("demo:U", "1m", T0, T0 + HOUR, sla=sla)
+    else:
+        res = p.read("demo:U", "1m", T0, T0 + HOUR, sla=sla)
+        assert res.meta.missing == RangeSet([(T0, T0 + HOUR)])
+
+
 def test_closed_provider_raises(make_provider: MakeProvider) -> None:
     p = make_provider(FrameFetcher(GOOD))
     with p:
@@ -199,3 +225,41 @@ def test_any_frame_either_conforms_or_changes_nothing(
         assert res.meta.coverage == RangeSet([(T0, T0 + 600)])
     finally:
         p.close()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"cache_bytes": "big"}, "cache_bytes"),
+        ({"cache_bytes": -1}, "cache_bytes"),
+        ({"cache_bytes": None}, "cache_bytes"),
+        ({"cache_ttl_s": float("nan")}, "cache_ttl_s"),
+        ({"cache_ttl_s": -1}, "cache_ttl_s"),
+        ({"workers": "2"}, "workers"),
+        ({"workers": 0}, "workers"),
+        ({"workers": 1.5}, "workers"),
+        ({"close_timeout_s": "x"}, "close_timeout_s"),
+        ({"close_timeout_s": float("inf")}, "close_timeout_s"),
+        ({"clock": 5}, "clock"),
+        ({"clock": None}, "clock"),
+        ({"on_fill": 5}, "on_fill"),
+        ({"calendars": 5}, "calendars"),
+        ({"backfiller": 5}, "backfiller"),
+        ({"registry": 5}, "registry"),
+        ({"metrics_port": 70_000}, "metrics_port"),
+        ({"metrics_port": "9100"}, "metrics_port"),
+    ],
+)
+def test_bad_provider_settings_name_the_field_and_start_nothing(
+    tmp_path: Path,
+    kwargs: dict,
+    field: str,  # type: ignore[type-arg]
+) -> None:
+    # They once leaked TypeError/AttributeError, or were taken silently (workers=0).
+    kwargs.setdefault("registry", CollectorRegistry())
+    threads = threading.active_count()
+    with LocalStore(tmp_path / "s.sqlite") as store, pytest.raises(InvalidRequestError) as info:
+        SeamlessDataProvider(store, SyntheticFetcher(seed=1), **kwargs)
+    assert info.value.field == field
+    assert str(info.value).startswith(f"{field}: ")
+    assert threading.active_count() == threads

@@ -1,0 +1,56 @@
+"""Checks of the arguments callers hand the SDK's constructors and options.
+
+One home for "is this a bool / a number in range / a callable", so every
+field is refused the same way: an ``InvalidRequestError`` naming it, before
+anything is built. Request fields (node ids, times) are ``request``'s.
+
+>>> check_number("workers", 0, 1, 256, integer=True)
+Traceback (most recent call last):
+...
+seamless_sdk.errors.InvalidRequestError: workers: 0 is not in [1, 256]
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from seamless_sdk.errors import InvalidRequestError
+
+
+def check_bool(field: str, value: Any) -> bool:
+    """``value`` if it is ``True`` or ``False`` (not 1, not "yes")."""
+    if not isinstance(value, bool):
+        raise InvalidRequestError(field, f"{value!r} is not True or False")
+    return value
+
+
+def check_number(
+    field: str,
+    value: object,
+    low: float,
+    high: float,
+    *,
+    integer: bool = False,
+    none_means: str | None = None,
+) -> None:
+    """``value`` is None or a finite number in ``[low, high]`` (a whole one if
+    ``integer``); ``none_means`` says in the message what None would mean."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidRequestError(field, f"{value!r} is not a number")
+    # An int too big for a float is finite but past any bound: the range check says so.
+    if isinstance(value, float) and not math.isfinite(value):
+        hint = "" if none_means is None else f" (None means {none_means})"
+        raise InvalidRequestError(field, f"{value!r} is not finite{hint}")
+    if integer and value != int(value):
+        raise InvalidRequestError(field, f"{value!r} is not a whole number")
+    if not low <= value <= high:
+        raise InvalidRequestError(field, f"{value!r} is not in [{low:g}, {high:g}]")
+
+
+def check_callable(field: str, value: object) -> None:
+    """``value`` is None or callable."""
+    if value is not None and not callable(value):
+        raise InvalidRequestError(field, f"{value!r} is not callable")
