@@ -100,7 +100,9 @@ def finish(
     total_ms = st.deadline.total_elapsed_ms()
     budget_total = opts.sla.total_deadline_ms
     if budget_total is not None and total_ms > budget_total and st.deadline.violation is None:
+        # Over the total only in the end (after the last phase was checked).
         st.deadline.violation = "total"
+        metrics.sla_violation("total")
     meta = HistoryMeta(
         request_id=st.request_id,
         strategy=opts.strategy,
@@ -164,12 +166,7 @@ def _observe(m: Metrics, st: ReadState, meta: HistoryMeta, total_ms: float) -> N
         violation=meta.sla_report.violation,
         sources=[source.value for source in meta.source_contributions],
     )
-    # Per phase and for the whole request, as seed 002 names them; the cache
-    # lookup is too cheap to be worth a series.
-    for phase, ms in st.deadline.elapsed_ms.items():
-        if phase != "cache":
-            m.observe_phase(r.node_id, phase, ms / 1000)
-    m.observe_phase(r.node_id, "total", total_ms / 1000)
+    observe_phases(m, st, total_ms)
     if events.enabled():
         st.event(
             events.READ,
@@ -180,6 +177,17 @@ def _observe(m: Metrics, st: ReadState, meta: HistoryMeta, total_ms: float) -> N
             source=",".join(str(s) for s in meta.source_contributions) or None,
             wait_ms=st.deadline.elapsed_ms.get("backfill"),
         )
+
+
+def observe_phases(m: Metrics, st: ReadState, total_ms: float) -> None:
+    """``seamless_sla_deadline_seconds`` of every phase of a request and of the
+    whole of it, as seed 002 names them, whether it answered or raised; the
+    cache lookup is too cheap to be worth a series."""
+    node = st.request.node_id
+    for phase, ms in st.deadline.elapsed_ms.items():
+        if phase != "cache":
+            m.observe_phase(node, phase, ms / 1000)
+    m.observe_phase(node, "total", total_ms / 1000)
 
 
 def _gaps(calendar: Any, interval: Interval, coverage: RangeSet, secs: np.ndarray) -> int:

@@ -13,7 +13,6 @@ from the read's options.
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from collections.abc import Callable, Generator
@@ -22,7 +21,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from seamless_sdk import events, killswitch, tracing
-from seamless_sdk.answer import ReadState, finish, sla_report
+from seamless_sdk.answer import ReadState, finish, observe_phases, sla_report
 from seamless_sdk.backfill.base import DetachedBackfiller
 from seamless_sdk.backfill.fill import call_fetcher
 from seamless_sdk.backfill.inprocess import FillJob, InProcessBackfiller, JobResult
@@ -39,6 +38,7 @@ from seamless_sdk.errors import (
 from seamless_sdk.frames import Bars, FrameMaker, assemble
 from seamless_sdk.gaps import split_gaps
 from seamless_sdk.intervals import window_floor, window_next
+from seamless_sdk.live.edge import MAX_LIVE_FETCHES, LiveFetches
 from seamless_sdk.metrics import Metrics
 from seamless_sdk.ranges import RangeSet
 from seamless_sdk.request import BarRequest, describe
@@ -92,6 +92,7 @@ class ReadEngine:
 
     def __init__(self, parts: ReadParts) -> None:
         self.parts = parts
+        self.live_fetches = LiveFetches()
 
     def run(
         self,
@@ -402,7 +403,8 @@ class ReadEngine:
         violation set (the first budget that ran out is the one reported)."""
         elapsed = st.deadline.elapsed_for(budget)
         budget_ms = st.options.sla.budgets_ms().get(budget)
-        self.parts.metrics.sla_violation(budget)
+        if st.deadline.violation is None:  # a request counts once, by its first budget
+            self.parts.metrics.sla_violation(budget)
         st.event(
             events.SLA,
             phase=budget,
@@ -414,6 +416,8 @@ class ReadEngine:
             error_kind="sla_exceeded",
         )
         if st.options.strategy is Strategy.AUTO_BACKFILL:
+            # The reads that ran over budget belong in the latency histogram most.
+            observe_phases(self.parts.metrics, st, st.deadline.total_elapsed_ms())
             raise SeamlessSLAExceeded(budget, budget_ms, elapsed, report=sla_report(st, budget))
         st.deadline.violation = st.deadline.violation or budget
         st.notes.append(note)
@@ -433,21 +437,22 @@ class ReadEngine:
         if not wanted:
             return
         start, end = wanted.start, wanted.end
-        future: Future[Any] = Future()
         parent = tracing.current_context()  # the thread starts with an empty context
 
-        def run() -> None:
-            try:
-                with tracing.span(
-                    tracing.DATASOURCE_READ, parent=parent, source="live", node_id=r.node_id,
-                    interval=r.interval, start=start, end=end, request_id=st.request_id,
-                ):  # fmt: skip
-                    frame = call_fetcher(live, r.node_id, r.interval, start, end)  # type: ignore[arg-type]
-                future.set_result(frame)
-            except BaseException as exc:  # handed to the reader through the future
-                future.set_exception(exc)
+        def fetch() -> Any:
+            with tracing.span(
+                tracing.DATASOURCE_READ, parent=parent, source="live", node_id=r.node_id,
+                interval=r.interval, start=start, end=end, request_id=st.request_id,
+            ):  # fmt: skip
+                return call_fetcher(live, r.node_id, r.interval, start, end)  # type: ignore[arg-type]
 
-        threading.Thread(target=run, name="seamless-live", daemon=True).start()
+        future = self.live_fetches.start((r.node_id, r.interval.seconds, start, end), fetch)
+        if future is None:
+            st.notes.append(
+                f"live source busy: {MAX_LIVE_FETCHES} fetches in flight, the forming bar "
+                "is left missing"
+            )
+            return
         timeout, binding = st.deadline.timeout_s("live")
         t0 = time.perf_counter()
         done = yield Wait(frozenset([future]), timeout)

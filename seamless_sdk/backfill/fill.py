@@ -31,7 +31,12 @@ from seamless_sdk.backfill.policy import FillPolicy
 from seamless_sdk.bars import iso_utc
 from seamless_sdk.conformance import ConformanceReport, ConformanceResult, conform_bars
 from seamless_sdk.coordination.flight import fill_chunk
-from seamless_sdk.errors import ConformanceError, FetchError, InvalidRequestError
+from seamless_sdk.errors import (
+    ConformanceError,
+    FetchError,
+    InvalidRequestError,
+    ProviderClosedError,
+)
 from seamless_sdk.frames import Bars
 from seamless_sdk.intervals import Interval, chunk_start, chunk_windows
 from seamless_sdk.metrics import Metrics
@@ -267,16 +272,37 @@ def _concat(parts: list[Bars]) -> pd.DataFrame | None:
     return Bars.concat(parts).to_frame(flags=True)
 
 
-def call_fetcher(fetcher: Any, node_id: str, interval: Interval, start: int, end: int) -> Any:
-    """Call ``fetcher.fetch`` positionally; a coroutine function is run to completion."""
+CANCEL_POLL_S = 0.05
+"""How often a coroutine fetch checks whether its fill was cancelled (close())."""
+
+
+def call_fetcher(
+    fetcher: Any,
+    node_id: str,
+    interval: Interval,
+    start: int,
+    end: int,
+    cancel: threading.Event | None = None,
+) -> Any:
+    """Call ``fetcher.fetch`` positionally; a coroutine function is run to
+    completion, or cancelled within ``CANCEL_POLL_S`` once ``cancel`` is set
+    (a thread running a plain function cannot be stopped; a coroutine can)."""
     result = fetcher.fetch(node_id, interval.name, start, end)
     if inspect.isawaitable(result):
-        return asyncio.run(_await(result))
+        return asyncio.run(_await(result, cancel))
     return result
 
 
-async def _await(awaitable: Any) -> Any:
-    return await awaitable
+async def _await(awaitable: Any, cancel: threading.Event | None) -> Any:
+    if cancel is None:
+        return await awaitable
+    task = asyncio.ensure_future(awaitable)
+    while not cancel.is_set():
+        done, _ = await asyncio.wait({task}, timeout=CANCEL_POLL_S)
+        if done:
+            return task.result()
+    task.cancel()
+    raise ProviderClosedError("the fill was cancelled while its coroutine fetch ran")
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,7 +385,9 @@ def _fetch(
                 interval=reporter.interval, start=start, end=end, attempt=attempt,
                 request_id=reporter.request_id or None,
             ):  # fmt: skip
-                frame = call_fetcher(fetcher, reporter.node_id, reporter.interval, start, end)
+                frame = call_fetcher(
+                    fetcher, reporter.node_id, reporter.interval, start, end, cancel
+                )
             return frame, attempt
         except Exception as exc:  # a fetcher may raise anything; it is retried, then surfaced
             last = exc

@@ -10,6 +10,9 @@ listed). Workers take one window at a time from the jobs in turn:
   waits for (detached gaps, or a synchronous fill whose deadline ran out and
   that was demoted) share what is left, and never more than ``workers - 1``
   threads, so a synchronous fill never queues behind a slow background fetch;
+  a thread stuck in a demoted window (a fetch that hangs) stops counting
+  against ``workers``, so urgent fills get another thread (up to
+  ``MAX_ABANDONED_THREADS`` more) instead of waiting for it;
 - a second request for exactly the same gap and policy joins the job in
   flight; gaps that merely overlap meet at the store's chunk lock (or, with a
   coordinator, at its claim of the chunk), where :func:`fill_window` re-reads
@@ -39,7 +42,7 @@ from seamless_sdk.backfill.base import BackfillTicket
 from seamless_sdk.backfill.fill import FillResult, fill_window
 from seamless_sdk.backfill.policy import FillPolicy
 from seamless_sdk.conformance import ConformanceReport
-from seamless_sdk.errors import ConformanceError, ProviderClosedError
+from seamless_sdk.errors import ConformanceError, FetchError, ProviderClosedError
 from seamless_sdk.intervals import Interval, iter_windows
 from seamless_sdk.metrics import Metrics
 from seamless_sdk.ranges import RangeSet
@@ -47,6 +50,12 @@ from seamless_sdk.stores.base import BarStore
 
 if TYPE_CHECKING:
     from seamless_sdk.coordination.base import Coordinator
+
+MAX_ABANDONED_THREADS = 8
+"""Threads an executor may add beyond ``workers`` while its own are stuck in
+windows nobody waits for any more (a deadline gave up on a fetch that hangs):
+urgent fills get threads of their own instead of queueing behind them, and a
+fetcher that hangs every call cannot make the threads grow without bound."""
 
 MAX_KEPT_FAILURES = 8
 """Failures a job keeps (the count is exact): a century-long gap whose fetcher
@@ -89,6 +98,7 @@ class FillJob:
     future: Future[JobResult] = field(default_factory=Future)
     _windows: Iterator[tuple[int, int]] = field(init=False, repr=False)
     _active: int = 0
+    _urgent_active: int = 0  # of _active, the windows taken while the job was urgent
     _exhausted: bool = False
     _filled: RangeSet = field(default_factory=RangeSet)
     _failed: RangeSet = field(default_factory=RangeSet)
@@ -142,6 +152,8 @@ class FillJob:
                 self._failures.append(outcome)
             if isinstance(outcome, ConformanceError):
                 self._report = self._report.merge(outcome.report)
+            elif isinstance(outcome, FetchError):  # its attempts after the first were retries
+                self._retries += max(0, outcome.attempts - 1)
             return
         self._filled = self._filled.union(outcome.covered)
         self._report = self._report.merge(outcome.report)
@@ -224,12 +236,7 @@ class FillExecutor:
                 return running, True
             self._inflight[job.key] = job
             (self._urgent if urgent else self._background).append(job)
-            if self._idle == 0 and len(self._threads) < self._workers:
-                thread = threading.Thread(
-                    target=self._work, name=f"seamless-fill-{job.job_id}", daemon=True
-                )
-                self._threads.add(thread)
-                thread.start()
+            self._start_worker_if_needed(job.job_id)
             self._cond.notify()
         if self._metrics is not None:
             self._metrics.backfill_started(node_id, interval.name)
@@ -247,10 +254,25 @@ class FillExecutor:
             return True
 
     def demote(self, job: FillJob) -> None:
-        """Nobody waits for ``job`` any more: it yields to urgent jobs from now on."""
+        """Nobody waits for ``job`` any more: it yields to urgent jobs from now on
+        (and the threads in its windows stop counting against ``workers``)."""
         with self._cond:
             if job.urgent and self._inflight.get(job.key) is job:
                 self._move(job, urgent=False)
+                if self._urgent:
+                    self._start_worker_if_needed(job.job_id)
+
+    def _start_worker_if_needed(self, name: str) -> None:
+        """With the lock held: start a worker if none is idle and the threads not
+        stuck in abandoned windows are fewer than ``workers``."""
+        if self._idle:
+            return
+        abandoned = sum(j._urgent_active for j in self._inflight.values() if not j.urgent)
+        working = len(self._threads) - abandoned
+        if working < self._workers and len(self._threads) < self._workers + MAX_ABANDONED_THREADS:
+            thread = threading.Thread(target=self._work, name=f"seamless-fill-{name}", daemon=True)
+            self._threads.add(thread)
+            thread.start()
 
     def close(self, timeout: float | None = 10.0) -> None:
         """Stop taking work and wait up to ``timeout`` seconds for the windows being
@@ -324,6 +346,7 @@ class FillExecutor:
                 continue
             jobs.rotate(-1)  # round robin between jobs of the same class
             job._active += 1
+            job._urgent_active += job.urgent
             return job, window[0], window[1]
         return None
 
@@ -341,6 +364,8 @@ class FillExecutor:
             with self._cond:
                 if background:
                     self._background_active -= 1
+                else:
+                    job._urgent_active -= 1
                 job._record(start, end, outcome)
                 job._active -= 1
                 self._complete_if_done(job)
