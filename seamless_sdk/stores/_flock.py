@@ -9,6 +9,7 @@ need ``PostgresCoordinator`` for single flight between them.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import os
@@ -23,6 +24,22 @@ from seamless_sdk.metrics import lock_contended
 
 _POLL_S = 0.005
 _OPEN_FLAGS = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC
+
+# Lock files open in this process: fd -> the pid that opened it. An flock
+# belongs to the open file, and a forked child shares it (O_CLOEXEC only covers
+# exec): a child still running after its parent died would keep the lock. So a
+# child closes its copies at once, and never unlocks what its parent holds.
+_OPEN: dict[int, int] = {}
+
+
+def _close_inherited() -> None:
+    for fd in list(_OPEN):
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    _OPEN.clear()
+
+
+os.register_at_fork(after_in_child=_close_inherited)
 
 
 @contextmanager
@@ -42,6 +59,8 @@ def chunk_lock(
             fd = os.open(path, _OPEN_FLAGS, 0o644)
     except OSError as exc:
         raise StoreError(f"cannot open the lock file for {node_id}: {exc}") from exc
+    pid = os.getpid()
+    _OPEN[fd] = pid
     try:
         with tracing.timed_lock(
             "chunk", node_id=node_id, start=chunk_start, interval_s=interval_s, timeout_s=timeout
@@ -50,9 +69,12 @@ def chunk_lock(
         try:
             yield
         finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
+            if _OPEN.get(fd) == pid:  # in a forked child it is the parent's lock
+                fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
-        os.close(fd)
+        if _OPEN.get(fd) == pid:
+            del _OPEN[fd]
+            os.close(fd)
 
 
 def _flock(fd: int, timeout: float | None, node_id: str, cs: int) -> bool:

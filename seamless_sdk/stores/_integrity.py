@@ -133,11 +133,18 @@ def _find_chunks(conn: sqlite3.Connection, damage: Damage) -> dict[Series, dict[
     """Report damaged chunk rows; return the sound ones, series -> {chunk_start: rowid}."""
     present: dict[Series, dict[int, int]] = {}
     rows = conn.execute(
-        "SELECT rowid, CAST(node_id AS BLOB), interval_s, chunk_start, nrows, crc, data FROM chunks"
+        "SELECT rowid, CAST(node_id AS BLOB), typeof(node_id), interval_s, chunk_start, nrows,"
+        " crc, data FROM chunks"
     )
-    for rowid, raw_node, interval_s, cs, nrows, crc, blob in rows:
+    for rowid, raw_node, node_type, interval_s, cs, nrows, crc, blob in rows:
         node = _text(raw_node)
-        problem = chunk_problem(node, interval_s, cs, nrows, crc, blob)
+        # A node id stored as a BLOB (one flipped bit of the record header)
+        # decodes and checksums fine, but no read's `node_id = ?` matches it.
+        problem = (
+            chunk_problem(node, interval_s, cs, nrows, crc, blob)
+            if node_type == "text"
+            else f"its node id is stored as {node_type}, not text"
+        )
         iv = _interval(interval_s)
         if problem is None and node is not None and iv is not None:
             present.setdefault((node, iv.seconds), {})[cs] = rowid
@@ -159,13 +166,13 @@ def _find_coverage(conn: sqlite3.Connection, damage: Damage) -> dict[Series, Ran
     """Report damaged coverage rows; return the sound coverage of each series."""
     pairs: dict[Series, list[tuple[int, int]]] = {}
     rows = conn.execute(
-        "SELECT CAST(node_id AS BLOB), interval_s, CAST(interval AS BLOB), range_start,"
-        " range_end, crc FROM coverage"
+        "SELECT CAST(node_id AS BLOB), typeof(node_id) = 'text', interval_s,"
+        " CAST(interval AS BLOB), range_start, range_end, crc FROM coverage"
     )
-    for raw_node, interval_s, raw_interval, start, end, crc in rows:
+    for raw_node, node_is_text, interval_s, raw_interval, start, end, crc in rows:
         node, interval = _text(raw_node), _text(raw_interval)
         iv = _interval(interval_s)
-        sound = node is not None and interval is not None and iv is not None
+        sound = node_is_text and node is not None and interval is not None and iv is not None
         sound = sound and all(isinstance(v, int) for v in (interval_s, start, end))
         if sound and crc == coverage_crc(node, interval_s, interval, start, end):  # type: ignore[arg-type]
             pairs.setdefault((node, iv.seconds), []).append((start, end))  # type: ignore[arg-type, union-attr]
@@ -189,12 +196,14 @@ def _find_coverage(conn: sqlite3.Connection, damage: Damage) -> dict[Series, Ran
 def _cross_check(
     present: dict[Series, dict[int, int]], cover: dict[Series, RangeSet], damage: Damage
 ) -> None:
-    damaged = {(r.node_id, r.chunk_start) for r in damage.reports}
+    # By interval too: a row whose interval_s broke (60 -> 61) is another
+    # series' damage, and the 1m window it leaves without a row is missing.
+    damaged = {(r.node_id, r.interval, r.chunk_start) for r in damage.reports}
     for (node, interval_s), ranges in cover.items():
         iv = parse_interval(f"{interval_s}s")
         rows = present.get((node, interval_s), {})
         for cs in covered_chunks(iv, ranges):
-            if cs not in rows and (node, cs) not in damaged:
+            if cs not in rows and (node, iv.name, cs) not in damaged:
                 damage.reports.append(
                     DamagedChunk(
                         node,

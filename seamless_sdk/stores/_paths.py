@@ -20,7 +20,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from seamless_sdk.errors import ForeignStoreError, StoreError
+from seamless_sdk.errors import ForeignStoreError, InvalidRequestError, StoreError
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
@@ -32,6 +32,22 @@ class OpenPlan:
     read_only: bool
     immutable: bool  # ``mode=ro&immutable=1``: no -shm possible, nothing to replay
     why_read_only: str | None  # shown when a write is refused
+
+
+def store_path(value: object) -> Path:
+    """``value`` as the path of a store file: a non-empty ``str`` or path-like
+    without NUL bytes, else ``InvalidRequestError`` (field ``path``)."""
+    if isinstance(value, bytes) or not isinstance(value, str | os.PathLike):
+        raise InvalidRequestError("path", f"{value!r} is not a file path")
+    text = os.fspath(value)
+    if not isinstance(text, str) or not text.strip():
+        raise InvalidRequestError("path", f"{value!r} is not a file path")
+    if "\0" in text:
+        raise InvalidRequestError("path", f"{value!r} holds a NUL byte")
+    path = Path(text)
+    if path.name in ("", ".", ".."):
+        raise InvalidRequestError("path", f"{value!r} names a directory, not a store file")
+    return path
 
 
 def plan(path: Path, *, read_only: bool) -> OpenPlan:

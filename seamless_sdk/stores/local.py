@@ -87,7 +87,7 @@ class LocalStore:
     """
 
     def __init__(self, path: str | os.PathLike[str], *, read_only: bool = False) -> None:
-        self._path = Path(path)
+        self._path = _paths.store_path(path)
         self._lock_dir = self._path.with_name(self._path.name + ".locks")
         self._asked_read_only = read_only
         plan = _paths.plan(self._path, read_only=read_only)

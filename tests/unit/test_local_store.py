@@ -591,3 +591,44 @@ def test_foreign_format_version_is_refused(tmp_path: Path) -> None:
     conn.close()
     with pytest.raises(StoreError, match="version 99"):
         LocalStore(path)
+
+
+_FORKING_HOLDER = """
+import os, sys, time
+from seamless_sdk import LocalStore
+with LocalStore(sys.argv[1]).window_lock("demo:A", "1m", 0):
+    child = os.fork()
+    if child == 0:
+        time.sleep(30)
+        os._exit(0)
+    print(child, flush=True)
+    time.sleep(60)
+"""
+
+
+def test_a_window_lock_dies_with_its_holder_even_if_it_forked(tmp_path: Path) -> None:
+    # The lock file's descriptor is O_CLOEXEC, which a plain fork ignores: the
+    # child kept the flock alive after its parent was killed.
+    import signal
+    import subprocess
+    import sys
+
+    path = tmp_path / "s.sqlite"
+    LocalStore(path).close()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _FORKING_HOLDER, str(path)], stdout=subprocess.PIPE, text=True
+    )
+    child = 0
+    try:
+        assert holder.stdout is not None
+        child = int(holder.stdout.readline())
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(10)
+        with LocalStore(path) as store, store.window_lock("demo:A", "1m", 0, timeout=5):
+            pass
+    finally:
+        if child:  # first: it holds the pipe open too
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signal.SIGKILL)
+        holder.kill()
+        holder.communicate(timeout=10)  # reaps it and closes its pipe

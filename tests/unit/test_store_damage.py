@@ -178,6 +178,38 @@ def test_a_vanished_row_is_missing_not_a_gap(path: Path) -> None:
         assert store.verify() == []
 
 
+@pytest.mark.parametrize("table", ["chunks", "coverage"])
+def test_a_node_id_stored_as_a_blob_is_damage(path: Path, table: str) -> None:
+    # One flipped bit of a record header makes a TEXT node id a BLOB of the
+    # same bytes: it decoded and checksummed fine, so verify() said the store
+    # was sound while no read's `node_id = ?` matched the row any more.
+    where = " AND chunk_start = ?" if table == "chunks" else ""
+    params = (NODE, D0 + DAY) if table == "chunks" else (NODE,)
+    raw(
+        path, f"UPDATE {table} SET node_id = CAST(node_id AS BLOB) WHERE node_id = ?{where}", params
+    )
+    with LocalStore(path) as store:
+        with pytest.raises(StoreCorruptedError):
+            store.read(NODE, M1, D0, D0 + 3 * DAY)
+        found = store.verify()
+        assert found and {d.node_id for d in found} == {NODE}
+        assert store.repair() == found
+        _check_repaired(store)
+
+
+def test_one_repair_drops_the_window_of_a_row_whose_interval_broke(path: Path) -> None:
+    # interval_s 60 -> 61: the row is another series' damage, and the 1m window
+    # it leaves without a row must be found (and uncovered) in the same pass.
+    raw(path, "UPDATE chunks SET interval_s = 61 WHERE chunk_start = ?", (D0 + DAY,))
+    with LocalStore(path) as store:
+        reasons = {(d.interval, d.reason.split(":")[0]) for d in store.verify()}
+        assert ("1m", "missing") in reasons
+        store.repair()
+        assert store.verify() == []
+        assert store.coverage(NODE, M1) == RangeSet([(D0, D0 + DAY), (D0 + 2 * DAY, D0 + 3 * DAY)])
+        _check_repaired(store)
+
+
 def test_lost_coverage_makes_bars_invisible_not_unvouched(path: Path) -> None:
     raw(path, "DELETE FROM coverage WHERE node_id = ?", (NODE,))
     with LocalStore(path) as store:

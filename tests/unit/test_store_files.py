@@ -19,7 +19,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from seamless_sdk.errors import ForeignStoreError, StoreCorruptedError, StoreError
+from seamless_sdk.errors import (
+    ForeignStoreError,
+    InvalidRequestError,
+    StoreCorruptedError,
+    StoreError,
+)
 from seamless_sdk.intervals import parse_interval
 from seamless_sdk.ranges import RangeSet
 from seamless_sdk.stores import _arrow
@@ -391,3 +396,10 @@ def test_an_unwritable_store_is_read_only_and_says_why(tmp_path: Path) -> None:
         shutil.rmtree(folder)
     assert "unable to open database file" not in message
     assert "-shm" in message and "the file is not writable" in message, message
+
+
+@pytest.mark.parametrize("bad", ["", " ", "a\x00b", ".", "x/..", 5, b"x"])
+def test_a_path_that_names_no_file_is_refused(bad: object) -> None:
+    # "" and a NUL byte were pathlib's ValueError, not a Seamless error.
+    with pytest.raises(InvalidRequestError, match=r"^path: "):
+        LocalStore(bad)  # type: ignore[arg-type]
