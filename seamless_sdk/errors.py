@@ -108,6 +108,10 @@ class StoreError(SeamlessError):
     """The bar store could not complete an operation; nothing was changed."""
 
 
+REPAIR_ADVICE = "`seamless store repair` drops damaged chunks so the next fill fetches them again"
+"""What a ``StoreCorruptedError`` tells the user to do, unless the damage says otherwise."""
+
+
 class StoreCorruptedError(StoreError):
     """Stored bytes are damaged: a chunk (or a coverage row) fails its checksum
     or its invariants, or SQLite found the file's structure broken.
@@ -126,6 +130,8 @@ class StoreCorruptedError(StoreError):
         interval: str | None,
         chunk_start: int | None,
         reason: str,
+        *,
+        advice: str = REPAIR_ADVICE,
     ) -> None:
         self.node_id = node_id
         self.interval = interval
@@ -135,8 +141,7 @@ class StoreCorruptedError(StoreError):
         if chunk_start is not None:
             where += f" chunk {chunk_start}"
         super().__init__(
-            f"chunk: {where} is damaged ({reason}); nothing damaged was returned. "
-            "`seamless store repair` drops damaged chunks so the next fill fetches them again"
+            f"chunk: {where} is damaged ({reason}); nothing damaged was returned. {advice}"
         )
 
 

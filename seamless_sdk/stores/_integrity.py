@@ -87,7 +87,7 @@ def structure_error(problems: list[str]) -> StoreCorruptedError:
             "everything again) or restore a copy"
         )
     return StoreCorruptedError(
-        None, None, None, f"SQLite's integrity check failed: {shown}. {advice}"
+        None, None, None, f"SQLite's integrity check failed: {shown}", advice=advice
     )
 
 

@@ -50,3 +50,14 @@ def test_verify_finds_the_damaged_chunk_and_repair_drops_it(
         assert list(local.coverage("demo:A", M1)) == [(D0, D0 + DAY)]  # the damaged day is gone
     second_day = ["read", "demo:A", "1m", str(D0 + DAY), str(D0 + 2 * DAY)]
     assert main([*second_day, "--strategy", "fail_fast", "--store", str(store)]) == 1
+
+
+def test_verify_of_an_empty_file_changes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Opening it wrote a new store's schema, then said every chunk was intact.
+    empty = tmp_path / "empty.sqlite"
+    empty.touch()
+    assert main(["store", "verify", "--store", str(empty)]) != 0
+    assert "is empty" in capsys.readouterr().out
+    assert empty.stat().st_size == 0
