@@ -250,6 +250,8 @@ def read_entries(path: Path | None = None) -> list[AuditEntry]:
     target = path if path is not None else audit_log_path()
     if not target.exists():
         return []
+    if not target.is_file():
+        raise InvalidRequestError("audit_log", f"{target} is not a file")
     with _locked(target, os.O_RDONLY, fcntl.LOCK_SH) as fd:
         raw = _read_all(fd)
     return _parse(raw, target)
@@ -257,10 +259,14 @@ def read_entries(path: Path | None = None) -> list[AuditEntry]:
 
 def _parse(raw: bytes, target: Path) -> list[AuditEntry]:
     entries = []
-    for number, text in enumerate(raw.decode("utf-8").splitlines(), start=1):
+    for number, line in enumerate(raw.splitlines(), start=1):
+        where = f"{target}:{number}"
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InvalidRequestError(where, f"not UTF-8 text ({exc.reason})") from None
         if not text.strip():
             continue
-        where = f"{target}:{number}"
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:

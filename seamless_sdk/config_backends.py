@@ -61,12 +61,9 @@ class LocalStoreConfig(YamlModel):
         return value
 
     def open(self) -> BarStore:
-        """A LocalStore on ``path`` (its folder is created)."""
-        from pathlib import Path
-
+        """A LocalStore on ``path`` (its folder is created, or a StoreError says why not)."""
         from seamless_sdk.stores.local import LocalStore
 
-        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         return LocalStore(self.path)
 
     def describe(self) -> str:

@@ -179,6 +179,8 @@ def read_yaml_mapping(path: Path, field: str) -> dict[str, Any]:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise InvalidRequestError(field, f"cannot read {path}: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise InvalidRequestError(field, f"{path} is not UTF-8 text ({exc.reason})") from None
     except yaml.YAMLError as exc:
         raise InvalidRequestError(field, f"{path} is not valid YAML: {exc}") from None
     if raw is None:

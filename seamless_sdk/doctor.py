@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 from seamless_sdk.errors import SeamlessError
 
@@ -64,6 +65,19 @@ class DoctorReport:
         return tuple(c for c in self.checks if c.status is Status.FAIL)
 
 
+def check_server_store(config: Any) -> list[Check]:
+    """The server store of ``seamless.yaml`` (a ``PostgresStoreConfig`` or
+    ``QuestDBStoreConfig``) opens: it answers, and its tables are there (a
+    first open creates them, as any fill would). Its checksums are not
+    LocalStore's, so there is no coverage check."""
+    try:
+        store = config.open()
+    except Exception as exc:  # any driver's error is this check failing, never a crash
+        return [Check("store opens", Status.FAIL, f"{config.describe()}: {exc}")]
+    store.close()
+    return [Check("store opens", Status.OK, config.describe())]
+
+
 def check_store(path: Path, *, required: bool = True) -> list[Check]:
     """The LocalStore at ``path`` opens, is writable and its coverage matches its
     bars (``LocalStore.verify()``). A missing file fails when ``required``
@@ -74,6 +88,8 @@ def check_store(path: Path, *, required: bool = True) -> list[Check]:
     if not path.exists():
         status = Status.FAIL if required else Status.WARN
         return [Check("store opens", status, f"{path} does not exist")]
+    if path.is_file() and path.stat().st_size == 0:  # opening it would make it a store
+        return [Check("store opens", Status.FAIL, f"{path} is empty: not a store")]
     try:
         store = LocalStore(path)
     except SeamlessError as exc:
@@ -208,14 +224,19 @@ def run_checks(
     config_check: Check,
     store: Path,
     store_required: bool,
+    server_store: Any = None,
     dsn: str | None = None,
     metrics_url: str | None = None,
     prometheus_url: str | None = None,
     dagster_home: Path | None = None,
 ) -> DoctorReport:
-    """Every check, in the order the table shows them."""
+    """Every check, in the order the table shows them (``server_store``: the
+    config's server store, checked instead of the LocalStore at ``store``)."""
     checks: list[Check] = [config_check]
-    checks += check_store(store, required=store_required)
+    if server_store is not None:
+        checks += check_server_store(server_store)
+    else:
+        checks += check_store(store, required=store_required)
     if dsn is not None:
         checks.append(check_coordinator(dsn))
     if metrics_url is not None:

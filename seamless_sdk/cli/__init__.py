@@ -95,11 +95,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser(args_list).parse_args(args_list)
     # soft_wrap: a message with a long path stays one line (tables still fit the width).
     console = Console(soft_wrap=True)
+    ctx = CliContext(args, console)
     try:
-        return int(args.func(CliContext(args, console)))
+        if args.command != "doctor":  # doctor reports a bad config as one of its checks
+            ctx.check_config()
+        return int(args.func(ctx))
     except SeamlessError as exc:
         console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
         return 1
+    except KeyboardInterrupt:  # Ctrl-C: what was committed stays committed
+        console.print("[red]interrupted[/]", highlight=False)
+        return 130
 
 
 if __name__ == "__main__":

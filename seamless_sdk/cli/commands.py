@@ -13,11 +13,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from seamless_sdk.cli import schema_changes
 from seamless_sdk.cli.context import CliContext, time_arg
-from seamless_sdk.cli.store import open_store
+from seamless_sdk.cli.store import describe_store, open_store
 from seamless_sdk.cli.tables import coverage_table, meta_table
+from seamless_sdk.errors import InvalidRequestError
 from seamless_sdk.intervals import DAY, parse_interval
 from seamless_sdk.provider import SeamlessDataProvider
-from seamless_sdk.stores.local import LocalStore
+from seamless_sdk.request import validate_node_ids, validate_request, validate_span
 from seamless_sdk.strategy import Strategy
 
 DEMO_NODES = ("demo:BTCUSDT", "demo:ETHUSDT", "demo:SOLUSDT")
@@ -27,18 +28,22 @@ STRATEGIES = [s.value for s in Strategy]
 def cmd_demo(ctx: CliContext) -> int:
     """Backfill a month of 1m bars for the demo nodes with a progress bar, then read it."""
     args, console = ctx.args, ctx.console
-    store_path = ctx.store_path()
-    store_path.parent.mkdir(parents=True, exist_ok=True)
+    # Everything asked is checked before a store is opened (or created).
     iv = parse_interval(args.interval)
+    if args.days < 1:
+        raise InvalidRequestError("days", f"{args.days} is not a positive number of days")
     end = int(time.time()) // DAY * DAY
     start = end - args.days * DAY
-    nodes = args.nodes or list(DEMO_NODES)
+    nodes = validate_node_ids(args.nodes or DEMO_NODES)
+    validate_span(iv, start, end)
+    fetcher = ctx.fetcher()
+    # seamless.yaml's store of any kind (the one Dagster fills), or --store's file.
     provider = SeamlessDataProvider(
-        store=LocalStore(store_path), fetcher=ctx.fetcher(), strategy=Strategy.AUTO_BACKFILL
+        store=open_store(ctx), fetcher=fetcher, strategy=Strategy.AUTO_BACKFILL
     )
     console.print(
         f"[bold]Seamless demo[/]: {len(nodes)} nodes × {args.days} days of {iv.name} "
-        f"bars, store {store_path}, {ctx.describe_sources()}"
+        f"bars, store {describe_store(ctx)}, {ctx.describe_sources()}"
     )
     with provider:
         columns = (
@@ -79,10 +84,12 @@ def cmd_read(ctx: CliContext) -> int:
     """Read one range with the configured fetcher; print the frame and the metadata."""
     args = ctx.args
     strategy = Strategy.parse(args.strategy)
+    validate_request(args.node, args.interval, args.start, args.end)  # before any store opens
+    fetcher = ctx.fetcher()
     # FAIL_FAST only reads: a mistyped --store must not become a new empty file.
     # The store is seamless.yaml's of any kind (cli/store.py), or --store's file.
     store = open_store(ctx, must_exist=strategy is Strategy.FAIL_FAST)
-    with SeamlessDataProvider(store=store, fetcher=ctx.fetcher()) as provider:
+    with SeamlessDataProvider(store=store, fetcher=fetcher) as provider:
         result = provider.read(args.node, args.interval, args.start, args.end, strategy=strategy)
         ctx.console.print(result.df)
         ctx.console.print_json(data=result.meta.to_dict())

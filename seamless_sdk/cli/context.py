@@ -96,6 +96,12 @@ class CliContext:
             self._config_read = True
         return self._config
 
+    def check_config(self) -> None:
+        """Read the config now: one named by ``--config`` or ``$SEAMLESS_CONFIG``
+        (or found here) that is bad is an error even for a command whose
+        ``--store`` means it would never be read."""
+        self.config  # noqa: B018 (the property reads and caches it)
+
     def require_config(self) -> SeamlessConfig:
         """The config, or the loader's error saying where it looked."""
         return self.config or load_config(getattr(self.args, "config", None))
@@ -120,6 +126,10 @@ class CliContext:
             raise InvalidRequestError(
                 "store", f"{path} {what} (name an existing store with --store or $SEAMLESS_STORE)"
             )
+        if must_exist and path.stat().st_size == 0:
+            # Opening it would write a new store's schema into it: a command
+            # that only reads must not.
+            raise InvalidRequestError("store", f"{path} is empty: no store has been written there")
         return path
 
     @property

@@ -18,6 +18,7 @@ from rich.table import Table
 
 from seamless_sdk import settings
 from seamless_sdk.cli.context import CliContext
+from seamless_sdk.cli.store import server_store
 from seamless_sdk.config import load_config, optional_config_file
 from seamless_sdk.doctor import Check, Status, run_checks, summarize
 from seamless_sdk.errors import SeamlessError
@@ -52,11 +53,14 @@ def cmd_doctor(ctx: CliContext) -> int:
         # CLI's default store instead of raising the same error again.
         ctx._config_read = True
     store, named = _store(ctx)
+    coordinator = ctx.config.coordinator if ctx.config is not None else None
     report = run_checks(
         config_check=config_check,
         store=store,
         store_required=named,
-        dsn=args.dsn,
+        server_store=server_store(ctx),
+        # --dsn names a coordinator to check; else seamless.yaml's, when it has one.
+        dsn=args.dsn if args.dsn is not None or coordinator is None else coordinator.dsn,
         metrics_url=args.metrics_url,
         prometheus_url=args.prometheus_url,
         dagster_home=settings.dagster_home(),

@@ -12,8 +12,10 @@ workers), so their numbers outlive the processes that recorded them.
 from __future__ import annotations
 
 import argparse
+import signal
 import threading
 from pathlib import Path
+from typing import Any
 
 from prometheus_client import REGISTRY, CollectorRegistry
 
@@ -52,16 +54,28 @@ def cmd_serve(ctx: CliContext, stop: threading.Event | None = None) -> int:
     server = serve_metrics(registry, args.port, args.addr)
     ctx.console.print(f"serving metrics at {server.url} (Ctrl-C stops)", highlight=False)
     stop = stop or threading.Event()
+    # SIGTERM (a service manager, `kill`) stops it as Ctrl-C does: port closed, exit 0.
+    previous = _on_sigterm(stop)
     try:
         # Event.wait with a timeout wakes for SIGINT on the main thread at once.
         while not stop.wait(0.5):
-            pass
+            continue
     except KeyboardInterrupt:
-        pass
+        stop.set()
     finally:
         server.close()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     ctx.console.print("stopped")
     return 0
+
+
+def _on_sigterm(stop: threading.Event) -> Any:
+    """Make SIGTERM set ``stop``; the handler it replaced (None off the main
+    thread, where Python cannot take signals)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, lambda *_: stop.set())
 
 
 def _port(text: str) -> int:

@@ -71,6 +71,18 @@ def test_damaged_line_names_file_and_line(tmp_path: Path) -> None:
         audit.read_entries(log)
 
 
+def test_a_log_that_is_not_text_or_not_a_file_is_named(tmp_path: Path) -> None:
+    # A directory or a binary file was a raw IsADirectoryError / UnicodeDecodeError.
+    log = tmp_path / "audit.jsonl"
+    audit.record("a", "b", old_fingerprint=None, new_fingerprint="1", actor="x", path=log)
+    with log.open("ab") as handle:
+        handle.write(b"\xff\xfe{}\n")
+    with pytest.raises(InvalidRequestError, match=r"audit\.jsonl:2: not UTF-8 text"):
+        audit.read_entries(log)
+    with pytest.raises(InvalidRequestError, match=r"is not a file"):
+        audit.read_entries(tmp_path)
+
+
 def test_unknown_key_is_named(tmp_path: Path) -> None:
     log = tmp_path / "audit.jsonl"
     entry = audit.record("a", "b", old_fingerprint=None, new_fingerprint="1", actor="x", path=log)

@@ -75,6 +75,60 @@ def test_bad_input_is_a_clean_error(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert "node_id:" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize(
+    ("argv", "field"),
+    [
+        (["read", "bad id", "1m", "2024-01-01", "2024-01-02"], "node_id"),
+        (["read", "demo:X", "0m", "2024-01-01", "2024-01-02"], "interval"),
+        (["read", "demo:X", "1m", "notadate", "2024-01-02"], "start"),
+        (["read", "demo:X", "1m", "2024-01-02", "2024-01-01"], "end"),
+        (["demo", "--nodes", "a b"], "node_id"),
+        (["demo", "--days", "0"], "days"),
+        (["demo", "--days", "-3"], "days"),
+    ],
+)
+def test_a_refused_command_creates_no_store(
+    argv: list[str], field: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The store (and its folder) was created before the request was checked.
+    assert main([*argv, "--store", str(tmp_path / "new" / "s.sqlite")]) == 1
+    assert f"{field}:" in capsys.readouterr().out
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["coverage"], ["read", "demo:X", "1m", "2024-01-01", "2024-01-02", "--strategy", "fail_fast"]],
+    ids=["coverage", "read_fail_fast"],
+)
+def test_a_reading_command_leaves_an_empty_file_alone(
+    argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = tmp_path / "e.sqlite"
+    empty.touch()
+    assert main([*argv, "--store", str(empty)]) == 1
+    assert "is empty" in capsys.readouterr().out
+    assert empty.stat().st_size == 0
+
+
+def test_a_bad_named_config_is_an_error_even_with_a_store(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # --store made the config unread, so --config bad.yaml passed silently.
+    store = tmp_path / "s.sqlite"
+    LocalStore(store).close()
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("store: [\n")
+    assert main(["coverage", "--store", str(store), "--config", str(bad)]) == 1
+    assert "not valid YAML" in capsys.readouterr().out
+    bad.write_bytes(b"\xff\xfe\x00bad")
+    assert main(["coverage", "--store", str(store), "--config", str(bad)]) == 1
+    assert "is not UTF-8 text" in capsys.readouterr().out
+    monkeypatch.setenv("SEAMLESS_CONFIG", str(tmp_path / "missing.yaml"))
+    assert main(["coverage", "--store", str(store)]) == 1
+    assert "SEAMLESS_CONFIG" in capsys.readouterr().out
+
+
 def test_schemas_check_passes_on_the_shipped_registry(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["schemas", "check"]) == 0
     assert "ohlcv_bars" in capsys.readouterr().out
@@ -304,7 +358,7 @@ def test_verify_lists_damage_and_exits_1(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = tmp_path / "s.sqlite"
-    path.touch()
+    path.write_bytes(b"not empty")  # the CLI refuses an empty file before any store opens
     monkeypatch.setattr(store_cmd, "LocalStore", FakeStore)
     assert main(["store", "verify", "--store", str(path)]) == 1
     out = capsys.readouterr().out

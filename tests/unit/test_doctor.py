@@ -127,6 +127,31 @@ def test_a_wrong_dsn_and_dead_endpoints_fail(
     assert "coordinator, metrics endpoint, prometheus failed" in out
 
 
+def test_the_configured_server_store_and_coordinator_are_checked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # doctor looked at the LocalStore file beside the config instead, found
+    # none (a warning) and said healthy.
+    port = _free_port()  # nothing listens there
+    dsn = f"postgresql://seamless@127.0.0.1:{port}/nothing?connect_timeout=2"
+    config = tmp_path / "seamless.yaml"
+    config.write_text(
+        f'store: {{kind: postgres, dsn: "{dsn}"}}\ncoordinator: {{kind: postgres, dsn: "{dsn}"}}\n'
+    )
+    monkeypatch.setenv(settings.CONFIG_ENV, str(config))
+    code, out = _doctor(capsys)
+    assert code == 1
+    assert "store opens, coordinator failed" in out and "PostgresStore" in out
+
+
+def test_an_empty_file_is_not_a_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    empty = tmp_path / "e.sqlite"
+    empty.touch()
+    code, out = _doctor(capsys, "--store", str(empty))
+    assert code == 1 and "is empty" in out
+    assert empty.stat().st_size == 0  # doctor changes nothing
+
+
 def test_an_unwritable_store_fails(filled: Path, tmp_path: Path) -> None:
     """The store on a real read-only bind mount (a private mount namespace; needs root)."""
     unshare = shutil.which("unshare")

@@ -100,7 +100,9 @@ def test_provider_with_a_busy_port_raises_and_leaks_nothing(tmp_path: Path) -> N
         store.coverage("demo:A", "1h")
 
 
-def test_cli_metrics_serve_until_ctrl_c(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl_c", "sigterm"])
+def test_cli_metrics_serve_until_ctrl_c(tmp_path: Path, stop: signal.Signals) -> None:
+    # SIGTERM (a service manager's stop) once ended it without closing the server.
     port = _free_port()
     command = ["metrics", "serve", "--port", str(port), "--addr", "127.0.0.1"]
     proc = subprocess.Popen(
@@ -128,7 +130,7 @@ def test_cli_metrics_serve_until_ctrl_c(tmp_path: Path) -> None:
                 time.sleep(0.1)
         assert "# TYPE seamless_reads_total counter" in text
         assert "# TYPE backfill_jobs_in_progress gauge" in text
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(stop)
         out, err = proc.communicate(timeout=10)
     finally:
         if proc.poll() is None:
