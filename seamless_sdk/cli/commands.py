@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from seamless_sdk.cli import schema_changes
 from seamless_sdk.cli.context import CliContext, time_arg
-from seamless_sdk.cli.store import describe_store, open_store
+from seamless_sdk.cli.store import describe_store, open_coordinator, open_store
 from seamless_sdk.cli.tables import coverage_table, meta_table
 from seamless_sdk.errors import InvalidRequestError
 from seamless_sdk.intervals import DAY, parse_interval
@@ -39,7 +39,10 @@ def cmd_demo(ctx: CliContext) -> int:
     fetcher = ctx.fetcher()
     # seamless.yaml's store of any kind (the one Dagster fills), or --store's file.
     provider = SeamlessDataProvider(
-        store=open_store(ctx), fetcher=fetcher, strategy=Strategy.AUTO_BACKFILL
+        store=open_store(ctx),
+        fetcher=fetcher,
+        strategy=Strategy.AUTO_BACKFILL,
+        coordinator=open_coordinator(ctx),
     )
     console.print(
         f"[bold]Seamless demo[/]: {len(nodes)} nodes × {args.days} days of {iv.name} "
@@ -89,7 +92,8 @@ def cmd_read(ctx: CliContext) -> int:
     # FAIL_FAST only reads: a mistyped --store must not become a new empty file.
     # The store is seamless.yaml's of any kind (cli/store.py), or --store's file.
     store = open_store(ctx, must_exist=strategy is Strategy.FAIL_FAST)
-    with SeamlessDataProvider(store=store, fetcher=fetcher) as provider:
+    coordinator = open_coordinator(ctx)
+    with SeamlessDataProvider(store=store, fetcher=fetcher, coordinator=coordinator) as provider:
         result = provider.read(args.node, args.interval, args.start, args.end, strategy=strategy)
         ctx.console.print(result.df)
         ctx.console.print_json(data=result.meta.to_dict())

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from seamless_sdk.cli.context import CliContext
 from seamless_sdk.cli.tables import damage_table
 from seamless_sdk.config_backends import LocalStoreConfig, PostgresStoreConfig, QuestDBStoreConfig
+from seamless_sdk.coordination.base import Coordinator
 from seamless_sdk.errors import InvalidRequestError
 from seamless_sdk.stores.base import BarStore
 from seamless_sdk.stores.local import DamagedChunk, LocalStore
@@ -43,6 +44,15 @@ def open_store(ctx: CliContext, *, must_exist: bool = False) -> BarStore:
     if server is not None:
         return server.open()
     return LocalStoreConfig(path=str(ctx.store_path(must_exist=must_exist))).open()
+
+
+def open_coordinator(ctx: CliContext) -> Coordinator | None:
+    """The ``coordinator:`` of ``seamless.yaml`` for the fills of a command, so
+    the CLI's fills claim windows where the code location's do; none when
+    ``--store`` names a file of this host's own."""
+    if getattr(ctx.args, "store", None) is not None or ctx.config is None:
+        return None
+    return None if ctx.config.coordinator is None else ctx.config.coordinator.open()
 
 
 def describe_store(ctx: CliContext) -> str:

@@ -73,3 +73,29 @@ def test_a_bad_store_mapping_is_an_error_naming_the_key(
     assert main(["coverage"]) != 0
     err = capsys.readouterr()
     assert "store.dsn" in err.out + err.err
+
+
+def test_cli_fills_claim_their_windows_in_the_configured_coordinator(
+    tmp_path: Path, postgres_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The CLI's fills ignored coordinator: and so could fetch a window a
+    # code location on another host was fetching.
+    import psycopg
+
+    path = tmp_path / "seamless.yaml"
+    path.write_text(
+        f'store: local.sqlite\ncoordinator: {{kind: postgres, dsn: "{postgres_dsn}"}}\n'
+        'fetcher: "synthetic:3"\n'
+    )
+    monkeypatch.setenv("SEAMLESS_CONFIG", str(path))
+    monkeypatch.delenv("SEAMLESS_STORE", raising=False)
+    monkeypatch.chdir(tmp_path)
+    node = "demo:COORD"
+    fill = ["read", node, "1m", str(D0), str(D0 + DAY), "--strategy", "auto_backfill"]
+    assert main(fill) == 0
+    with psycopg.connect(postgres_dsn) as conn:
+        rows = conn.execute(
+            "SELECT window_start, window_end, state FROM backfill_jobs WHERE node_id = %s",
+            (node,),
+        ).fetchall()
+    assert rows == [(D0, D0 + DAY, "SUCCEEDED")]
