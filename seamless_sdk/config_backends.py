@@ -40,10 +40,13 @@ DEFAULT_STORE = "var/seamless.sqlite"
 
 
 def _dsn(value: str) -> str:
-    # Connecting is left to the store (and to when it is first used); a blank
-    # value is a typo that would otherwise surface as a libpq error in a run.
+    # Connecting is left to the store (and to when it is first used); what is
+    # not a libpq URI at all is a typo that would otherwise surface as a libpq
+    # error in a run, naming no key.
     if not value.strip():
         raise ValueError("an empty DSN (a libpq URI such as postgresql://user@host:5432/db)")
+    if not value.startswith(("postgresql://", "postgres://")):
+        raise ValueError(f"{value!r} is not a libpq URI such as postgresql://user@host:5432/db")
     return value
 
 

@@ -64,11 +64,17 @@ def test_store_verify_names_the_server_store_it_cannot_check(
     assert "checks LocalStore files" in text and "PostgresStore" in text
 
 
+@pytest.mark.parametrize(
+    "store",
+    ["{kind: postgres}", '{kind: postgres, dsn: "not a uri at all"}', '{kind: postgres, dsn: " "}'],
+    ids=["missing", "not_a_uri", "blank"],
+)
 def test_a_bad_store_mapping_is_an_error_naming_the_key(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # A DSN that is no URI once loaded, then failed at connect naming no key.
     path = tmp_path / "seamless.yaml"
-    path.write_text("store: {kind: postgres}\n")
+    path.write_text(f"store: {store}\n")
     monkeypatch.setenv("SEAMLESS_CONFIG", str(path))
     assert main(["coverage"]) != 0
     err = capsys.readouterr()

@@ -140,6 +140,10 @@ class SchemaRegistry:
         if not root.is_dir():
             raise InvalidRequestError(_FIELD, f"{root} is not a directory")
         files = sorted((f for f in root.iterdir() if SCHEMA_FILE.fullmatch(f.name)), key=_key)
+        if not files:  # a registry of nothing would pass its checks and refuse every read
+            raise InvalidRequestError(
+                _FIELD, f"{root} holds no schema file (<dataset>.v<version>.yaml)"
+            )
         return cls(load_schema_file(f) for f in files)
 
     @property

@@ -349,6 +349,14 @@ def test_unreadable_registry(
     assert out.getvalue().startswith("error: schema_registry:")
 
 
+def test_a_directory_without_schemas_is_unreadable(tmp_path: Path) -> None:
+    # It checked as compatible (the hash of nothing), then refused every read.
+    with pytest.raises(InvalidRequestError, match="holds no schema file"):
+        SchemaRegistry.from_directory(tmp_path)
+    out = io.StringIO()
+    assert schemas_check(tmp_path, out=out) == 2
+
+
 def test_command_line(schema_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """`python -m seamless_sdk.conformance check` checks the shipped files."""
     assert main(["check"]) == 0
