@@ -20,6 +20,8 @@ file and an upgraded one have the same schema.
 
 from __future__ import annotations
 
+import os
+import secrets
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -73,9 +75,18 @@ def version_of(conn: sqlite3.Connection, path: Path) -> int:
     """The format version of the file behind ``conn``: 0 for an empty file (a
     new store), else 1 to :data:`FORMAT_VERSION`. Reads only; raises
     ``ForeignStoreError`` for anything that is not one of our files."""
-    app = conn.execute("PRAGMA application_id").fetchone()[0]
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
-    objects = conn.execute("SELECT type, name FROM sqlite_master ORDER BY name").fetchall()
+    # One snapshot: read apart, a store another process was creating showed
+    # no application id yet but its tables already (a "foreign" file).
+    own = not conn.in_transaction
+    if own:
+        conn.execute("BEGIN")
+    try:
+        app = conn.execute("PRAGMA application_id").fetchone()[0]
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        objects = conn.execute("SELECT type, name FROM sqlite_master ORDER BY name").fetchall()
+    finally:
+        if own:
+            conn.execute("ROLLBACK")
     if app == APPLICATION_ID:
         if version > FORMAT_VERSION:
             raise ForeignStoreError(
@@ -121,6 +132,33 @@ def _has_tables(
         [row[1] for row in conn.execute(f"PRAGMA table_info({name})")] == columns
         for name, columns in expected.items()  # names from our own constant, not the file
     )
+
+
+def create(path: Path) -> None:
+    """A new, current store at ``path`` (which does not exist yet), whole before
+    it appears there: built in a temporary file beside it, closed (so its WAL
+    is checkpointed into it), then hard-linked into place. A process opening
+    ``path`` at that moment never sees a half-written header, which it would
+    take for a foreign file. If another process made ``path`` first, its store
+    is kept and this one's copy dropped. Where hard links do not work, the
+    store is created in place as before."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.new")
+    try:
+        conn = _sqlite.connect(tmp)
+        try:
+            ensure_current(conn, tmp)
+        finally:
+            conn.close()
+        os.link(tmp, path)
+    except FileExistsError:
+        return  # another process created it first: open that one
+    except (OSError, sqlite3.Error):
+        # No hard links here, or the copy could not be made: the open creates
+        # the store in place, and its errors say why if it cannot.
+        return
+    finally:
+        for leftover in (tmp, *(tmp.with_name(tmp.name + s) for s in ("-wal", "-shm"))):
+            leftover.unlink(missing_ok=True)
 
 
 def ensure_current(conn: sqlite3.Connection, path: Path) -> None:

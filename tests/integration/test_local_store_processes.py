@@ -243,3 +243,36 @@ def test_window_lock_is_released_when_its_holder_dies(tmp_path: Path) -> None:
         if proc.is_alive():
             proc.kill()
         proc.join(5)
+
+
+def _open_new(path: str, start: Any, results: Any) -> None:
+    try:
+        start.wait(30)
+        LocalStore(path).close()
+        results.put("ok")
+    except BaseException:  # reported to the test, which fails with it
+        results.put(traceback.format_exc())
+
+
+def test_processes_creating_one_new_store_at_once_all_open_it(tmp_path: Path) -> None:
+    # A process opening the file while another was creating it read a half
+    # written header, or the schema before its application id, and refused
+    # the store as foreign (3 rounds in 15 of six processes, before).
+    for round_ in range(10):
+        path = str(tmp_path / f"new{round_}" / "bars.sqlite")
+        start, results = CTX.Barrier(6), CTX.Queue()
+        workers = [CTX.Process(target=_open_new, args=(path, start, results)) for _ in range(6)]
+        for worker in workers:
+            worker.start()
+        try:
+            outcomes = [results.get(timeout=60) for _ in workers]
+        finally:
+            for worker in workers:
+                worker.join(30)
+                if worker.is_alive():
+                    worker.kill()
+        assert outcomes == ["ok"] * 6, next(o for o in outcomes if o != "ok")
+        with LocalStore(path) as store:
+            assert store.verify() == []
+        leftovers = [p.name for p in Path(path).parent.iterdir() if p.name.endswith(".new")]
+        assert leftovers == []
