@@ -52,7 +52,3 @@ class LiveFetches:
 
         threading.Thread(target=run, name="seamless-live", daemon=True).start()
         return future
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._inflight)
