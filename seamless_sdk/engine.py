@@ -13,9 +13,10 @@ from the read's options.
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Collection, Generator
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -66,6 +67,32 @@ class Wait:
 
     futures: frozenset[Future[Any]]
     timeout_s: float | None
+
+
+async def await_futures(
+    futures: Collection[Future[Any]], timeout_s: float | None, *, first: bool = False
+) -> set[Future[Any]]:
+    """Await ``futures`` on the running event loop for at most ``timeout_s``
+    (all of them, or with ``first`` the first to finish); the ones done.
+
+    asyncio waits on wrappers of the futures, and a wrapper outlives a wait
+    that its timeout or a cancelled task cut short. Whoever waits reads the
+    outcome from the future itself, never from the wrapper, so each wrapper's
+    exception is retrieved here when it arrives: otherwise asyncio logs "Future
+    exception was never retrieved" for, say, a live fetch that failed after
+    the read waiting for it was cancelled.
+    """
+    wrapped = {asyncio.wrap_future(f): f for f in futures}
+    for w in wrapped:
+        w.add_done_callback(_retrieve)
+    when = asyncio.FIRST_COMPLETED if first else asyncio.ALL_COMPLETED
+    done, _ = await asyncio.wait(wrapped, timeout=timeout_s, return_when=when)
+    return {wrapped[w] for w in done}
+
+
+def _retrieve(wrapper: asyncio.Future[Any]) -> None:
+    if not wrapper.cancelled():
+        wrapper.exception()
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,7 +42,7 @@ from seamless_sdk import killswitch, tracing
 from seamless_sdk.answer import ReadState, finish
 from seamless_sdk.backfill.policy import FillPolicy
 from seamless_sdk.conformance import ConformanceReport
-from seamless_sdk.engine import ReadEngine, Wait
+from seamless_sdk.engine import ReadEngine, Wait, await_futures
 from seamless_sdk.errors import ReadManyError
 from seamless_sdk.frames import Bars, FrameMaker, assemble_many
 from seamless_sdk.intervals import window_floor, window_next
@@ -330,11 +330,7 @@ async def adrive_many(call: ManyCall) -> dict[str, HistoryResult]:
     while driver.waiting:
         futures, timeout = driver.pending()
         if futures:
-            await asyncio.wait(
-                [asyncio.wrap_future(f) for f in futures],
-                timeout=timeout,
-                return_when=asyncio.FIRST_COMPLETED,
-            )
+            await await_futures(futures, timeout, first=True)
         elif timeout:
             await asyncio.sleep(timeout)
         driver.advance()

@@ -39,7 +39,7 @@ from seamless_sdk.checks import check_bool, check_callable, check_number
 from seamless_sdk.conformance import ConformanceReport, Flag
 from seamless_sdk.coordination.base import Coordinator
 from seamless_sdk.coordination.defaults import store_coordinator
-from seamless_sdk.engine import ReadEngine, ReadParts, Wait
+from seamless_sdk.engine import ReadEngine, ReadParts, Wait, await_futures
 from seamless_sdk.errors import ConformanceError, InvalidRequestError, ProviderClosedError
 from seamless_sdk.intervals import parse_interval
 from seamless_sdk.many import BatchFrames, ManyCall, Run, adrive_many, drive_many
@@ -794,8 +794,6 @@ async def _drive_async(run: Any) -> HistoryResult:
     try:
         wait = next(run)
         while True:
-            wrapped = {asyncio.wrap_future(f): f for f in wait.futures}
-            done_wrapped, _ = await asyncio.wait(wrapped, timeout=wait.timeout_s)
-            wait = run.send({wrapped[w] for w in done_wrapped})
+            wait = run.send(await await_futures(wait.futures, wait.timeout_s))
     except StopIteration as stop:
         return stop.value  # type: ignore[no-any-return]

@@ -245,3 +245,51 @@ def test_a_live_source_that_hangs_holds_a_bounded_number_of_threads(
         assert any("live source busy" in n for n in notes)
     finally:
         live.release.set()
+
+
+def test_a_live_fetch_failing_after_its_async_read_was_cancelled_logs_nothing(
+    make_provider: MakeProvider,
+) -> None:
+    # asyncio logged "Future exception was never retrieved" for the failure:
+    # nobody awaited the wrapper the cancelled read had waited on.
+    import asyncio
+    import gc
+
+    from seamless_sdk import SyntheticFetcher
+
+    started, release = threading.Semaphore(0), threading.Event()
+
+    class FailsLate:
+        def fetch(self, node_id: str, interval: str, start: int, end: int) -> object:
+            started.release()
+            release.wait(5)
+            raise ConnectionError("feed dropped")
+
+    now = T0 + HOUR + 30  # the bar at T0 + HOUR is forming: asked of live=
+    p = make_provider(SyntheticFetcher(seed=1), live=FailsLate(), clock=lambda: now)
+    p.read_many(["demo:AC", "demo:AM"], "1m", T0, T0 + HOUR, strategy=Strategy.AUTO_BACKFILL)
+    unhandled: list[dict[str, object]] = []
+
+    async def cancel_both() -> None:
+        asyncio.get_running_loop().set_exception_handler(lambda _, ctx: unhandled.append(ctx))
+        reads = [
+            lambda: p.aread("demo:AC", "1m", T0, T0 + HOUR + 60),
+            lambda: p.aread_many(["demo:AM"], "1m", T0, T0 + HOUR + 60),
+        ]
+        for read in reads:
+            task = asyncio.ensure_future(read())
+            assert await asyncio.to_thread(started.acquire, timeout=5)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        release.set()
+        deadline = time.monotonic() + 5
+        while any(t.name == "seamless-live" for t in threading.enumerate()):
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.01)
+        for _ in range(3):  # the wrappers' callbacks run, then they are collected
+            await asyncio.sleep(0.01)
+            gc.collect()
+
+    asyncio.run(cancel_both())
+    assert [ctx["message"] for ctx in unhandled] == []
