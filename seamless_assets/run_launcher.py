@@ -56,7 +56,7 @@ from dagster._core.storage.dagster_run import DagsterRun
 from dagster._serdes import ConfigurableClassData
 from dagster_shared.serdes import deserialize_value, serialize_value
 
-from seamless_assets.pids import pid_alive
+from seamless_sdk.pids import pid_alive
 from seamless_sdk.settings import forkserver_main_path
 
 PID_TAG = "seamless/run_worker_pid"

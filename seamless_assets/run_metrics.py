@@ -48,10 +48,10 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.mmap_dict import MmapedDict, mmap_key
 from prometheus_client.multiprocess import mark_process_dead
 
-from seamless_assets.pids import pid_alive
 from seamless_sdk import metrics as names
 from seamless_sdk.errors import InvalidRequestError
 from seamless_sdk.metrics import Metrics
+from seamless_sdk.pids import pid_alive
 
 __all__ = ["LOCK_FILE", "RunMetrics", "prune_dead_runs", "record_partition"]
 

@@ -21,8 +21,10 @@ file and an upgraded one have the same schema.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import sqlite3
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -30,6 +32,7 @@ import numpy as np
 
 from seamless_sdk.errors import ForeignStoreError, InvalidRequestError, StoreCorruptedError
 from seamless_sdk.intervals import parse_interval
+from seamless_sdk.pids import pid_alive
 from seamless_sdk.ranges import RangeSet
 from seamless_sdk.stores import _sqlite
 from seamless_sdk.stores._arrow import Columns
@@ -142,6 +145,7 @@ def create(path: Path) -> None:
     take for a foreign file. If another process made ``path`` first, its store
     is kept and this one's copy dropped. Where hard links do not work, the
     store is created in place as before."""
+    # Named so that sweep_temporaries knows it (_TEMP_TAIL) if this process dies.
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.new")
     try:
         conn = _sqlite.connect(tmp)
@@ -159,6 +163,47 @@ def create(path: Path) -> None:
     finally:
         for leftover in (tmp, *(tmp.with_name(tmp.name + s) for s in ("-wal", "-shm"))):
             leftover.unlink(missing_ok=True)
+
+
+_TEMP_TAIL = re.compile(r"(?P<pid>[0-9]+)\.[0-9a-f]{8}\.new(?:-wal|-shm)?")
+"""What follows ``.<store name>.`` in the name of a temporary file of
+:func:`create` (and of its WAL and shared-memory files)."""
+
+TEMP_MIN_AGE_S = 60.0
+"""How old a dead creator's temporary file must be before it is removed. A
+creation takes milliseconds; the age keeps a file whose creator is alive but
+looks dead from here (another PID namespace sharing the directory) safe."""
+
+
+def sweep_temporaries(path: Path) -> list[Path]:
+    """Remove the temporary files :func:`create` left beside ``path`` when its
+    process was killed before cleaning up (kill -9 while the store was being
+    built), and return them. Only files of a process no longer alive on this
+    host and older than :data:`TEMP_MIN_AGE_S` are removed; a file that
+    cannot be removed is left for the next sweep."""
+    prefix = f".{path.name}."
+    removed: list[Path] = []
+    now = time.time()
+    try:
+        entries = list(os.scandir(path.parent))
+    except OSError:
+        return removed  # an unreadable directory: the open reports what matters
+    for entry in entries:
+        if not entry.name.startswith(prefix):
+            continue
+        tail = _TEMP_TAIL.fullmatch(entry.name[len(prefix) :])
+        if tail is None or pid_alive(int(tail["pid"])):
+            continue
+        try:
+            if not entry.is_file(follow_symlinks=False):
+                continue
+            if now - entry.stat(follow_symlinks=False).st_mtime < TEMP_MIN_AGE_S:
+                continue
+            os.unlink(entry.path)
+        except OSError:
+            continue
+        removed.append(Path(entry.path))
+    return removed
 
 
 def ensure_current(conn: sqlite3.Connection, path: Path) -> None:

@@ -91,8 +91,12 @@ class LocalStore:
         self._lock_dir = self._path.with_name(self._path.name + ".locks")
         self._asked_read_only = read_only
         plan = _paths.plan(self._path, read_only=read_only)
-        if not plan.read_only and not self._path.exists():
-            _schema.create(self._path)  # appears whole: a racing opener never sees it half made
+        if not plan.read_only:
+            # A creator killed mid-way (by kill -9, before its cleanup) left its
+            # temporary copy: removed by the next process that may write here.
+            _schema.sweep_temporaries(self._path)
+            if not self._path.exists():
+                _schema.create(self._path)  # appears whole: a racing opener never sees it half made
         self._read_only = plan.why_read_only
         self._pool = _sqlite.ConnectionPool(
             self._path, read_only=plan.read_only, immutable=plan.immutable

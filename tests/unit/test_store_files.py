@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import time
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +29,12 @@ from seamless_sdk.errors import (
 from seamless_sdk.intervals import parse_interval
 from seamless_sdk.ranges import RangeSet
 from seamless_sdk.stores import _arrow
-from seamless_sdk.stores._schema import APPLICATION_ID, FORMAT_VERSION
+from seamless_sdk.stores._schema import (
+    APPLICATION_ID,
+    FORMAT_VERSION,
+    TEMP_MIN_AGE_S,
+    sweep_temporaries,
+)
 from seamless_sdk.stores.local import LocalStore
 
 DAY = 86_400
@@ -135,6 +141,66 @@ def test_new_and_empty_files_become_marked_stores(tmp_path: Path) -> None:
         # And it opens again as ours.
         with LocalStore(path) as store:
             assert store.series() == []
+
+
+def _killed_while_creating(path: Path) -> list[Path]:
+    """Kill -9 a process building a new store at ``path`` just before it links
+    the store into place; the temporary files it leaves."""
+    script = textwrap.dedent(
+        """
+        import os, sys, time
+        from pathlib import Path
+        from seamless_sdk.stores import _schema
+
+        def link(src, dst):
+            print("linking", flush=True)
+            time.sleep(60)
+
+        os.link = link
+        _schema.create(Path(sys.argv[1]))
+        """
+    )
+    with subprocess.Popen(
+        [sys.executable, "-c", script, str(path)], stdout=subprocess.PIPE
+    ) as proc:
+        assert proc.stdout is not None
+        try:
+            assert proc.stdout.readline() == b"linking\n"
+        finally:
+            proc.kill()
+    return sorted(p for p in path.parent.iterdir() if p.name.startswith(f".{path.name}."))
+
+
+def test_a_creator_killed_mid_way_leaves_files_the_next_writer_removes(tmp_path: Path) -> None:
+    path = tmp_path / "new.sqlite"
+    left = _killed_while_creating(path)
+    assert left and not path.exists()
+    # Young files are kept (their creator may only look dead from here) ...
+    LocalStore(path).close()
+    assert all(p.exists() for p in left)
+    # ... a read-only open removes nothing ...
+    old = time.time() - 2 * TEMP_MIN_AGE_S
+    for p in left:
+        os.utime(p, (old, old))
+    LocalStore(path, read_only=True).close()
+    assert all(p.exists() for p in left)
+    # ... and an old one of a dead process goes with the next writable open.
+    with LocalStore(path) as store:
+        assert store.series() == []
+    assert not any(p.exists() for p in left)
+    assert marks(path) == (APPLICATION_ID, FORMAT_VERSION)
+
+
+def test_the_sweep_keeps_files_of_live_processes_and_other_names(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite"
+    old = time.time() - 2 * TEMP_MIN_AGE_S
+    live = tmp_path / f".s.sqlite.{os.getpid()}.0123abcd.new"
+    other = [tmp_path / n for n in (".s.sqlite.1.xyz.new", ".t.sqlite.1.0123abcd.new", "notes")]
+    for p in (live, *other):
+        p.write_bytes(b"x")
+        os.utime(p, (old, old))
+    assert sweep_temporaries(path) == []
+    assert all(p.exists() for p in (live, *other))
 
 
 def test_a_store_with_a_damaged_schema_is_corrupt_not_foreign(tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
 """Whether a process id is alive on this host: shared by the run launcher's
-worker checks and the run metrics' pruning of dead runs' files."""
+worker checks, the run metrics' pruning of dead runs' files and the store's
+sweep of temporary files its dead creators left."""
 
 from __future__ import annotations
 
