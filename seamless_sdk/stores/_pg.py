@@ -73,8 +73,9 @@ class Pool:
     thread at a time.
 
     A connection comes back to the idle list only if it is healthy and idle;
-    a broken one (server restarted, network cut) is dropped and the next
-    caller gets a fresh one, so the store heals after an outage. ``keep`` caps
+    a broken one (server restarted, network cut) is dropped with every idle
+    one and the next caller gets a fresh one, so the store heals after an
+    outage. ``keep`` caps
     the idle connections kept open; ``size=None`` never makes a caller wait
     (the lock pool: every held lock needs a connection of its own).
     ``configure`` is called on every new connection (adapters, settings).
@@ -157,10 +158,17 @@ class Pool:
     def _give_back(self, conn: psycopg.Connection[Any]) -> None:
         psycopg = psycopg_module()
         idle = psycopg.pq.TransactionStatus.IDLE
+        stale: list[psycopg.Connection[Any]] = []
         with self._cond:
             if self._pid != os.getpid():
                 return  # a forked child returning a parent's connection: never touch it
             self._lent.discard(conn)
+            if conn.closed or conn.broken:
+                # The server dropped it, and most likely every session with it (a
+                # restart, an operator's pg_terminate_backend): the idle ones go
+                # too, so the next caller (and _fetch's retry) opens a fresh one
+                # rather than fail on each dead connection in turn.
+                stale, self._idle = self._idle, []
             healthy = not conn.closed and conn.info.transaction_status == idle
             keep = healthy and not self.closed and len(self._idle) < self._keep
             if keep:
@@ -168,6 +176,8 @@ class Pool:
             self._cond.notify()
         if not keep:
             conn.close()
+        for dead in stale:
+            dead.close()
 
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection[Any]]:

@@ -4,6 +4,7 @@ locks with a timeout. The contract itself is ``test_store_contract.py``."""
 
 from __future__ import annotations
 
+import contextlib
 import pickle
 import threading
 from collections.abc import Iterator
@@ -148,6 +149,32 @@ def test_the_store_reconnects_after_the_server_drops_it(store: PostgresStore, ad
     store.write(NODE, "1m", BASE, BASE + DAY, frame(minutes(BASE, BASE + 2 * HOUR)))
     assert len(store.read(NODE, "1m", BASE, BASE + DAY)) == 120
     assert "password" not in repr(store)
+
+
+def test_one_call_meets_a_drop_of_every_pooled_connection(postgres_dsn: str, admin: Any) -> None:
+    # With several idle connections, the read's retry took the next one from
+    # the pool, as dead as the first, and each write failed on one in turn.
+    with PostgresStore(postgres_dsn, pool_size=4) as store:
+        store.write(NODE, "1m", BASE, BASE + DAY, frame(minutes(BASE, BASE + HOUR)))
+
+        def drop_all() -> None:
+            # Four connections lent at once, then idle in the pool (what four
+            # reads in parallel leave), then the server drops every session.
+            with contextlib.ExitStack() as lent:
+                for _ in range(4):
+                    lent.enter_context(store._pool.connection())
+            kill = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            dropped = admin.execute(f"{kill} WHERE application_name = 'seamless'").fetchall()
+            assert len(dropped) == 4
+
+        drop_all()
+        assert len(store.read(NODE, "1m", BASE, BASE + DAY)) == 60  # its one retry is fresh
+        drop_all()
+        with pytest.raises(StoreUnavailableError):  # a write is not retried...
+            store.write(NODE, "1m", BASE, BASE + DAY, frame(minutes(BASE, BASE + 2 * HOUR)))
+        # ... and the next one, whichever connection it asks for, is fresh.
+        store.write(NODE, "1m", BASE, BASE + DAY, frame(minutes(BASE, BASE + 2 * HOUR)))
+        assert len(store.read(NODE, "1m", BASE, BASE + DAY)) == 120
 
 
 def test_threads_share_a_bounded_pool(postgres_dsn: str, admin: Any) -> None:
