@@ -145,9 +145,24 @@ SCHEMA_DDL = (
 
 SCHEMA_LOCK = "SELECT pg_advisory_xact_lock(%(key)s)"
 SCHEMA_EXISTS = "SELECT count(*) FROM pg_namespace WHERE nspname = %(schema)s"
-SCHEMA_TABLES = """SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE n.nspname = %(schema)s"""
+# What a schema holds that a store would clash with or be mistaken for:
+# relations, functions, and types of their own (not the row and array types
+# PostgreSQL makes for every table and type).
+SCHEMA_OBJECTS = """SELECT
+    (SELECT count(*) FROM pg_class c WHERE c.relnamespace = n.oid)
+    + (SELECT count(*) FROM pg_proc p WHERE p.pronamespace = n.oid)
+    + (SELECT count(*) FROM pg_type t
+       WHERE t.typnamespace = n.oid AND t.typrelid = 0 AND t.typelem = 0)
+    FROM pg_namespace n WHERE n.nspname = %(schema)s"""
 META_EXISTS = "SELECT to_regclass(%(meta)s) IS NOT NULL"
+META_COLUMNS = """SELECT array_agg(a.attname::text ORDER BY a.attnum) FROM pg_attribute a
+    WHERE a.attrelid = to_regclass(%(meta)s) AND a.attnum > 0 AND NOT a.attisdropped"""
+STORE_TABLES = ("meta", "series", "chunks", "coverage")
+"""The tables of a store (``SCHEMA_DDL``): a schema whose ``meta`` says it
+holds a store but that lacks one of them is damaged."""
+TABLES_PRESENT = """SELECT c.relname::text FROM pg_class c
+    JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = %(schema)s AND c.relkind = 'r' AND c.relname = ANY(%(names)s)"""
 VERSION = "SELECT value FROM {s}.meta WHERE key = 'format_version'"
 
 READ = """SELECT chunk_start, nrows, data FROM {s}.chunks

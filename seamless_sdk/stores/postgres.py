@@ -126,22 +126,47 @@ class PostgresStore:
         conn.execute(sql.SCHEMA_LOCK, {"key": advisory_key("seamless.schema", self._schema)})
         meta = f'"{self._schema}".meta'
         if conn.execute(sql.META_EXISTS, {"meta": meta}).fetchone()[0]:
-            row = conn.execute(self._sql.version).fetchone()
-            version = None if row is None else row[0]
-            if version != str(sql.FORMAT_VERSION):
-                raise ForeignStoreError(
-                    self._where,
-                    f"the schema holds a store of format version {version!r}; this "
-                    f"Seamless reads version {sql.FORMAT_VERSION}",
-                )
+            self._check_store(conn, meta)
             return
-        objects = conn.execute(sql.SCHEMA_TABLES, {"schema": self._schema}).fetchone()[0]
+        row = conn.execute(sql.SCHEMA_OBJECTS, {"schema": self._schema}).fetchone()
+        objects = 0 if row is None else row[0]  # no row: the schema does not exist yet
         if objects:
             raise ForeignStoreError(
-                self._where, f"the schema holds {objects} table(s) or other objects, none ours"
+                self._where,
+                f"the schema holds {objects} object(s) (tables, functions, types), none ours",
             )
         for statement in self._sql.ddl:
             conn.execute(statement, {"version": str(sql.FORMAT_VERSION)})
+
+    def _check_store(self, conn: Conn, meta: str) -> None:
+        """The schema has a ``meta`` table: it must be ours, of our format
+        version, with every table of a store beside it."""
+        sql = _pg_sql
+        columns = conn.execute(sql.META_COLUMNS, {"meta": meta}).fetchone()[0]
+        if columns != ["key", "value"]:
+            raise ForeignStoreError(
+                self._where, f"its meta table has columns {columns}, not a store's (key, value)"
+            )
+        row = conn.execute(self._sql.version).fetchone()
+        version = None if row is None else row[0]
+        if version != str(sql.FORMAT_VERSION):
+            raise ForeignStoreError(
+                self._where,
+                f"the schema holds a store of format version {version!r}; this "
+                f"Seamless reads version {sql.FORMAT_VERSION}",
+            )
+        params = {"schema": self._schema, "names": list(sql.STORE_TABLES)}
+        present = {r[0] for r in conn.execute(sql.TABLES_PRESENT, params)}
+        missing = [t for t in sql.STORE_TABLES if t not in present]
+        if missing:
+            raise StoreCorruptedError(
+                None,
+                None,
+                None,
+                f"{self._where}: its meta says it holds a store, but the table(s) "
+                f"{', '.join(missing)} are missing",
+                advice="restore the schema from a backup, or drop it and fill it again",
+            )
 
     # -- lifecycle ------------------------------------------------------------
     def close(self) -> None:

@@ -106,6 +106,49 @@ def test_a_foreign_schema_is_refused_and_left_alone(postgres_dsn: str, admin: An
     assert tables == [("orders",)]
 
 
+def _objects(admin: Any, schema: str) -> list[tuple[str, str]]:
+    return sorted(
+        admin.execute(
+            """SELECT 'rel', c.relname::text FROM pg_class c
+               JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %(s)s
+               UNION ALL SELECT 'proc', p.proname::text FROM pg_proc p
+               JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = %(s)s""",
+            {"s": schema},
+        ).fetchall()
+    )
+
+
+@pytest.mark.parametrize(
+    "ddl",
+    [
+        "CREATE FUNCTION theirs.f() RETURNS int LANGUAGE sql AS 'select 1'",
+        "CREATE TYPE theirs.mood AS ENUM ('calm', 'nervous')",
+        "CREATE TABLE theirs.meta (a int)",
+        "CREATE TABLE theirs.meta (key text, value text, note text)",
+    ],
+    ids=["function", "enum", "meta-of-others", "meta-with-more"],
+)
+def test_a_schema_of_other_objects_is_refused_unchanged(
+    postgres_dsn: str, admin: Any, ddl: str
+) -> None:
+    # A function or a type was not counted (the store moved in beside it), and
+    # another application's meta table was a plain StoreError from SQL.
+    admin.execute("CREATE SCHEMA theirs")
+    admin.execute(ddl)
+    before = _objects(admin, "theirs")
+    with pytest.raises(ForeignStoreError):
+        PostgresStore(postgres_dsn, schema="theirs")
+    assert _objects(admin, "theirs") == before
+
+
+def test_a_store_whose_tables_are_gone_is_damaged_not_usable(postgres_dsn: str, admin: Any) -> None:
+    # Its meta row said "a store": it opened, then every call failed in SQL.
+    PostgresStore(postgres_dsn, schema="half").close()
+    admin.execute("DROP TABLE half.coverage, half.chunks CASCADE")
+    with pytest.raises(StoreCorruptedError, match="chunks, coverage are missing"):
+        PostgresStore(postgres_dsn, schema="half")
+
+
 def test_two_schemas_are_two_stores(postgres_dsn: str) -> None:
     with PostgresStore(postgres_dsn, schema="a") as a, PostgresStore(postgres_dsn, schema="b") as b:
         a.write(NODE, "1m", BASE, BASE + DAY, frame(minutes(BASE, BASE + HOUR)))
