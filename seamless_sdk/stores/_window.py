@@ -2,19 +2,21 @@
 
 Every store takes the same ``write(node_id, interval, start, end, frame,
 covered)`` (``base.BarStore``); this is that contract's argument check, done
-entirely in Python so a bad node id, bound or frame never reaches SQL.
+entirely in Python so a bad node id, bound or frame never reaches SQL. The
+same rules hold what a store reads back where its rows carry no checksums
+(``stored_coverage``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from seamless_sdk.bars import NS
-from seamless_sdk.errors import InvalidRequestError, StoreError
+from seamless_sdk.errors import InvalidRequestError, StoreCorruptedError, StoreError
 from seamless_sdk.frames import Bars
 from seamless_sdk.intervals import Interval, check_time, parse_interval
 from seamless_sdk.intervals import chunk_start as chunk_of
@@ -91,6 +93,35 @@ def check_ranges(iv: Interval, ranges: object, field: str) -> RangeSet:
         check_time(ranges.start, field)  # type: ignore[arg-type]
         check_time(ranges.end, field)  # type: ignore[arg-type]
     return ranges
+
+
+def stored_coverage(node_id: str, iv: Interval, rows: Iterable[tuple[Any, Any]]) -> RangeSet:
+    """The RangeSet of a series' coverage rows as a store without row checksums
+    reads them back (sorted by start): every store saves normalised RangeSets,
+    so rows that are not integers aligned to ``iv``, ascending, disjoint and
+    apart were not written by it. ``StoreCorruptedError`` naming the series
+    then, rather than coverage vouching for windows no write ever filled."""
+    pairs: list[tuple[int, int]] = []
+    for lo, hi in rows:
+        ok = isinstance(lo, int) and isinstance(hi, int) and lo < hi
+        if not ok or lo % iv.seconds or hi % iv.seconds or (pairs and lo <= pairs[-1][1]):
+            raise StoreCorruptedError(
+                node_id,
+                iv.name,
+                None,
+                f"coverage row ({lo!r}, {hi!r}) is not aligned, or overlaps or touches "
+                "the one before: no write saves that",
+                advice=UNCHECKED_ADVICE,
+            )
+        pairs.append((lo, hi))
+    return RangeSet(pairs)
+
+
+UNCHECKED_ADVICE = (
+    "the store's tables were changed by something other than Seamless: remove the "
+    "series' coverage (remove_coverage) and fill it again, or restore from a backup"
+)
+"""What to do about damage in a store without row checksums (no repair() there)."""
 
 
 def write_items(writes: object) -> list[object]:

@@ -22,7 +22,7 @@ single flight spans hosts and a dead holder's lock goes with its session.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -68,6 +68,7 @@ from seamless_sdk.stores._window import (
     clip_bounds,
     inside,
     read_bounds,
+    stored_coverage,
     write_items,
 )
 from seamless_sdk.stores.base import WindowWrite
@@ -294,10 +295,11 @@ class PostgresStore:
         params = (nodes, iv.seconds, hi, lo)
         for node, s, e in self._fetch(self._sql.coverage_many, params, "coverage"):
             pairs[node].append((s, e))
+        covers = {n: stored_coverage(n, iv, p) for n, p in pairs.items()}
         if clip is None:
-            return {n: RangeSet(p) for n, p in pairs.items()}
+            return covers
         window = RangeSet.span(lo, hi)
-        return {n: RangeSet(p).intersect(window) for n, p in pairs.items()}
+        return {n: c.intersect(window) for n, c in covers.items()}
 
     def coverage(self, node_id: str, interval: Interval | str) -> RangeSet:
         """Ranges of ``(node_id, interval)`` that have been checked and stored."""
@@ -305,7 +307,8 @@ class PostgresStore:
         iv = parse_interval(interval)
         self._check_open()
         params = (node_id, iv.seconds)
-        return RangeSet(self._fetch(self._sql.coverage, params, f"coverage of {node_id}"))
+        rows = self._fetch(self._sql.coverage, params, f"coverage of {node_id}")
+        return stored_coverage(node_id, iv, rows)
 
     def series(self) -> list[tuple[str, str]]:
         """Every ``(node_id, interval name)`` that has coverage, sorted."""
@@ -356,7 +359,7 @@ class PostgresStore:
         for c in checked:
             key = (c.node_id, c.iv.seconds)
             if key not in stored:
-                stored[key] = cover[key] = self._load_coverage(conn, *key)
+                stored[key] = cover[key] = self._load_coverage(conn, c.node_id, c.iv)
             new = cover[key].union(c.cover)
             check_rows_covered(c.cols.ts, new.clip(c.start, c.end))
             self._put_windows(conn, c)
@@ -408,11 +411,19 @@ class PostgresStore:
             raise StoreCorruptedError(node_id, iv.name, cs, problem)
         return _rawchunk.decode(data, nrows)
 
-    def _load_coverage(self, conn: Conn, node_id: str, seconds: int) -> RangeSet:
-        return RangeSet(conn.execute(self._sql.coverage, (node_id, seconds)).fetchall())
+    def _coverage_rows(self, conn: Conn, node_id: str, seconds: int) -> list[tuple[int, int]]:
+        return conn.execute(self._sql.coverage, (node_id, seconds)).fetchall()  # type: ignore[no-any-return]
+
+    def _load_coverage(self, conn: Conn, node_id: str, iv: Interval) -> RangeSet:
+        return stored_coverage(node_id, iv, self._coverage_rows(conn, node_id, iv.seconds))
 
     def _save_coverage(
-        self, conn: Conn, node_id: str, seconds: int, old: RangeSet, new: RangeSet
+        self,
+        conn: Conn,
+        node_id: str,
+        seconds: int,
+        old: Iterable[tuple[int, int]],
+        new: RangeSet,
     ) -> None:
         # Only the ranges that changed are touched; deletes first, since a new
         # range may start where a removed one did.
@@ -458,8 +469,10 @@ class PostgresStore:
                     else:
                         deletes.append((node_id, iv.seconds, cs))
         self._put(conn, upserts, deletes)
-        old = self._load_coverage(conn, node_id, iv.seconds)
-        self._save_coverage(conn, node_id, iv.seconds, old, old.subtract(ranges))
+        # The rows as they are, not stored_coverage's check: removing coverage is
+        # how damaged coverage rows (which only hand edits make) are dropped.
+        rows = self._coverage_rows(conn, node_id, iv.seconds)
+        self._save_coverage(conn, node_id, iv.seconds, rows, RangeSet(rows).subtract(ranges))
 
     # -- locks ----------------------------------------------------------------
     @contextmanager

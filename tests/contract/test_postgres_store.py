@@ -149,6 +149,38 @@ def test_a_store_whose_tables_are_gone_is_damaged_not_usable(postgres_dsn: str, 
         PostgresStore(postgres_dsn, schema="half")
 
 
+@pytest.mark.parametrize(
+    "forged",
+    [
+        (BASE + HOUR, BASE + 2 * DAY),
+        (BASE + DAY, BASE + 2 * DAY),
+        (BASE + 2 * DAY, BASE + 3 * DAY + 7),
+    ],
+    ids=["overlapping", "touching", "misaligned"],
+)
+def test_forged_coverage_rows_are_damage_not_coverage(
+    store: PostgresStore, admin: Any, forged: tuple[int, int]
+) -> None:
+    # Coverage rows written by hand were merged into coverage that vouched for
+    # windows no write had filled (and, misaligned, for part of a bar).
+    store.write(NODE, "1m", BASE, BASE + DAY, frame(minutes(BASE, BASE + DAY)))
+    admin.execute("INSERT INTO seamless.coverage VALUES (%s, 60, %s, %s)", (NODE, *forged))
+    calls = [
+        lambda: store.coverage(NODE, "1m"),
+        lambda: store.coverage_many([NODE], "1m"),
+        lambda: store.write(NODE, "1m", BASE, BASE + DAY, frame(minutes(BASE, BASE + DAY))),
+    ]
+    for call in calls:
+        with pytest.raises(StoreCorruptedError, match="coverage row") as info:
+            call()
+        assert (info.value.node_id, info.value.interval) == (NODE, "1m")
+    # What the error advises clears it: the series' coverage removed and filled again.
+    store.remove_coverage(NODE, "1m", RangeSet([(BASE, BASE + 4 * DAY)]))
+    assert store.coverage(NODE, "1m") == RangeSet()
+    store.write(NODE, "1m", BASE, BASE + DAY, frame(minutes(BASE, BASE + DAY)))
+    assert store.coverage(NODE, "1m") == RangeSet([(BASE, BASE + DAY)])
+
+
 def test_two_schemas_are_two_stores(postgres_dsn: str) -> None:
     with PostgresStore(postgres_dsn, schema="a") as a, PostgresStore(postgres_dsn, schema="b") as b:
         a.write(NODE, "1m", BASE, BASE + DAY, frame(minutes(BASE, BASE + HOUR)))
