@@ -14,8 +14,11 @@ agree whatever their working directory.
 Every key is typed (:class:`ConfigFile`): a float is never rounded into an
 integer key, a string is not a boolean, an unknown key is an error, and each
 error is ``InvalidRequestError`` naming the key (``backfill.retries: 2.7 is
-not an integer ...``). An empty value (``nodes:``, ``calendar:``) means the
-default, at any level.
+not an integer ...``). Every number has an upper bound as well as a lower
+one, the SDK's own limit where it has one (``backfill.retries: 1000000000 is
+not <= 99``), and a key given twice is an error, not "the last one wins"
+(``seamless_sdk.yaml_files.load_yaml``). An empty value (``nodes:``,
+``calendar:``) means the default, at any level.
 
 .. code-block:: yaml
 
@@ -56,13 +59,21 @@ from seamless_sdk.config_backends import (
     store_setting,
     with_coordinator,
 )
-from seamless_sdk.config_model import YamlModel, read_yaml_mapping, validate
+from seamless_sdk.config_model import YamlModel, validate
 from seamless_sdk.errors import InvalidRequestError
 from seamless_sdk.fetchers.spec import FetcherSpec, parse_fetcher_spec
 from seamless_sdk.intervals import Interval, parse_interval
 from seamless_sdk.policy_settings import PolicySection, PolicySettings, parse_policy_settings
+from seamless_sdk.provider import MAX_WAIT_S, MAX_WORKERS
 from seamless_sdk.request import to_epoch_seconds, validate_node_id
-from seamless_sdk.sla import DEFAULT_JITTER_RATIO, DEFAULT_MAX_ATTEMPTS, DEFAULT_RETRY_BACKOFF_MS
+from seamless_sdk.sla import (
+    DEFAULT_JITTER_RATIO,
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_RETRY_BACKOFF_MS,
+    MAX_ATTEMPTS,
+    MAX_BACKOFF_MS,
+)
+from seamless_sdk.yaml_files import read_yaml_mapping
 
 CONFIG_NAME = "seamless.yaml"
 """The file looked for in the current directory when ``SEAMLESS_CONFIG`` is unset."""
@@ -70,10 +81,22 @@ DEFAULT_CALENDAR = "24/7"
 DEFAULT_PARTITION_START = "2024-01-01"
 DEFAULT_INTERVALS = ("1m", "1h", "1d")
 
-PositiveInt = Annotated[int, Field(ge=1)]
-NonNegativeInt = Annotated[int, Field(ge=0)]
-NonNegativeFloat = Annotated[float, Field(ge=0)]
-Seconds = Annotated[int, Field(ge=1)]
+# Every number of the file has an upper bound as well as a lower one: a value
+# past it is a typo (``retries: 1000000000``), and accepting it would mean a
+# run retried forever or a sensor tick that never comes. Where the SDK has a
+# limit of its own for the same thing, the bound is that limit.
+MAX_SECONDS = int(MAX_WAIT_S)
+"""The longest setting in seconds (a delay, a tick, a record period): one week,
+the SDK's longest wait anywhere (``provider.MAX_WAIT_S``, ``sla.MAX_BUDGET_MS``)."""
+MAX_PARTITIONS_PER_RUN = 100_000
+"""The most partitions one run may fill (``backfill.max_partitions_per_run``):
+a run holds its partition list in memory and in its run config, and a failed
+run is retried whole, so runs larger than this only make retries longer."""
+MAX_TAIL_WINDOWS = 100
+"""The most newest windows the tail keeps filled per node (``sensors.tail_windows``):
+every tick reads their coverage for every node; history is the backfill's job."""
+
+Seconds = Annotated[int, Field(ge=1, le=MAX_SECONDS)]
 """A sensor tick: Dagster's ``minimum_interval_seconds`` is whole seconds, so
 ``0.5`` is an error here rather than a silent 0."""
 
@@ -120,31 +143,41 @@ class BackfillSettings(YamlModel):
     one after the other); ``strict`` makes ``completeness`` an error that
     blocks (stored bars must equal the calendar's expected bars, as a strict
     read asks) instead of a warning.
+
+    Bounds, the SDK's own limits for the same things: ``fetch_attempts`` at
+    most ``sla.MAX_ATTEMPTS`` (100, as ``SLAPolicy.max_attempts``) and
+    ``retries`` at most one less (a partition is tried at most as often as a
+    fetch); ``fetch_backoff_ms`` at most ``sla.MAX_BACKOFF_MS`` (30 s, where
+    ``FillPolicy`` caps its backoff); ``fetch_concurrency`` at most
+    ``provider.MAX_WORKERS`` (256, as a provider's ``workers``);
+    ``retry_delay_s`` at most :data:`MAX_SECONDS` (a week);
+    ``max_partitions_per_run`` at most :data:`MAX_PARTITIONS_PER_RUN`.
     """
 
-    max_partitions_per_run: PositiveInt = 500
+    max_partitions_per_run: Annotated[int, Field(ge=1, le=MAX_PARTITIONS_PER_RUN)] = 500
     partial_ok: bool = False
-    retries: NonNegativeInt = 3
-    retry_delay_s: NonNegativeFloat = 10.0
-    fetch_attempts: PositiveInt = DEFAULT_MAX_ATTEMPTS
-    fetch_backoff_ms: NonNegativeFloat = DEFAULT_RETRY_BACKOFF_MS
+    retries: Annotated[int, Field(ge=0, le=MAX_ATTEMPTS - 1)] = 3
+    retry_delay_s: Annotated[float, Field(ge=0, le=MAX_SECONDS)] = 10.0
+    fetch_attempts: Annotated[int, Field(ge=1, le=MAX_ATTEMPTS)] = DEFAULT_MAX_ATTEMPTS
+    fetch_backoff_ms: Annotated[float, Field(ge=0, le=MAX_BACKOFF_MS)] = DEFAULT_RETRY_BACKOFF_MS
     fetch_jitter_ratio: Annotated[float, Field(ge=0, le=1)] = DEFAULT_JITTER_RATIO
     gx_check: bool = True
-    fetch_concurrency: PositiveInt = 4
+    fetch_concurrency: Annotated[int, Field(ge=1, le=MAX_WORKERS)] = 4
     strict: bool = False
 
 
 class SensorSettings(YamlModel):
-    """Tick intervals of the sensors, in whole seconds, and the tail's reach."""
+    """Tick intervals of the sensors, in whole seconds (1 s to :data:`MAX_SECONDS`),
+    and the tail's reach."""
 
     tail_s: Seconds = 60
     requests_s: Seconds = 10
     nodes_s: Seconds = 60
     reconcile_s: Seconds = 300
-    tail_windows: NonNegativeInt = 2
+    tail_windows: Annotated[int, Field(ge=0, le=MAX_TAIL_WINDOWS)] = 2
     """How many of every node's newest partition windows the tail sensor keeps
-    filled; 0 turns the tail off."""
-    tail_record_every_s: NonNegativeInt = 900
+    filled (at most :data:`MAX_TAIL_WINDOWS`); 0 turns the tail off."""
+    tail_record_every_s: Annotated[int, Field(ge=0, le=MAX_SECONDS)] = 900
     """A tail run records a partition (materialization and checks) at most this
     often; in between it only writes the new bars. 0 records every tail run."""
 
@@ -174,9 +207,13 @@ def _epoch(value: Any) -> Any:
     # YAML reads an unquoted 2024-01-01 as a date: midnight UTC of it.
     if isinstance(value, date) and not isinstance(value, datetime):
         value = datetime(value.year, value.month, value.day, tzinfo=UTC)
-    if isinstance(value, (str, datetime)):
+    # An int goes through the same check as a date: epoch seconds outside the
+    # range a bar's timestamp can hold would fail in every run instead of here.
+    if isinstance(value, (str, datetime)) or (
+        isinstance(value, int) and not isinstance(value, bool)
+    ):
         return to_epoch_seconds(value, "partition_start")
-    return value  # an int passes; anything else fails the int check by name
+    return value  # anything else fails the int check by name
 
 
 def _interval(value: Any) -> Any:

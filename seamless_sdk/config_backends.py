@@ -31,6 +31,8 @@ from pydantic import Field, field_validator
 
 from seamless_sdk.config_model import YamlModel, validate
 from seamless_sdk.errors import InvalidRequestError
+from seamless_sdk.provider import MAX_WAIT_S, MAX_WORKERS
+from seamless_sdk.sla import MAX_ATTEMPTS
 
 if TYPE_CHECKING:
     from seamless_sdk.coordination.postgres import PostgresCoordinator
@@ -75,11 +77,14 @@ class LocalStoreConfig(YamlModel):
 
 
 class PostgresStoreConfig(YamlModel):
-    """``{kind: postgres, dsn: ..., pool_size: 4}``: a PostgresStore shared by every host."""
+    """``{kind: postgres, dsn: ..., pool_size: 4}``: a PostgresStore shared by every host.
+
+    ``pool_size`` is at most ``provider.MAX_WORKERS`` (256): more connections
+    than a provider has threads to use them would only hold server slots."""
 
     kind: Literal["postgres"]
     dsn: str
-    pool_size: Annotated[int, Field(ge=1)] = 4
+    pool_size: Annotated[int, Field(ge=1, le=MAX_WORKERS)] = 4
 
     @field_validator("dsn")
     @classmethod
@@ -183,12 +188,17 @@ class CoordinatorConfig(YamlModel):
     Single flight across hosts (``PostgresCoordinator``) for every fill of
     the code location and of the CLI, the Dagster request table in the same
     database, and QuestDB's locks unless ``store.lock_dsn`` says otherwise.
+
+    ``lease_s`` is at most ``provider.MAX_WAIT_S`` (a week, the SDK's longest
+    wait; a killed holder's window stays idle for up to ``lease_s``) and
+    ``max_failures`` at most ``sla.MAX_ATTEMPTS`` (100, the most attempts the
+    SDK makes at anything).
     """
 
     kind: Literal["postgres"]
     dsn: str
-    lease_s: Annotated[float, Field(gt=0)] = 30.0
-    max_failures: Annotated[int, Field(ge=1)] = 5
+    lease_s: Annotated[float, Field(gt=0, le=MAX_WAIT_S)] = 30.0
+    max_failures: Annotated[int, Field(ge=1, le=MAX_ATTEMPTS)] = 5
 
     @field_validator("dsn")
     @classmethod

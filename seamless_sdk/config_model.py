@@ -8,15 +8,15 @@ model does not know is an error, so a typo never silently means "the
 default". :func:`validate` turns pydantic's ``ValidationError`` into
 :class:`~seamless_sdk.errors.InvalidRequestError` whose ``field`` is the
 dotted key path (``backfill.retries``, ``nodes[2].id``).
+
+The files themselves are read by ``seamless_sdk.yaml_files``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from pydantic_core import ErrorDetails
 
@@ -165,26 +165,3 @@ def drop_nulls(data: Any) -> Any:
     if not isinstance(data, Mapping):
         return data
     return {k: v for k, v in data.items() if v is not None}
-
-
-def read_yaml_mapping(path: Path, field: str) -> dict[str, Any]:
-    """The top-level mapping of the YAML file ``path`` (``{}`` for an empty file).
-
-    An unreadable file, invalid YAML or a top level that is not a mapping is
-    :class:`InvalidRequestError` with ``field``, naming the file: the one way
-    every Seamless YAML file (``seamless.yaml``, a settings file, the changes
-    config) is opened.
-    """
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InvalidRequestError(field, f"cannot read {path}: {exc}") from None
-    except UnicodeDecodeError as exc:
-        raise InvalidRequestError(field, f"{path} is not UTF-8 text ({exc.reason})") from None
-    except yaml.YAMLError as exc:
-        raise InvalidRequestError(field, f"{path} is not valid YAML: {exc}") from None
-    if raw is None:
-        return {}
-    if not isinstance(raw, Mapping):
-        raise InvalidRequestError(field, f"{path}: the top level is not a mapping")
-    return dict(raw)

@@ -61,11 +61,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 from pydantic import BeforeValidator, Field, field_validator
 
 from seamless_sdk import audit
-from seamless_sdk.config_model import YamlModel, read_yaml_mapping, validate
+from seamless_sdk.config_model import YamlModel, validate
 from seamless_sdk.errors import InvalidRequestError
 from seamless_sdk.presets import SLAFields, SLAPresets, load_sla_presets
 from seamless_sdk.sla import SLAPolicy
 from seamless_sdk.strategy import Strategy
+from seamless_sdk.yaml_files import read_yaml_mapping
 
 if TYPE_CHECKING:
     from seamless_sdk.conformance.spec.modes import ConformanceConfig

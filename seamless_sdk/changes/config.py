@@ -30,8 +30,9 @@ from pydantic import Field, field_validator
 
 from seamless_sdk import settings
 from seamless_sdk.bars import VALUE_COLUMNS
-from seamless_sdk.config_model import YamlModel, read_yaml_mapping, validate
+from seamless_sdk.config_model import YamlModel, validate
 from seamless_sdk.errors import InvalidRequestError
+from seamless_sdk.yaml_files import read_yaml_mapping
 
 NonNegative = Annotated[float, Field(ge=0)]
 Count = Annotated[int, Field(ge=0)]

@@ -28,13 +28,13 @@ from importlib.resources import files
 from types import MappingProxyType
 from typing import Any
 
-import yaml
 from pydantic import Field, field_validator
 
 from seamless_sdk.config_model import StrictModel, YamlModel, validate
 from seamless_sdk.errors import InvalidRequestError
 from seamless_sdk.sla import SLAPolicy
 from seamless_sdk.strategy import Strategy
+from seamless_sdk.yaml_files import read_yaml_mapping
 
 __all__ = [
     "PRESETS_FILE",
@@ -160,9 +160,10 @@ class SLAPresets(Mapping[str, SLAPreset]):
         return {name: p.fingerprint for name, p in self._presets.items()}
 
 
-def _read_shipped() -> Any:
-    text = files(__package__).joinpath(PRESETS_FILE).read_text(encoding="utf-8")
-    return yaml.safe_load(text)
+def _read_shipped() -> dict[str, Any]:
+    return read_yaml_mapping(
+        files(__package__).joinpath(PRESETS_FILE), "sla_presets", label=PRESETS_FILE
+    )
 
 
 @cache

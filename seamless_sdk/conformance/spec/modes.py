@@ -21,13 +21,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, cast, get_args
 
-import yaml
-
 from seamless_sdk import settings
 from seamless_sdk.conformance.spec.modes_file import FILE_FIELD, Dedup, Mode, Severity, parse_modes
 from seamless_sdk.conformance.spec.registry import schemas_dir
 from seamless_sdk.conformance.spec.rules import QUALITY_RULES, RULE_PARAMS, STATISTICAL_RULES
 from seamless_sdk.errors import InvalidRequestError
+from seamless_sdk.yaml_files import read_yaml_mapping
 
 ENV_VAR = settings.CONFORMANCE_CONFIG_ENV
 """Environment variable naming a YAML file laid over the shipped modes."""
@@ -234,18 +233,6 @@ def _overlay(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _read(path: Path | Any, label: str) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise InvalidRequestError(_FIELD, f"{label}: {exc}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, Mapping):
-        raise InvalidRequestError(_FIELD, f"{label}: not a YAML mapping")
-    return dict(data)
-
-
 def default_config_file() -> Any:
     """The shipped ``modes.yaml`` (package data)."""
     return schemas_dir() / "modes.yaml"
@@ -253,11 +240,11 @@ def default_config_file() -> Any:
 
 def load_config(override: str | Path | None = None) -> ConformanceConfig:
     """The shipped modes with ``override`` (a YAML file path) laid over them."""
-    data = _read(default_config_file(), "modes.yaml")
+    data = read_yaml_mapping(default_config_file(), _FIELD, label="modes.yaml")
     sources = ["modes.yaml"]
     if override is not None:
         path = Path(override)
-        data = _overlay(data, _read(path, str(path)))
+        data = _overlay(data, read_yaml_mapping(path, _FIELD))
         sources.append(str(path))
     return ConformanceConfig(data, sources)
 

@@ -41,12 +41,11 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-import yaml
-
 from seamless_sdk import settings
 from seamless_sdk.conformance.spec.checks import register_checks
 from seamless_sdk.conformance.spec.compat import Incompatibility, check_released, check_versions
 from seamless_sdk.errors import InvalidRequestError
+from seamless_sdk.yaml_files import read_yaml_mapping
 
 if TYPE_CHECKING:
     import pandera.pandas as pa
@@ -216,12 +215,7 @@ def load_schema_file(path: Path | Traversable) -> RegisteredSchema:
     match = SCHEMA_FILE.fullmatch(path.name)
     if match is None:
         raise InvalidRequestError(_FIELD, f"{path.name}: not named <dataset>.v<version>.yaml")
-    try:
-        content = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise InvalidRequestError(_FIELD, f"{path.name}: {exc}") from None
-    if not isinstance(content, dict):
-        raise InvalidRequestError(_FIELD, f"{path.name}: not a YAML mapping")
+    content = read_yaml_mapping(path, _FIELD, label=path.name)
     meta = content.get("metadata")
     if not isinstance(meta, dict):
         raise InvalidRequestError(_FIELD, f"{path.name}: no metadata mapping")

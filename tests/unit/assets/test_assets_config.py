@@ -23,9 +23,15 @@ from seamless_sdk.intervals import parse_interval
 
 REPO = Path(__file__).resolve().parents[3]
 
-# Every numeric key of the two sections, with its type and lower bound, read
-# from the models so a key added later is covered by the tests below.
+# Every numeric key of the two sections, with its type and bounds, read from
+# the models so a key added later is covered by the tests below.
 SECTIONS: dict[str, Any] = {"backfill": BackfillSettings, "sensors": SensorSettings}
+
+
+def _bound(info: Any, name: str) -> float | None:
+    return next(
+        (getattr(m, name) for m in info.metadata if getattr(m, name, None) is not None), None
+    )
 
 
 def _numeric_keys(kind: type) -> list[tuple[str, str, float]]:
@@ -33,9 +39,15 @@ def _numeric_keys(kind: type) -> list[tuple[str, str, float]]:
     for section, model in SECTIONS.items():
         for name, info in model.model_fields.items():
             if info.annotation is kind:
-                low = next((m.ge for m in info.metadata if getattr(m, "ge", None) is not None), 0)
-                out.append((section, name, low))
+                out.append((section, name, _bound(info, "ge") or 0))
     return out
+
+
+def _high(section: str, key: str) -> float:
+    """The key's upper bound: every numeric key has one."""
+    high = _bound(SECTIONS[section].model_fields[key], "le")
+    assert high is not None, f"{section}.{key} has no upper bound"
+    return high
 
 
 INT_KEYS = _numeric_keys(int)
@@ -103,11 +115,13 @@ def test_a_float_key_keeps_its_fraction(section: str, key: str, low: float) -> N
 @given(data=st.data())
 def test_int_keys_take_exactly_the_integers_in_range(data: st.DataObject) -> None:
     section, key, low = data.draw(st.sampled_from(INT_KEYS))
-    value = data.draw(st.integers(min_value=int(low), max_value=10**9))
+    high = int(_high(section, key))
+    value = data.draw(st.integers(min_value=int(low), max_value=high))
     assert getattr(getattr(parse_config({section: {key: value}}), section), key) == value
     bad = data.draw(
         st.one_of(
             st.integers(max_value=int(low) - 1),
+            st.integers(min_value=high + 1),
             st.floats(allow_nan=False).filter(lambda f: not f.is_integer()),
             st.booleans(),
             st.text(max_size=5),
@@ -120,11 +134,12 @@ def test_int_keys_take_exactly_the_integers_in_range(data: st.DataObject) -> Non
 @given(data=st.data())
 def test_float_keys_take_finite_numbers_unchanged(data: st.DataObject) -> None:
     section, key, low = data.draw(st.sampled_from(FLOAT_KEYS))
-    high = 1.0 if key.endswith("ratio") else 1e12
+    high = _high(section, key)
     value = data.draw(st.floats(min_value=low, max_value=high) | st.integers(int(low), int(high)))
     got = getattr(getattr(parse_config({section: {key: value}}), section), key)
     assert got == value and isinstance(got, float | int)
-    bad = data.draw(st.sampled_from([math.nan, math.inf, -math.inf, low - 0.5, True, "1.5", [1.0]]))
+    past = [low - 0.5, high + 0.5, high * 10]
+    bad = data.draw(st.sampled_from([math.nan, math.inf, -math.inf, *past, True, "1.5", [1.0]]))
     assert _error({section: {key: bad}}).field == f"{section}.{key}"
 
 
