@@ -23,7 +23,7 @@ from seamless_assets.backfill import BackfillProgress, run_backfill
 from seamless_assets.checks.evaluate import iso
 from seamless_assets.partitions import window_partitions
 from seamless_sdk.backfill.dagster import requests_path_for
-from seamless_sdk.cli.context import CliContext, time_arg
+from seamless_sdk.cli.context import CliContext, checked_dagster_home, time_arg
 from seamless_sdk.config import SeamlessConfig
 from seamless_sdk.errors import InvalidRequestError
 from seamless_sdk.intervals import Interval
@@ -77,6 +77,10 @@ def run_backfill_cli(ctx: CliContext) -> int:
     start = to_epoch_seconds(args.start, "start")
     end = to_epoch_seconds(args.end, "end")
     check_in_partitions(config, iv, start, end)
+    # The run reads both, but only once the log file and the store exist (and a
+    # bad modes file only failed the run, quietly, into the log).
+    checked_dagster_home()
+    ctx.check_conformance_config()
     log_file = args.log_file or config.store.parent / LOG_NAME
     columns = (
         TextColumn("{task.description}"),

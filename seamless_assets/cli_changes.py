@@ -34,7 +34,7 @@ from seamless_sdk.changes.config import load_changes_config
 from seamless_sdk.changes.promote import Promotion, promote
 from seamless_sdk.changes.reprocess import Reprocessed, reprocess, work_dir_for
 from seamless_sdk.changes.windows import partition_keys
-from seamless_sdk.cli.context import CliContext, time_arg
+from seamless_sdk.cli.context import CliContext, check_text_file, checked_dagster_home, time_arg
 from seamless_sdk.config import SeamlessConfig
 from seamless_sdk.errors import InvalidRequestError
 from seamless_sdk.fetchers.spec import build_fetcher, parse_fetcher_spec
@@ -138,6 +138,7 @@ def cmd_canary(ctx: CliContext) -> int:
     local_main_store(config.store_config.kind, config.store)
     changes = load_changes_config(args.changes_config)
     keys = _keys(ctx, config)
+    ctx.check_conformance_config()  # the shadow fill conforms: read it before the shadow exists
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     root = changes.shadow_dir() if changes.base_dir else config.store.parent / "canary"
     run_dir = root / f"{stamp}-{keys[0].interval.name}"
@@ -237,7 +238,9 @@ def cmd_promote(ctx: CliContext) -> int:
     one transaction per partition, and report the new data versions to Dagster.
     A failed canary needs ``--force``."""
     args, console = ctx.args, ctx.console
-    report = CanaryReport.load(args.report)
+    # CanaryReport.load lets a binary file escape as a UnicodeDecodeError.
+    report = CanaryReport.load(check_text_file("report", args.report))
+    checked_dagster_home()  # open_instance opens it only once the stores are open
     main_path, shadow_path = Path(report.data["main_store"]), Path(report.data["shadow_store"])
     for name, path in (("main_store", main_path), ("shadow_store", shadow_path)):
         if not path.is_file():
@@ -281,6 +284,9 @@ def cmd_reprocess(ctx: CliContext) -> int:
     config = _config(ctx)
     local_main_store(config.store_config.kind, config.store)
     keys = _keys(ctx, config)
+    # Both are read only once the work directory and its scratch store exist.
+    checked_dagster_home()
+    ctx.check_conformance_config()
     resource = _resource(config)
     root = args.work_dir or config.store.parent / "reprocess"
     work_dir = work_dir_for(root.resolve(), keys, config.fetcher)

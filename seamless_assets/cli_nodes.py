@@ -3,8 +3,10 @@
 Registered with the SDK's CLI through the ``seamless.cli`` entry point
 (``register``), like ``seamless backfill``. The commands work on the Dagster
 instance of ``$DAGSTER_HOME`` (the one the webserver and daemon use); without
-it there is no lasting instance to change, which is an error. The rules are
-in :mod:`seamless_assets.nodes`.
+it, or with one that is not an existing directory, there is no lasting
+instance to change, which is an error (``list`` too: a listing that called
+every node unregistered would be wrong about the real instance). The rules
+are in :mod:`seamless_assets.nodes`.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from rich.table import Table
 
 from seamless_assets.nodes import add_nodes, list_nodes, remove_nodes
 from seamless_sdk import settings
-from seamless_sdk.cli.context import CliContext
+from seamless_sdk.cli.context import CliContext, checked_dagster_home
 from seamless_sdk.errors import InvalidRequestError
+from seamless_sdk.request import validate_node_ids
 
 
 def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:  # type: ignore[type-arg]
@@ -44,9 +47,11 @@ def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPar
 
 
 def _instance() -> dg.DagsterInstance:
-    if settings.dagster_home() is None:
+    """The instance of ``$DAGSTER_HOME``. Opening it writes its storage into the
+    directory, so a command checks everything else it was given first."""
+    if checked_dagster_home() is None:
         raise InvalidRequestError(
-            "DAGSTER_HOME",
+            settings.DAGSTER_HOME_ENV,
             "is not set: `seamless nodes` changes the instance the webserver and daemon "
             "use; set DAGSTER_HOME to its directory",
         )
@@ -54,9 +59,10 @@ def _instance() -> dg.DagsterInstance:
 
 
 def _add(ctx: CliContext) -> int:
+    nodes = validate_node_ids(ctx.args.nodes)
     with _instance() as instance:
-        added = add_nodes(instance, ctx.args.nodes)
-    known = [n for n in dict.fromkeys(ctx.args.nodes) if n not in added]
+        added = add_nodes(instance, nodes)
+    known = [n for n in nodes if n not in added]
     ctx.console.print(f"registered {len(added)} node(s): {', '.join(added) or '-'}")
     if known:
         ctx.console.print(f"already registered: {', '.join(known)}")
@@ -64,8 +70,9 @@ def _add(ctx: CliContext) -> int:
 
 
 def _remove(ctx: CliContext) -> int:
+    config, nodes = ctx.require_config(), validate_node_ids(ctx.args.nodes)
     with _instance() as instance:
-        removed = remove_nodes(instance, ctx.require_config(), ctx.args.nodes)
+        removed = remove_nodes(instance, config, nodes)
     ctx.console.print(
         f"removed {len(removed)} node(s): {', '.join(removed)} (their bars stay in the store)"
     )
@@ -73,8 +80,9 @@ def _remove(ctx: CliContext) -> int:
 
 
 def _list(ctx: CliContext) -> int:
+    config = ctx.require_config()
     with _instance() as instance:
-        rows = list_nodes(instance, ctx.require_config())
+        rows = list_nodes(instance, config)
     table = Table(title="nodes")
     for column in ("node", "registered", "in seamless.yaml", "calendar"):
         table.add_column(column)

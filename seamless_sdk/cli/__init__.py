@@ -37,7 +37,7 @@ from rich.markup import escape
 
 from seamless_sdk.cli import audit as audit_cli
 from seamless_sdk.cli import commands, coordinator, doctor, metrics, store
-from seamless_sdk.cli.context import CliContext, common_options
+from seamless_sdk.cli.context import CliContext, CliParser, common_options
 from seamless_sdk.cli.plugins import add_plugins
 from seamless_sdk.errors import SeamlessError
 
@@ -66,7 +66,7 @@ def package_version() -> str:
 def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     """The parser, with the plugin subcommands ``argv`` may run."""
     common = common_options()
-    parser = argparse.ArgumentParser(
+    parser = CliParser(
         prog="seamless",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -21,18 +21,13 @@ from rich.markup import escape
 from rich.table import Table
 
 from seamless_sdk import audit
-from seamless_sdk.cli.context import CliContext
-from seamless_sdk.policy_settings import PolicySettings, audit_schemas, audit_settings
+from seamless_sdk.cli.context import CliContext, int_arg
+from seamless_sdk.policy_settings import audit_schemas, audit_settings
 
 
 def _log(ctx: CliContext) -> Path:
     given = getattr(ctx.args, "log", None)
     return Path(given).expanduser() if given else audit.audit_log_path()
-
-
-def _settings(ctx: CliContext) -> PolicySettings:
-    config = ctx.config
-    return config.policy if config is not None else PolicySettings()
 
 
 def _short(fingerprint: str | None) -> str:
@@ -45,7 +40,7 @@ def cmd_list(ctx: CliContext) -> int:
     entries = audit.read_entries(_log(ctx))
     if args.action:
         entries = [e for e in entries if e.action == args.action]
-    if args.last:
+    if args.last is not None:
         entries = entries[-args.last :]
     if args.json:
         for entry in entries:
@@ -70,9 +65,16 @@ def cmd_list(ctx: CliContext) -> int:
 
 def cmd_record(ctx: CliContext) -> int:
     """Record the presets and modes in force that changed (exit 0)."""
+    # Imported here: no other audit action reads the registry.
+    from seamless_sdk.conformance.spec.registry import default_registry
+
     log, actor = _log(ctx), ctx.args.actor
-    written = audit_settings(_settings(ctx), actor=actor, path=log)
-    written += audit_schemas(actor=actor, path=log)
+    # The modes and the registry are read before the first entry is written: a bad
+    # modes file or schema file must not leave the presets recorded and the rest not.
+    ctx.check_conformance_config()
+    registry = default_registry()
+    written = audit_settings(ctx.policy, actor=actor, path=log)
+    written += audit_schemas(registry, actor=actor, path=log)
     for e in written:
         ctx.console.print(
             f"recorded {escape(e.action)} {escape(e.what)}: "
@@ -86,7 +88,7 @@ def cmd_record(ctx: CliContext) -> int:
 
 def cmd_presets(ctx: CliContext) -> int:
     """Print the SLA presets in force (shipped, with the config's overrides)."""
-    settings = _settings(ctx)
+    settings = ctx.policy
     # One line per preset (not a table): budgets stay readable and greppable at any width.
     for name, preset in sorted(settings.presets.items()):
         p = preset.policy
@@ -115,7 +117,9 @@ def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPar
     )
     listing.add_argument("--log", default=None, metavar="PATH", help=log_help)
     listing.add_argument("--action", default=None, help="only entries of this action")
-    listing.add_argument("--last", type=int, default=0, metavar="N", help="only the last N")
+    listing.add_argument(
+        "--last", type=int_arg(1), default=None, metavar="N", help="only the last N (N >= 1)"
+    )
     listing.add_argument("--json", action="store_true", help="JSON lines instead of a table")
     listing.set_defaults(func=cmd_list)
 

@@ -12,10 +12,9 @@ import time
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from seamless_sdk.cli import schema_changes
-from seamless_sdk.cli.context import CliContext, time_arg
+from seamless_sdk.cli.context import CliContext, int_arg, time_arg
 from seamless_sdk.cli.store import describe_store, open_coordinator, open_store
 from seamless_sdk.cli.tables import coverage_table, meta_table
-from seamless_sdk.errors import InvalidRequestError
 from seamless_sdk.intervals import DAY, parse_interval
 from seamless_sdk.provider import SeamlessDataProvider
 from seamless_sdk.request import validate_node_ids, validate_request, validate_span
@@ -28,15 +27,15 @@ STRATEGIES = [s.value for s in Strategy]
 def cmd_demo(ctx: CliContext) -> int:
     """Backfill a month of 1m bars for the demo nodes with a progress bar, then read it."""
     args, console = ctx.args, ctx.console
-    # Everything asked is checked before a store is opened (or created).
+    # Everything asked is checked before a store is opened (or created); --days
+    # was checked by its parser.
     iv = parse_interval(args.interval)
-    if args.days < 1:
-        raise InvalidRequestError("days", f"{args.days} is not a positive number of days")
     end = int(time.time()) // DAY * DAY
     start = end - args.days * DAY
     nodes = validate_node_ids(args.nodes or DEMO_NODES)
     validate_span(iv, start, end)
     fetcher = ctx.fetcher()
+    ctx.check_conformance_config()
     # seamless.yaml's store of any kind (the one Dagster fills), or --store's file.
     provider = SeamlessDataProvider(
         store=open_store(ctx),
@@ -89,6 +88,8 @@ def cmd_read(ctx: CliContext) -> int:
     strategy = Strategy.parse(args.strategy)
     validate_request(args.node, args.interval, args.start, args.end)  # before any store opens
     fetcher = ctx.fetcher()
+    if strategy is not Strategy.FAIL_FAST:  # it never fetches, so it conforms nothing
+        ctx.check_conformance_config()
     # FAIL_FAST only reads: a mistyped --store must not become a new empty file.
     # The store is seamless.yaml's of any kind (cli/store.py), or --store's file.
     store = open_store(ctx, must_exist=strategy is Strategy.FAIL_FAST)
@@ -128,7 +129,9 @@ def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPar
         help="backfill and read a month of bars from the configured fetcher",
         description=cmd_demo.__doc__,
     )
-    demo.add_argument("--days", type=int, default=30, help="days to fill (default: %(default)s)")
+    demo.add_argument(
+        "--days", type=int_arg(1), default=30, help="days to fill (default: %(default)s)"
+    )
     demo.add_argument("--interval", default="1m", help="bar interval (default: %(default)s)")
     demo.add_argument(
         "--nodes",

@@ -15,12 +15,20 @@ code location's store with bars of another fetcher):
 - none is found: ``SyntheticFetcher`` (seed 0) and the CLI's own store,
   ``var/seamless-cli.sqlite``, so it never writes into a store it does not
   know the source of.
+
+The checks of what a user hands a command live here too, so every command
+refuses the same input the same way, before it creates anything: whole-number
+options (:func:`int_arg`), files that must be text (:func:`check_text_file`),
+``$DAGSTER_HOME`` (:func:`checked_dagster_home`) and the conformance modes
+(:meth:`CliContext.check_conformance_config`). Every parser is a
+:class:`CliParser`, which takes no abbreviated option.
 """
 
 from __future__ import annotations
 
 import argparse
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +39,7 @@ from seamless_sdk import settings
 from seamless_sdk.config import SeamlessConfig, load_config, optional_config_file
 from seamless_sdk.errors import InvalidRequestError
 from seamless_sdk.fetchers.spec import build_fetcher
+from seamless_sdk.policy_settings import PolicySettings
 
 OWN_STORE = Path("var/seamless-cli.sqlite")
 """The CLI's store when no ``seamless.yaml`` says which to share."""
@@ -44,9 +53,73 @@ def time_arg(text: str) -> int | str:
     return int(stripped) if re.fullmatch(r"-?[0-9]+", stripped) else stripped
 
 
+class CliParser(argparse.ArgumentParser):
+    """The parser of the CLI and, through ``add_subparsers`` (whose parsers are of
+    their parent's class), of every subcommand, plugins' included.
+
+    It takes no abbreviated long option (argparse's ``allow_abbrev``): with
+    abbreviations a typo that happens to be a prefix runs as the option it
+    shortens (``--las`` as ``--last``), and an option added to a command later
+    silently changes what an old command line means (``--log`` written for
+    ``--log-file`` means the new ``--log``). An option is its whole name.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # Forced, not defaulted: one rule for every parser, whoever adds it.
+        super().__init__(*args, **{**kwargs, "allow_abbrev": False})
+
+
+def int_arg(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse ``type`` for a whole-number option: its value in ``[low, high]``
+    (no upper bound when ``high`` is None), else argparse's usage error naming the
+    option (``argument --last: 0 is not a whole number >= 1``, exit 2)."""
+    bounds = f">= {low}" if high is None else f"in [{low}, {high}]"
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"{value} is not a whole number {bounds}")
+        return value
+
+    return parse
+
+
+def check_text_file(field: str, path: Path) -> Path:
+    """``path``, unless it is a file whose bytes are not UTF-8 text: then
+    ``InvalidRequestError`` with ``field``, naming the file. A file that cannot
+    be read is left to the command's own reader, which says why."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return path
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidRequestError(field, f"{path} is not UTF-8 text ({exc.reason})") from None
+    return path
+
+
+def checked_dagster_home() -> Path | None:
+    """``$DAGSTER_HOME``, or ``None`` when it is unset; one that is set but is not an
+    existing directory is ``InvalidRequestError`` naming it (Dagster's own error
+    comes with a traceback, and only once the command has started writing)."""
+    home = settings.dagster_home()
+    if home is None or home.is_dir():
+        return home
+    what = "is not a directory" if home.exists() else "does not exist"
+    raise InvalidRequestError(
+        settings.DAGSTER_HOME_ENV,
+        f"{home} {what}: set it to the directory of the Dagster instance "
+        "(the one the webserver and daemon use)",
+    )
+
+
 def common_options() -> argparse.ArgumentParser:
     """A parent parser with the options every (sub)command takes."""
-    parser = argparse.ArgumentParser(add_help=False)
+    parser = CliParser(add_help=False)
     group = parser.add_argument_group("common options (before or after the subcommand)")
     group.add_argument(
         "--store",
@@ -101,6 +174,22 @@ class CliContext:
         (or found here) that is bad is an error even for a command whose
         ``--store`` means it would never be read."""
         self.config  # noqa: B018 (the property reads and caches it)
+
+    @property
+    def policy(self) -> PolicySettings:
+        """The ``seamless:`` settings of the config in force (the defaults without one)."""
+        config = self.config
+        return config.policy if config is not None else PolicySettings()
+
+    def check_conformance_config(self) -> None:
+        """Read the conformance modes in force now (``$SEAMLESS_CONFORMANCE_CONFIG``
+        over the shipped ones, then the config's ``conformance.modes``).
+
+        A command that conforms fetched bars calls this before it creates a
+        store, a log or a work directory: the first fetch would read them only
+        after that, so a missing or bad file left those behind.
+        """
+        self.policy.conformance_config()
 
     def require_config(self) -> SeamlessConfig:
         """The config, or the loader's error saying where it looked."""

@@ -19,7 +19,7 @@ from typing import Any
 
 from prometheus_client import REGISTRY, CollectorRegistry
 
-from seamless_sdk.cli.context import CliContext
+from seamless_sdk.cli.context import CliContext, int_arg
 from seamless_sdk.errors import InvalidRequestError
 from seamless_sdk.metrics import Metrics
 from seamless_sdk.metrics_server import serve_metrics
@@ -78,16 +78,6 @@ def _on_sigterm(stop: threading.Event) -> Any:
     return signal.signal(signal.SIGTERM, lambda *_: stop.set())
 
 
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"{value} is not a TCP port (0-65535)")
-    return value
-
-
 def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:  # type: ignore[type-arg]
     """Add ``metrics serve`` to ``sub``."""
     metrics = sub.add_parser("metrics", parents=parents, help="expose Prometheus metrics")
@@ -95,7 +85,9 @@ def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPar
     serve = actions.add_parser(
         "serve", parents=parents, help="serve the registry over HTTP", description=__doc__
     )
-    serve.add_argument("--port", type=_port, required=True, help="TCP port (0: any free one)")
+    serve.add_argument(
+        "--port", type=int_arg(0, 65535), required=True, help="TCP port (0: any free one)"
+    )
     serve.add_argument("--addr", default="0.0.0.0", help="address to bind (default 0.0.0.0)")
     serve.add_argument(
         "--multiprocess-dir",

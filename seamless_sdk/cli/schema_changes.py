@@ -26,7 +26,7 @@ from seamless_sdk.changes.plan import (
     make_plan,
     write_plan,
 )
-from seamless_sdk.cli.context import CliContext
+from seamless_sdk.cli.context import CliContext, check_text_file, int_arg
 from seamless_sdk.errors import InvalidRequestError
 from seamless_sdk.stores.local import LocalStore
 
@@ -34,14 +34,10 @@ DEFAULT_PLAN = Path("schema-plan.json")
 Subparsers = argparse._SubParsersAction  # type: ignore[type-arg]
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not >= 1")
-    return value
+def _load_plan(path: Path) -> dict[str, Any]:
+    # load_plan reads the file as UTF-8 and lets a binary one escape as a
+    # UnicodeDecodeError; checked here, it is an error naming the file.
+    return load_plan(check_text_file("plan", path))
 
 
 def cmd_plan(ctx: CliContext) -> int:
@@ -49,13 +45,16 @@ def cmd_plan(ctx: CliContext) -> int:
     file; exit 0 when it is safe, 1 when it is incompatible or breaks stored data."""
     args, console = ctx.args, ctx.console
     path = ctx.store_path(must_exist=True)
+    # make_plan copies the modes file as text before it parses it, so a binary one
+    # was a UnicodeDecodeError; it is checked here, before the store opens.
+    modes = check_text_file("modes", Path(args.modes)) if args.modes else None
     store = LocalStore(path, read_only=True)
     try:
         plan = make_plan(
             store=store,
             schema_files=[Path(f) for f in args.schema or ()],
             proposed_registry=Path(args.registry) if args.registry else None,
-            modes_file=Path(args.modes) if args.modes else None,
+            modes_file=modes,
             registry_dir=Path(args.registry_dir) if args.registry_dir else None,
             modes_target=Path(args.modes_target) if args.modes_target else None,
             sample=args.sample,
@@ -116,7 +115,7 @@ def cmd_apply(ctx: CliContext) -> int:
     is not the one it was planned against, when it breaks compatibility, when it
     breaks stored data without ``--force``, or without the configured approval."""
     args, console = ctx.args, ctx.console
-    plan = load_plan(args.plan)
+    plan = _load_plan(args.plan)
     rule = load_changes_config(args.changes_config).schemas
     entry = apply_plan(
         plan, rule=rule, approved_by=args.approved_by, force=args.force, plan_path=str(args.plan)
@@ -133,7 +132,7 @@ def cmd_apply(ctx: CliContext) -> int:
 
 def cmd_approve(ctx: CliContext) -> int:
     """Print the approval token of a plan (needs ``$SEAMLESS_APPROVAL_SECRET``)."""
-    plan = load_plan(ctx.args.plan)
+    plan = _load_plan(ctx.args.plan)
     secret = settings.approval_secret()
     if not secret:
         raise InvalidRequestError(settings.APPROVAL_SECRET_ENV, "is unset: it signs the token")
@@ -172,7 +171,7 @@ def register(actions: Subparsers, parents: list[argparse.ArgumentParser]) -> Non
         help=f"the override file --modes replaces (default: ${settings.CONFORMANCE_CONFIG_ENV})",
     )
     plan.add_argument(
-        "--sample", type=_positive, metavar="N", help="judge N stored partitions (default: all)"
+        "--sample", type=int_arg(1), metavar="N", help="judge N stored partitions (default: all)"
     )
     plan.add_argument("--seed", type=int, default=0, help="seed of the sample (default: 0)")
     plan.add_argument(

@@ -83,8 +83,6 @@ def test_bad_input_is_a_clean_error(tmp_path: Path, capsys: pytest.CaptureFixtur
         (["read", "demo:X", "1m", "notadate", "2024-01-02"], "start"),
         (["read", "demo:X", "1m", "2024-01-02", "2024-01-01"], "end"),
         (["demo", "--nodes", "a b"], "node_id"),
-        (["demo", "--days", "0"], "days"),
-        (["demo", "--days", "-3"], "days"),
     ],
 )
 def test_a_refused_command_creates_no_store(
@@ -127,6 +125,64 @@ def test_a_bad_named_config_is_an_error_even_with_a_store(
     monkeypatch.setenv("SEAMLESS_CONFIG", str(tmp_path / "missing.yaml"))
     assert main(["coverage", "--store", str(store)]) == 1
     assert "SEAMLESS_CONFIG" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("content", [None, b"\xff\xfe\x00modes", b"defaults: [\n"])
+@pytest.mark.parametrize(
+    "argv",
+    [["read", "demo:X", "1h", "2024-01-01", "2024-01-02"], ["demo", "--days", "1"]],
+    ids=["read", "demo"],
+)
+def test_a_bad_conformance_config_is_an_error_before_the_store_is_created(
+    argv: list[str],
+    content: bytes | None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # It was read by the first fetch's conformance, after the store had been created.
+    modes = tmp_path / "modes.yaml"
+    if content is not None:
+        modes.write_bytes(content)
+    monkeypatch.setenv("SEAMLESS_CONFORMANCE_CONFIG", str(modes))
+    assert main([*argv, "--store", str(tmp_path / "new" / "s.sqlite")]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith("error: conformance_config: ") and "modes.yaml" in out
+    assert len(out.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ([] if content is None else ["modes.yaml"])
+
+
+def test_a_fail_fast_read_does_not_need_the_conformance_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It never fetches, so nothing is conformed: the file is not asked for."""
+    store = tmp_path / "s.sqlite"
+    words = ["read", "demo:X", "1h", str(T0), str(T0 + 3600), "--store", str(store)]
+    assert main(words) == 0
+    monkeypatch.setenv("SEAMLESS_CONFORMANCE_CONFIG", str(tmp_path / "missing.yaml"))
+    assert main([*words, "--strategy", "fail_fast"]) == 0
+
+
+@pytest.mark.parametrize(
+    ("argv", "option", "says"),
+    [
+        (["demo", "--days", "0"], "--days", "0 is not a whole number >= 1"),
+        (["demo", "--days", "-3"], "--days", "-3 is not a whole number >= 1"),
+        (["demo", "--days", "1.5"], "--days", "'1.5' is not a whole number"),
+        (["schemas", "plan", "--sample", "0"], "--sample", "0 is not a whole number >= 1"),
+        (["metrics", "serve", "--port", "-1"], "--port", "-1 is not a whole number in [0, 65535]"),
+        (["metrics", "serve", "--port", "65536"], "--port", "65536 is not a whole number in"),
+        (["metrics", "serve", "--port", "http"], "--port", "'http' is not a whole number"),
+    ],
+)
+def test_integer_options_refuse_values_out_of_range(
+    argv: list[str], option: str, says: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        main([*argv, "--store", str(tmp_path / "s.sqlite")])
+    assert info.value.code == 2
+    assert f"error: argument {option}: {says}" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_schemas_check_passes_on_the_shipped_registry(capsys: pytest.CaptureFixture[str]) -> None:
@@ -246,6 +302,42 @@ def test_every_argument_has_help() -> None:
     assert {"seamless read", "seamless store verify", "seamless backfill"} <= commands
     missing = [f"{p}: {a.dest}" for p, a in actions if not (a.help and a.help.strip())]
     assert missing == []
+
+
+def _parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    out = [parser]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                out += _parsers(child)
+    return out
+
+
+@pytest.mark.parametrize(
+    ("argv", "abbreviation"),
+    [
+        (["--verb", "coverage"], "--verb"),
+        (["coverage", "--sto", "x.sqlite"], "--sto"),
+        (["store", "verify", "--conf", "x.yaml"], "--conf"),
+        (["audit", "list", "--las", "1"], "--las"),
+        (["read", "demo:A", "1h", "0", "3600", "--strat", "fail_fast"], "--strat"),
+        (["backfill", "demo:A", "--start", "2024-01-01", "--end", "2024-02-01", "--reg"], "--reg"),
+        (["nodes", "add", "demo:A", "--verb"], "--verb"),
+    ],
+)
+def test_no_parser_takes_an_abbreviated_option(
+    argv: list[str], abbreviation: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """argparse's default took ``--las`` for ``--last``: adding an option could change
+    what an old command line meant. Every parser, plugins' too, refuses it."""
+    parsers = _parsers(build_parser(["--help"]))
+    assert {"backfill", "nodes", "canary"} <= {p.prog.split()[-1] for p in parsers}
+    assert [p.prog for p in parsers if p.allow_abbrev] == []
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert f"unrecognized arguments: {abbreviation}" in err
 
 
 def test_python_dash_m_runs_the_cli() -> None:

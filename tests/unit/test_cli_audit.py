@@ -80,3 +80,44 @@ def test_list_names_another_log_and_reports_a_damaged_one(
     other.write_text("not json\n")
     assert main(["audit", "list", "--log", str(other)]) == 1
     assert "other.jsonl:1" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("last", ["-5", "0", "two"])
+def test_list_last_must_be_a_positive_number(
+    work: Path, last: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # -5 was taken: entries[5:] printed all but the first five.
+    with pytest.raises(SystemExit) as info:
+        main(["audit", "list", "--last", last])
+    assert info.value.code == 2
+    assert "error: argument --last: " in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content", [None, b"\xff\xfe", b"defaults: {mode: nope}\n"])
+def test_record_with_a_bad_modes_file_writes_no_entry(
+    work: Path,
+    content: bytes | None,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The presets were recorded, then reading the modes failed: half a record.
+    modes = work / "modes.yaml"
+    if content is not None:
+        modes.write_bytes(content)
+    monkeypatch.setenv("SEAMLESS_CONFORMANCE_CONFIG", str(modes))
+    assert main(["audit", "record"]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith("error: ") and "modes.yaml" in out
+    assert not (work / "audit.jsonl").exists()
+
+
+def test_record_with_a_bad_schema_registry_writes_no_entry(
+    work: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    registry = work / "schemas"
+    registry.mkdir()
+    (registry / "ohlcv_bars.v1.yaml").write_bytes(b"\xff\xfe")
+    monkeypatch.setenv("SEAMLESS_SCHEMA_DIR", str(registry))
+    assert main(["audit", "record"]) == 1
+    assert "ohlcv_bars.v1.yaml is not UTF-8 text" in capsys.readouterr().out
+    assert not (work / "audit.jsonl").exists()

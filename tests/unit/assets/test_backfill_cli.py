@@ -114,3 +114,38 @@ def test_an_unknown_node_is_an_error_without_register(
     assert "nodes: ['demo:TYPO'] are not registered" in out and "--register" in out
     with LocalStore(config.parent / "store" / "bars.sqlite") as store:
         assert not store.coverage("demo:TYPO", parse_interval("1d"))
+
+
+BACKFILL = ["backfill", "demo:A", "--register", "--start", "2024-01-01", "--end", "2024-01-03"]
+CANARY = ["canary", "--fetcher", "synthetic:9", "--nodes", "demo:A", "--start", "2024-01-01",
+          "--end", "2024-01-03"]  # fmt: skip
+REPROCESS = ["reprocess", "--nodes", "demo:A", "--start", "2024-01-01", "--end", "2024-01-03"]
+MODES = ("SEAMLESS_CONFORMANCE_CONFIG", "conformance_config: SEAMLESS_CONFORMANCE_CONFIG=")
+
+
+@pytest.mark.parametrize(
+    ("argv", "variable", "says"),
+    [
+        (BACKFILL, *MODES),
+        (CANARY, *MODES),
+        (REPROCESS, *MODES),
+        (BACKFILL, "DAGSTER_HOME", "DAGSTER_HOME: "),
+        (REPROCESS, "DAGSTER_HOME", "DAGSTER_HOME: "),
+    ],
+    ids=["backfill-modes", "canary-modes", "reprocess-modes", "backfill-home", "reprocess-home"],
+)
+def test_a_bad_variable_is_an_error_before_anything_is_written(
+    config: Path,
+    argv: list[str],
+    variable: str,
+    says: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A missing modes file or Dagster home was found after the store, the Dagster log,
+    the shadow store or the work directory had been created (or only inside the run)."""
+    monkeypatch.setenv(variable, str(config.parent / "missing"))
+    assert main([*argv, "--interval", "1d"]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith(f"error: {says}") and "missing" in out
+    assert sorted(p.name for p in config.parent.iterdir()) == ["seamless.yaml"]

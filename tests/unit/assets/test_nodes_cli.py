@@ -75,3 +75,34 @@ def test_without_dagster_home_is_an_error(
     monkeypatch.delenv("DAGSTER_HOME")
     assert main(["nodes", "list"]) == 1
     assert "DAGSTER_HOME: is not set" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("action", ["add", "remove"])
+def test_a_bad_node_id_creates_nothing_in_dagster_home(
+    home: Path, action: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Opening the instance writes its run and schedule storage: the ids were checked after.
+    assert main(["nodes", action, "demo:A", "bad id"]) == 1
+    assert "node_id: 'bad id' does not match" in capsys.readouterr().out
+    assert [p.name for p in home.iterdir()] == ["dagster.yaml"]
+
+
+@pytest.mark.parametrize("kind", ["missing", "file"])
+@pytest.mark.parametrize("argv", [["list"], ["add", "demo:A"], ["remove", "demo:A"]])
+def test_a_dagster_home_that_is_no_directory_is_an_error(
+    home: Path,
+    kind: str,
+    argv: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # It was Dagster's DagsterInvariantViolationError, with a traceback.
+    bad = home.parent / "no_home"
+    if kind == "file":
+        bad.write_text("")
+    monkeypatch.setenv("DAGSTER_HOME", str(bad))
+    assert main(["nodes", *argv]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith(f"error: DAGSTER_HOME: {bad} ")
+    assert len(out.strip().splitlines()) == 1
+    assert bad.exists() == (kind == "file")

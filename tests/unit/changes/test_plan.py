@@ -315,3 +315,40 @@ def test_apply_never_writes_into_the_installed_package(store: Path, tmp_path: Pa
         apply_plan(plan, rule=SchemaChangeSettings(), force=True, audit_path=tmp_path / "a.jsonl")
     assert err.value.field == "registry_dir"
     assert not (SHIPPED / "ohlcv_bars.v3.yaml").exists()
+
+
+BINARY = b"\xff\xfe\x00\x81not text"
+
+
+@pytest.mark.parametrize("action", ["apply", "approve"])
+def test_a_binary_plan_file_is_an_error_naming_it(
+    action: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # It was a UnicodeDecodeError with a traceback.
+    path = tmp_path / "plan.json"
+    path.write_bytes(BINARY)
+    assert cli(["schemas", action, str(path)]) == 1
+    out = capsys.readouterr().out
+    assert out.strip() == f"error: plan: {path} is not UTF-8 text (invalid start byte)"
+
+
+def test_a_binary_modes_file_is_an_error_before_the_plan_is_written(
+    store: Path, registry: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    modes = tmp_path / "m.yaml"
+    modes.write_bytes(BINARY)
+    out = tmp_path / "plan.json"
+    argv = ["schemas", "plan", "--store", str(store), "--modes", str(modes), "--registry-dir"]
+    argv += [str(registry), "--modes-target", str(tmp_path / "t.yaml"), "--out", str(out)]
+    assert cli(argv) == 1
+    assert capsys.readouterr().out.startswith(f"error: modes: {modes} is not UTF-8 text")
+    assert not out.exists()
+
+
+def test_a_binary_canary_report_is_an_error_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    report = tmp_path / "report.json"
+    report.write_bytes(BINARY)
+    assert cli(["canary", "promote", str(report)]) == 1
+    assert capsys.readouterr().out.startswith(f"error: report: {report} is not UTF-8 text")
