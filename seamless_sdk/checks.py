@@ -17,6 +17,12 @@ from typing import Any
 
 from seamless_sdk.errors import InvalidRequestError
 
+MAX_WORKERS = 256
+"""The most threads, connections or concurrent fetches one setting may ask for
+(a provider's ``workers``, a PostgreSQL pool, ``backfill.fetch_concurrency``)."""
+MAX_WAIT_S = 7 * 24 * 3600.0
+"""A week: the longest wait, lifetime or lease any setting may ask for."""
+
 
 def check_bool(field: str, value: Any) -> bool:
     """``value`` if it is ``True`` or ``False`` (not 1, not "yes")."""

@@ -49,6 +49,7 @@ from pydantic import BeforeValidator, Field, field_validator
 from seamless_sdk import settings
 from seamless_sdk.backfill.dagster import requests_path_for
 from seamless_sdk.calendars import calendar_for
+from seamless_sdk.checks import MAX_WAIT_S, MAX_WORKERS
 from seamless_sdk.config_backends import (
     DEFAULT_STORE,
     CoordinatorConfig,
@@ -64,7 +65,6 @@ from seamless_sdk.errors import InvalidRequestError
 from seamless_sdk.fetchers.spec import FetcherSpec, parse_fetcher_spec
 from seamless_sdk.intervals import Interval, parse_interval
 from seamless_sdk.policy_settings import PolicySection, PolicySettings, parse_policy_settings
-from seamless_sdk.provider import MAX_WAIT_S, MAX_WORKERS
 from seamless_sdk.request import to_epoch_seconds, validate_node_id
 from seamless_sdk.sla import (
     DEFAULT_JITTER_RATIO,
@@ -87,7 +87,7 @@ DEFAULT_INTERVALS = ("1m", "1h", "1d")
 # limit of its own for the same thing, the bound is that limit.
 MAX_SECONDS = int(MAX_WAIT_S)
 """The longest setting in seconds (a delay, a tick, a record period): one week,
-the SDK's longest wait anywhere (``provider.MAX_WAIT_S``, ``sla.MAX_BUDGET_MS``)."""
+the SDK's longest wait anywhere (``checks.MAX_WAIT_S``, ``sla.MAX_BUDGET_MS``)."""
 MAX_PARTITIONS_PER_RUN = 100_000
 """The most partitions one run may fill (``backfill.max_partitions_per_run``):
 a run holds its partition list in memory and in its run config, and a failed
@@ -149,7 +149,7 @@ class BackfillSettings(YamlModel):
     ``retries`` at most one less (a partition is tried at most as often as a
     fetch); ``fetch_backoff_ms`` at most ``sla.MAX_BACKOFF_MS`` (30 s, where
     ``FillPolicy`` caps its backoff); ``fetch_concurrency`` at most
-    ``provider.MAX_WORKERS`` (256, as a provider's ``workers``);
+    ``checks.MAX_WORKERS`` (256, as a provider's ``workers``);
     ``retry_delay_s`` at most :data:`MAX_SECONDS` (a week);
     ``max_partitions_per_run`` at most :data:`MAX_PARTITIONS_PER_RUN`.
     """

@@ -29,9 +29,9 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 
+from seamless_sdk.checks import MAX_WAIT_S, MAX_WORKERS
 from seamless_sdk.config_model import YamlModel, validate
 from seamless_sdk.errors import InvalidRequestError
-from seamless_sdk.provider import MAX_WAIT_S, MAX_WORKERS
 from seamless_sdk.sla import MAX_ATTEMPTS
 
 if TYPE_CHECKING:
@@ -79,7 +79,7 @@ class LocalStoreConfig(YamlModel):
 class PostgresStoreConfig(YamlModel):
     """``{kind: postgres, dsn: ..., pool_size: 4}``: a PostgresStore shared by every host.
 
-    ``pool_size`` is at most ``provider.MAX_WORKERS`` (256): more connections
+    ``pool_size`` is at most ``checks.MAX_WORKERS`` (256): more connections
     than a provider has threads to use them would only hold server slots."""
 
     kind: Literal["postgres"]
@@ -189,7 +189,7 @@ class CoordinatorConfig(YamlModel):
     the code location and of the CLI, the Dagster request table in the same
     database, and QuestDB's locks unless ``store.lock_dsn`` says otherwise.
 
-    ``lease_s`` is at most ``provider.MAX_WAIT_S`` (a week, the SDK's longest
+    ``lease_s`` is at most ``checks.MAX_WAIT_S`` (a week, the SDK's longest
     wait; a killed holder's window stays idle for up to ``lease_s``) and
     ``max_failures`` at most ``sla.MAX_ATTEMPTS`` (100, the most attempts the
     SDK makes at anything).

@@ -35,7 +35,7 @@ from seamless_sdk.backfill.inprocess import FillExecutor, InProcessBackfiller
 from seamless_sdk.backfill.policy import FillPolicy
 from seamless_sdk.cache import BarCache
 from seamless_sdk.calendars import Calendar, calendar_for
-from seamless_sdk.checks import check_bool, check_callable, check_number
+from seamless_sdk.checks import MAX_WAIT_S, MAX_WORKERS, check_bool, check_callable, check_number
 from seamless_sdk.conformance import ConformanceReport, Flag
 from seamless_sdk.coordination.base import Coordinator
 from seamless_sdk.coordination.defaults import store_coordinator
@@ -83,10 +83,6 @@ class ReadOptions:
 def _meta_wanted(return_meta: Any) -> bool:
     """``return_meta`` checked before a read starts (``None`` means the default, True)."""
     return True if return_meta is None else check_bool("return_meta", return_meta)
-
-
-MAX_WORKERS = 256
-MAX_WAIT_S = 7 * 24 * 3600.0  # a week: the longest cache lifetime or close wait taken
 
 
 def _check_settings(

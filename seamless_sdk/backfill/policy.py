@@ -29,6 +29,7 @@ from seamless_sdk.sla import (
     DEFAULT_JITTER_RATIO,
     DEFAULT_MAX_ATTEMPTS,
     DEFAULT_RETRY_BACKOFF_MS,
+    MAX_ATTEMPTS,
     MAX_BACKOFF_MS,
     SLAPolicy,
 )
@@ -69,8 +70,10 @@ class FillPolicy:
             raise InvalidRequestError("partial_ok", f"{self.partial_ok!r} is not True or False")
         if isinstance(self.max_attempts, bool) or not isinstance(self.max_attempts, int):
             raise InvalidRequestError("max_attempts", f"{self.max_attempts!r} is not an integer")
-        if self.max_attempts < 1:
-            raise InvalidRequestError("max_attempts", f"{self.max_attempts} must be at least 1")
+        if not 1 <= self.max_attempts <= MAX_ATTEMPTS:  # SLAPolicy's own limit
+            raise InvalidRequestError(
+                "max_attempts", f"{self.max_attempts} is not in [1, {MAX_ATTEMPTS}]"
+            )
         for name in ("retry_backoff_ms", "jitter_ratio"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or value != value:

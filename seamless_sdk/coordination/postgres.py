@@ -30,6 +30,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from seamless_sdk.checks import MAX_WAIT_S, check_number
 from seamless_sdk.coordination._pool import ConnectionPool
 from seamless_sdk.coordination.base import ClaimRefused, JobKey, JobRecord, JobState, Lease
 from seamless_sdk.coordination.keeper import Held, LeaseKeeper
@@ -38,6 +39,7 @@ from seamless_sdk.errors import InvalidRequestError, LeaseLostError
 from seamless_sdk.intervals import Interval, parse_interval
 from seamless_sdk.ranges import RangeSet
 from seamless_sdk.request import validate_node_id
+from seamless_sdk.sla import MAX_ATTEMPTS
 
 _KEY_WHERE = 'node_id = %s AND "interval" = %s AND window_start = %s AND window_end = %s'
 _LEASE_WHERE = "id = %s AND lease_token = %s AND state = 'RUNNING'"
@@ -53,9 +55,14 @@ def _jsonb(ranges: RangeSet) -> Any:
     return Jsonb(ranges.to_list())
 
 
-def _positive(name: str, value: float, *, integer: bool = False) -> float:
-    kinds = (int,) if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kinds) or not value > 0:
+def _positive(name: str, value: float, high: float, *, integer: bool = False) -> float:
+    """``value`` if it is a number in ``(0, high]`` (an int with ``integer``)."""
+    if value is None or (integer and isinstance(value, float)):
+        raise InvalidRequestError(
+            name, f"{value!r} is not {'an integer' if integer else 'a number'}"
+        )
+    check_number(name, value, 0, high, integer=integer)
+    if not value > 0:
         raise InvalidRequestError(name, f"{value!r} is not a positive number")
     return value
 
@@ -90,14 +97,13 @@ class PostgresCoordinator:
         if not isinstance(dsn, str) or not dsn.strip():
             raise InvalidRequestError("dsn", f"{dsn!r} is not a libpq connection string")
         self.dsn = dsn
-        self.lease_s = float(_positive("lease_s", lease_s))
-        self.backoff_base_s = float(_positive("backoff_base_s", backoff_base_s))
-        self.backoff_max_s = float(_positive("backoff_max_s", backoff_max_s))
-        if isinstance(backoff_jitter, bool) or not 0 <= backoff_jitter <= 1:
-            raise InvalidRequestError("backoff_jitter", f"{backoff_jitter!r} is not in [0, 1]")
+        self.lease_s = float(_positive("lease_s", lease_s, MAX_WAIT_S))
+        self.backoff_base_s = float(_positive("backoff_base_s", backoff_base_s, MAX_WAIT_S))
+        self.backoff_max_s = float(_positive("backoff_max_s", backoff_max_s, MAX_WAIT_S))
+        check_number("backoff_jitter", backoff_jitter, 0, 1)
         self.backoff_jitter = float(backoff_jitter)
-        self.max_failures = int(_positive("max_failures", max_failures, integer=True))
-        self.poll_s = float(_positive("poll_s", poll_s))
+        self.max_failures = int(_positive("max_failures", max_failures, MAX_ATTEMPTS, integer=True))
+        self.poll_s = float(_positive("poll_s", poll_s, MAX_WAIT_S))
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}"
         self._pool = ConnectionPool(dsn)
         self._keeper = LeaseKeeper(self.extend, self.lease_s / 3)

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from seamless_sdk.bars import NS
+from seamless_sdk.checks import MAX_WORKERS, check_number
 from seamless_sdk.errors import (
     ForeignStoreError,
     InvalidRequestError,
@@ -100,8 +101,9 @@ class PostgresStore:
             raise InvalidRequestError(
                 "schema", f"{schema!r} does not match ^{_pg_sql.SCHEMA_RE.pattern}$"
             )
-        if isinstance(pool_size, bool) or not isinstance(pool_size, int) or pool_size < 1:
-            raise InvalidRequestError("pool_size", f"{pool_size!r} is not a positive int")
+        if isinstance(pool_size, bool) or not isinstance(pool_size, int):
+            raise InvalidRequestError("pool_size", f"{pool_size!r} is not an int")
+        check_number("pool_size", pool_size, 1, MAX_WORKERS, integer=True)
         self._psycopg = psycopg_module()
         self._dsn = dsn
         self._schema = schema

@@ -191,7 +191,12 @@ def test_two_schemas_are_two_stores(postgres_dsn: str) -> None:
 
 
 def test_bad_arguments_are_refused(postgres_dsn: str) -> None:
-    for kwargs in ({"schema": "Bad-Name"}, {"schema": 'x"; drop'}, {"pool_size": 0}):
+    for kwargs in (
+        {"schema": "Bad-Name"},
+        {"schema": 'x"; drop'},
+        {"pool_size": 0},
+        {"pool_size": 10**6},
+    ):
         with pytest.raises(ValueError):
             PostgresStore(postgres_dsn, **kwargs)  # type: ignore[arg-type]
     with pytest.raises(ValueError):

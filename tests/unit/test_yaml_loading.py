@@ -21,6 +21,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from seamless_sdk.changes.config import load_changes_config
+from seamless_sdk.checks import MAX_WAIT_S, MAX_WORKERS
 from seamless_sdk.config import (
     MAX_PARTITIONS_PER_RUN,
     MAX_SECONDS,
@@ -33,7 +34,6 @@ from seamless_sdk.conformance.spec.registry import SCHEMA_FILE, load_schema_file
 from seamless_sdk.errors import InvalidRequestError
 from seamless_sdk.intervals import MAX_TIME
 from seamless_sdk.policy_settings import load_policy_settings
-from seamless_sdk.provider import MAX_WAIT_S, MAX_WORKERS
 from seamless_sdk.sla import MAX_ATTEMPTS, MAX_BACKOFF_MS, SLAPolicy
 from seamless_sdk.yaml_files import DuplicateKeyError, UniqueKeyLoader, load_yaml
 

@@ -65,7 +65,13 @@ def test_missing_tags_keep_the_default() -> None:
 
 @pytest.mark.parametrize(
     ("name", "raw"),
-    [("max_attempts", "two"), ("partial_ok", "yes"), ("max_attempts", "0"), ("jitter_ratio", "2")],
+    [
+        ("max_attempts", "two"),
+        ("partial_ok", "yes"),
+        ("max_attempts", "0"),
+        ("max_attempts", "101"),
+        ("jitter_ratio", "2"),
+    ],
 )
 def test_bad_tags_name_the_tag(name: str, raw: str) -> None:
     with pytest.raises(InvalidRequestError) as info:
@@ -77,6 +83,7 @@ def test_bad_tags_name_the_tag(name: str, raw: str) -> None:
     ("kwargs", "field"),
     [
         ({"max_attempts": 0}, "max_attempts"),
+        ({"max_attempts": 10**9}, "max_attempts"),  # SLAPolicy refuses it: so does a fill
         ({"max_attempts": 2.5}, "max_attempts"),
         ({"max_attempts": True}, "max_attempts"),
         ({"retry_backoff_ms": -1}, "retry_backoff_ms"),

@@ -312,10 +312,14 @@ def test_claims_must_want_something_inside_the_window(coord: PostgresCoordinator
 
 
 def test_bad_settings_and_a_closed_or_unreachable_coordinator(dsn: str) -> None:
+    # The last four were a TypeError, or accepted: a lease that never ends.
     for kwargs in ({"lease_s": 0}, {"max_failures": 0}, {"max_failures": 1.5},
-                   {"backoff_jitter": 2}, {"poll_s": -1}, {"lease_s": True}):  # fmt: skip
-        with pytest.raises(InvalidRequestError):
+                   {"backoff_jitter": 2}, {"poll_s": -1}, {"lease_s": True},
+                   {"backoff_jitter": "x"}, {"lease_s": float("inf")},
+                   {"lease_s": None}, {"max_failures": 10**9}):  # fmt: skip
+        with pytest.raises(InvalidRequestError) as bad:
             PostgresCoordinator(dsn, **kwargs)  # type: ignore[arg-type]
+        assert bad.value.field == next(iter(kwargs))
     with pytest.raises(InvalidRequestError) as info:
         PostgresCoordinator("")
     assert info.value.field == "dsn"
