@@ -328,12 +328,17 @@ def _print(out: TextIO, as_json: bool, data: dict[str, Any], text: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m seamless_sdk.conformance check [--dir D] [--baseline D] [--json]``."""
+    # No abbreviated options, as in the seamless CLI (cli.context.CliParser):
+    # ``--base`` must not quietly mean ``--baseline``.
     parser = argparse.ArgumentParser(
         prog="python -m seamless_sdk.conformance",
         description="Check the conformance schema registry.",
+        allow_abbrev=False,
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    check = sub.add_parser("check", help="check that every schema version is compatible")
+    check = sub.add_parser(
+        "check", help="check that every schema version is compatible", allow_abbrev=False
+    )
     check.add_argument("--dir", help="schema directory (default: the shipped schemas)")
     check.add_argument("--baseline", help="schema directory of the last release")
     check.add_argument("--json", action="store_true", help="print JSON")

@@ -384,6 +384,12 @@ def test_command_line(schema_copy: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert "INCOMPATIBLE ohlcv_bars v2 -> v3: column 'vwap': removed" in proc.stdout
 
 
+def test_command_line_takes_no_abbreviated_option() -> None:
+    with pytest.raises(SystemExit) as stop:
+        main(["check", "--base", "x"])  # was run as --baseline x
+    assert stop.value.code == 2
+
+
 def test_from_directory_ignores_other_files(schema_copy: Path) -> None:
     """modes.yaml and notes live beside the schemas without being read as schemas."""
     (schema_copy / "README.txt").write_text("notes", "utf-8")
