@@ -34,7 +34,7 @@ from seamless_sdk.changes.config import load_changes_config
 from seamless_sdk.changes.promote import Promotion, promote
 from seamless_sdk.changes.reprocess import Reprocessed, reprocess, work_dir_for
 from seamless_sdk.changes.windows import partition_keys
-from seamless_sdk.cli.context import CliContext, check_text_file, checked_dagster_home, time_arg
+from seamless_sdk.cli.context import CliContext, checked_dagster_home, time_arg
 from seamless_sdk.config import SeamlessConfig
 from seamless_sdk.errors import InvalidRequestError
 from seamless_sdk.fetchers.spec import build_fetcher, parse_fetcher_spec
@@ -239,7 +239,7 @@ def cmd_promote(ctx: CliContext) -> int:
     A failed canary needs ``--force``."""
     args, console = ctx.args, ctx.console
     # CanaryReport.load lets a binary file escape as a UnicodeDecodeError.
-    report = CanaryReport.load(check_text_file("report", args.report))
+    report = CanaryReport.load(args.report)
     checked_dagster_home()  # open_instance opens it only once the stores are open
     main_path, shadow_path = Path(report.data["main_store"]), Path(report.data["shadow_store"])
     for name, path in (("main_store", main_path), ("shadow_store", shadow_path)):

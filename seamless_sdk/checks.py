@@ -13,6 +13,8 @@ seamless_sdk.errors.InvalidRequestError: workers: 0 is not in [1, 256]
 from __future__ import annotations
 
 import math
+from importlib.resources.abc import Traversable
+from pathlib import Path
 from typing import Any
 
 from seamless_sdk.errors import InvalidRequestError
@@ -60,3 +62,17 @@ def check_callable(field: str, value: object) -> None:
     """``value`` is None or callable."""
     if value is not None and not callable(value):
         raise InvalidRequestError(field, f"{value!r} is not callable")
+
+
+def read_text_file(path: Path | Traversable, field: str, *, label: str | None = None) -> str:
+    """The text of a file a user hands Seamless (a config, a plan, a report), as
+    UTF-8; a file that cannot be read, or whose bytes are not UTF-8 text, is
+    ``InvalidRequestError`` with ``field`` naming it (``label``, default ``path``)
+    rather than an ``OSError`` or ``UnicodeDecodeError`` from deep inside."""
+    where = label or str(path)
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InvalidRequestError(field, f"cannot read {where}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise InvalidRequestError(field, f"{where} is not UTF-8 text ({exc.reason})") from None

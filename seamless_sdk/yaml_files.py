@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from seamless_sdk.checks import read_text_file
 from seamless_sdk.config_model import key_path
 from seamless_sdk.errors import InvalidRequestError
 
@@ -162,13 +163,7 @@ def read_yaml_mapping(
     modes and schema files, the SLA presets) is opened.
     """
     where = label or str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InvalidRequestError(field, f"cannot read {where}: {exc}") from None
-    except UnicodeDecodeError as exc:
-        raise InvalidRequestError(field, f"{where} is not UTF-8 text ({exc.reason})") from None
-    raw = load_yaml(text, source=where, field=field)
+    raw = load_yaml(read_text_file(path, field, label=where), source=where, field=field)
     if raw is None:
         return {}
     if not isinstance(raw, Mapping):

@@ -33,6 +33,7 @@ from seamless_sdk.backfill.policy import FillPolicy
 from seamless_sdk.bars import NS, iso_utc
 from seamless_sdk.changes.compare import FrameComparison, compare_frames
 from seamless_sdk.changes.config import CanarySettings
+from seamless_sdk.checks import read_text_file
 from seamless_sdk.conformance import ConformanceReport
 from seamless_sdk.errors import ConformanceError, FetchError, InvalidRequestError
 from seamless_sdk.intervals import parse_interval
@@ -150,9 +151,7 @@ class CanaryReport:
         """Read a report ``write`` wrote; anything else is ``InvalidRequestError`` (``report``)."""
         p = Path(path)
         try:
-            data = json.loads(p.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise InvalidRequestError("report", f"cannot read {p}: {exc.strerror}") from None
+            data = json.loads(read_text_file(p, "report"))
         except json.JSONDecodeError as exc:
             raise InvalidRequestError("report", f"{p} is not JSON: {exc.msg}") from None
         if not isinstance(data, dict) or data.get("kind") != REPORT_KIND:

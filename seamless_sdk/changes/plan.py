@@ -53,6 +53,7 @@ from seamless_sdk.backfill.dagster.names import partition_windows_touching
 from seamless_sdk.backfill.dagster.partition_key import PartitionKey
 from seamless_sdk.bars import BAR_COLUMNS
 from seamless_sdk.changes.config import SchemaChangeSettings
+from seamless_sdk.checks import read_text_file
 from seamless_sdk.conformance.spec import modes as modes_mod
 from seamless_sdk.conformance.spec.compat import Incompatibility, check_released
 from seamless_sdk.conformance.spec.registry import (
@@ -151,13 +152,6 @@ def _same_file(a: Path, b: Path) -> bool:
     return b.is_file() and a.read_bytes() == b.read_bytes()
 
 
-def _read_text(path: Path, field: str) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InvalidRequestError(field, f"cannot read {path}: {exc.strerror}") from None
-
-
 def make_plan(
     *,
     store: BarStore,
@@ -219,14 +213,14 @@ def make_plan(
             {
                 "kind": "schema",
                 "path": str(dest),
-                "content": _read_text(f, "schema"),
+                "content": read_text_file(f, "schema"),
                 "replaces": (_registry_source(reg_dir) / f.name).exists(),
             }
         )
     proposed_modes = old.modes
     if modes_file is not None:
         assert target is not None
-        text = _read_text(modes_file, "modes")
+        text = read_text_file(modes_file, "modes")
         changes.append(
             {"kind": "modes", "path": str(target), "content": text, "replaces": target.exists()}
         )
@@ -378,9 +372,7 @@ def load_plan(path: str | Path) -> dict[str, Any]:
     """A plan file, checked to be one and unmodified (``InvalidRequestError``, field ``plan``)."""
     p = Path(path)
     try:
-        plan = json.loads(p.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InvalidRequestError("plan", f"cannot read {p}: {exc.strerror}") from None
+        plan = json.loads(read_text_file(p, "plan"))
     except json.JSONDecodeError as exc:
         raise InvalidRequestError("plan", f"{p} is not JSON: {exc.msg}") from None
     if not isinstance(plan, dict) or plan.get("kind") != PLAN_KIND:

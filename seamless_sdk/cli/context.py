@@ -18,9 +18,9 @@ code location's store with bars of another fetcher):
 
 The checks of what a user hands a command live here too, so every command
 refuses the same input the same way, before it creates anything: whole-number
-options (:func:`int_arg`), files that must be text (:func:`check_text_file`),
-``$DAGSTER_HOME`` (:func:`checked_dagster_home`) and the conformance modes
-(:meth:`CliContext.check_conformance_config`). Every parser is a
+options (:func:`int_arg`), ``$DAGSTER_HOME`` (:func:`checked_dagster_home`)
+and the conformance modes (:meth:`CliContext.check_conformance_config`); the
+files a command reads are checked by their readers (``checks.read_text_file``). Every parser is a
 :class:`CliParser`, which takes no abbreviated option.
 """
 
@@ -85,21 +85,6 @@ def int_arg(low: int, high: int | None = None) -> Callable[[str], int]:
         return value
 
     return parse
-
-
-def check_text_file(field: str, path: Path) -> Path:
-    """``path``, unless it is a file whose bytes are not UTF-8 text: then
-    ``InvalidRequestError`` with ``field``, naming the file. A file that cannot
-    be read is left to the command's own reader, which says why."""
-    try:
-        data = path.read_bytes()
-    except OSError:
-        return path
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InvalidRequestError(field, f"{path} is not UTF-8 text ({exc.reason})") from None
-    return path
 
 
 def checked_dagster_home() -> Path | None:

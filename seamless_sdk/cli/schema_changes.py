@@ -26,7 +26,7 @@ from seamless_sdk.changes.plan import (
     make_plan,
     write_plan,
 )
-from seamless_sdk.cli.context import CliContext, check_text_file, int_arg
+from seamless_sdk.cli.context import CliContext, int_arg
 from seamless_sdk.errors import InvalidRequestError
 from seamless_sdk.stores.local import LocalStore
 
@@ -34,20 +34,12 @@ DEFAULT_PLAN = Path("schema-plan.json")
 Subparsers = argparse._SubParsersAction  # type: ignore[type-arg]
 
 
-def _load_plan(path: Path) -> dict[str, Any]:
-    # load_plan reads the file as UTF-8 and lets a binary one escape as a
-    # UnicodeDecodeError; checked here, it is an error naming the file.
-    return load_plan(check_text_file("plan", path))
-
-
 def cmd_plan(ctx: CliContext) -> int:
     """Dry-run a proposed schema or modes change over the stored data and write a plan
     file; exit 0 when it is safe, 1 when it is incompatible or breaks stored data."""
     args, console = ctx.args, ctx.console
     path = ctx.store_path(must_exist=True)
-    # make_plan copies the modes file as text before it parses it, so a binary one
-    # was a UnicodeDecodeError; it is checked here, before the store opens.
-    modes = check_text_file("modes", Path(args.modes)) if args.modes else None
+    modes = Path(args.modes) if args.modes else None
     store = LocalStore(path, read_only=True)
     try:
         plan = make_plan(
@@ -115,7 +107,7 @@ def cmd_apply(ctx: CliContext) -> int:
     is not the one it was planned against, when it breaks compatibility, when it
     breaks stored data without ``--force``, or without the configured approval."""
     args, console = ctx.args, ctx.console
-    plan = _load_plan(args.plan)
+    plan = load_plan(args.plan)
     rule = load_changes_config(args.changes_config).schemas
     entry = apply_plan(
         plan, rule=rule, approved_by=args.approved_by, force=args.force, plan_path=str(args.plan)
@@ -132,7 +124,7 @@ def cmd_apply(ctx: CliContext) -> int:
 
 def cmd_approve(ctx: CliContext) -> int:
     """Print the approval token of a plan (needs ``$SEAMLESS_APPROVAL_SECRET``)."""
-    plan = _load_plan(ctx.args.plan)
+    plan = load_plan(ctx.args.plan)
     secret = settings.approval_secret()
     if not secret:
         raise InvalidRequestError(settings.APPROVAL_SECRET_ENV, "is unset: it signs the token")
