@@ -517,16 +517,23 @@ class Metrics:
                 c.lease_completion.metric.remove(*oldest)
             c.lease_completion.child(node_id, key[1], lease_key).set(ratio)
 
+    def backfill_progress(self, node_id: str, interval: Any, completion_ratio: float) -> None:
+        """``backfill_completion_ratio{node_id,interval}`` of a fill of many
+        windows: the share of them done so far."""
+        self._c.completion.child(self._n(node_id), interval).set(completion_ratio)
+
     def backfill_committed(
-        self, node_id: str, interval: Any, window_end: int, completion_ratio: float
+        self, node_id: str, interval: Any, window_end: int, completion_ratio: float | None
     ) -> None:
-        """A backfill window was committed: set the completion ratio, and raise
+        """A backfill window was committed: set the completion ratio (``None``:
+        the caller sets it, with :meth:`backfill_progress`), and raise
         ``backfill_last_timestamp`` to ``window_end`` if it is the highest so far
         (filling old history must not make the series look stale)."""
         c = self._c
         c.windows.child(interval, "success").inc()
         node_id = self._n(node_id)
-        c.completion.child(node_id, interval).set(completion_ratio)
+        if completion_ratio is not None:
+            c.completion.child(node_id, interval).set(completion_ratio)
         key = (node_id, _label(interval))
         with c.lock:
             if window_end <= c.high_water.get(key, float("-inf")):

@@ -98,6 +98,7 @@ def fill_window(
     cancel: threading.Event | None = None,
     fingerprint: bool = True,
     coordinator: Coordinator | None = None,
+    completion: bool = True,
 ) -> FillResult:
     """Make ``[start, end)`` of ``(node_id, interval)`` covered in ``store``.
 
@@ -116,6 +117,10 @@ def fill_window(
     the store but no file fetch a window once (see
     ``seamless_sdk.coordination.flight``); a window the coordinator holds back
     (backoff, quarantine, skipped) raises ``BackfillDeferredError``.
+
+    ``backfill_completion_ratio`` is set as each range commits, as the share
+    of ``[start, end)`` done; ``completion=False`` leaves it to a caller that
+    fills a larger job one window per call (the in-process backfiller).
 
     >>> # fill_window(LocalStore("bars.sqlite"), SyntheticFetcher(), "demo:BTC",
     >>> #             parse_interval("1m"), 1_700_000_000 - 20 * 60, 1_700_000_000,
@@ -179,7 +184,8 @@ def fill_window(
             if written is not None:
                 assert isinstance(write.frame, Bars)  # what fill_range hands the store
                 written.append(write.frame)
-            reporter.committed(s, e, result, min(1.0, (e - start) / (end - start)))
+            ratio = min(1.0, (e - start) / (end - start)) if completion else None
+            reporter.committed(s, e, result, ratio)
 
     def flush() -> None:
         # One transaction for every range conformed under the batch's locks.
@@ -359,7 +365,9 @@ class _Reporter:
         if self.metrics is not None:
             self.metrics.backfill_failure(self.node_id, self.interval.name)
 
-    def committed(self, start: int, end: int, result: ConformanceResult, ratio: float) -> None:
+    def committed(
+        self, start: int, end: int, result: ConformanceResult, ratio: float | None
+    ) -> None:
         self.event(events.BACKFILL, start, end, status="committed", rows=result.rows)
         if self.metrics is not None:
             self.metrics.backfill_committed(self.node_id, self.interval.name, end, ratio)

@@ -107,6 +107,7 @@ class FillJob:
     _report: ConformanceReport = field(default_factory=ConformanceReport.empty)
     _rows: int = 0
     _retries: int = 0
+    _done_s: int = 0  # seconds of the job's windows filled or found filled
     # Submission time, for seamless_backfill_duration_seconds.
     _created: float = field(default_factory=time.perf_counter)
 
@@ -159,6 +160,13 @@ class FillJob:
         self._report = self._report.merge(outcome.report)
         self._rows += outcome.rows
         self._retries += outcome.retries
+        self._done_s += end - start
+
+    @property
+    def completion(self) -> float:
+        """The share of the job's windows done (filled, or found filled): its
+        ``backfill_completion_ratio``. A failed window never counts."""
+        return min(1.0, self._done_s / max(1, self.ranges.total()))
 
 
 class FillExecutor:
@@ -367,6 +375,10 @@ class FillExecutor:
                 else:
                     job._urgent_active -= 1
                 job._record(start, end, outcome)
+                if self._metrics is not None and not isinstance(outcome, BaseException):
+                    # The job's share, not the window's: each window is one
+                    # fill_window call, whose own share is always all of it.
+                    self._metrics.backfill_progress(job.node_id, job.interval.name, job.completion)
                 job._active -= 1
                 self._complete_if_done(job)
                 # Wake other workers (a background slot is free) and wait_idle callers.
@@ -403,6 +415,7 @@ class FillExecutor:
                 now=self._clock(),
                 fingerprint=False,
                 coordinator=self._coordinator,
+                completion=False,  # the job's share is set as each window ends (_work)
             )
             span.set(rows=result.rows, skipped=result.skipped, attempts=result.attempts)
         if self._on_commit is not None and not result.skipped:

@@ -46,6 +46,27 @@ def test_metrics_follow_reads_and_backfills(
     )
 
 
+def test_completion_ratio_is_the_share_of_the_fill_done(
+    make_provider: MakeProvider, registry: CollectorRegistry
+) -> None:
+    # It was each window's own share: 1.0 once any window of a fill committed.
+    labels = {"node_id": "demo:CR", "interval": "1m"}
+    seen: list[float | None] = []
+
+    class FailsDayTwo(SyntheticFetcher):
+        def fetch(self, node_id: str, interval: str, start: int, end: int) -> object:
+            seen.append(registry.get_sample_value("backfill_completion_ratio", labels))
+            if start >= T0 + DAY and end <= T0 + 2 * DAY:
+                raise ConnectionError("upstream 503")
+            return super().fetch(node_id, interval, start, end)
+
+    p = make_provider(FailsDayTwo(seed=1), workers=1, sla=SLAPolicy(max_attempts=1))
+    p.read("demo:CR", "1m", T0, T0 + 4 * DAY, strategy=Strategy.PARTIAL_FILL)
+    assert p.backfiller.wait_idle(30)
+    assert seen == [None, 0.25, 0.25, 0.5]  # four daily windows in turn; the second fails
+    assert registry.get_sample_value("backfill_completion_ratio", labels) == 0.75
+
+
 def test_structured_events(make_provider: MakeProvider, caplog: pytest.LogCaptureFixture) -> None:
     p = make_provider(SyntheticFetcher(seed=1), sla=SLAPolicy(max_sync_gap_bars=10))
     with caplog.at_level(logging.INFO, logger="seamless"):
