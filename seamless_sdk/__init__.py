@@ -36,6 +36,7 @@ _EXPORTS: dict[str, str] = {
     "LiveFeed": "seamless_sdk.live",
     "LocalStore": "seamless_sdk.stores.local",
     "PollingLiveFeed": "seamless_sdk.live",
+    "PredecessorFetcher": "seamless_sdk.history_provider",
     "PostgresCoordinator": "seamless_sdk.coordination.postgres",
     "PostgresStore": "seamless_sdk.stores.postgres",
     "ProviderClosedError": "seamless_sdk.errors",
@@ -80,6 +81,7 @@ __all__ = [
     "PollingLiveFeed",
     "PostgresCoordinator",
     "PostgresStore",
+    "PredecessorFetcher",
     "ProviderClosedError",
     "PushLiveFeed",
     "QuestDBStore",
@@ -123,7 +125,7 @@ if TYPE_CHECKING:
         StoreError,
     )
     from seamless_sdk.fetchers import FileFetcher, SyntheticFetcher
-    from seamless_sdk.history_provider import HistoryProviderAdapter
+    from seamless_sdk.history_provider import HistoryProviderAdapter, PredecessorFetcher
     from seamless_sdk.intervals import Interval, parse_interval
     from seamless_sdk.live import LiveFeed, PollingLiveFeed, PushLiveFeed, SyntheticLiveFeed
     from seamless_sdk.provider import SeamlessDataProvider

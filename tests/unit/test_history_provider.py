@@ -19,6 +19,7 @@ from seamless_sdk import (
     HistoryProviderAdapter,
     InvalidRequestError,
     LocalStore,
+    PredecessorFetcher,
     SeamlessDataProvider,
     SyntheticFetcher,
 )
@@ -57,6 +58,48 @@ def test_new_code_fetch_backfills_by_itself(legacy: HistoryProviderAdapter) -> N
         np.testing.assert_allclose(data["close"], expected["close"])
 
     asyncio.run(new_code())
+
+
+def test_the_rest_of_the_predecessors_provider_base_class(
+    legacy: HistoryProviderAdapter,
+) -> None:
+    class Stream:  # what the predecessor's StreamInput hands bind_stream
+        node_id = "demo:S"
+
+    legacy.bind_stream(Stream())
+    assert legacy._stream_id == "demo:S"
+
+    async def old_code() -> None:
+        await legacy.ensure_range(T0, T0 + HOUR, node_id="demo:S", interval=60)
+        assert await legacy.coverage(node_id="demo:S", interval=60) == [(T0, T0 + HOUR - 60)]
+
+    asyncio.run(old_code())
+
+
+def test_a_predecessors_fetcher_is_used_as_it_is(tmp_path: Path) -> None:
+    # Its signature: ``async def fetch(self, start, end, *, node_id, interval)``,
+    # interval in seconds, ts in int seconds; Seamless calls fetchers positionally.
+    calls: list[tuple[int, int, str, int]] = []
+
+    class OldFetcher:
+        async def fetch(self, start: int, end: int, *, node_id: str, interval: int) -> object:
+            calls.append((start, end, node_id, interval))
+            frame = SyntheticFetcher(seed=8).generate(node_id, f"{interval}s", start, end)
+            assert frame["ts"].dtype == np.int64  # epoch seconds, as the predecessor's
+            return frame
+
+    provider = SeamlessDataProvider(
+        LocalStore(tmp_path / "p.sqlite"),
+        PredecessorFetcher(OldFetcher()),
+        registry=CollectorRegistry(),
+    )
+    with provider:
+        frame = provider.read("demo:P", "1m", T0, T0 + HOUR, return_meta=False)
+    assert calls == [(T0, T0 + HOUR, "demo:P", 60)]
+    expected = SyntheticFetcher(seed=8).generate("demo:P", "1m", T0, T0 + HOUR)
+    np.testing.assert_allclose(frame["close"], expected["close"])
+    with pytest.raises(InvalidRequestError, match="fetcher"):
+        PredecessorFetcher(object())
 
 
 def test_datetime_ts_on_request(tmp_path: Path) -> None:

@@ -44,6 +44,7 @@ def test_all_is_pinned() -> None:
         "PollingLiveFeed",
         "PostgresCoordinator",
         "PostgresStore",
+        "PredecessorFetcher",
         "ProviderClosedError",
         "PushLiveFeed",
         "QuestDBStore",
