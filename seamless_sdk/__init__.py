@@ -21,7 +21,9 @@ _EXPORTS: dict[str, str] = {
     "BackfillReport": "seamless_sdk.result",
     "BarStream": "seamless_sdk.streaming",
     "ConformanceError": "seamless_sdk.errors",
+    "ConformancePipelineError": "seamless_sdk.errors",
     "ConformanceReport": "seamless_sdk.conformance",
+    "DataAvailabilityStrategy": "seamless_sdk.strategy",
     "DataUnavailableError": "seamless_sdk.errors",
     "FetchError": "seamless_sdk.errors",
     "FileFetcher": "seamless_sdk.fetchers",
@@ -64,7 +66,9 @@ __all__ = [
     "BackfillReport",
     "BarStream",
     "ConformanceError",
+    "ConformancePipelineError",
     "ConformanceReport",
+    "DataAvailabilityStrategy",
     "DataUnavailableError",
     "FetchError",
     "FileFetcher",
@@ -114,6 +118,7 @@ if TYPE_CHECKING:
     from seamless_sdk.coordination.postgres import PostgresCoordinator
     from seamless_sdk.errors import (
         ConformanceError,
+        ConformancePipelineError,
         DataUnavailableError,
         FetchError,
         InvalidRequestError,
@@ -141,5 +146,5 @@ if TYPE_CHECKING:
     from seamless_sdk.stores.local import LocalStore
     from seamless_sdk.stores.postgres import PostgresStore
     from seamless_sdk.stores.questdb import QuestDBStore
-    from seamless_sdk.strategy import Source, Strategy
+    from seamless_sdk.strategy import DataAvailabilityStrategy, Source, Strategy
     from seamless_sdk.streaming import BarStream

@@ -96,6 +96,12 @@ class ConformanceError(SeamlessError):
         super().__init__(message or f"conformance failed: {getattr(report, 'summary', report)}")
 
 
+ConformancePipelineError = ConformanceError
+"""The predecessor's name for :class:`ConformanceError` (seeds 001 and 002), the
+same class: ``except ConformancePipelineError`` in code written for it still
+catches what Seamless raises."""
+
+
 class FetchError(SeamlessError):
     """The fetcher failed on every attempt; the last error is the ``__cause__``."""
 

@@ -33,6 +33,10 @@ class Strategy(Enum):
         raise InvalidRequestError("strategy", f"{value!r} is not one of {[m.value for m in cls]}")
 
 
+DataAvailabilityStrategy = Strategy
+"""The predecessor's name for :class:`Strategy` (seeds 000 and 004), the same enum."""
+
+
 class Source(StrEnum):
     """Where bars came from, in default priority order."""
 

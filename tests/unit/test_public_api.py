@@ -27,7 +27,9 @@ def test_all_is_pinned() -> None:
         "BackfillReport",
         "BarStream",
         "ConformanceError",
+        "ConformancePipelineError",
         "ConformanceReport",
+        "DataAvailabilityStrategy",
         "DataUnavailableError",
         "FetchError",
         "FileFetcher",
@@ -85,6 +87,16 @@ def test_error_hierarchy() -> None:
         "SourceError",
     ):
         assert issubclass(getattr(errors, name), errors.SeamlessError)
+
+
+def test_the_predecessors_names_are_the_same_objects() -> None:
+    # Seeds/README: exception names carry over; code written for the predecessor
+    # catches and names them as it did.
+    import seamless_sdk
+
+    assert seamless_sdk.ConformancePipelineError is seamless_sdk.ConformanceError
+    assert seamless_sdk.DataAvailabilityStrategy is seamless_sdk.Strategy
+    assert seamless_sdk.DataAvailabilityStrategy.SEAMLESS is seamless_sdk.Strategy.SEAMLESS
 
 
 def test_sdk_imports_no_dagster() -> None:
