@@ -99,6 +99,7 @@ def fill_window(
     fingerprint: bool = True,
     coordinator: Coordinator | None = None,
     completion: bool = True,
+    on_retry: Callable[[], None] | None = None,
 ) -> FillResult:
     """Make ``[start, end)`` of ``(node_id, interval)`` covered in ``store``.
 
@@ -121,6 +122,9 @@ def fill_window(
     ``backfill_completion_ratio`` is set as each range commits, as the share
     of ``[start, end)`` done; ``completion=False`` leaves it to a caller that
     fills a larger job one window per call (the in-process backfiller).
+    ``on_retry`` is called as each retry of a fetch starts, so a caller can
+    count retries of a fill still in flight (``FillResult.retries`` counts them
+    once the fill is done).
 
     >>> # fill_window(LocalStore("bars.sqlite"), SyntheticFetcher(), "demo:BTC",
     >>> #             parse_interval("1m"), 1_700_000_000 - 20 * 60, 1_700_000_000,
@@ -140,7 +144,7 @@ def fill_window(
         notes.append(
             f"clipped at the now edge {iso_utc(edge)}: bars from there on are not closed yet"
         )
-    reporter = _Reporter(node_id, interval, request_id, metrics)
+    reporter = _Reporter(node_id, interval, request_id, metrics, on_retry)
     # The bars written, in window order, while every chunk so far was wholly
     # uncovered under its lock: then they are exactly the window's stored bars.
     written: list[Bars] | None = [] if fingerprint else None
@@ -319,6 +323,7 @@ class _Reporter:
     interval: Interval
     request_id: str
     metrics: Metrics | None
+    on_retry: Callable[[], None] | None = None
 
     def event(self, name: str, start: int, end: int, **fields: Any) -> None:
         events.emit(
@@ -340,6 +345,8 @@ class _Reporter:
     def retry(self) -> None:
         if self.metrics is not None:
             self.metrics.backfill_retry(self.node_id, self.interval.name)
+        if self.on_retry is not None:
+            self.on_retry()
 
     def conformance(self, start: int, end: int, report: ConformanceReport) -> None:
         """``seamless.conformance`` for one fetched window: INFO when it conforms,

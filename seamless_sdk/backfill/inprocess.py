@@ -42,7 +42,7 @@ from seamless_sdk.backfill.base import BackfillTicket
 from seamless_sdk.backfill.fill import FillResult, fill_window
 from seamless_sdk.backfill.policy import FillPolicy
 from seamless_sdk.conformance import ConformanceReport
-from seamless_sdk.errors import ConformanceError, FetchError, ProviderClosedError
+from seamless_sdk.errors import ConformanceError, ProviderClosedError
 from seamless_sdk.intervals import Interval, iter_windows
 from seamless_sdk.metrics import Metrics
 from seamless_sdk.ranges import RangeSet
@@ -106,7 +106,7 @@ class FillJob:
     _failure_count: int = 0
     _report: ConformanceReport = field(default_factory=ConformanceReport.empty)
     _rows: int = 0
-    _retries: int = 0
+    _retries: int = 0  # counted as each retry starts (_retried), in-flight windows' too
     _done_s: int = 0  # seconds of the job's windows filled or found filled
     # Submission time, for seamless_backfill_duration_seconds.
     _created: float = field(default_factory=time.perf_counter)
@@ -153,13 +153,10 @@ class FillJob:
                 self._failures.append(outcome)
             if isinstance(outcome, ConformanceError):
                 self._report = self._report.merge(outcome.report)
-            elif isinstance(outcome, FetchError):  # its attempts after the first were retries
-                self._retries += max(0, outcome.attempts - 1)
             return
         self._filled = self._filled.union(outcome.covered)
         self._report = self._report.merge(outcome.report)
         self._rows += outcome.rows
-        self._retries += outcome.retries
         self._done_s += end - start
 
     @property
@@ -416,11 +413,18 @@ class FillExecutor:
                 fingerprint=False,
                 coordinator=self._coordinator,
                 completion=False,  # the job's share is set as each window ends (_work)
+                on_retry=lambda: self._retried(job),
             )
             span.set(rows=result.rows, skipped=result.skipped, attempts=result.attempts)
         if self._on_commit is not None and not result.skipped:
             self._on_commit(result)
         return result
+
+    def _retried(self, job: FillJob) -> None:
+        """A fetch of ``job`` is retried: counted at once, so a read whose deadline
+        cuts the job short reports the retries of its windows still in flight."""
+        with self._cond:
+            job._retries += 1
 
     def _complete_if_done(self, job: FillJob) -> None:
         """With the lock held: resolve ``job`` once every window is handed out and back."""
