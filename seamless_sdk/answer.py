@@ -20,7 +20,7 @@ from seamless_sdk.backfill.policy import FillPolicy
 from seamless_sdk.calendars import Calendar
 from seamless_sdk.conformance import ConformanceReport, check_expected
 from seamless_sdk.conformance.engine.expected import strict_fields
-from seamless_sdk.errors import ConformanceError, DataUnavailableError
+from seamless_sdk.errors import ConformanceError, DataUnavailableError, SeamlessSLAExceeded
 from seamless_sdk.frames import Bars, FrameMaker
 from seamless_sdk.intervals import Interval
 from seamless_sdk.metrics import Metrics
@@ -97,12 +97,13 @@ def finish(
     watermarks = (
         Watermarks(int(secs[0]), int(secs[-1]) + r.interval.seconds) if len(secs) else Watermarks()
     )
-    total_ms = st.deadline.total_elapsed_ms()
     budget_total = opts.sla.total_deadline_ms
-    if budget_total is not None and total_ms > budget_total and st.deadline.violation is None:
-        # Over the total only in the end (after the last phase was checked).
-        st.deadline.violation = "total"
-        metrics.sla_violation("total")
+    over = budget_total is not None and st.deadline.total_elapsed_ms() > budget_total
+    if over and st.deadline.violation is None:
+        # Over the total only in the end, building the answer (after the last
+        # phase was checked): AUTO_BACKFILL raises even so, as at any budget.
+        budget_ran_out(st, metrics, "total", "total budget ran out while the answer was built")
+    total_ms = st.deadline.total_elapsed_ms()
     meta = HistoryMeta(
         request_id=st.request_id,
         strategy=opts.strategy,
@@ -124,6 +125,36 @@ def finish(
     )
     _observe(metrics, st, meta, total_ms)
     return HistoryResult(df, meta)
+
+
+_SOURCE_PHASES = frozenset({"storage", "backfill", "live"})
+
+
+def budget_ran_out(st: ReadState, metrics: Metrics, budget: str, note: str) -> None:
+    """Act on ``budget`` having run out: AUTO_BACKFILL raises
+    ``SeamlessSLAExceeded``; every other strategy answers partial with the
+    violation set and ``note`` added (the first budget that ran out is the one
+    reported, and counted)."""
+    elapsed = st.deadline.elapsed_for(budget)
+    budget_ms = st.options.sla.budgets_ms().get(budget)
+    if st.deadline.violation is None:  # a request counts once, by its first budget
+        metrics.sla_violation(budget)
+    st.event(
+        events.SLA,
+        phase=budget,
+        elapsed_ms=elapsed,
+        budget_ms=budget_ms,
+        # The phase's source, and how long the read waited on it.
+        source=budget if budget in _SOURCE_PHASES else None,
+        wait_ms=st.deadline.elapsed_ms.get(budget),
+        error_kind="sla_exceeded",
+    )
+    if st.options.strategy is Strategy.AUTO_BACKFILL:
+        # The reads that ran over budget belong in the latency histogram most.
+        observe_phases(metrics, st, st.deadline.total_elapsed_ms())
+        raise SeamlessSLAExceeded(budget, budget_ms, elapsed, report=sla_report(st, budget))
+    st.deadline.violation = st.deadline.violation or budget
+    st.notes.append(note)
 
 
 def _check_strict(calendar: Calendar, st: ReadState, secs: np.ndarray) -> None:

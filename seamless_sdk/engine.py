@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from seamless_sdk import events, killswitch, tracing
-from seamless_sdk.answer import ReadState, finish, observe_phases, sla_report
+from seamless_sdk.answer import ReadState, budget_ran_out, finish
 from seamless_sdk.backfill.base import DetachedBackfiller
 from seamless_sdk.backfill.fill import call_fetcher
 from seamless_sdk.backfill.inprocess import FillJob, InProcessBackfiller, JobResult
@@ -34,7 +34,6 @@ from seamless_sdk.errors import (
     ConformanceError,
     DataUnavailableError,
     FetchError,
-    SeamlessSLAExceeded,
 )
 from seamless_sdk.frames import Bars, FrameMaker, assemble
 from seamless_sdk.gaps import split_gaps
@@ -56,7 +55,11 @@ ASSEMBLY_S_PER_ROW = 0.5e-6
 back and build a partial answer (measured 0.4-0.7 µs a bar on two busy cores),
 so a read that stops waiting still answers by its deadline. AUTO_BACKFILL keeps
 nothing back: it raises rather than answer partially."""
-_SOURCE_PHASES = frozenset({"storage", "backfill", "live"})
+ASSEMBLY_S_PER_HELD_ROW = (0.004e-6, 0.016e-6)
+"""The same, per bar the read already holds (from storage or the cache), which
+is only joined to the rest in the answer, without and with lineage (whose
+``source`` column labels every bar): measured a year of stored 1m bars (525,600)
+answering 2 ms and 7 ms past a deadline with nothing kept back for them."""
 WAIT_SLICE_S = 0.05
 """A bounded wait re-checks that reserve this often as the fill commits bars."""
 
@@ -368,7 +371,10 @@ class ReadEngine:
         time needed to turn what it committed into the answer; returns whether it
         finished and which budget binds."""
         r = st.request
-        per_row = 0.0 if st.options.strategy is Strategy.AUTO_BACKFILL else ASSEMBLY_S_PER_ROW
+        partial = st.options.strategy is not Strategy.AUTO_BACKFILL
+        per_row = ASSEMBLY_S_PER_ROW if partial else 0.0
+        per_held = ASSEMBLY_S_PER_HELD_ROW[st.options.lineage] if partial else 0.0
+        held_s = sum(len(b) for _, b in st.pieces) * per_held
         timeout, binding = st.deadline.timeout_s("backfill")
         t0 = time.perf_counter()
         # One absolute deadline: slices must not drift by their own overhead.
@@ -377,7 +383,7 @@ class ReadEngine:
         while True:
             wait_s = None
             if until is not None:
-                wait_s = until - time.perf_counter() - job.rows * per_row
+                wait_s = until - time.perf_counter() - job.rows * per_row - held_s
                 if wait_s <= 0:
                     finished = job.future.done()
                     break
@@ -426,28 +432,7 @@ class ReadEngine:
             self._budget_ran_out(st, over[0], f"{over[0]} budget ran out after the {phase} phase")
 
     def _budget_ran_out(self, st: ReadState, budget: str, note: str) -> None:
-        """AUTO_BACKFILL raises; every other strategy returns partial with the
-        violation set (the first budget that ran out is the one reported)."""
-        elapsed = st.deadline.elapsed_for(budget)
-        budget_ms = st.options.sla.budgets_ms().get(budget)
-        if st.deadline.violation is None:  # a request counts once, by its first budget
-            self.parts.metrics.sla_violation(budget)
-        st.event(
-            events.SLA,
-            phase=budget,
-            elapsed_ms=elapsed,
-            budget_ms=budget_ms,
-            # The phase's source, and how long the read waited on it.
-            source=budget if budget in _SOURCE_PHASES else None,
-            wait_ms=st.deadline.elapsed_ms.get(budget),
-            error_kind="sla_exceeded",
-        )
-        if st.options.strategy is Strategy.AUTO_BACKFILL:
-            # The reads that ran over budget belong in the latency histogram most.
-            observe_phases(self.parts.metrics, st, st.deadline.total_elapsed_ms())
-            raise SeamlessSLAExceeded(budget, budget_ms, elapsed, report=sla_report(st, budget))
-        st.deadline.violation = st.deadline.violation or budget
-        st.notes.append(note)
+        budget_ran_out(st, self.parts.metrics, budget, note)
 
     def _from_live(self, st: ReadState) -> Generator[Wait, set[Future[Any]], None]:
         r, live = st.request, self.parts.live

@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from pandas.api.internals import create_dataframe_from_blocks
 
 from seamless_sdk.bars import BAR_COLUMNS, NS, STORED_COLUMNS, UTC_NS
@@ -268,9 +270,26 @@ def _blocks(
 def _sources(bars: Bars, pieces: Sequence[tuple[str, Bars]]) -> Any:
     """The ``source`` column: the name of the piece each row of ``bars`` came from."""
     pieces = [(src, b) for src, b in pieces if len(b)]
+    names = list(dict.fromkeys(src for src, _ in pieces)) or [""]
     if len(pieces) > 1:
-        labels = np.concatenate([np.full(len(b), src, dtype=object) for src, b in pieces])
+        codes = np.concatenate([np.full(len(b), names.index(src), np.int8) for src, b in pieces])
         order = np.argsort(np.concatenate([b.ts_ns for _, b in pieces]), kind="stable")
-        return pd.array(labels[order], dtype="str")
-    src = pieces[0][0] if pieces else ""
-    return pd.array(np.full(len(bars), src, dtype=object), dtype="str")
+        return _labels(codes[order], names)
+    return _labels(np.zeros(len(bars), np.int8), names)
+
+
+_STR = pd.array([], dtype="str").dtype
+"""pandas' string dtype (``"str"``), whose values ``source`` holds."""
+
+
+def _labels(codes: np.ndarray, names: list[str]) -> Any:
+    """``names[codes]`` as an array of :data:`_STR`. With Arrow storage (pandas'
+    default when pyarrow is installed, as here) Arrow expands the names in C
+    (6 ms for a year of 1m bars); through a Python string per row it took 60 ms,
+    on every lineage read."""
+    if getattr(_STR, "storage", None) == "pyarrow":
+        dictionary = pa.DictionaryArray.from_arrays(
+            pa.array(codes), pa.array(names, type=pa.large_string())
+        )
+        return pd.array(pc.cast(dictionary, pa.large_string()), dtype=_STR)
+    return pd.array(np.asarray(names, dtype=object)[codes], dtype=_STR)

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import random
+
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from seamless_sdk.frames import column_array
+from seamless_sdk import frames
+from seamless_sdk.bars import NS
+from seamless_sdk.frames import Bars, column_array
 
 
 def _mixed() -> pd.DataFrame:
@@ -41,3 +47,30 @@ def test_column_array_by_position_tells_repeated_names_apart() -> None:
     frame = pd.DataFrame([[1.0, 2.0]], columns=["close", "close"])
     assert column_array(frame, 0).tolist() == [1.0]
     assert column_array(frame, 1).tolist() == [2.0]
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["cache", "storage", "backfill", "live"]), st.integers(0, 40)),
+        max_size=4,
+    ),
+    st.randoms(use_true_random=False),
+)
+def test_the_source_column_names_the_piece_each_row_came_from(
+    shape: list[tuple[str, int]], rng: random.Random
+) -> None:
+    # Built by Arrow from a dictionary rather than a Python string per row: the
+    # same values and dtype as pandas' own constructor gives.
+    times = list(range(sum(n for _, n in shape)))
+    rng.shuffle(times)  # pieces interleave in time, as a cache hit inside a fill does
+    pieces, at = [], 0
+    for src, n in shape:
+        ts = np.array(sorted(times[at : at + n]), np.int64) * NS
+        at += n
+        pieces.append((src, Bars.build(ts, [np.zeros(n)] * 5, np.zeros(n, np.int32))))
+    bars = Bars.concat([b for _, b in pieces])
+    got = frames._sources(bars, pieces)
+    by_ts = {int(t): src for src, b in pieces for t in b.ts_ns}
+    want = pd.array([by_ts[int(t)] for t in bars.ts_ns], dtype="str")
+    assert got.dtype == want.dtype
+    assert list(got) == list(want)

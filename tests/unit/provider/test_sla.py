@@ -293,3 +293,59 @@ def test_a_live_fetch_failing_after_its_async_read_was_cancelled_logs_nothing(
 
     asyncio.run(cancel_both())
     assert [ctx["message"] for ctx in unhandled] == []
+
+
+@pytest.mark.parametrize("strategy", [Strategy.AUTO_BACKFILL, Strategy.SEAMLESS])
+def test_a_total_that_runs_out_while_the_answer_is_built(
+    make_provider: MakeProvider, monkeypatch: pytest.MonkeyPatch, strategy: Strategy
+) -> None:
+    # Checked before the answer was built, the total ran out while it was: an
+    # AUTO_BACKFILL read returned the late answer with a violation, not raised.
+    from seamless_sdk import SyntheticFetcher, answer
+
+    class SlowSummary(answer.QualitySummary):  # building the answer takes 80 ms
+        def __init__(self, *args: object) -> None:
+            time.sleep(0.08)
+            super().__init__(*args)
+
+    p = make_provider(SyntheticFetcher(seed=1))
+    p.read("demo:TB", "1m", T0, T0 + HOUR, strategy=Strategy.AUTO_BACKFILL)  # stored
+    monkeypatch.setattr(answer, "QualitySummary", SlowSummary)
+    sla = SLAPolicy(total_deadline_ms=50)
+    if strategy is Strategy.AUTO_BACKFILL:
+        with pytest.raises(SeamlessSLAExceeded) as info:
+            p.read("demo:TB", "1m", T0, T0 + HOUR, strategy=strategy, sla=sla)
+        assert info.value.phase == "total"
+    else:
+        res = p.read("demo:TB", "1m", T0, T0 + HOUR, strategy=strategy, sla=sla)
+        assert res.meta.sla_report.violation == "total" and len(res.df) == 60
+        assert any("while the answer was built" in n for n in res.meta.notes)
+
+
+@pytest.mark.parametrize("strategy", [Strategy.SEAMLESS, Strategy.AUTO_BACKFILL])
+def test_retries_of_a_fill_the_deadline_cut_short_are_counted(
+    make_provider: MakeProvider, strategy: Strategy
+) -> None:
+    # Retries were counted only once a window finished: a read that stopped
+    # waiting on a window still retrying reported none.
+    class FlakyThenHangs(HangingFetcher):
+        def fetch(self, node_id: str, interval: str, start: int, end: int) -> object:
+            if self.calls < 3:
+                self.calls += 1
+                raise ConnectionError("upstream 503")
+            return super().fetch(node_id, interval, start, end)
+
+    fetcher = FlakyThenHangs()
+    p = make_provider(fetcher, close_timeout_s=0.1)
+    sla = SLAPolicy(total_deadline_ms=300, max_attempts=5, retry_backoff_ms=10, jitter_ratio=0)
+    try:
+        if strategy is Strategy.AUTO_BACKFILL:
+            with pytest.raises(SeamlessSLAExceeded) as info:
+                p.read("demo:RC", "1m", T0, T0 + HOUR, strategy=strategy, sla=sla)
+            report = info.value.report
+        else:
+            res = p.read("demo:RC", "1m", T0, T0 + HOUR, strategy=strategy, sla=sla)
+            report = res.meta.sla_report
+    finally:
+        fetcher.release.set()
+    assert fetcher.calls == 4 and report.retries == 3
