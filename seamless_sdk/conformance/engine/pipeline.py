@@ -59,7 +59,7 @@ from seamless_sdk.errors import InvalidRequestError
 from seamless_sdk.frames import Bars, column_array
 from seamless_sdk.intervals import Interval, parse_interval
 from seamless_sdk.ranges import RangeSet
-from seamless_sdk.request import validate_node_id
+from seamless_sdk.request import describe, validate_node_id
 
 if TYPE_CHECKING:
     from seamless_sdk.conformance.engine.validate import SchemaOutcome
@@ -313,18 +313,26 @@ def conform(
         case = {"column": None, "check": "is_dataframe", "index": None, "failure_case": problem}
         stage = {"ok": False, "name": spec.name, "version": spec.version, "errors": 1}
         return _blocked(run, 0, [problem], [case], {"schema": stage})
-    if "ts" not in frame.columns and frame.index.name == "ts":
-        frame = frame.reset_index()  # a DatetimeIndex named ts is just as clear
-    rows_in = len(frame)
-    if rows_in == 0 and frame.shape[1] == 0:
-        # A bare ``pd.DataFrame()`` is how many fetchers say "nothing here".
-        stages = {"schema": {"ok": True, "name": spec.name, "version": spec.version}}
-        return ConformanceResult(empty_bar_frame(), run.report(stages=stages), RangeSet())
-
-    schema = check_input(frame, spec, keep_optional=keep_optional)
-    time = _parse_time(frame)
-    # Trades are never duplicates of each other, so no policy may drop one.
-    ranks = _ranks(frame, policy) if schema.ok and kind.dedup else claims.Ranks(None, None)
+    try:
+        if "ts" not in frame.columns and frame.index.name == "ts":
+            frame = frame.reset_index()  # a DatetimeIndex named ts is just as clear
+        rows_in = len(frame)
+        if rows_in == 0 and frame.shape[1] == 0:
+            # A bare ``pd.DataFrame()`` is how many fetchers say "nothing here".
+            stages = {"schema": {"ok": True, "name": spec.name, "version": spec.version}}
+            return ConformanceResult(empty_bar_frame(), run.report(stages=stages), RangeSet())
+        schema = check_input(frame, spec, keep_optional=keep_optional)
+        time = _parse_time(frame)
+        # Trades are never duplicates of each other, so no policy may drop one.
+        ranks = _ranks(frame, policy) if schema.ok and kind.dedup else claims.Ranks(None, None)
+    except Exception as exc:
+        # A frame can break while it is read (a subclass whose len() raises, a
+        # cell or column name whose str() raises): a data problem, so a blocked
+        # report like any other, never the frame's own exception.
+        problem = f"the frame could not be read: {describe(exc)}"
+        case = {"column": None, "check": "readable", "index": None, "failure_case": problem}
+        stage = {"ok": False, "name": spec.name, "version": spec.version, "errors": 1}
+        return _blocked(run, 0, [problem], [case], {"schema": stage})
     if not schema.ok or time is None or time.ns is None or ranks.problem:
         errors = [*schema.errors, *(time.errors if time else [])]
         cases = [*schema.failure_cases, *(time.failure_cases if time else [])]

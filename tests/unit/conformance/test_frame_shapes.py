@@ -63,7 +63,31 @@ def _with(column: str, values: Callable[[pd.Series], Any]) -> Callable[[], Any]:
     return build
 
 
+class _LenRaises(pd.DataFrame):
+    def __len__(self) -> int:
+        raise RuntimeError("len boom")
+
+
+class _StrRaises:
+    def __str__(self) -> str:
+        raise RuntimeError("str boom")
+
+    __repr__ = __str__
+
+
+def _named(name: object) -> Callable[[], Any]:
+    def build() -> pd.DataFrame:
+        return base().assign(x=1.0).rename(columns={"x": name})
+
+    return build
+
+
 HOSTILE: list[tuple[str, Callable[[], Any], str]] = [
+    # A frame that breaks while it is read escaped as its own RuntimeError.
+    ("len() raises", lambda: _LenRaises(base()), "could not be read: RuntimeError('len boom')"),
+    ("a cell's str() raises", _with("open", lambda s: [_StrRaises()] * 3), "str boom"),
+    ("a column name's str() raises", _named(_StrRaises()), "str boom"),
+    ("a ts cell's str() raises", _with("ts", lambda s: [_StrRaises()] * 3), "str boom"),
     ("MultiIndex columns", _multiindex_columns(2), "MultiIndex"),
     ("one-level MultiIndex columns", _multiindex_columns(1), "MultiIndex"),
     ("complex prices", _with("open", lambda s: s.astype(complex)), "complex128 is not a real"),
