@@ -29,7 +29,19 @@ PYPROJECT = ROOT / "pyproject.toml"
 
 
 def _run(*cmd: str | Path, env: dict[str, str] | None = None) -> int:
-    return subprocess.call([str(c) for c in cmd], cwd=ROOT, env=env)
+    proc = subprocess.Popen([str(c) for c in cmd], cwd=ROOT, env=env)
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        # Ctrl-C reached the task too (same terminal): let it shut down by itself
+        # (dagster dev stops its webserver and daemon), then exit as interrupted,
+        # without a traceback. A second Ctrl-C, or a task that hangs, is killed.
+        try:
+            proc.wait(timeout=30)
+        except (subprocess.TimeoutExpired, KeyboardInterrupt):
+            proc.kill()
+            proc.wait()
+        return 130
 
 
 def ensure_venv() -> None:

@@ -79,7 +79,7 @@ def run_backfill_cli(ctx: CliContext) -> int:
     check_in_partitions(config, iv, start, end)
     # The run reads both, but only once the log file and the store exist (and a
     # bad modes file only failed the run, quietly, into the log).
-    checked_dagster_home()
+    home = checked_dagster_home()
     ctx.check_conformance_config()
     log_file = args.log_file or config.store.parent / LOG_NAME
     columns = (
@@ -90,6 +90,11 @@ def run_backfill_cli(ctx: CliContext) -> int:
         TimeElapsedColumn(),
     )
     console.print(f"store {config.store_config.describe()}, {ctx.describe_sources()}")
+    if home is None:
+        console.print(
+            "DAGSTER_HOME is unset: the runs go to a temporary Dagster instance, not the "
+            "one a webserver shows; set it to that instance's directory to see them there"
+        )
     with _dagster_output(log_file, ctx.verbose), Progress(*columns, console=console) as progress:
         task = progress.add_task(f"bars_{iv.name}", total=None)
 

@@ -100,7 +100,7 @@ def register_reprocess(
     parser = sub.add_parser(
         "reprocess",
         parents=parents,
-        help="re-fill stored windows with the current fetcher and schema (resumable)",
+        help="re-fill the windows of a range with the current fetcher and schema (resumable)",
         description=cmd_reprocess.__doc__,
     )
     _range_options(parser, required=True)

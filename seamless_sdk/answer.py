@@ -17,6 +17,7 @@ import pandas as pd
 
 from seamless_sdk import events
 from seamless_sdk.backfill.policy import FillPolicy
+from seamless_sdk.bars import iso_utc
 from seamless_sdk.calendars import Calendar
 from seamless_sdk.conformance import ConformanceReport, check_expected
 from seamless_sdk.conformance.engine.expected import strict_fields
@@ -83,7 +84,7 @@ def finish(
     coverage = RangeSet.span(r.start, r.end).subtract(st.remaining)
     if opts.strategy is Strategy.FAIL_FAST and st.remaining:
         raise DataUnavailableError(
-            st.remaining, f"{r.node_id} {r.interval.name}: missing {st.remaining.to_list()}"
+            st.remaining, f"{r.node_id} {r.interval.name}: missing {_spans(st.remaining)}"
         )
     bars = Bars.concat([b for _, b in st.pieces])
     secs = bars.ts_seconds
@@ -155,6 +156,11 @@ def budget_ran_out(st: ReadState, metrics: Metrics, budget: str, note: str) -> N
         raise SeamlessSLAExceeded(budget, budget_ms, elapsed, report=sla_report(st, budget))
     st.deadline.violation = st.deadline.violation or budget
     st.notes.append(note)
+
+
+def _spans(ranges: RangeSet) -> str:
+    """``ranges`` for a person: ``[2025-06-01T00:00:00Z, 2025-06-02T00:00:00Z), ...``."""
+    return ", ".join(f"[{iso_utc(s)}, {iso_utc(e)})" for s, e in ranges)
 
 
 def _check_strict(calendar: Calendar, st: ReadState, secs: np.ndarray) -> None:

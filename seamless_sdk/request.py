@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from pandas.errors import OutOfBoundsDatetime
 
+from seamless_sdk.bars import iso_utc
 from seamless_sdk.errors import InvalidRequestError
 from seamless_sdk.intervals import (
     MAX_TIME,
@@ -226,10 +227,15 @@ def validate_span(interval: Any, start: Any, end: Any) -> tuple[Interval, int, i
     iv = parse_interval(interval)
     s = to_epoch_seconds(start, "start")
     e = to_epoch_seconds(end, "end")
+    # Times as a person typed them (ISO), with the epoch seconds the SDK uses.
     if not iv.is_aligned(s):
-        raise InvalidRequestError("start", f"{s} is not aligned to the {iv.name} interval")
+        raise InvalidRequestError(
+            "start", f"{iso_utc(s)} ({s}) is not aligned to the {iv.name} interval"
+        )
     if not iv.is_aligned(e):
-        raise InvalidRequestError("end", f"{e} is not aligned to the {iv.name} interval")
+        raise InvalidRequestError(
+            "end", f"{iso_utc(e)} ({e}) is not aligned to the {iv.name} interval"
+        )
     if s > e:
-        raise InvalidRequestError("end", f"{e} is before start {s}")
+        raise InvalidRequestError("end", f"{iso_utc(e)} ({e}) is before start {iso_utc(s)} ({s})")
     return iv, s, e

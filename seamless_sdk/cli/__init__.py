@@ -16,7 +16,7 @@
     seamless canary --fetcher SPEC --nodes ... --start ... --end ...
                                            try a fetcher in a shadow store (canary promote REPORT)
     seamless reprocess --nodes ... --start ... --end ...
-                                           re-fill stored windows with the current fetcher
+                                           re-fill a range with the current fetcher
 
 ``--store``, ``--config`` and ``--verbose`` go before or after the
 subcommand. With a ``seamless.yaml`` (``--config``, ``$SEAMLESS_CONFIG`` or

@@ -79,6 +79,13 @@ def cmd_demo(ctx: CliContext) -> int:
                 f"{', '.join(timed.meta.source_contributions)} in "
                 f"{timed.meta.sla_report.total_ms:.2f} ms"
             )
+    first, last = (time.strftime("%Y-%m-%d", time.gmtime(t)) for t in (end - DAY, end))
+    console.print(
+        f"next: [bold]seamless read {node} {iv.name} {first} {last}[/] (a range, from "
+        f"the same store), [bold]seamless coverage[/], or the Dagster UI "
+        f'(README.md, "Dagster")',
+        highlight=False,
+    )
     return 0
 
 
