@@ -132,6 +132,12 @@ _NOT_REAL = (
     timedelta,
     np.datetime64,
     np.timedelta64,
+    # Containers: pandera's coercion took a column of lists for one failure,
+    # shown as 'nan', with no row.
+    list,
+    tuple,
+    dict,
+    np.ndarray,
 )
 
 

@@ -93,6 +93,8 @@ HOSTILE: list[tuple[str, Callable[[], Any], str]] = [
     ("complex prices", _with("open", lambda s: s.astype(complex)), "complex128 is not a real"),
     ("complex objects", _with("low", lambda s: pd.Series([0.5, 1j, 0.5], dtype=object)), "1j"),
     ("bool volume", _with("volume", lambda s: s > 0), "bool is not a real"),
+    ("list prices", _with("open", lambda s: pd.Series([[1.0]] * 3)), "3 value(s) that are not"),
+    ("array prices", _with("low", lambda s: pd.Series([np.ones(1)] * 3)), "e.g. array([1.])"),
     ("bool objects", _with("volume", lambda s: pd.Series([True, 1.0, 2.0], dtype=object)), "True"),
     ("categorical close", _with("close", lambda s: s.astype("category")), "category"),
     ("timedelta open", _with("open", lambda s: pd.to_timedelta(s, unit="s")), "timedelta64"),
