@@ -238,7 +238,6 @@ def cmd_promote(ctx: CliContext) -> int:
     one transaction per partition, and report the new data versions to Dagster.
     A failed canary needs ``--force``."""
     args, console = ctx.args, ctx.console
-    # CanaryReport.load lets a binary file escape as a UnicodeDecodeError.
     report = CanaryReport.load(args.report)
     checked_dagster_home()  # open_instance opens it only once the stores are open
     main_path, shadow_path = Path(report.data["main_store"]), Path(report.data["shadow_store"])

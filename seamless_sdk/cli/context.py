@@ -20,8 +20,8 @@ The checks of what a user hands a command live here too, so every command
 refuses the same input the same way, before it creates anything: whole-number
 options (:func:`int_arg`), ``$DAGSTER_HOME`` (:func:`checked_dagster_home`)
 and the conformance modes (:meth:`CliContext.check_conformance_config`); the
-files a command reads are checked by their readers (``checks.read_text_file``). Every parser is a
-:class:`CliParser`, which takes no abbreviated option.
+files a command reads are checked by their readers (``checks.read_text_file``).
+Every parser is a :class:`CliParser`, which takes no abbreviated option.
 """
 
 from __future__ import annotations

@@ -39,14 +39,13 @@ def cmd_plan(ctx: CliContext) -> int:
     file; exit 0 when it is safe, 1 when it is incompatible or breaks stored data."""
     args, console = ctx.args, ctx.console
     path = ctx.store_path(must_exist=True)
-    modes = Path(args.modes) if args.modes else None
     store = LocalStore(path, read_only=True)
     try:
         plan = make_plan(
             store=store,
             schema_files=[Path(f) for f in args.schema or ()],
             proposed_registry=Path(args.registry) if args.registry else None,
-            modes_file=modes,
+            modes_file=Path(args.modes) if args.modes else None,
             registry_dir=Path(args.registry_dir) if args.registry_dir else None,
             modes_target=Path(args.modes_target) if args.modes_target else None,
             sample=args.sample,

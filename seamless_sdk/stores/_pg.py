@@ -75,10 +75,10 @@ class Pool:
     A connection comes back to the idle list only if it is healthy and idle;
     a broken one (server restarted, network cut) is dropped with every idle
     one and the next caller gets a fresh one, so the store heals after an
-    outage. ``keep`` caps
-    the idle connections kept open; ``size=None`` never makes a caller wait
-    (the lock pool: every held lock needs a connection of its own).
-    ``configure`` is called on every new connection (adapters, settings).
+    outage. ``keep`` caps the idle connections kept open; ``size=None`` never
+    makes a caller wait (the lock pool: every held lock needs a connection of
+    its own). ``configure`` is called on every new connection (adapters,
+    settings).
     """
 
     def __init__(
