@@ -18,11 +18,11 @@ import dagster as dg
 from seamless_assets.changes_support import local_main_store, partition_checks
 from seamless_assets.cli import check_in_partitions
 from seamless_assets.resources import SeamlessResource
-from seamless_assets.sessions import in_sessions
 from seamless_sdk.changes.canary import run_canary
 from seamless_sdk.changes.config import load_changes_config
 from seamless_sdk.changes.windows import partition_keys
 from seamless_sdk.config import SeamlessConfig
+from seamless_sdk.fetchers.sessions import in_sessions
 from seamless_sdk.fetchers.spec import build_fetcher, parse_fetcher_spec
 from seamless_sdk.request import to_epoch_seconds
 from seamless_sdk.stores.local import LocalStore

@@ -27,7 +27,6 @@ from seamless_assets.changes_support import (
 )
 from seamless_assets.cli import _config, check_in_partitions
 from seamless_assets.resources import SeamlessResource
-from seamless_assets.sessions import in_sessions
 from seamless_sdk.backfill.dagster import PartitionKey
 from seamless_sdk.changes.canary import CanaryReport, PartitionCanary, run_canary
 from seamless_sdk.changes.config import load_changes_config
@@ -37,6 +36,7 @@ from seamless_sdk.changes.windows import partition_keys
 from seamless_sdk.cli.context import CliContext, checked_dagster_home, time_arg
 from seamless_sdk.config import SeamlessConfig
 from seamless_sdk.errors import InvalidRequestError
+from seamless_sdk.fetchers.sessions import in_sessions
 from seamless_sdk.fetchers.spec import build_fetcher, parse_fetcher_spec
 from seamless_sdk.request import to_epoch_seconds
 from seamless_sdk.stores.local import LocalStore

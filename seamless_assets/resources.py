@@ -21,7 +21,6 @@ from pydantic import PrivateAttr
 
 from seamless_assets.config import DEFAULT_CALENDAR, SeamlessConfig
 from seamless_assets.run_metrics import RunMetrics
-from seamless_assets.sessions import in_sessions
 from seamless_sdk.backfill.dagster import AnyRequestTable, open_request_table
 from seamless_sdk.backfill.policy import FillPolicy
 from seamless_sdk.calendars import Calendar, calendar_for
@@ -34,6 +33,7 @@ from seamless_sdk.config_backends import (
 )
 from seamless_sdk.coordination.postgres import PostgresCoordinator
 from seamless_sdk.errors import InvalidRequestError
+from seamless_sdk.fetchers.sessions import in_sessions
 from seamless_sdk.fetchers.spec import build_fetcher
 from seamless_sdk.policy_settings import FingerprintPolicy
 from seamless_sdk.sla import DEFAULT_JITTER_RATIO, DEFAULT_MAX_ATTEMPTS, DEFAULT_RETRY_BACKOFF_MS

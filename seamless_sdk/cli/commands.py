@@ -21,6 +21,7 @@ from seamless_sdk.request import validate_node_ids, validate_request, validate_s
 from seamless_sdk.strategy import Strategy
 
 DEMO_NODES = ("demo:BTCUSDT", "demo:ETHUSDT", "demo:SOLUSDT")
+"""The demo's nodes without a config; with one, its nodes (the ones Dagster shows)."""
 STRATEGIES = [s.value for s in Strategy]
 
 
@@ -32,7 +33,8 @@ def cmd_demo(ctx: CliContext) -> int:
     iv = parse_interval(args.interval)
     end = int(time.time()) // DAY * DAY
     start = end - args.days * DAY
-    nodes = validate_node_ids(args.nodes or DEMO_NODES)
+    configured = tuple(ctx.calendars)
+    nodes = validate_node_ids(args.nodes or configured or DEMO_NODES)
     validate_span(iv, start, end)
     fetcher = ctx.fetcher()
     ctx.check_conformance_config()
@@ -42,6 +44,7 @@ def cmd_demo(ctx: CliContext) -> int:
         fetcher=fetcher,
         strategy=Strategy.AUTO_BACKFILL,
         coordinator=open_coordinator(ctx),
+        calendars=ctx.calendars,
     )
     console.print(
         f"[bold]Seamless demo[/]: {len(nodes)} nodes × {args.days} days of {iv.name} "
@@ -101,7 +104,9 @@ def cmd_read(ctx: CliContext) -> int:
     # The store is seamless.yaml's of any kind (cli/store.py), or --store's file.
     store = open_store(ctx, must_exist=strategy is Strategy.FAIL_FAST)
     coordinator = open_coordinator(ctx)
-    with SeamlessDataProvider(store=store, fetcher=fetcher, coordinator=coordinator) as provider:
+    with SeamlessDataProvider(
+        store=store, fetcher=fetcher, coordinator=coordinator, calendars=ctx.calendars
+    ) as provider:
         result = provider.read(args.node, args.interval, args.start, args.end, strategy=strategy)
         ctx.console.print(result.df)
         ctx.console.print_json(data=result.meta.to_dict())
@@ -144,7 +149,7 @@ def register(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentPar
         "--nodes",
         nargs="*",
         metavar="NODE",
-        help=f"node ids (default: {' '.join(DEMO_NODES)})",
+        help=f"node ids (default: the config's nodes, else {' '.join(DEMO_NODES)})",
     )
     demo.set_defaults(func=cmd_demo)
 

@@ -16,6 +16,12 @@ code location's store with bars of another fetcher):
   ``var/seamless-cli.sqlite``, so it never writes into a store it does not
   know the source of.
 
+The config's node calendars come too (:attr:`CliContext.calendars`): a read
+of ``demo:SPY`` on XNYS expects its session bars only, and the synthetic
+fetcher serves only those, as it does in the code location; otherwise the
+CLI would store nights and weekends that Dagster's completeness check then
+counts as unexpected bars.
+
 The checks of what a user hands a command live here too, so every command
 refuses the same input the same way, before it creates anything: whole-number
 options (:func:`int_arg`), ``$DAGSTER_HOME`` (:func:`checked_dagster_home`)
@@ -36,8 +42,10 @@ from typing import Any
 from rich.console import Console
 
 from seamless_sdk import settings
+from seamless_sdk.calendars import Calendar, calendar_for
 from seamless_sdk.config import SeamlessConfig, load_config, optional_config_file
 from seamless_sdk.errors import InvalidRequestError
+from seamless_sdk.fetchers.sessions import in_sessions
 from seamless_sdk.fetchers.spec import build_fetcher
 from seamless_sdk.policy_settings import PolicySettings
 
@@ -211,9 +219,19 @@ class CliContext:
         """The fetcher spec in force: the config's, else ``synthetic`` (seed 0)."""
         return self.config.fetcher if self.config is not None else UNCONFIGURED_FETCHER
 
+    @property
+    def calendars(self) -> dict[str, str]:
+        """Node id → calendar code of the config's nodes (none without a config)."""
+        return self.config.calendars if self.config is not None else {}
+
+    def calendar(self, node_id: str) -> Calendar:
+        """The node's calendar in :attr:`calendars` (24/7 when it has none)."""
+        return calendar_for(self.calendars.get(node_id))
+
     def fetcher(self) -> Any:
-        """A fresh fetcher built from :attr:`fetcher_spec`."""
-        return build_fetcher(self.fetcher_spec)
+        """A fresh fetcher built from :attr:`fetcher_spec`; a synthetic one serves
+        each node's sessions only, as in the code location."""
+        return in_sessions(build_fetcher(self.fetcher_spec), self.calendar)
 
     def describe_sources(self) -> str:
         """One line: which fetcher and config the command uses, for its header."""

@@ -40,9 +40,13 @@ def coverage_table(store: BarStore, series: Sequence[tuple[str, str]]) -> Table:
 
 
 def meta_table(rows: Sequence[tuple[str, int, HistoryMeta]], interval_s: int) -> Table:
-    """One row per read: bars per source, what is missing, time and SLA."""
+    """One row per read: the span each source covered, what is missing, time and SLA.
+
+    A source's span is counted in bar slots, so on a node with a calendar it
+    includes the closed hours that ``rows`` has no bars for.
+    """
     table = Table(title="Read metadata")
-    for column in ("node", "rows", "bars per source", "missing", "ms", "SLA", "gaps"):
+    for column in ("node", "rows", "covered per source", "missing", "ms", "SLA", "gaps"):
         table.add_column(column)
     for node, n, meta in rows:
         sources = ", ".join(

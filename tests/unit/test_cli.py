@@ -208,6 +208,33 @@ def test_read_uses_the_configured_fetcher_and_store(
     assert not (no_config / "var").exists()  # nothing written to the CLI's own store
 
 
+def test_read_keeps_to_the_configured_nodes_sessions(no_config: Path) -> None:
+    """A node on XNYS gets its session bars only, as the code location stores them,
+    and its closed hours are not missing."""
+    (no_config / "seamless.yaml").write_text(
+        'store: bars.sqlite\nnodes:\n  - {id: "demo:SPY", calendar: XNYS}\n'
+    )
+    monday, saturday = T0 + DAY, T0 + 5 * DAY  # 2024-01-01 is a holiday
+    assert main(["read", "demo:SPY", "1h", str(monday), str(saturday + 2 * DAY)]) == 0
+    stored = _stored(no_config / "bars.sqlite", "demo:SPY", monday, saturday + 2 * DAY)
+    # 14:00-20:00 UTC holds the bars that open in the 14:30-21:00 session.
+    assert 0 < len(stored) < 4 * 8
+    assert set(stored["ts"].dt.hour) <= set(range(14, 21))
+    assert set(stored["ts"].dt.day_of_week) <= {0, 1, 2, 3, 4}
+
+
+def test_demo_fills_the_configured_nodes(
+    no_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (no_config / "seamless.yaml").write_text(
+        'store: bars.sqlite\nnodes:\n  - id: "demo:A"\n  - {id: "demo:SPY", calendar: XNYS}\n'
+    )
+    assert main(["demo", "--days", "1", "--interval", "1h"]) == 0
+    with LocalStore(no_config / "bars.sqlite") as local:
+        assert sorted(local.series()) == [("demo:A", "1h"), ("demo:SPY", "1h")]
+    assert "demo:SPY" in capsys.readouterr().out
+
+
 def test_config_option_and_env_name_the_config(
     tmp_path: Path, no_config: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -9,10 +9,10 @@ import numpy as np
 
 from seamless_assets import build_definitions, parse_config
 from seamless_assets.resources import SeamlessResource
-from seamless_assets.sessions import SessionFetcher
 from seamless_sdk.backfill.dagster import register_nodes
 from seamless_sdk.bars import epoch_seconds
 from seamless_sdk.calendars import calendar_for
+from seamless_sdk.fetchers.sessions import SessionFetcher
 
 WEEK = (1_704_067_200, 1_704_067_200 + 7 * 86_400)  # Mon 2024-01-01 (a NYSE holiday) + 6 days
 

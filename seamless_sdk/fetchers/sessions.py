@@ -3,9 +3,10 @@
 ``SyntheticFetcher`` makes a bar for every interval of the day, whatever the
 node; a node on an exchange calendar (``demo:SPY`` on XNYS) would then store
 bars of nights and weekends and its completeness check would count them as
-unexpected. The code location wraps the synthetic fetcher (and only it: a
-real source's bars outside the sessions are data to be reported, not hidden)
-so it returns the bars the node's calendar expects.
+unexpected. The code location and the CLI (which share ``seamless.yaml``'s
+store) wrap the synthetic fetcher, and only it: a real source's bars outside
+the sessions are data to be reported, not hidden. So it returns the bars the
+node's calendar expects.
 """
 
 from __future__ import annotations
