@@ -20,6 +20,7 @@ import dagster as dg
 
 from seamless_assets.checks.evaluate import iso
 from seamless_assets.config import SeamlessConfig, load_config
+from seamless_assets.home import open_home_instance
 from seamless_assets.location import build_definitions
 from seamless_assets.nodes import check_known
 from seamless_sdk import settings
@@ -73,6 +74,7 @@ def run_backfill(
     end: Any,
     *,
     progress: Callable[[BackfillProgress], None] | None = None,
+    on_start: Callable[[int], None] | None = None,
     instance: dg.DagsterInstance | None = None,
     config: SeamlessConfig | None = None,
     max_partitions_per_run: int | None = None,
@@ -85,6 +87,8 @@ def run_backfill(
     without fetching, so re-running a backfill is cheap. A node that is
     neither registered (``seamless nodes add``) nor in ``seamless.yaml`` is an
     ``InvalidRequestError`` unless ``register`` (``seamless backfill --register``).
+    ``on_start`` gets the number of partitions once everything is checked and
+    before the first run; ``progress`` is called after each run.
 
     >>> # run_backfill(["demo:BTCUSDT"], "1h", "2024-01-01", "2025-01-01",
     >>> #              progress=lambda p: print(f"{p.done}/{p.total}"))
@@ -110,6 +114,8 @@ def run_backfill(
         register_nodes(inst, nodes)
         order = {n: i for i, n in enumerate(inst.get_dynamic_partitions(NODES_PARTITIONS))}
         every = [PartitionKey(node, iv, ws) for node in nodes for ws, _ in windows]
+        if on_start is not None:
+            on_start(total)
         for i in range(0, len(every), per_run):
             chunk = every[i : i + per_run]
             chunk_keys = tuple(str(k) for k in chunk)
@@ -155,7 +161,7 @@ def _instance(instance: dg.DagsterInstance | None) -> Iterator[dg.DagsterInstanc
     if instance is not None:
         yield instance
     elif settings.dagster_home() is not None:
-        with dg.DagsterInstance.get() as inst:
+        with open_home_instance() as inst:
             yield inst
     else:
         with dg.DagsterInstance.ephemeral() as inst:

@@ -28,6 +28,7 @@ from seamless_assets.checks.evaluate import (
     schema_outcome,
 )
 from seamless_assets.coverage import coverage_event
+from seamless_assets.home import open_home_instance
 from seamless_sdk import settings
 from seamless_sdk.backfill.dagster import PartitionKey, register_nodes
 from seamless_sdk.bars import epoch_seconds
@@ -91,7 +92,7 @@ def open_instance() -> Iterator[dg.DagsterInstance | None]:
     if settings.dagster_home() is None:
         yield None
         return
-    with dg.DagsterInstance.get() as instance:
+    with open_home_instance() as instance:
         yield instance
 
 

@@ -17,7 +17,14 @@ from contextlib import contextmanager, redirect_stderr
 from pathlib import Path
 from typing import Any, TextIO
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from seamless_assets.backfill import BackfillProgress, run_backfill
 from seamless_assets.checks.evaluate import iso
@@ -96,15 +103,27 @@ def run_backfill_cli(ctx: CliContext) -> int:
             "one a webserver shows; set it to that instance's directory to see them there"
         )
     with _dagster_output(log_file, ctx.verbose), Progress(*columns, console=console) as progress:
-        task = progress.add_task(f"bars_{iv.name}", total=None)
+        # The bar appears once the nodes and the instance are checked, so a
+        # refused command prints no empty bar before its error.
+        tasks: list[TaskID] = []
+
+        def show_bar(total: int) -> None:
+            tasks.append(progress.add_task(f"bars_{iv.name}", total=total))
 
         def advance(p: BackfillProgress) -> None:
-            progress.update(task, total=p.total, completed=p.done)
+            progress.update(tasks[0], total=p.total, completed=p.done)
             status = "ok" if p.success else "[red]failed[/]"
             progress.console.print(f"run {p.run_id[:8]} {status}: {', '.join(p.partition_keys)}")
 
         summary = run_backfill(
-            args.nodes, iv, start, end, progress=advance, config=config, register=args.register
+            args.nodes,
+            iv,
+            start,
+            end,
+            progress=advance,
+            on_start=show_bar,
+            config=config,
+            register=args.register,
         )
     console.print(
         f"{len(summary.partition_keys)} partitions in {len(summary.run_ids)} runs, "

@@ -16,6 +16,7 @@ import argparse
 import dagster as dg
 from rich.table import Table
 
+from seamless_assets.home import open_home_instance
 from seamless_assets.nodes import add_nodes, list_nodes, remove_nodes
 from seamless_sdk import settings
 from seamless_sdk.cli.context import CliContext, checked_dagster_home
@@ -55,7 +56,7 @@ def _instance() -> dg.DagsterInstance:
             "is not set: `seamless nodes` changes the instance the webserver and daemon "
             "use; set DAGSTER_HOME to its directory",
         )
-    return dg.DagsterInstance.get()
+    return open_home_instance()
 
 
 def _add(ctx: CliContext) -> int:

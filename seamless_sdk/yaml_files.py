@@ -125,12 +125,12 @@ def load_yaml(text: str, *, source: str, field: str) -> Any:
             f"{exc.first.line + 1}; YAML would silently keep only the last)",
         ) from None
     except yaml.MarkedYAMLError as exc:
-        raise InvalidRequestError(field, _syntax_error(exc, source)) from None
+        raise InvalidRequestError(field, syntax_error(exc, source)) from None
     finally:
         loader.dispose()
 
 
-def _syntax_error(exc: yaml.MarkedYAMLError, source: str) -> str:
+def syntax_error(exc: yaml.MarkedYAMLError, source: str) -> str:
     """PyYAML's several lines and caret drawing, as one line."""
     problem = " ".join(str(exc.problem or exc.context or "unreadable").split())
     mark = exc.problem_mark or exc.context_mark

@@ -106,3 +106,46 @@ def test_a_dagster_home_that_is_no_directory_is_an_error(
     assert out.startswith(f"error: DAGSTER_HOME: {bad} ")
     assert len(out.strip().splitlines()) == 1
     assert bad.exists() == (kind == "file")
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("run_launcher:\n  module: x\n  : bad\n", "dagster.yaml:3:3: not valid YAML: expected"),
+        ("nonsense_key: 1\n", 'unexpected config entry "nonsense_key" at the root.'),
+        ("telemetry:\n  enabled: maybe\n", 'Value "maybe"'),
+        ("\udcff\n", "'utf-8' codec can't decode"),
+    ],
+    ids=["syntax", "unknown-key", "bad-value", "not-utf8"],
+)
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["nodes", "list"],
+        ["nodes", "add", "demo:A"],
+        [
+            "backfill",
+            "demo:SPY",
+            "--interval",
+            "1d",
+            "--start",
+            "2024-01-01",
+            "--end",
+            "2024-02-01",
+        ],
+    ],
+    ids=["list", "add", "backfill"],
+)
+def test_an_unusable_dagster_yaml_is_one_error_and_creates_nothing(
+    home: Path, text: str, says: str, argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # It was Dagster's YAML or config error with a traceback (and, for an
+    # unknown key, the whole instance schema).
+    (home / "dagster.yaml").write_bytes(text.encode("utf-8", "surrogateescape"))
+    assert main(argv) == 1
+    out = capsys.readouterr().out
+    error = out.strip().splitlines()[-1]
+    assert error.startswith(f"error: DAGSTER_HOME: {home / 'dagster.yaml'}")
+    assert says in error and len(error) - len(str(home)) < 200
+    assert "partitions" not in out  # no empty progress bar before the error
+    assert [p.name for p in home.iterdir()] == ["dagster.yaml"]
