@@ -37,14 +37,14 @@ from seamless_sdk.errors import (
 )
 from seamless_sdk.frames import Bars, FrameMaker, assemble
 from seamless_sdk.gaps import split_gaps
-from seamless_sdk.intervals import window_floor, window_next
+from seamless_sdk.intervals import chunk_span
 from seamless_sdk.live.edge import MAX_LIVE_FETCHES, LiveFetches
 from seamless_sdk.metrics import Metrics
 from seamless_sdk.ranges import RangeSet
 from seamless_sdk.request import BarRequest, describe
 from seamless_sdk.result import BackfillReport, HistoryResult
 from seamless_sdk.sla import Deadline
-from seamless_sdk.stores.base import BarStore
+from seamless_sdk.stores.base import BarStore, CoveredBars, read_covered
 from seamless_sdk.strategy import Source, Strategy
 
 if TYPE_CHECKING:
@@ -218,44 +218,46 @@ class ReadEngine:
     def _from_storage(self, st: ReadState) -> None:
         t0 = time.perf_counter()
         r = st.request
-        # The request's bounds are on the parent history.read span already.
-        with _child_span(st, tracing.COVERAGE_COMPUTE, node_id=r.node_id) as span:
-            coverage = self.parts.store.coverage(r.node_id, r.interval)
-            served = coverage.intersect(st.remaining)
-            if span.recording:
-                left = st.remaining.subtract(served)
-                span.set(missing_count=left.total() // r.interval.seconds)
-        if served:
-            st.pieces.append((Source.STORAGE.value, self._read_store(st, coverage, served)))
-            st.contributions[Source.STORAGE] = served
-            st.remaining = st.remaining.subtract(served)
+        if st.remaining:
+            # The request's bounds are on the parent history.read span already.
+            with _child_span(st, tracing.COVERAGE_COMPUTE, node_id=r.node_id) as span:
+                got, window = self._read_store(st, st.remaining)
+                served = got.coverage.intersect(st.remaining)
+                if span.recording:
+                    left = st.remaining.subtract(served)
+                    span.set(missing_count=left.total() // r.interval.seconds)
+            if served:
+                st.pieces.append((Source.STORAGE.value, self._keep(st, got, window, served)))
+                st.contributions[Source.STORAGE] = served
+                st.remaining = st.remaining.subtract(served)
         st.deadline.add("storage", (time.perf_counter() - t0) * 1000)
         # A SQLite read cannot be interrupted (it takes about a millisecond), so
         # the storage budget is checked once the read is done.
         self._check_budget(st, "storage")
 
-    def _read_store(
-        self, st: ReadState, coverage: RangeSet, served: RangeSet, *, fresh: bool = False
-    ) -> Bars:
+    def _read_store(self, st: ReadState, wanted: RangeSet) -> tuple[CoveredBars, tuple[int, int]]:
+        """The coverage and bars of the whole chunks ``wanted`` touches, from one
+        snapshot, and that window. Coverage read apart from the bars could
+        straddle another process's ``remove_coverage`` and vouch for bars the
+        read no longer finds."""
         r = st.request
-        # Read whole chunks so the cache can answer neighbouring requests too.
-        unit = r.interval.chunk_unit
-        span_start = window_floor(served.start, unit)  # type: ignore[arg-type]
-        span_end = window_next(served.end - 1, unit)  # type: ignore[operator]
-        store = self.parts.store
-        read_bars = getattr(store, "read_bars", None)
-        bars = (
-            read_bars(r.node_id, r.interval, span_start, span_end)
-            if read_bars is not None
-            else Bars.from_frame(store.read(r.node_id, r.interval, span_start, span_end))
-        )
+        window = chunk_span(r.interval, wanted.start, wanted.end)  # type: ignore[arg-type]
+        return read_covered(self.parts.store, r.node_id, r.interval, *window), window
+
+    def _keep(
+        self, st: ReadState, got: CoveredBars, window: tuple[int, int], served: RangeSet,
+        *, fresh: bool = False,
+    ) -> Bars:  # fmt: skip
+        """The bars of ``served`` from ``got``, which the cache may keep."""
+        r = st.request
+        bars = got.bars
         series = (r.node_id, r.interval.seconds)
         cache = self.parts.cache
         # Bars just backfilled are cached at once: the caller is likely to ask again.
         uses_cache = Source.CACHE in st.options.source_priority
-        if uses_cache and (fresh or cache.admit(series, span_start, span_end)):
+        if uses_cache and (fresh or cache.admit(series, *window)):
             bars = bars.as_shared()
-            cache.put(series, span_start, span_end, bars, coverage.clip(span_start, span_end))
+            cache.put(series, *window, bars, got.coverage)
         return bars.rows_in(served)
 
     def _from_backfill(self, st: ReadState) -> Generator[Wait, set[Future[Any]], None]:
@@ -325,7 +327,8 @@ class ReadEngine:
             self._budget_ran_out(st, binding, "")  # raises: nothing to assemble
         # Coverage is the truth of what the fills committed (this job's or a
         # concurrent one's): only covered bars are ever returned.
-        coverage = parts.store.coverage(r.node_id, r.interval)
+        got, window = self._read_store(st, ranges)
+        coverage = got.coverage
         served = coverage.intersect(ranges).intersect(st.remaining)
         pending = RangeSet() if finished else ranges.subtract(coverage).subtract(result.failed)
         st.backfill = st.backfill.add(ticket, synchronous=served, detached=pending)
@@ -333,7 +336,7 @@ class ReadEngine:
             self._raise_fill_failures(st, result)
         if served:
             st.pieces.append(
-                (Source.BACKFILL.value, self._read_store(st, coverage, served, fresh=True))
+                (Source.BACKFILL.value, self._keep(st, got, window, served, fresh=True))
             )
             st.contributions[Source.BACKFILL] = served
             st.remaining = st.remaining.subtract(served)

@@ -228,6 +228,13 @@ def chunk_windows(interval: Interval, start: int, end: int) -> list[tuple[int, i
     return windows(start, end, interval.chunk_unit)
 
 
+def chunk_span(interval: Interval, start: int, end: int) -> tuple[int, int]:
+    """The whole store chunks ``[start, end)`` touches, as one ``[first, last_end)``
+    (``start < end``): what a read fetches so the cache can answer neighbours."""
+    unit = interval.chunk_unit
+    return window_floor(start, unit), window_next(end - 1, unit)
+
+
 def chunk_start(interval: Interval, ts: int) -> int:
     """Start of the store chunk holding the bar at ``ts``."""
     return window_floor(ts, interval.chunk_unit)

@@ -10,9 +10,11 @@ error, so no failure hides another node's data.
 
 Nodes whose whole request is stored (or cached) take a batch path instead of
 a walk each: the coverage of all of them in one query
-(``stores.base.coverage_many``), then their bars in one batch read
-(``stores.base.read_bars_many``; LocalStore: one snapshot, three queries),
-then each node's answer built by the same
+(``stores.base.coverage_many``), then their bars in one batch read with
+their coverage again (``stores.base.read_covered_many``; LocalStore: one
+snapshot, three queries), which alone vouches for the bars served (a node
+whose coverage shrank in between walks after all), then each node's answer
+built by the same
 code a walk ends in (the engine's cache phase and budget checks,
 ``answer.finish``), so frames, meta, metrics and log events are those of
 ``read``. Everything else walks: nodes with gaps (they may fetch or raise),
@@ -45,12 +47,12 @@ from seamless_sdk.conformance import ConformanceReport
 from seamless_sdk.engine import ReadEngine, Wait, await_futures
 from seamless_sdk.errors import ReadManyError
 from seamless_sdk.frames import Bars, FrameMaker, assemble_many
-from seamless_sdk.intervals import window_floor, window_next
+from seamless_sdk.intervals import chunk_span
 from seamless_sdk.ranges import RangeSet
 from seamless_sdk.request import BarRequest
 from seamless_sdk.result import BackfillReport, HistoryResult
 from seamless_sdk.sla import Deadline
-from seamless_sdk.stores.base import coverage_many, read_bars_many
+from seamless_sdk.stores.base import CoveredBars, coverage_many, read_covered_many
 from seamless_sdk.strategy import Source
 
 if TYPE_CHECKING:
@@ -141,8 +143,7 @@ class _Batch:
             return  # the walk notes and logs the downgrade, per read
         if tracing.enabled():
             return  # each read is its own history.read span, made by the walk
-        unit = first.interval.chunk_unit
-        lo, hi = window_floor(first.start, unit), window_next(first.end - 1, unit)
+        lo, hi = chunk_span(first.interval, first.start, first.end)
         t0 = time.perf_counter()
         try:
             self.cover = coverage_many(
@@ -193,32 +194,30 @@ class _Batch:
             states[node] = st
             if cache_first:
                 engine._from_cache(st)
-        unit = first.interval.chunk_unit
         groups: dict[tuple[int, int], list[str]] = {}
         for node, st in states.items():
             # All of what remains is stored (a cache hit may have served part):
             # read its whole chunks, as the walk does, so the cache can keep them.
             lo, hi = st.remaining.start, st.remaining.end
             if lo is not None and hi is not None:
-                span = (window_floor(lo, unit), window_next(hi - 1, unit))
-                groups.setdefault(span, []).append(node)
+                groups.setdefault(chunk_span(first.interval, lo, hi), []).append(node)
         late: list[str] = []
         for span, nodes in groups.items():
             t0 = time.perf_counter()
             try:
-                bars: dict[str, Bars] | None = read_bars_many(
+                got: dict[str, CoveredBars] | None = read_covered_many(
                     parts.store, nodes, first.interval, *span
                 )
             except Exception:  # damage in one series: each node reads alone, below
-                bars = None
+                got = None
             ms = self.cover_ms + (time.perf_counter() - t0) * 1000
             for node in nodes:
                 st = states[node]
                 try:
-                    if bars is None:
+                    if got is None:
                         engine._from_storage(st)  # its own storage phase, its own error
                     else:
-                        self._serve(st, bars[node], span, ms)
+                        self._serve(st, got[node], span, ms)
                 except Exception as exc:
                     errors[node] = exc
                     del states[node]
@@ -237,12 +236,16 @@ class _Batch:
                 errors[node] = exc
         return late
 
-    def _serve(self, st: ReadState, bars: Bars, span: tuple[int, int], ms: float) -> None:
-        """The engine's storage phase for one node, from the batch's bars of ``span``."""
+    def _serve(self, st: ReadState, got: CoveredBars, span: tuple[int, int], ms: float) -> None:
+        """The engine's storage phase for one node, from the batch's read of ``span``.
+
+        Only the coverage read with the bars vouches for them: the batch's
+        coverage query chose the node, but another process may have removed
+        coverage since, and then what it no longer covers stays remaining."""
         engine, r = self.call.engine, st.request
-        cover = self.cover[r.node_id]
-        served = cover.intersect(st.remaining)
+        served = got.coverage.intersect(st.remaining)
         if served:
+            bars = got.bars
             cache = engine.parts.cache
             series = (r.node_id, r.interval.seconds)
             uses_cache = Source.CACHE in st.options.source_priority
@@ -250,7 +253,7 @@ class _Batch:
                 # The cache gets a copy of its own: the batch's block stays the
                 # frames' alone and is not pinned by one cached node.
                 copy = Bars(bars.wide.copy(), bars.flags.copy())
-                cache.put(series, *span, copy, cover.clip(*span))
+                cache.put(series, *span, copy, got.coverage)
             st.pieces.append((Source.STORAGE.value, bars.rows_in(served)))
             st.contributions[Source.STORAGE] = served
             st.remaining = st.remaining.subtract(served)

@@ -176,6 +176,16 @@ READ_MANY = """SELECT node_id, chunk_start, nrows, data FROM {s}.chunks
 COVERAGE_MANY = """SELECT node_id, range_start, range_end FROM {s}.coverage
     WHERE node_id = ANY(%s) AND interval_s = %s AND range_start < %s AND range_end > %s
     ORDER BY node_id, range_start"""
+# Coverage and chunks of several series in one statement, so from one snapshot
+# (``read_covered_many``): kind 0 rows are chunks (chunk_start, nrows, data),
+# kind 1 rows coverage (range_start, range_end, NULL).
+READ_COVERED_MANY = """SELECT node_id, 0 AS kind, chunk_start AS a, nrows::bigint AS b, data
+    FROM {s}.chunks
+    WHERE node_id = ANY(%s) AND interval_s = %s AND chunk_start >= %s AND chunk_start < %s
+    UNION ALL
+    SELECT node_id, 1, range_start, range_end, NULL FROM {s}.coverage
+    WHERE node_id = ANY(%s) AND interval_s = %s AND range_start < %s AND range_end > %s
+    ORDER BY 1, 2, 3"""
 CHUNK = """SELECT nrows, data FROM {s}.chunks
     WHERE node_id = %s AND interval_s = %s AND chunk_start = %s"""
 CHUNK_STARTS = """SELECT chunk_start FROM {s}.chunks
@@ -230,6 +240,7 @@ class Statements:
         "lock_series",
         "lock_series_if_exists",
         "read",
+        "read_covered_many",
         "read_many",
         "series",
         "upsert_chunk",
@@ -241,6 +252,7 @@ class Statements:
         self.version = render(VERSION, schema)
         self.read = render(READ, schema)
         self.read_many = render(READ_MANY, schema)
+        self.read_covered_many = render(READ_COVERED_MANY, schema)
         self.coverage_many = render(COVERAGE_MANY, schema)
         self.chunk = render(CHUNK, schema)
         self.chunk_starts = render(CHUNK_STARTS, schema)

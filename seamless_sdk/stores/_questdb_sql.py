@@ -163,7 +163,7 @@ def decode_ranges(text: object, node_id: str, iv: Interval, chunk_start: int) ->
         if m is None:
             raise StoreCorruptedError(node_id, iv.name, chunk_start, f"coverage {text!r}")
         s, e = int(m.group(1)), int(m.group(2))
-        if not chunk_start <= s < e <= chunk_end or s % iv.seconds or e % iv.seconds:
+        if not chunk_start <= s < e <= chunk_end or not (iv.is_aligned(s) and iv.is_aligned(e)):
             raise StoreCorruptedError(node_id, iv.name, chunk_start, f"coverage range {part!r}")
         pairs.append((s, e))
     return RangeSet(pairs)

@@ -74,7 +74,7 @@ def check_bounds(iv: Interval, start: object, end: object) -> tuple[int, int]:
     out = []
     for field, value in (("start", start), ("end", end)):
         seconds = epoch_int(value, field)
-        if seconds % iv.seconds:
+        if not iv.is_aligned(seconds):
             raise InvalidRequestError(field, f"{value} is not aligned to the {iv.name} interval")
         out.append(seconds)
     if out[0] > out[1]:
@@ -87,7 +87,7 @@ def check_ranges(iv: Interval, ranges: object, field: str) -> RangeSet:
     if not isinstance(ranges, RangeSet):
         raise InvalidRequestError(field, f"expected a RangeSet, got {type(ranges).__name__}")
     for s, e in ranges:
-        if s % iv.seconds or e % iv.seconds:
+        if not (iv.is_aligned(s) and iv.is_aligned(e)):
             raise InvalidRequestError(field, f"({s}, {e}) is not aligned to the {iv.name} interval")
     if ranges:
         check_time(ranges.start, field)  # type: ignore[arg-type]
@@ -104,7 +104,8 @@ def stored_coverage(node_id: str, iv: Interval, rows: Iterable[tuple[Any, Any]])
     pairs: list[tuple[int, int]] = []
     for lo, hi in rows:
         ok = isinstance(lo, int) and isinstance(hi, int) and lo < hi
-        if not ok or lo % iv.seconds or hi % iv.seconds or (pairs and lo <= pairs[-1][1]):
+        ok = ok and iv.is_aligned(lo) and iv.is_aligned(hi)
+        if not ok or (pairs and lo <= pairs[-1][1]):
             raise StoreCorruptedError(
                 node_id,
                 iv.name,

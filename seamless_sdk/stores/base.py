@@ -6,6 +6,11 @@ coverage that goes with them. Bars and coverage change in one transaction: a
 reader never sees a bar that coverage does not vouch for, nor coverage without
 its bars.
 
+A reader that decides from coverage which bars to trust must take both from
+one snapshot (:func:`read_covered_many`): coverage read in one call and bars
+in the next can straddle another process's ``remove_coverage``, and the answer
+would then claim a window whose bars it does not hold.
+
 The frame a store reads and writes is the *stored bar frame*
 (``seamless_sdk.bars.STORED_COLUMNS``): ``ts`` (``datetime64[ns, UTC]``,
 ascending, unique), ``open high low close volume`` (float64) and ``flags``
@@ -42,6 +47,20 @@ class WindowWrite:
     end: int
     frame: pd.DataFrame | Bars
     covered: RangeSet | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CoveredBars:
+    """One series' stored bars of a window and the coverage that vouches for
+    them, read together (:func:`read_covered_many`).
+
+    ``coverage`` is the series' coverage inside the window; ``bars`` are its
+    stored bars inside the window. A caller serves only ``bars.rows_in(part)``
+    for parts of ``coverage``.
+    """
+
+    coverage: RangeSet
+    bars: Bars
 
 
 @runtime_checkable
@@ -134,6 +153,19 @@ class BatchReads(Protocol):
         ...
 
 
+@runtime_checkable
+class SnapshotReads(Protocol):
+    """Reads of coverage and bars from one snapshot, which a store may add
+    (LocalStore and PostgresStore: one transaction or statement)."""
+
+    def read_covered_many(
+        self, node_ids: Sequence[str], interval: Interval, start: int, end: int
+    ) -> dict[str, CoveredBars]:
+        """Node id -> its coverage and stored bars inside ``[start, end)``,
+        all from one snapshot (one key per distinct id, in the order asked)."""
+        ...
+
+
 def coverage_many(
     store: BarStore,
     node_ids: Sequence[str],
@@ -173,3 +205,38 @@ def read_bars_many(
         else:
             out[node] = Bars.from_frame(store.read(node, interval, start, end))
     return out
+
+
+def read_covered_many(
+    store: BarStore, node_ids: Sequence[str], interval: Interval, start: int, end: int
+) -> dict[str, CoveredBars]:
+    """Every node's coverage and stored bars inside ``[start, end)``, read so
+    that the bars are those the coverage vouches for.
+
+    A store with :class:`SnapshotReads` answers from one snapshot. For any other
+    the coverage is read before and after the bars and only what both vouch
+    for is kept: that catches a ``remove_coverage`` that commits in between,
+    but not a remove and a re-write that both do (the store's own reads must
+    be atomic for that, as LocalStore's and PostgresStore's are).
+
+    >>> # got = read_covered_many(store, ["demo:BTC"], iv, t0, t1)["demo:BTC"]
+    >>> # got.bars.rows_in(got.coverage.intersect(wanted))
+    """
+    fast = getattr(store, "read_covered_many", None)
+    if fast is not None:
+        return fast(node_ids, interval, start, end)  # type: ignore[no-any-return]
+    before = coverage_many(store, node_ids, interval, start, end)
+    bars = read_bars_many(store, node_ids, interval, start, end)
+    after = coverage_many(store, node_ids, interval, start, end)
+    out = {}
+    for node, cover in before.items():
+        both = cover.intersect(after[node])
+        out[node] = CoveredBars(both, bars[node] if both == cover else bars[node].rows_in(both))
+    return out
+
+
+def read_covered(
+    store: BarStore, node_id: str, interval: Interval, start: int, end: int
+) -> CoveredBars:
+    """:func:`read_covered_many` of one series."""
+    return read_covered_many(store, [node_id], interval, start, end)[node_id]

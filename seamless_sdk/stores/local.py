@@ -65,7 +65,7 @@ from seamless_sdk.stores._window import (
     read_bounds,
     write_items,
 )
-from seamless_sdk.stores.base import WindowWrite
+from seamless_sdk.stores.base import CoveredBars, WindowWrite
 
 __all__ = ["DamagedChunk", "LocalStore"]
 
@@ -192,7 +192,7 @@ class LocalStore:
         interval and (where it is one chunk's) the chunk.
         """
         node_id = validate_node_id(node_id)  # before any SQL, like every other call
-        return self._read_series([node_id], parse_interval(interval), start, end)[node_id]
+        return self._read_series([node_id], parse_interval(interval), start, end)[1][node_id]
 
     def read_many(
         self, node_ids: Sequence[str], interval: Interval | str, start: int, end: int
@@ -211,15 +211,31 @@ class LocalStore:
         of a few blocks, series after series (see :data:`BLOCK_ROWS`), which
         ``frames.assemble_many`` uses without another copy."""
         nodes = validate_node_ids(node_ids)
-        return self._read_series(nodes, parse_interval(interval), start, end)
+        return self._read_series(nodes, parse_interval(interval), start, end)[1]
 
-    def _read_series(self, nodes: list[str], iv: Interval, start: int, end: int) -> dict[str, Bars]:
+    def read_covered_many(
+        self, node_ids: Sequence[str], interval: Interval | str, start: int, end: int
+    ) -> dict[str, CoveredBars]:
+        """``read_bars_many`` with each series' coverage inside ``[start, end)``,
+        from the same snapshot (``stores.base.SnapshotReads``)."""
+        nodes = validate_node_ids(node_ids)
+        iv = parse_interval(interval)
+        cover, bars = self._read_series(nodes, iv, start, end)
+        lo, hi = read_bounds(start, end)
+        window = RangeSet.span(lo, hi) if lo < hi else RangeSet()
+        return {n: CoveredBars(RangeSet(cover[n]).intersect(window), bars[n]) for n in nodes}
+
+    def _read_series(
+        self, nodes: list[str], iv: Interval, start: int, end: int
+    ) -> tuple[dict[str, list[tuple[int, int]]], dict[str, Bars]]:
+        """Each series' coverage pairs over the chunk windows of ``[start, end)``
+        and its bars inside ``[start, end)``, from one snapshot."""
         # One path for one series and for many: the same queries (the batch
         # ones take the ids as a JSON array) and the same checks of every chunk.
         conn = self._conn()
         start, end = read_bounds(start, end)  # ints: numpy ints do not bind as SQL parameters
         if end <= start or not nodes:
-            return {n: Bars.empty() for n in nodes}
+            return {n: [] for n in nodes}, {n: Bars.empty() for n in nodes}
         one = len(nodes) == 1
         lo_w, hi_w = chunk_of(iv, start), window_next(chunk_of(iv, end - 1), iv.chunk_unit)
         try:
@@ -260,7 +276,7 @@ class LocalStore:
         for node in nodes:
             expected = list(covered_chunks(iv, cover[node], lo_w, hi_w))
             _check_rows_match_coverage(node, iv, expected, scan.seen.get(node, set()))
-        return scan.bars()
+        return cover, scan.bars()
 
     def coverage(self, node_id: str, interval: Interval | str) -> RangeSet:
         """Ranges of ``(node_id, interval)`` that have been checked and stored."""
@@ -304,6 +320,8 @@ class LocalStore:
         try:
             return [(str(n), str(i)) for n, i in self._conn().execute(_sqlite.SERIES_SQL)]
         except sqlite3.Error as exc:
+            if _sqlite.is_corruption(exc):
+                raise StoreCorruptedError(None, None, None, f"SQLite: {exc}") from exc
             raise StoreError(f"listing series failed: {exc}") from exc
 
     # -- writes ---------------------------------------------------------------

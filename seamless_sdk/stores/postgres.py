@@ -72,7 +72,7 @@ from seamless_sdk.stores._window import (
     stored_coverage,
     write_items,
 )
-from seamless_sdk.stores.base import WindowWrite
+from seamless_sdk.stores.base import CoveredBars, WindowWrite
 
 __all__ = ["PostgresStore"]
 
@@ -276,6 +276,35 @@ class PostgresStore:
         for node, *row in self._fetch(self._sql.read_many, params, what):
             by_node[node].append(tuple(row))
         return {n: _series_bars(n, iv, start, end, rows) for n, rows in by_node.items()}
+
+    def read_covered_many(
+        self, node_ids: Sequence[str], interval: Interval | str, start: int, end: int
+    ) -> dict[str, CoveredBars]:
+        """``read_bars_many`` with each series' coverage inside ``[start, end)``,
+        in the same statement, so from one snapshot (``stores.base.SnapshotReads``)."""
+        nodes = validate_node_ids(node_ids)
+        iv = parse_interval(interval)
+        self._check_open()
+        start, end = read_bounds(start, end)
+        if end <= start or not nodes:
+            return {n: CoveredBars(RangeSet(), Bars.empty()) for n in nodes}
+        params = (nodes, iv.seconds, chunk_of(iv, start), end, nodes, iv.seconds, end, start)
+        what = f"read of {len(nodes)} series of {iv.name}"
+        chunks: dict[str, list[tuple[Any, ...]]] = {n: [] for n in nodes}
+        pairs: dict[str, list[tuple[Any, Any]]] = {n: [] for n in nodes}
+        for node, kind, a, b, data in self._fetch(self._sql.read_covered_many, params, what):
+            if kind == 0:
+                chunks[node].append((a, b, data))
+            else:
+                pairs[node].append((a, b))
+        window = RangeSet.span(start, end)
+        return {
+            n: CoveredBars(
+                stored_coverage(n, iv, pairs[n]).intersect(window),
+                _series_bars(n, iv, start, end, chunks[n]),
+            )
+            for n in nodes
+        }
 
     def coverage_many(
         self,

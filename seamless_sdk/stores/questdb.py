@@ -59,7 +59,7 @@ from seamless_sdk.frames import Bars
 from seamless_sdk.intervals import Interval, check_time, parse_interval
 from seamless_sdk.intervals import chunk_start as chunk_of
 from seamless_sdk.ranges import RangeSet
-from seamless_sdk.request import validate_node_id
+from seamless_sdk.request import validate_node_id, validate_node_ids
 from seamless_sdk.stores import _questdb_sql as sql
 from seamless_sdk.stores._arrow import Columns
 from seamless_sdk.stores._flock import chunk_lock
@@ -81,7 +81,7 @@ from seamless_sdk.stores._window import (
     read_bounds,
     write_items,
 )
-from seamless_sdk.stores.base import WindowWrite
+from seamless_sdk.stores.base import CoveredBars, WindowWrite
 
 __all__ = ["QuestDBStore"]
 
@@ -222,24 +222,39 @@ class QuestDBStore:
         """``read`` as arrays, for the SDK's hot path. Only bars that coverage
         vouches for, before and after the bars are read, are returned."""
         node_id = validate_node_id(node_id)
+        return self._read_covered(node_id, parse_interval(interval), start, end).bars
+
+    def read_covered_many(
+        self, node_ids: Sequence[str], interval: Interval | str, start: int, end: int
+    ) -> dict[str, CoveredBars]:
+        """Each series' bars of ``[start, end)`` with the coverage that vouched
+        for them both before and after they were read (``stores.base.SnapshotReads``
+        as near as QuestDB comes: it has no snapshot across statements, so a
+        remove and a re-write that both commit during the read can still pass)."""
+        nodes = validate_node_ids(node_ids)
         iv = parse_interval(interval)
+        return {n: self._read_covered(n, iv, start, end) for n in nodes}
+
+    def _read_covered(self, node_id: str, iv: Interval, start: int, end: int) -> CoveredBars:
         start, end = read_bounds(start, end)
+        nothing = CoveredBars(RangeSet(), Bars.empty())
         if end <= start:
-            return Bars.empty()
+            return nothing
         self._check_open()
         lo = max(start, sql.MIN_TIME)
         if end <= lo:
-            return Bars.empty()
+            return nothing
         self._ensure_tables(iv)
         before = self._chunk_coverage(node_id, iv, lo, end)
         if not before:
-            return Bars.empty()
+            return nothing
         rows = self._pg.query(
             sql.read_sql(self._prefix, iv),
             (node_id, sql.ts_param(before.start), sql.ts_param(before.end)),  # type: ignore[arg-type]
         )
         after = self._chunk_coverage(node_id, iv, lo, end)
-        return _bars_of(rows, node_id, iv).rows_in(before.intersect(after))
+        both = before.intersect(after).clip(start, end)
+        return CoveredBars(both, _bars_of(rows, node_id, iv).rows_in(both))
 
     def coverage(self, node_id: str, interval: Interval | str) -> RangeSet:
         """Ranges of ``(node_id, interval)`` that have been checked and stored."""
@@ -426,7 +441,7 @@ class QuestDBStore:
         if not isinstance(ranges, RangeSet):
             raise InvalidRequestError("ranges", f"expected a RangeSet, got {type(ranges).__name__}")
         for s, e in ranges:
-            if s % iv.seconds or e % iv.seconds:
+            if not (iv.is_aligned(s) and iv.is_aligned(e)):
                 raise InvalidRequestError(
                     "ranges", f"({s}, {e}) is not aligned to the {iv.name} interval"
                 )

@@ -1,5 +1,6 @@
-"""Batch reads (``stores.base.coverage_many`` / ``read_bars_many``, a store's own
-``coverage_many``/``read_many``/``read_bars_many`` where it has them) answer
+"""Batch reads (``stores.base.coverage_many`` / ``read_bars_many`` /
+``read_covered_many``, a store's own ``coverage_many``/``read_many``/
+``read_bars_many``/``read_covered_many`` where it has them) answer
 exactly what the per-series calls answer, on every store of the contract
 suite; on LocalStore, which batches in SQL, damage in one series is caught
 and named as the single read names it."""
@@ -17,7 +18,14 @@ import pytest
 from seamless_sdk.errors import InvalidRequestError, StoreCorruptedError, StoreError
 from seamless_sdk.intervals import parse_interval
 from seamless_sdk.ranges import RangeSet
-from seamless_sdk.stores.base import BarStore, BatchReads, coverage_many, read_bars_many
+from seamless_sdk.stores.base import (
+    BarStore,
+    BatchReads,
+    SnapshotReads,
+    coverage_many,
+    read_bars_many,
+    read_covered_many,
+)
 from tests.contract.bars import BASE, DAY, HOUR, frame, minutes
 from tests.contract.conftest import StoreFactory
 from tests.contract.test_store_contract import HOSTILE, assert_same_bars
@@ -68,6 +76,31 @@ def test_batch_read_equals_one_read_per_node(store: BarStore, start: int, end: i
         assert list(frames) == list(dict.fromkeys(asked))
         for node in NODES:
             assert_same_bars(frames[node], store.read(node, "1m", start, end))
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        (BASE, BASE + 3 * DAY),
+        (BASE + DAY + 2 * HOUR, BASE + DAY + 3 * HOUR),
+        (BASE + HOUR, BASE + 2 * DAY + 60),
+        (BASE - DAY, BASE),
+        (BASE + DAY, BASE),  # reversed: nothing
+    ],
+)
+def test_covered_read_is_coverage_and_bars_of_the_window(
+    store: BarStore, start: int, end: int
+) -> None:
+    _fill(store)
+    asked = [NODES[4], *NODES, NODES[1]]
+    got = read_covered_many(store, asked, M1, start, end)
+    assert list(got) == list(dict.fromkeys(asked))
+    for node in NODES:
+        want = store.coverage(node, "1m").clip(start, end) if start < end else RangeSet()
+        assert got[node].coverage == want, node
+        assert_same_bars(_bars_frame(got[node].bars), store.read(node, "1m", start, end))
+    # Every shipped store reads both at once (a read must not straddle a remove).
+    assert isinstance(store, SnapshotReads)
 
 
 def test_batch_frames_do_not_share_rows(store: BarStore) -> None:

@@ -174,6 +174,66 @@ def test_readers_never_see_a_partial_write(tmp_path: Path) -> None:
             assert store.coverage(node, "1m") == span
 
 
+# -- provider reads while another process removes and re-writes -------------------
+def _remover(path: str, started: Any, done: Any, out: Any) -> None:
+    """What `seamless store repair` then a refill do, over and over: coverage
+    removed (bars with it), then the day written again."""
+    try:
+        day = RangeSet([(D0, D0 + DAY)])
+        with LocalStore(path) as store:
+            started.wait(60)
+            k = 0
+            deadline = time.monotonic() + WRITE_SECONDS
+            while time.monotonic() < deadline:
+                k += 1
+                store.remove_coverage(NODE, "1m", day)
+                store.write(NODE, "1m", D0, D0 + DAY, version_frame(D0, D0 + DAY, 2 * k + 1))
+        out.put(("remover", k, None))
+    except BaseException:
+        out.put(("remover", 0, traceback.format_exc()))
+    finally:
+        done.set()
+
+
+def test_provider_reads_never_straddle_another_process_remove(tmp_path: Path) -> None:
+    """Each answer is the whole day of one version or DataUnavailableError: a
+    read that took coverage and bars from different snapshots answered 0 rows
+    with nothing missing (and cached that)."""
+    from seamless_sdk import DataUnavailableError, ReadManyError, SeamlessDataProvider, Strategy
+
+    path = str(tmp_path / "bars.sqlite")
+    with LocalStore(path) as store:
+        store.write(NODE, "1m", D0, D0 + DAY, version_frame(D0, D0 + DAY, 1))
+    started, done, out = CTX.Event(), CTX.Event(), CTX.Queue()
+    proc = CTX.Process(target=_remover, args=(path, started, done, out), name="remover")
+    proc.start()
+    whole = unavailable = 0
+    providers = [
+        SeamlessDataProvider(store=LocalStore(path), strategy=Strategy.FAIL_FAST, **kw)
+        for kw in ({"source_priority": ("storage",)}, {"cache_ttl_s": 0.001})
+    ]
+    try:
+        started.set()
+        while not done.is_set():
+            for p in providers:
+                try:
+                    frames = [p.read(NODE, "1m", D0, D0 + DAY).df]
+                    frames += [r.df for r in p.read_many([NODE], "1m", D0, D0 + DAY).values()]
+                except (DataUnavailableError, ReadManyError) as exc:
+                    errors = exc.errors.values() if isinstance(exc, ReadManyError) else [exc]
+                    assert all(isinstance(e, DataUnavailableError) for e in errors), errors
+                    unavailable += 1
+                    continue
+                for frame in frames:
+                    assert _check_whole(frame, D0, D0 + DAY) % 2 == 1, "torn: rows missing"
+                    whole += 1
+    finally:
+        for p in providers:
+            p.close()
+        results = _collect([proc], out, timeout=60)
+    assert results["remover"] > 20 and whole > 20 and unavailable > 0, (results, whole)
+
+
 # -- window locks across processes ----------------------------------------------
 ROUNDS = 25
 

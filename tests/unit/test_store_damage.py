@@ -308,6 +308,22 @@ def test_a_broken_table_btree_is_reported_not_repaired(path: Path) -> None:
         assert "store repair` drops" not in str(info.value)
 
 
+def test_every_call_names_a_malformed_file_as_damage(path: Path) -> None:
+    # series() alone said plain StoreError, which callers that key on
+    # StoreCorruptedError (repair, doctor, "delete and refill") missed.
+    size = path.stat().st_size
+    overwrite(path, 4096, b"\x00" * (size - 4096))  # the header page kept
+    with LocalStore(path) as store:
+        for call in (
+            store.series,
+            lambda: store.coverage(NODE, M1),
+            lambda: store.coverage_many([NODE], M1),
+            lambda: store.read(NODE, M1, D0, D0 + DAY),
+        ):
+            with pytest.raises(StoreCorruptedError, match="malformed"):
+                call()
+
+
 # -- any overwrite, anywhere ----------------------------------------------------
 def _same_or_typed_error(call: object, expected: object) -> bool:
     """Run ``call``: True if it returns ``expected``, False if it raises a

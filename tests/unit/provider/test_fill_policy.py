@@ -74,13 +74,18 @@ class RecordingBackfiller:
 
 
 class SlowStore(LocalStore):
-    """A LocalStore whose coverage look-up takes ``delay_s`` (a busy disk)."""
+    """A LocalStore whose coverage look-ups (alone or with the bars, as a read's
+    storage phase makes them) take ``delay_s`` (a busy disk)."""
 
     delay_s = 0.02
 
     def coverage(self, node_id: Any, interval: Any) -> RangeSet:
         time.sleep(self.delay_s)
         return super().coverage(node_id, interval)
+
+    def read_covered_many(self, *args: Any, **kwargs: Any) -> Any:
+        time.sleep(self.delay_s)
+        return super().read_covered_many(*args, **kwargs)
 
 
 def _settle(provider: Any) -> None:
