@@ -197,7 +197,7 @@ class ReadEngine:
             elif source is Source.LIVE:
                 yield from self._from_live(st)
         self._check_budget(st, "total")
-        self._check_switched_off(st)
+        self._check_filled(st)
         return finish(st, self.parts.calendar, self.parts.metrics, make_frame)
 
     # -- sources ---------------------------------------------------------------
@@ -415,17 +415,29 @@ class ReadEngine:
                 f"({result.failure_count} window(s)): {first}"
             )
 
-    def _check_switched_off(self, st: ReadState) -> None:
-        """An AUTO_BACKFILL read whose fill DISABLE_BACKFILL stopped half way raises:
-        it promises every closed bar and must not answer partial."""
+    def _check_filled(self, st: ReadState) -> None:
+        """An AUTO_BACKFILL read promises every closed bar and must not answer
+        partial: closed bars it could not even try to fill raise
+        ``DataUnavailableError`` (DISABLE_BACKFILL stopped the fill, no fetcher
+        is configured, or ``source_priority`` leaves backfill out). Bars a fill
+        fetched and conformance rejected are missing only with ``partial_ok``
+        (without it the fill raised)."""
         r = st.request
-        if st.options.strategy is not Strategy.AUTO_BACKFILL or not killswitch.backfill_disabled():
+        closed_end = min(r.end, st.edge)
+        if st.options.strategy is not Strategy.AUTO_BACKFILL or closed_end <= r.start:
             return
-        unfilled = st.remaining.clip(r.start, min(r.end, st.edge))
-        if unfilled:
-            raise DataUnavailableError(
-                unfilled, f"DISABLE_BACKFILL stopped the fill; missing {unfilled.to_list()}"
-            )
+        unfilled = st.remaining.clip(r.start, closed_end)
+        if not unfilled:
+            return
+        if killswitch.backfill_disabled():
+            why = "DISABLE_BACKFILL stopped the fill"
+        elif self.parts.fetcher is None:
+            why = "AUTO_BACKFILL cannot fill: no fetcher is configured"
+        elif Source.BACKFILL not in st.options.source_priority:
+            why = "AUTO_BACKFILL cannot fill: source_priority leaves out backfill"
+        else:
+            return  # filled: what is left is bars conformance rejected (partial_ok)
+        raise DataUnavailableError(unfilled, f"{why}; missing {unfilled.to_list()}")
 
     def _check_budget(self, st: ReadState, phase: str) -> None:
         """After ``phase``: act on a budget that has run out (its own or the total)."""

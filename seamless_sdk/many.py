@@ -230,7 +230,7 @@ class _Batch:
             try:
                 # What the walk does once its sources are done.
                 engine._check_budget(st, "total")
-                engine._check_switched_off(st)
+                engine._check_filled(st)
                 results[node] = finish(st, parts.calendar, parts.metrics, call.frames.maker(node))
             except Exception as exc:
                 errors[node] = exc

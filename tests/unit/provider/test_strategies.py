@@ -50,6 +50,38 @@ def test_fail_fast_raises_with_missing_and_never_fetches(
     assert fetcher.call_count == 0
 
 
+@pytest.mark.parametrize(
+    ("with_fetcher", "sources", "says"),
+    [
+        (False, None, "no fetcher is configured"),
+        (True, ("cache", "storage"), "source_priority leaves out backfill"),
+    ],
+    ids=["no-fetcher", "no-backfill-source"],
+)
+def test_auto_backfill_that_cannot_fill_raises_instead_of_answering_partial(
+    make_provider: MakeProvider,
+    fetcher: SyntheticFetcher,
+    with_fetcher: bool,
+    sources: tuple[str, ...] | None,
+    says: str,
+) -> None:
+    # It answered the gap as missing, with no violation (and, with the sources
+    # left out, not even a note): AUTO_BACKFILL promises every closed bar.
+    p = make_provider(fetcher if with_fetcher else None)
+    with pytest.raises(DataUnavailableError, match=says) as info:
+        p.read(
+            "demo:A", "1m", T0, T0 + HOUR, strategy=Strategy.AUTO_BACKFILL, source_priority=sources
+        )
+    assert info.value.missing == RangeSet([(T0, T0 + HOUR)])
+    assert fetcher.call_count == 0
+    # A stored window is answered as before.
+    make_provider(fetcher).read("demo:A", "1m", T0, T0 + HOUR, strategy=Strategy.AUTO_BACKFILL)
+    whole = p.read(
+        "demo:A", "1m", T0, T0 + HOUR, strategy=Strategy.AUTO_BACKFILL, source_priority=sources
+    )
+    assert len(whole.df) == 60 and not whole.meta.missing
+
+
 def test_auto_backfill_fills_everything_then_serves_from_storage_and_cache(
     make_provider: MakeProvider, fetcher: SyntheticFetcher
 ) -> None:
@@ -208,14 +240,6 @@ def test_return_meta_false_gives_the_frame(
     meta = p.ensure_available("demo:G", "5m", T0, T0 + 2 * HOUR, strategy=Strategy.AUTO_BACKFILL)
     assert meta.coverage == RangeSet([(T0, T0 + 2 * HOUR)])
     assert meta.coverage_ranges == meta.coverage and meta.missing_ranges == meta.missing
-
-
-def test_source_priority_without_backfill_never_fetches(
-    make_provider: MakeProvider, fetcher: SyntheticFetcher
-) -> None:
-    p = make_provider(fetcher, strategy=Strategy.AUTO_BACKFILL)
-    res = p.read("demo:H", "1m", T0, T0 + HOUR, source_priority=("cache", "storage"))
-    assert res.meta.missing == RangeSet([(T0, T0 + HOUR)]) and fetcher.call_count == 0
 
 
 def test_meta_to_dict_is_json(make_provider: MakeProvider, fetcher: SyntheticFetcher) -> None:
