@@ -503,7 +503,9 @@ class SeamlessDataProvider:
         stored and handed out. ``end=None`` streams until ``close()``; a future
         ``end`` stops there. ``include_partial`` also hands out the bar still
         forming (flag ``PARTIAL_BAR``, not stored), replaced later by the closed
-        bar of the same ``ts``. See ``seamless_sdk.streaming``.
+        bar of the same ``ts``; the flags are the only way to tell the two
+        apart, so it turns ``lineage`` on (``lineage=False`` with it is
+        ``InvalidRequestError``). See ``seamless_sdk.streaming``.
 
         >>> # with provider.stream("demo:BTCUSDT", "1m", "2026-01-01") as bars:
         >>> #     for frame in bars: strategy.on_bars(frame)
@@ -513,7 +515,14 @@ class SeamlessDataProvider:
         iv = parse_interval(interval)
         first = validate_request(node, iv, start, start).start
         last = None if end is None else validate_request(node, iv, first, end).end
-        options = self._options(strategy, sla, partial_ok, None, None, lineage)
+        partial = check_bool("include_partial", include_partial)
+        if partial and lineage is False:
+            raise InvalidRequestError(
+                "include_partial",
+                "needs lineage: without the flags column a forming bar (PARTIAL_BAR) "
+                "cannot be told from the closed bar that replaces it",
+            )
+        options = self._options(strategy, sla, partial_ok, None, None, True if partial else lineage)
         if (last is None or last > iv.now_edge(self._clock())) and not callable(
             getattr(self.live, "subscribe", None)
         ):
@@ -544,7 +553,7 @@ class SeamlessDataProvider:
             clock=self._clock,
             on_commit=self._on_commit,
         )
-        stream = BarStream(parts, node, iv, first, last, include_partial=include_partial)
+        stream = BarStream(parts, node, iv, first, last, include_partial=partial)
         with self._close_lock:
             self._streams.add(stream)
         return stream

@@ -36,7 +36,6 @@ arrives once: from the history or from the feed, never both.
 
 from __future__ import annotations
 
-import itertools
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -47,15 +46,19 @@ import pandas as pd
 from seamless_sdk.backfill.fill import FillResult, fill_window
 from seamless_sdk.backfill.policy import FillPolicy
 from seamless_sdk.conformance import Flag, conform_bars
-from seamless_sdk.frames import Bars, assemble
+from seamless_sdk.frames import assemble
 from seamless_sdk.intervals import Interval
 from seamless_sdk.live.base import LiveBars, LiveFeed, LiveGap, Subscription
+from seamless_sdk.ranges import RangeSet
 from seamless_sdk.result import HistoryResult
-from seamless_sdk.stores.base import BarStore
+from seamless_sdk.stores.base import BarStore, read_covered
 from seamless_sdk.strategy import Source, Strategy
 
-RESUBSCRIBE_BACKOFF_S = (0.1, 0.5, 2.0, 5.0)
-"""Waits between attempts to subscribe again after a feed ended (the last repeats)."""
+RESUBSCRIBE_BACKOFF_S = (0.0, 0.1, 0.5, 2.0, 5.0)
+"""Waits before subscribing again, by failures in a row: none after a
+subscription that delivered events and then ended (a gap to fill at once),
+then longer after each refused subscription or one that ended before it
+delivered anything (the last wait repeats)."""
 
 END_GRACE_S = 2.0
 """How long past a stream's ``end`` it waits for the feed before reading the
@@ -75,10 +78,18 @@ class StreamParts:
     on_commit: Callable[[FillResult], None]
 
 
+def _backoff(failures: int) -> float:
+    return RESUBSCRIBE_BACKOFF_S[min(failures, len(RESUBSCRIBE_BACKOFF_S) - 1)]
+
+
 class BarStream:
     """An iterator of DataFrames: history, then live bars as they close.
 
     ``poll_s`` is how often a waiting stream checks whether it was closed.
+    The stream is a handle on its walk (:class:`_Walk`), which never refers
+    back to it: a stream dropped without ``close()`` (a ``for`` loop left with
+    ``break``) is freed at once, and freeing its generator closes the live
+    subscription then, not when the garbage collector gets to a cycle.
     """
 
     def __init__(
@@ -92,19 +103,8 @@ class BarStream:
         include_partial: bool = False,
         poll_s: float = 0.2,
     ) -> None:
-        self.parts = parts
-        self.node_id = node_id
-        self.interval = interval
-        self.start = start
-        self.end = end
-        self.include_partial = include_partial
-        self.poll_s = poll_s
-        self.last = start
-        self.resubscriptions = 0
-        self._stop = threading.Event()
-        self._lock = threading.Lock()
-        self._sub: Subscription | None = None  # the live subscription, while there is one
-        self._frames = self._run()
+        self._walk = _Walk(parts, node_id, interval, start, end, include_partial, poll_s)
+        self._frames = self._walk.run()
 
     def __iter__(self) -> Iterator[pd.DataFrame]:
         return self
@@ -121,8 +121,7 @@ class BarStream:
     def close(self) -> None:
         """Stop the stream and close its live subscription now (a ``next``
         waiting in another thread returns within ``poll_s``)."""
-        self._stop.set()
-        self._release()
+        self._walk.stop()
         try:
             self._frames.close()
         except ValueError:
@@ -132,6 +131,64 @@ class BarStream:
 
     @property
     def closed(self) -> bool:
+        return self._walk.stopped
+
+    @property
+    def parts(self) -> StreamParts:
+        return self._walk.parts
+
+    @property
+    def node_id(self) -> str:
+        return self._walk.node_id
+
+    @property
+    def interval(self) -> Interval:
+        return self._walk.interval
+
+    @property
+    def last(self) -> int:
+        """The end of what has been handed out (only grows)."""
+        return self._walk.last
+
+    @property
+    def resubscriptions(self) -> int:
+        """Subscriptions made after the first (the feed ended or refused one)."""
+        return self._walk.resubscriptions
+
+
+class _Walk:
+    """A stream's state and the walk that makes its frames (see the module docstring)."""
+
+    def __init__(
+        self,
+        parts: StreamParts,
+        node_id: str,
+        interval: Interval,
+        start: int,
+        end: int | None,
+        include_partial: bool,
+        poll_s: float,
+    ) -> None:
+        self.parts = parts
+        self.node_id = node_id
+        self.interval = interval
+        self.start = start
+        self.end = end
+        self.include_partial = include_partial
+        self.poll_s = poll_s
+        self.last = start
+        self.resubscriptions = 0
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._sub: Subscription | None = None  # the live subscription, while there is one
+
+    def stop(self) -> None:
+        """Stop the walk and close its subscription (from any thread)."""
+        self._stop.set()
+        self._release()
+
+    @property
+    def stopped(self) -> bool:
         return self._stop.is_set()
 
     # -- the walk ----------------------------------------------------------------
@@ -142,33 +199,60 @@ class BarStream:
     def _done(self) -> bool:
         return self._stop.is_set() or (self.end is not None and self.last >= self.end)
 
-    def _run(self) -> Iterator[pd.DataFrame]:
+    def run(self) -> Iterator[pd.DataFrame]:
+        """The stream's frames (a generator: closing it closes the subscription)."""
         needs_feed = self.end is None or self.end > self.interval.now_edge(self.parts.clock())
         sub = self._subscribe() if needs_feed else None
+        failures = 0 if sub is not None or not needs_feed else 1
+        delivered = False
         try:
             yield from self._history(self._edge(), strategy=None)
-            while sub is not None and not self._done():
-                event = sub.get(self.poll_s)
-                if event is None:
-                    if sub.closed and not self._stop.is_set():  # ended without a gap event
-                        event = LiveGap("subscription closed")
-                    elif self._past_end():
-                        yield from self._history(self.end, strategy=Strategy.AUTO_BACKFILL)  # type: ignore[arg-type]
-                        continue
-                    else:
-                        continue
-                if isinstance(event, LiveGap):
-                    self._release()
+            while needs_feed and not self._done():
+                if sub is None:
+                    # No subscription (the feed refused one, or it ended): try
+                    # again after a back-off that grows with each failure in a
+                    # row, so a feed that keeps failing is not hammered.
+                    if self._stop.wait(_backoff(failures)):
+                        return
                     sub = self._subscribe()
                     if sub is None:
-                        return
-                    self.resubscriptions += 1
-                    yield from self._history(self._edge(), strategy=Strategy.AUTO_BACKFILL)
-                elif event.partial:
+                        failures += 1
+                    else:
+                        self.resubscriptions += 1
+                        delivered = False
+                    # Subscribed or not, history answers what closed meanwhile
+                    # (backfilled through the fetcher) and, past ``end``, the rest.
+                    until = self.end if self._past_end() else self._edge()
+                    yield from self._history(until, strategy=Strategy.AUTO_BACKFILL)  # type: ignore[arg-type]
+                    continue
+                if self._past_end():
+                    # The feed has said nothing for the last bars (or only
+                    # forming ones): history answers them.
+                    yield from self._history(self.end, strategy=Strategy.AUTO_BACKFILL)  # type: ignore[arg-type]
+                    continue
+                event = sub.get(self.poll_s)
+                if event is None:
+                    if not sub.closed or self._stop.is_set():
+                        continue
+                    event = LiveGap("subscription closed")  # ended without a gap event
+                if isinstance(event, LiveGap):
+                    self._release()
+                    sub = None
+                    # A subscription that ended before it delivered anything
+                    # counts as a failure: it waits before the next one.
+                    failures = 0 if delivered else failures + 1
+                    continue
+                delivered = True
+                failures = 0
+                if event.partial:
                     if self.include_partial:
                         yield from self._forming(event)
                 else:
                     yield from self._closed(event)
+        except Exception:
+            if self._stop.is_set():
+                return  # closed (or its provider was) mid-read: what failed was the shutdown
+            raise
         finally:
             self._release()
 
@@ -176,23 +260,20 @@ class BarStream:
         return self.end is not None and self.parts.clock() >= self.end + END_GRACE_S
 
     def _subscribe(self) -> Subscription | None:
-        for attempt in itertools.count():
-            if self._stop.is_set():
-                return None
-            try:
-                sub = self.parts.feed.subscribe(self.node_id, self.interval)
-            except Exception:  # a feed may fail any way while reconnecting; keep trying
-                wait = RESUBSCRIBE_BACKOFF_S[min(attempt, len(RESUBSCRIBE_BACKOFF_S) - 1)]
-                if self._stop.wait(wait):
-                    return None
-                continue
-            with self._lock:
-                if not self._stop.is_set():
-                    self._sub = sub
-                    return sub
-            sub.close()  # closed while subscribing: close() found nothing to close
+        """One attempt at a subscription; None if the feed refused it or the
+        stream was closed meanwhile."""
+        if self._stop.is_set():
             return None
-        raise AssertionError("unreachable: itertools.count() never ends")
+        try:
+            sub = self.parts.feed.subscribe(self.node_id, self.interval)
+        except Exception:  # a feed may fail any way while reconnecting; _run retries
+            return None
+        with self._lock:
+            if not self._stop.is_set():
+                self._sub = sub
+                return sub
+        sub.close()  # closed while subscribing: close() found nothing to close
+        return None
 
     def _release(self) -> None:
         """Close the live subscription, if any (from any thread, any number of times)."""
@@ -203,7 +284,7 @@ class BarStream:
 
     def _history(self, until: int, strategy: Strategy | None) -> Iterator[pd.DataFrame]:
         """Bars of ``[last, until)`` through the provider's read (a gap: AUTO_BACKFILL)."""
-        if until <= self.last:
+        if until <= self.last or self._stop.is_set():
             return
         result = self.parts.read(self.last, until, strategy)
         if result.meta.missing and strategy is not Strategy.AUTO_BACKFILL:
@@ -241,10 +322,17 @@ class BarStream:
         )
         if not result.skipped:
             self.parts.on_commit(result)
-        self.last = upto
-        bars = self._stored(start, upto)
+        # Handed out as stored (what a later read returns), up to the first bar
+        # the fill did not cover: one conformance rejected (partial_ok) comes
+        # from history with what follows it, so no bar is skipped.
+        got = read_covered(self.parts.store, self.node_id, self.interval, start, upto)
+        hole = RangeSet.span(start, upto).subtract(got.coverage)
+        self.last = upto if not hole else hole.start  # type: ignore[assignment]
+        bars = got.bars.rows_in(RangeSet.span(start, self.last)) if hole else got.bars
         if len(bars):
             yield assemble(bars, [(Source.LIVE.value, bars)], lineage=self.parts.lineage)
+        if hole:
+            yield from self._history(upto, strategy=Strategy.AUTO_BACKFILL)
 
     def _forming(self, event: LiveBars) -> Iterator[pd.DataFrame]:
         start = (
@@ -283,13 +371,6 @@ class BarStream:
             int(secs[0]) if event.start is None else event.start,
             int(secs[-1]) + self.interval.seconds if event.end is None else event.end,
         )
-
-    def _stored(self, start: int, end: int) -> Bars:
-        store = self.parts.store
-        read_bars = getattr(store, "read_bars", None)
-        if read_bars is not None:
-            return read_bars(self.node_id, self.interval, start, end)  # type: ignore[no-any-return]
-        return Bars.from_frame(store.read(self.node_id, self.interval, start, end))
 
 
 class _Frame:

@@ -15,6 +15,7 @@ bars come back through the history read instead.
 
 from __future__ import annotations
 
+import numbers
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from typing import Protocol, runtime_checkable
 
 import pandas as pd
 
+from seamless_sdk.errors import InvalidRequestError
 from seamless_sdk.intervals import Interval
 
 DEFAULT_QUEUE_EVENTS = 1024
@@ -47,6 +49,17 @@ class LiveBars:
     start: int | None = None
     end: int | None = None
     partial: bool = False
+
+    def __post_init__(self) -> None:
+        # A feed's own event is checked when made, not when a stream meets it.
+        for field, value in (("start", self.start), ("end", self.end)):
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+                raise InvalidRequestError(field, f"{value!r} is not epoch seconds (an int)")
+            object.__setattr__(self, field, int(value))  # numpy ints compare as ints
+        if not isinstance(self.partial, bool):
+            raise InvalidRequestError("partial", f"{self.partial!r} is not True or False")
 
 
 @dataclass(frozen=True, slots=True)
