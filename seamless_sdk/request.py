@@ -110,8 +110,17 @@ def _seconds(value: Any, field: str) -> int:
         return _datetime_seconds(value, field)
     if isinstance(value, np.datetime64):
         return _datetime64_seconds(value, field, repr(value))
+    if isinstance(value, np.ndarray):
+        # Arrays have __index__ too, and a one-element one (df.ts.values[:1])
+        # is the likely slip: name it rather than let numpy's TypeError out.
+        raise InvalidRequestError(
+            field, f"an array of shape {value.shape} is not a time (pass one element)"
+        )
     if hasattr(value, "__index__"):
-        return operator.index(value)
+        try:
+            return operator.index(value)
+        except TypeError:
+            pass  # its __index__ refuses: described below like any other object
     raise InvalidRequestError(
         field,
         f"{describe(value)} is not an epoch-seconds int, datetime, Timestamp, datetime64 or "
@@ -162,7 +171,12 @@ _EPOCH = datetime(1970, 1, 1)
 
 
 def _datetime_seconds(value: datetime, field: str) -> int:
-    offset = value.utcoffset() or timedelta(0)
+    try:
+        offset = value.utcoffset() or timedelta(0)
+    except (ValueError, TypeError) as exc:  # a tzinfo Python itself refuses
+        raise InvalidRequestError(
+            field, f"{describe(value)} has no usable UTC offset: {exc}"
+        ) from None
     # timedelta spans +-999,999,999 days, so this is exact for every datetime.
     delta = value.replace(tzinfo=None) - _EPOCH - offset
     if delta.microseconds:

@@ -54,10 +54,16 @@ def parse_source_priority(value: object) -> tuple[Source, ...]:
 
     Sources left out are not used for that request.
     """
-    if isinstance(value, str) or not hasattr(value, "__iter__"):
-        raise InvalidRequestError("source_priority", f"{value!r} is not a sequence of sources")
+    try:
+        if isinstance(value, str) or not hasattr(value, "__iter__"):
+            raise TypeError
+        items = list(value)  # type: ignore[call-overload]
+    except TypeError:  # a 0-d array has __iter__ and refuses to iterate
+        raise InvalidRequestError(
+            "source_priority", f"{value!r} is not a sequence of sources"
+        ) from None
     out: list[Source] = []
-    for item in value:  # type: ignore[attr-defined]
+    for item in items:
         try:
             source = Source(str(item).lower())
         except ValueError:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 
 import numpy as np
 import pandas as pd
@@ -13,6 +13,21 @@ from seamless_sdk.intervals import MAX_TIME, MIN_TIME
 from seamless_sdk.request import to_epoch_seconds, validate_node_id, validate_request
 
 T0 = 1_704_067_200  # 2024-01-01T00:00:00Z
+
+
+class _Offset(tzinfo):
+    """A tzinfo whose offset Python itself refuses (|offset| >= 24 h)."""
+
+    def __init__(self, offset: timedelta) -> None:
+        self.offset = offset
+
+    def utcoffset(self, dt: datetime | None) -> timedelta:
+        return self.offset
+
+
+class _BadIndex:
+    def __index__(self) -> int:
+        raise TypeError("no")
 
 
 @pytest.mark.parametrize(
@@ -152,6 +167,11 @@ def test_numpy_forms(value: object) -> None:
         (np.timedelta64("NaT"), "is a duration, not a time"),
         (pd.Timedelta(seconds=5), "is a duration, not a time"),
         (timedelta(days=1), "is a duration, not a time"),
+        # These escaped as numpy's TypeError and datetime's ValueError.
+        (np.array([T0]), r"an array of shape \(1,\) is not a time"),
+        (np.array(T0), r"an array of shape \(\) is not a time"),
+        (datetime(2024, 1, 1, tzinfo=_Offset(timedelta(hours=30))), "no usable UTC offset"),
+        (_BadIndex(), "is not an epoch-seconds int"),
     ],
 )
 def test_bad_times_say_why(value: object, problem: str) -> None:

@@ -53,6 +53,8 @@ class FrameFetcher:
         ({"end": T0 - 60}, "end"),
         ({"strategy": "sometimes"}, "strategy"),
         ({"source_priority": ("cache", "disk")}, "source_priority"),
+        ({"source_priority": np.array("cache")}, "source_priority"),  # was numpy's TypeError
+        ({"start": np.array([T0])}, "start"),
         ({"partial_ok": "yes"}, "partial_ok"),
         ({"sla": {"total_deadline_ms": 5}}, "sla"),
         ({"return_meta": "no"}, "return_meta"),
