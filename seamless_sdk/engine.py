@@ -132,11 +132,14 @@ class ReadEngine:
         want_frame: bool,
         started: float | None = None,
         make_frame: FrameMaker = assemble,
+        reserve_s: float = 0.0,
     ) -> Generator[Wait, set[Future[Any]], HistoryResult]:
         """One read; ``started`` (a ``perf_counter`` time) shares one deadline
         between the reads of one ``read_many`` call, whose ``make_frame`` builds
-        all their frames at once."""
-        deadline = Deadline(options.sla) if started is None else Deadline(options.sla, started)
+        all their frames at once and whose ``reserve_s`` is kept back from the
+        total deadline's waits (``Deadline.reserve_s``)."""
+        begun = time.perf_counter() if started is None else started
+        deadline = Deadline(options.sla, begun, reserve_s=reserve_s)
         # Kill switches are read per request: an operator's flip needs no restart.
         strategy, switch = killswitch.effective_strategy(options.strategy)
         if switch is not None:

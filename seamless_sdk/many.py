@@ -3,7 +3,9 @@
 ``read_many`` starts one engine run per node and drives them all at once:
 their fills go to the same executor (concurrent, bounded by its workers),
 their waits are one wait on every future any of them waits for, and they
-share one deadline (every run counts from the call's start). A node whose
+share one deadline (every run counts from the call's start, and each
+waiting run keeps back ``FINISH_S_PER_RUN`` per walking node for the driver
+to finish them one after another). A node whose
 read fails does not stop the others: the call finishes them all, then raises
 :class:`~seamless_sdk.errors.ReadManyError` carrying every result and every
 error, so no failure hides another node's data.
@@ -60,6 +62,13 @@ if TYPE_CHECKING:
 
 Run = Generator[Wait, set[Future[Any]], HistoryResult]
 
+FINISH_S_PER_RUN = 0.4e-3
+"""Time each waiting read of a ``read_many`` keeps back from the total deadline
+per walking read of the call: once the waits end, the driver finishes the
+reads one after another (metrics, demoting the fill, the answer or its
+error), measured 0.2-0.3 ms a read on two busy cores. Without it 200 nodes
+whose fills outlast a 100 ms budget answered 40-130 ms late."""
+
 
 class BatchFrames:
     """Defers the result frames of a batch of reads and builds them in one go
@@ -115,7 +124,8 @@ class ManyCall:
     options: ReadOptions
     started: float
     frames: BatchFrames
-    walk: Callable[[BarRequest], Run]
+    walk: Callable[[BarRequest, float], Run]
+    """One node's walk, keeping ``reserve_s`` back from its waits (``FINISH_S_PER_RUN``)."""
 
 
 def batchable(options: ReadOptions) -> bool:
@@ -273,10 +283,13 @@ class _Driver:
         self.errors: dict[str, BaseException] = {}
         batch = _Batch(call)
         # Walks first, so their fetches are under way while the batch reads.
+        reserve = FINISH_S_PER_RUN * len(batch.walkers)
         for node in batch.walkers:
-            self._step(node, call.walk(call.requests[node]), None)
-        for node in batch.answer(self.results, self.errors):
-            self._step(node, call.walk(call.requests[node]), None)
+            self._step(node, call.walk(call.requests[node], reserve), None)
+        late = batch.answer(self.results, self.errors)
+        reserve = FINISH_S_PER_RUN * (len(batch.walkers) + len(late))
+        for node in late:
+            self._step(node, call.walk(call.requests[node], reserve), None)
 
     def _step(self, node: str, run: Run, done: set[Future[Any]] | None) -> None:
         try:

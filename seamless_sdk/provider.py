@@ -711,7 +711,7 @@ class SeamlessDataProvider:
         started = time.perf_counter()
         frames = BatchFrames()
 
-        def walk(request: BarRequest) -> Run:
+        def walk(request: BarRequest, reserve_s: float) -> Run:
             return self._tracked(
                 self._engine.run(
                     request,
@@ -719,6 +719,7 @@ class SeamlessDataProvider:
                     want_frame=True,
                     started=started,
                     make_frame=frames.maker(request.node_id),
+                    reserve_s=reserve_s,
                 )
             )
 

@@ -117,6 +117,10 @@ class Deadline:
     retries: int = 0
     timeouts: int = 0
     violation: str | None = None
+    reserve_s: float = 0.0
+    """Seconds the total deadline's waits keep back for answering after them
+    (``read_many``: its reads are finished one after another once they stop
+    waiting, so each keeps back time for the others)."""
 
     def total_elapsed_ms(self) -> float:
         return (time.perf_counter() - self.started) * 1000.0
@@ -128,7 +132,8 @@ class Deadline:
         if budget is not None:
             candidates.append((budget - self.elapsed_ms.get(phase, 0.0), phase))
         if self.policy.total_deadline_ms is not None:
-            candidates.append((self.policy.total_deadline_ms - self.total_elapsed_ms(), "total"))
+            left = self.policy.total_deadline_ms - self.total_elapsed_ms() - self.reserve_s * 1000
+            candidates.append((left, "total"))
         if not candidates:
             return None, phase
         ms, binding = min(candidates)

@@ -24,6 +24,7 @@ from seamless_sdk import (
     settings,
 )
 from seamless_sdk.errors import StoreCorruptedError
+from seamless_sdk.sla import Deadline
 from seamless_sdk.strategy import Source
 
 from .conftest import DAY, HOUR, T0, MakeProvider
@@ -89,6 +90,32 @@ def test_one_deadline_for_the_whole_call(make_provider: MakeProvider) -> None:
     fetcher.release.set()
     assert 0.25 < elapsed < 0.8
     assert all(r.meta.sla_report.violation == "total" for r in many.values())
+
+
+def test_waiting_reads_keep_back_time_to_finish_the_others(
+    make_provider: MakeProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The walks' waits end FINISH_S_PER_RUN per walking node before the shared
+    deadline: once they stop waiting the reads are finished one after another
+    (200 nodes whose fills outlast the budget answered up to 130 ms late)."""
+    from seamless_sdk.engine import ReadEngine
+    from seamless_sdk.many import FINISH_S_PER_RUN
+
+    _store(make_provider, NODES[:2], T0, T0 + DAY)
+    seen: list[float] = []
+    run = ReadEngine.run
+
+    def spy(self: Any, *args: Any, reserve_s: float = 0.0, **kwargs: Any) -> Any:
+        seen.append(reserve_s)
+        return run(self, *args, reserve_s=reserve_s, **kwargs)
+
+    monkeypatch.setattr(ReadEngine, "run", spy)
+    p = make_provider(SyntheticFetcher(seed=5))
+    p.read_many(NODES[:5], "1m", T0, T0 + DAY, strategy=Strategy.AUTO_BACKFILL)
+    assert seen == [3 * FINISH_S_PER_RUN] * 3  # the three nodes with gaps walk
+    deadline = Deadline(SLAPolicy(total_deadline_ms=100), reserve_s=0.03)
+    timeout, binding = deadline.timeout_s("backfill")
+    assert binding == "total" and timeout is not None and timeout <= 0.07
 
 
 def test_fetches_of_different_nodes_overlap(make_provider: MakeProvider) -> None:
