@@ -7,7 +7,11 @@ statement change runs inside an explicit ``conn.transaction()``), created on
 demand and kept idle up to ``max_idle``. psycopg is imported here, on first
 use, so importing ``seamless_sdk`` never needs it. Every psycopg error leaves
 as ``CoordinatorError``, and a connection that saw one is dropped rather than
-reused (its session may be broken).
+reused (its session may be broken). A connection whose session the server
+ended (a restart, a failover, ``pg_terminate_backend``) takes every idle one
+with it, as the store's pool does (``stores._pg.Pool``): the server most
+likely ended theirs too, and each would otherwise fail one call in turn,
+the lease keeper's renewals among them, until a live holder's lease ran out.
 """
 
 from __future__ import annotations
@@ -82,4 +86,10 @@ class ConnectionPool:
                 if not self._closed and len(self._idle) < self._max_idle:
                     self._idle.append(conn)
                     return
+        stale = []
+        if conn.broken:
+            with self._lock:
+                stale, self._idle = self._idle, []
         conn.close()
+        for other in stale:
+            other.close()

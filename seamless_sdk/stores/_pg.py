@@ -10,6 +10,7 @@ lock DSN, QuestDBStore's).
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import threading
 import time
@@ -21,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 from seamless_sdk import tracing
 from seamless_sdk.errors import StoreError, StoreUnavailableError
 from seamless_sdk.stores._pg_sql import LOCK, SET_LOCK_TIMEOUT, TRY_LOCK, UNLOCK
+
+_log = logging.getLogger("seamless")
 
 if TYPE_CHECKING:
     import psycopg
@@ -229,6 +232,26 @@ def advisory_key(*parts: object) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
+class HeldLock:
+    """An advisory lock while :meth:`AdvisoryLocks.hold` holds it."""
+
+    def __init__(self, conn: psycopg.Connection[Any], what: str) -> None:
+        self._conn = conn
+        self.what = what
+
+    def check(self) -> None:
+        """``StoreError`` unless the lock's session is alive, so the lock is still
+        ours (the server drops a session's locks with it)."""
+        psycopg = psycopg_module()
+        try:
+            self._conn.execute("SELECT 1")
+        except psycopg.Error as exc:
+            raise StoreError(
+                f"{self.what} was lost while held: its database session ended "
+                f"({' '.join(str(exc).split())}); nothing more was done under it"
+            ) from exc
+
+
 class AdvisoryLocks:
     """Exclusive locks that span hosts: PostgreSQL session advisory locks, each
     held on a connection of its own.
@@ -246,10 +269,16 @@ class AdvisoryLocks:
         self._pool = Pool(dsn, where, size=None, keep=2)
 
     @contextmanager
-    def hold(self, key: int, timeout: float | None, what: str) -> Iterator[None]:
+    def hold(self, key: int, timeout: float | None, what: str) -> Iterator[HeldLock]:
         """Hold the lock ``key`` for the block. Not re-entrant. With ``timeout``
         (seconds) a lock not had in time raises ``StoreError`` naming ``what``;
-        a lost server is ``StoreUnavailableError``."""
+        a lost server is ``StoreUnavailableError``.
+
+        The server drops the lock if the holder's session ends while the block
+        runs (a restart, ``pg_terminate_backend``), and another holder may then
+        take it: :meth:`HeldLock.check` says so before work that must be
+        exclusive, and a lock found lost at the end is logged as a warning.
+        """
         psycopg = psycopg_module()
         with self._pool.connection() as conn:
             try:
@@ -258,14 +287,20 @@ class AdvisoryLocks:
             except psycopg.Error as exc:
                 raise wrap(exc, what) from exc
             try:
-                yield
+                yield HeldLock(conn, what)
             finally:
                 try:
                     conn.execute(UNLOCK, (key,))
-                except psycopg.Error:
+                except psycopg.Error as exc:
                     # The session is gone, and the server dropped its locks with
                     # it; the connection is discarded when it is given back.
                     conn.close()
+                    _log.warning(
+                        "%s was lost while held (its database session ended: %s); "
+                        "another holder may have run at the same time",
+                        what,
+                        " ".join(str(exc).split()),
+                    )
 
     @staticmethod
     def _lock(conn: psycopg.Connection[Any], key: int, timeout: float | None, what: str) -> None:

@@ -63,7 +63,7 @@ from seamless_sdk.request import validate_node_id, validate_node_ids
 from seamless_sdk.stores import _questdb_sql as sql
 from seamless_sdk.stores._arrow import Columns
 from seamless_sdk.stores._flock import chunk_lock
-from seamless_sdk.stores._pg import AdvisoryLocks, advisory_key, describe_dsn
+from seamless_sdk.stores._pg import AdvisoryLocks, HeldLock, advisory_key, describe_dsn
 from seamless_sdk.stores._questdb_ilp import (
     IlpWriter,
     SenderFactory,
@@ -371,8 +371,10 @@ class QuestDBStore:
         """
         keys = sorted({(node_id, iv.seconds) for node_id, iv, _, _ in changes})
         with ExitStack() as stack:
-            for node_id, seconds in keys:
+            held = [
                 stack.enter_context(self._lock("coverage", node_id, seconds, 0, None))
+                for node_id, seconds in keys
+            ]
             rows = []
             for node_id, iv, add, remove in changes:
                 span = add.union(remove)
@@ -380,6 +382,11 @@ class QuestDBStore:
                     continue
                 stored = self._chunks(node_id, iv, span.start, span.end)  # type: ignore[arg-type]
                 rows += coverage_rows(node_id, iv, stored, add=add, remove=remove)
+            # An advisory lock whose session ended may be another writer's now:
+            # its coverage rows would overwrite theirs, so nothing is sent.
+            for lock in held:
+                if lock is not None:
+                    lock.check()
             self._send_coverage(rows)
 
     def _check_counts(self, p: SeriesPlan) -> None:
@@ -487,7 +494,7 @@ class QuestDBStore:
 
     def _lock(
         self, kind: str, node_id: str, seconds: int, cs: int, timeout: float | None
-    ) -> AbstractContextManager[None]:
+    ) -> AbstractContextManager[HeldLock | None]:
         """The ``kind`` ("window" or "coverage") lock of one chunk (arguments validated)."""
         if self._advisory is None:
             folder = self._lock_dir if kind == "window" else self._lock_dir / kind

@@ -257,6 +257,32 @@ def test_one_call_meets_a_drop_of_every_pooled_connection(postgres_dsn: str, adm
         assert len(store.read(NODE, "1m", BASE, BASE + DAY)) == 120
 
 
+def test_a_window_lock_whose_session_ends_is_not_lost_silently(
+    store: PostgresStore, postgres_dsn: str, admin: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The server drops an advisory lock with its session; the holder used to
+    leave its block as if it had held the lock throughout."""
+    from seamless_sdk.stores._pg import AdvisoryLocks
+
+    locks, others = AdvisoryLocks(postgres_dsn, "test"), AdvisoryLocks(postgres_dsn, "other")
+    try:
+        with locks.hold(42, None, "test lock") as held:
+            held.check()  # alive: nothing to say
+            pid = held._conn.info.backend_pid
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+            with pytest.raises(StoreError, match="test lock was lost while held"):
+                held.check()
+            with others.hold(42, 2, "the same lock"):  # free for another holder now
+                pass
+    finally:
+        locks.close()
+        others.close()
+    assert "test lock was lost while held" in caplog.text
+    with caplog.at_level("WARNING"), store.window_lock(NODE, "1m", BASE):
+        pass
+    assert caplog.text.count("was lost while held") == 1  # a lock kept says nothing
+
+
 def test_threads_share_a_bounded_pool(postgres_dsn: str, admin: Any) -> None:
     with PostgresStore(postgres_dsn, pool_size=2) as store:
         want = frame(minutes(BASE, BASE + DAY))

@@ -291,3 +291,31 @@ def test_the_store_pickles_and_serves_a_provider(store: QuestDBStore, prefix: st
         pd.testing.assert_frame_equal(second.df, first.df)
     finally:
         again.close()
+
+
+def test_a_coverage_lock_lost_while_held_sends_no_coverage(
+    prefix: str, tmp_path: Any, postgres_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With lock_dsn the per-series coverage lock is an advisory lock; if its
+    session ends while held, another writer may hold it now, so the coverage
+    rows (a read-modify-write) are not sent: StoreError, the window uncovered."""
+    import psycopg
+
+    with QuestDBStore(HTTP, PG, table_prefix=prefix, lock_dir=tmp_path, lock_dsn=postgres_dsn) as s:  # type: ignore[arg-type]
+        chunks = s._chunks
+
+        def ended_meanwhile(*args: Any) -> Any:
+            with psycopg.connect(postgres_dsn, autocommit=True) as admin:
+                admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE application_name = 'seamless' AND pid <> pg_backend_pid()"
+                )
+            return chunks(*args)
+
+        monkeypatch.setattr(s, "_chunks", ended_meanwhile)
+        with pytest.raises(StoreError, match=r"coverage lock of demo:BTC .* was lost while held"):
+            s.write("demo:BTC", M1, BASE, BASE + DAY, _frame(_day()))
+        monkeypatch.undo()
+        assert s.coverage("demo:BTC", M1) == RangeSet()
+        s.write("demo:BTC", M1, BASE, BASE + DAY, _frame(_day()))  # the next write works
+        assert s.coverage("demo:BTC", M1) == RangeSet.span(BASE, BASE + DAY)

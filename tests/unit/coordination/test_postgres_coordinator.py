@@ -3,6 +3,7 @@ stale versions, partial progress, backoff, quarantine, retry and skip."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import threading
 import time
@@ -369,3 +370,31 @@ def test_without_psycopg_the_error_names_the_extra(monkeypatch: pytest.MonkeyPat
         pytest.raises(CoordinatorError, match=r"seamless\[postgres\]"),
     ):
         c.coverage_version("demo:A", M1)
+
+
+def test_sessions_the_server_ended_cost_one_failed_call(dsn: str) -> None:
+    """After the server ends every session (a restart, a failover), one call
+    fails and the next works: the dead connection takes the idle ones with it.
+    Each idle one used to fail a call in turn, the lease keeper's renewals
+    among them, until a live holder's lease ran out."""
+    with PostgresCoordinator(dsn) as coord:
+        coord.coverage_version("demo:A", "1m")
+        with contextlib.ExitStack() as lent:  # four idle connections, as parallel fills leave
+            for _ in range(4):
+                lent.enter_context(coord._pool.connection())
+        dbname = dsn.rsplit("/", 1)[1]
+        with psycopg.connect(dsn, autocommit=True) as admin:
+            ended = admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = %s AND pid <> pg_backend_pid()",
+                (dbname,),
+            ).fetchall()
+        assert len(ended) >= 4
+        outcomes = []
+        for _ in range(4):
+            try:
+                coord.coverage_version("demo:A", "1m")
+                outcomes.append("ok")
+            except CoordinatorError:
+                outcomes.append("failed")
+        assert outcomes == ["failed", "ok", "ok", "ok"]
