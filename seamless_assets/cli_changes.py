@@ -27,7 +27,7 @@ from seamless_assets.changes_support import (
 )
 from seamless_assets.cli import _config, check_in_partitions
 from seamless_assets.resources import SeamlessResource
-from seamless_sdk.backfill.dagster import PartitionKey
+from seamless_sdk.backfill.dagster import NODES_PARTITIONS, PartitionKey
 from seamless_sdk.changes.canary import CanaryReport, PartitionCanary, run_canary
 from seamless_sdk.changes.config import load_changes_config
 from seamless_sdk.changes.promote import Promotion, promote
@@ -273,6 +273,29 @@ def cmd_promote(ctx: CliContext) -> int:
     return 0
 
 
+def _check_known_nodes(config: SeamlessConfig, keys: list[PartitionKey]) -> None:
+    """Reprocess re-fills the partitions of nodes Seamless knows (registered,
+    configured or stored); any other id is refused before anything is written,
+    as ``seamless backfill`` refuses it: a mistyped one was filled and
+    registered as a new node."""
+    nodes = list(dict.fromkeys(k.node_id for k in keys))
+    known = set(config.calendars)
+    if config.store.is_file():
+        with LocalStore(config.store, read_only=True) as stored:
+            known |= {node for node, _ in stored.series()}
+    with open_instance() as instance:
+        if instance is not None:
+            known |= set(instance.get_dynamic_partitions(NODES_PARTITIONS))
+    unknown = [n for n in nodes if n not in known]
+    if unknown:
+        raise InvalidRequestError(
+            "nodes",
+            f"{unknown} are neither registered, configured nor stored: reprocess re-fills "
+            "partitions Seamless has (add new nodes with `seamless nodes add`, fill them "
+            "with `seamless backfill`)",
+        )
+
+
 def cmd_reprocess(ctx: CliContext) -> int:
     """Re-fill every partition of ``--nodes`` × ``[--start, --end)`` with the configured
     fetcher and the schema in force. The old bars are served until the new ones
@@ -286,6 +309,7 @@ def cmd_reprocess(ctx: CliContext) -> int:
     # Both are read only once the work directory and its scratch store exist.
     checked_dagster_home()
     ctx.check_conformance_config()
+    _check_known_nodes(config, keys)
     resource = _resource(config)
     root = args.work_dir or config.store.parent / "reprocess"
     work_dir = work_dir_for(root.resolve(), keys, config.fetcher)

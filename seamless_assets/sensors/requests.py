@@ -33,6 +33,7 @@ from seamless_sdk.backfill.dagster import (
     RequestState,
     asset_name,
     job_name,
+    listed_partitions,
     run_covers_partition,
     run_tags_for_request,
 )
@@ -52,6 +53,8 @@ class RunInfo:
     status: str
     tags: Mapping[str, str]
     asset: str | None = None
+    listed: frozenset[str] | None = None
+    """The partitions its config lists (a range run fills only those)."""
 
 
 @dataclass
@@ -100,14 +103,20 @@ def plan_requests(
             continue  # its run is on its way
         iv = parse_interval(row.interval)
         name = asset_name(iv)
-        if name not in assets or row.window_start < window_floor(
-            partition_start, iv.partition_unit
-        ):
+        first = window_floor(partition_start, iv.partition_unit)
+        # The last partition is the window still open now (Dagster's own bound):
+        # a row past it (another host's clock, another writer) has no partition.
+        last = window_floor(int(now), iv.partition_unit)
+        if name not in assets or not first <= row.window_start <= last:
             plan.transitions.append((row, "failed", None))  # no partition can serve it
             continue
         pk = row.partition
         joined = next(
-            (r for r in in_flight if r.asset == name and run_covers_partition(r.tags, pk, order)),
+            (
+                r
+                for r in in_flight
+                if r.asset == name and run_covers_partition(r.tags, pk, order, r.listed)
+            ),
             None,
         )
         if joined is not None:
@@ -187,4 +196,6 @@ def _info(run: dg.DagsterRun) -> RunInfo:
     asset = next((k.path[-1] for k in selection), None)
     if asset is None and run.job_name.endswith("_job"):
         asset = run.job_name.removesuffix("_job")
-    return RunInfo(run.run_id, run.status.value, dict(run.tags), asset)
+    return RunInfo(
+        run.run_id, run.status.value, dict(run.tags), asset, listed_partitions(run.run_config)
+    )

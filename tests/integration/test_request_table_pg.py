@@ -173,3 +173,45 @@ def test_processes_racing_for_the_same_windows_create_each_row_once(postgres_dsn
     assert len(rows) == 2 * ROUNDS
     assert len({(r.node_id, r.window_start) for r in rows}) == 2 * ROUNDS
     assert {r.attempt for r in rows} == {0}
+
+
+def _sql(table: AnyRequestTable, sql: str, params: tuple[object, ...]) -> list[tuple[object, ...]]:
+    """Read or change rows behind the table's back (``?`` placeholders), on either back-end."""
+    if isinstance(table, PostgresRequestTable):
+        with table._pool.connection() as conn:
+            cur = conn.execute(sql.replace("?", "%s"), params)
+            return cur.fetchall() if cur.description else []
+    with table._lock:
+        cur = table._conn.execute(sql, params)
+        return cur.fetchall() if cur.description else []
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "says"),
+    [
+        ("interval", "7q", "interval"),
+        ("node_id", "demo B|x", "node_id"),
+        ("window_start", YEAR_2025[0] + 3600, "window_start"),
+        ("fill_policy", "not json", "fill_policy"),
+        ("fill_policy", '{"seamless/fill.max_attempts": "-3"}', "max_attempts"),
+    ],
+)
+def test_a_malformed_row_is_failed_and_the_others_still_served(
+    open_table: Opener, column: str, value: object, says: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # One such row made the request sensor raise on every tick, and the
+    # healthy rows beside it were never launched.
+    table = open_table()
+    try:
+        (good,) = table.submit("demo:A", "1h", [YEAR_2024], policy=POLICY)
+        (bad,) = table.submit("demo:B", "1h", [YEAR_2025], policy=POLICY)
+        bad_id = bad.request.id
+        _sql(table, f"UPDATE backfill_requests SET {column} = ? WHERE id = ?", (value, bad_id))
+        with caplog.at_level("WARNING"):
+            assert [r.id for r in table.requests()] == [good.request.id]
+        assert "malformed and was marked failed" in caplog.text and says in caplog.text
+        assert [r.id for r in table.requests()] == [good.request.id]  # for good
+        state = _sql(table, "SELECT state FROM backfill_requests WHERE id = ?", (bad_id,))
+        assert state == [("failed",)]
+    finally:
+        table.close()

@@ -37,6 +37,7 @@ from seamless_sdk.backfill.dagster.backfiller import (
 )
 from seamless_sdk.backfill.dagster.instance import (
     in_flight_runs,
+    listed_partitions,
     register_nodes,
     run_covers_partition,
     run_tags_for_request,
@@ -99,6 +100,7 @@ __all__ = [
     "asset_name",
     "in_flight_runs",
     "job_name",
+    "listed_partitions",
     "open_request_table",
     "partition_tag_value",
     "partition_windows_touching",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from seamless_sdk.errors import InvalidRequestError, StoreError
 from seamless_sdk.intervals import Interval
@@ -95,7 +95,7 @@ def in_flight_runs(
     for w in windows:
         pk = PartitionKey(node_id, interval, w[0])
         for run in mine:
-            if run_covers_partition(run.tags, pk, nodes):
+            if run_covers_partition(run.tags, pk, nodes, listed_partitions(run.run_config)):
                 found.setdefault(w, []).append(run.run_id)
     return found
 
@@ -106,10 +106,35 @@ def _targets_asset(run: DagsterRun, name: str) -> bool:
     return run.job_name == f"{name}_job"
 
 
+def listed_partitions(run_config: Mapping[str, Any] | None) -> frozenset[str] | None:
+    """The partition keys a run's config lists (``ops.<op>.config.partitions``, the
+    runs Seamless makes over a range), or None when it lists none."""
+    ops = (run_config or {}).get("ops")
+    if not isinstance(ops, Mapping):
+        return None
+    listed: set[str] = set()
+    found = False
+    for op in ops.values():
+        keys = op.get("config", {}).get("partitions") if isinstance(op, Mapping) else None
+        if isinstance(keys, list | tuple):
+            found = True
+            listed.update(str(k) for k in keys)
+    return frozenset(listed) if found else None
+
+
 def run_covers_partition(
-    tags: Mapping[str, str], key: PartitionKey, node_order: Sequence[str]
+    tags: Mapping[str, str],
+    key: PartitionKey,
+    node_order: Sequence[str],
+    listed: frozenset[str] | None = None,
 ) -> bool:
-    """Whether a run with ``tags`` (a run of ``key``'s asset) fills partition ``key``."""
+    """Whether a run with ``tags`` (a run of ``key``'s asset) fills partition ``key``.
+
+    A range run whose config lists its partitions (``listed``, from
+    :func:`listed_partitions`) fills those only: its range spans every node
+    between its first and last, listed or not, and a request joined to it
+    for a node in between would never be filled.
+    """
     if tags.get(PARTITION_TAG) == partition_tag_value(key) or tags.get(
         DAGSTER_PARTITION_TAG
     ) == str(key):
@@ -117,6 +142,8 @@ def run_covers_partition(
     lo_tag, hi_tag = tags.get(RANGE_START_TAG), tags.get(RANGE_END_TAG)
     if not lo_tag or not hi_tag:
         return False
+    if listed is not None:
+        return str(key) in listed
     try:
         lo, hi = (PartitionKey.parse(key.interval, t) for t in (lo_tag, hi_tag))
     except InvalidRequestError:

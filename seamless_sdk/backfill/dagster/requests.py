@@ -15,10 +15,11 @@ carry no policy, so their runs fill with the code location's default."""
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -30,6 +31,8 @@ from seamless_sdk.intervals import Interval, parse_interval
 from seamless_sdk.request import validate_node_id
 
 RequestState = Literal["pending", "launched", "done", "failed"]
+
+_log = logging.getLogger("seamless")
 
 
 _FINISHED_STATES = ("done", "failed")
@@ -220,7 +223,14 @@ class RequestTable:
                 "ORDER BY requested_at, id LIMIT ?",
                 (*states, limit),
             ).fetchall()
-        return [_row(r) for r in rows]
+        return checked_rows(rows, self._fail_malformed)
+
+    def _fail_malformed(self, request_id: Any, reason: str) -> None:
+        with self._lock:
+            self._conn.execute(
+                "UPDATE backfill_requests SET state = 'failed', updated_at = ? WHERE id = ?",
+                (time.time(), request_id),
+            )
 
     def get(self, request_id: int) -> BackfillRequest | None:
         """The row ``request_id``, or None."""
@@ -247,13 +257,61 @@ class RequestTable:
 
 
 def _row(row: Sequence[Any]) -> BackfillRequest:
-    """A row of ``_COLUMNS`` (either back-end's) as a BackfillRequest."""
+    """A row of ``_COLUMNS`` (either back-end's) as a BackfillRequest, checked:
+    a row that is not one the SDK writes (an id, a node id, an interval, an
+    aligned partition window, states, times, a JSON policy) is
+    ``InvalidRequestError`` naming the column."""
     *fields, stored_policy = row
-    return BackfillRequest(*fields, policy=_policy(stored_policy))
+    rid, node, interval, start, end, state, attempt, run_id, requested, updated = fields
+    if isinstance(rid, bool) or not isinstance(rid, int):
+        raise InvalidRequestError("id", f"{rid!r} is not a row id")
+    for name, value in (("window_start", start), ("window_end", end), ("attempt", attempt)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InvalidRequestError(name, f"{value!r} is not an integer (row {rid})")
+    for name, value in (("requested_at", requested), ("updated_at", updated)):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise InvalidRequestError(name, f"{value!r} is not a time (row {rid})")
+    if state not in ("pending", "launched", "done", "failed"):
+        raise InvalidRequestError("state", f"{state!r} is not a request state (row {rid})")
+    if run_id is not None and not isinstance(run_id, str):
+        raise InvalidRequestError("run_id", f"{run_id!r} is not a run id (row {rid})")
+    if not isinstance(interval, str):
+        raise InvalidRequestError("interval", f"{interval!r} is not an interval (row {rid})")
+    key = PartitionKey(validate_node_id(node), parse_interval(interval), start)
+    if key.window != (start, end):
+        raise InvalidRequestError(
+            "window_start", f"[{start}, {end}) is not a partition window of {interval} (row {rid})"
+        )
+    return BackfillRequest(
+        rid, node, interval, start, end, state, attempt, run_id, float(requested), float(updated),
+        policy=_policy(stored_policy),
+    )  # fmt: skip
 
 
-def _policy(stored: str | None) -> FillPolicy | None:
+def _policy(stored: object) -> FillPolicy | None:
     if stored is None:
         return None
+    try:
+        tags = json.loads(stored)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as exc:
+        raise InvalidRequestError("fill_policy", f"{stored!r} is not JSON: {exc}") from None
+    if not isinstance(tags, dict) or not all(isinstance(v, str) for v in tags.values()):
+        raise InvalidRequestError("fill_policy", f"{stored!r} is not a mapping of run tags")
     # Every field is stored, so the default passed here is never consulted.
-    return FillPolicy.from_tags(json.loads(stored), default=FillPolicy())
+    return FillPolicy.from_tags(tags, default=FillPolicy())
+
+
+def checked_rows(
+    rows: Iterable[Sequence[Any]], fail: Callable[[Any, str], None]
+) -> list[BackfillRequest]:
+    """The rows that parse (:func:`_row`); each one that does not is handed to
+    ``fail(row id, reason)`` (the table marks it failed), so one damaged row
+    cannot stop the sensor from serving the others on every tick."""
+    out = []
+    for row in rows:
+        try:
+            out.append(_row(row))
+        except InvalidRequestError as exc:
+            fail(row[0], str(exc))
+            _log.warning("request row %r is malformed and was marked failed: %s", row[0], exc)
+    return out

@@ -21,6 +21,7 @@ import json
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 from seamless_sdk.backfill.dagster.requests import (
     _COLUMNS,
@@ -29,6 +30,7 @@ from seamless_sdk.backfill.dagster.requests import (
     RequestTable,
     Submission,
     _row,
+    checked_rows,
 )
 from seamless_sdk.backfill.policy import FillPolicy
 from seamless_sdk.coordination._pool import ConnectionPool
@@ -152,7 +154,14 @@ class PostgresRequestTable:
                 "ORDER BY requested_at, id LIMIT %s",
                 (list(states), limit),
             ).fetchall()
-        return [_row(r) for r in rows]
+        return checked_rows(rows, self._fail_malformed)
+
+    def _fail_malformed(self, request_id: Any, reason: str) -> None:
+        with self._pool.connection() as conn:
+            conn.execute(
+                "UPDATE backfill_requests SET state = 'failed', updated_at = %s WHERE id = %s",
+                (time.time(), request_id),
+            )
 
     def get(self, request_id: int) -> BackfillRequest | None:
         """The row ``request_id``, or None."""

@@ -6,13 +6,14 @@ import pytest
 
 from seamless_assets.sensors.requests import RunInfo, plan_requests, run_request_for
 from seamless_assets.sensors.tail import contiguous_groups, tail_run_requests, tail_windows
-from seamless_sdk.backfill.dagster import BackfillRequest
+from seamless_sdk.backfill.dagster import BackfillRequest, listed_partitions
 from seamless_sdk.backfill.policy import FillPolicy
 from seamless_sdk.intervals import parse_interval
 
 H1 = parse_interval("1h")
 Y2024 = (1_704_067_200, 1_735_689_600)
 Y2025 = (1_735_689_600, 1_767_225_600)
+NOW = Y2025[1] + 1000.0  # early 2026: the 2026 window is the last partition
 
 
 def row(i: int, node: str = "a", window: tuple[int, int] = Y2024, **kw: object) -> BackfillRequest:
@@ -23,7 +24,7 @@ def row(i: int, node: str = "a", window: tuple[int, int] = Y2024, **kw: object) 
 
 def test_pending_rows_become_one_run_each_with_stable_run_keys() -> None:
     rows = [row(1), row(2, "b"), row(3, window=Y2025)]
-    plan = plan_requests(rows, {}, [], ["a"], [H1], Y2024[0], now=1000.0)
+    plan = plan_requests(rows, {}, [], ["a"], [H1], Y2024[0], now=NOW)
     assert [r.id for r in plan.launch] == [1, 2, 3]
     assert plan.new_nodes == ["b"]
     request = run_request_for(rows[0])
@@ -44,7 +45,7 @@ def test_rows_with_runs_move_on_instead_of_launching_again() -> None:
         "r2": RunInfo("r2", "SUCCESS", {}),
         "r3": RunInfo("r3", "FAILURE", {}),
     }
-    plan = plan_requests(rows, runs, [], ["a"], [H1], Y2024[0], now=1000.0)
+    plan = plan_requests(rows, runs, [], ["a"], [H1], Y2024[0], now=NOW)
     assert plan.launch == []
     assert [(r.id, s, run) for r, s, run in plan.transitions] == [
         (1, "launched", "r1"),
@@ -63,9 +64,32 @@ def test_a_row_joins_a_run_already_filling_its_window() -> None:
         },
         asset="bars_1h",
     )
-    plan = plan_requests([row(1, "b")], {}, [ui_backfill], ["a", "b"], [H1], Y2024[0], now=1000.0)
+    plan = plan_requests([row(1, "b")], {}, [ui_backfill], ["a", "b"], [H1], Y2024[0], now=NOW)
     assert plan.launch == []
     assert [(r.id, s, run) for r, s, run in plan.transitions] == [(1, "launched", "ui")]
+
+
+def test_a_row_joins_a_range_run_only_if_its_config_lists_the_partition() -> None:
+    """A range run spans every node between its first and last; one that lists
+    its partitions (CLI and tail runs) fills those only. A row for a node in
+    between was joined to it and marked done without a bar stored."""
+    config = {"ops": {"bars_1h": {"config": {"partitions": ["a|2025", "c|2025"]}}}}
+    ranged = RunInfo(
+        "tail",
+        "STARTED",
+        {
+            "dagster/asset_partition_range_start": "a|2025",
+            "dagster/asset_partition_range_end": "c|2025",
+        },
+        asset="bars_1h",
+        listed=listed_partitions(config),
+    )
+    rows = [row(1, "b", window=Y2025), row(2, "c", window=Y2025)]
+    plan = plan_requests(rows, {}, [ranged], ["a", "b", "c"], [H1], Y2024[0], now=NOW)
+    assert [r.id for r in plan.launch] == [1]
+    assert [(r.id, s, run) for r, s, run in plan.transitions] == [(2, "launched", "tail")]
+    assert listed_partitions({"ops": {"bars_1h": {"config": {}}}}) is None
+    assert listed_partitions(None) is None
 
 
 @pytest.mark.parametrize(
@@ -73,10 +97,13 @@ def test_a_row_joins_a_run_already_filling_its_window() -> None:
     [
         BackfillRequest(1, "a", "1d", *Y2024, "pending", 0, None, 0.0, 0.0),  # no bars_1d asset
         row(1, window=(1_672_531_200, 1_704_067_200)),  # before the first partition
+        # After the last one (the window open now): it was launched, and its run
+        # recorded a materialization of a partition the asset does not have.
+        row(1, window=(1_798_761_600, 1_830_297_600)),  # 2027
     ],
 )
 def test_rows_no_partition_can_serve_fail(bad: BackfillRequest) -> None:
-    plan = plan_requests([bad], {}, [], ["a"], [H1], Y2024[0], now=1000.0)
+    plan = plan_requests([bad], {}, [], ["a"], [H1], Y2024[0], now=NOW)
     assert plan.launch == []
     assert [s for _, s, _ in plan.transitions] == ["failed"]
 
@@ -118,9 +145,9 @@ def test_tail_run_requests_are_one_range_per_window_listing_its_partitions() -> 
 
 
 def test_a_launched_row_whose_run_never_appeared_is_launched_when_stale() -> None:
-    fresh = row(1, state="launched", updated_at=900.0)
+    fresh = row(1, state="launched", updated_at=NOW - 100)
     stale = row(2, "b", state="launched", updated_at=0.0)
     plan = plan_requests(
-        [fresh, stale], {}, [], ["a", "b"], [H1], Y2024[0], now=1000.0, stale_s=300
+        [fresh, stale], {}, [], ["a", "b"], [H1], Y2024[0], now=NOW, stale_s=300
     )
     assert [r.id for r in plan.launch] == [2]

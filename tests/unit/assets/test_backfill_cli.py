@@ -116,6 +116,17 @@ def test_an_unknown_node_is_an_error_without_register(
         assert not store.coverage("demo:TYPO", parse_interval("1d"))
 
 
+def test_reprocess_of_an_unknown_node_is_an_error_and_writes_nothing(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It filled the typo's partitions and registered it as a node."""
+    argv = ["reprocess", "--nodes", "demo:TYPO", "--interval", "1d", "--start", "2024-01-01"]
+    assert main([*argv, "--end", "2024-02-01"]) == 1
+    out = capsys.readouterr().out
+    assert "nodes: ['demo:TYPO'] are neither registered, configured nor stored" in out
+    assert sorted(p.name for p in config.parent.iterdir()) == ["seamless.yaml"]
+
+
 BACKFILL = ["backfill", "demo:A", "--register", "--start", "2024-01-01", "--end", "2024-01-03"]
 CANARY = ["canary", "--fetcher", "synthetic:9", "--nodes", "demo:A", "--start", "2024-01-01",
           "--end", "2024-01-03"]  # fmt: skip
