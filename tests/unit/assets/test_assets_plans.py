@@ -147,7 +147,5 @@ def test_tail_run_requests_are_one_range_per_window_listing_its_partitions() -> 
 def test_a_launched_row_whose_run_never_appeared_is_launched_when_stale() -> None:
     fresh = row(1, state="launched", updated_at=NOW - 100)
     stale = row(2, "b", state="launched", updated_at=0.0)
-    plan = plan_requests(
-        [fresh, stale], {}, [], ["a", "b"], [H1], Y2024[0], now=NOW, stale_s=300
-    )
+    plan = plan_requests([fresh, stale], {}, [], ["a", "b"], [H1], Y2024[0], now=NOW, stale_s=300)
     assert [r.id for r in plan.launch] == [2]
