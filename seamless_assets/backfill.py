@@ -11,6 +11,8 @@ show up in the UI afterwards.
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,6 +25,7 @@ from seamless_assets.config import SeamlessConfig, load_config
 from seamless_assets.home import open_home_instance
 from seamless_assets.location import build_definitions
 from seamless_assets.nodes import check_known
+from seamless_assets.run_launcher import CLI_PROCESS_TAG, HOST_TAG
 from seamless_sdk import settings
 from seamless_sdk.backfill.dagster import (
     NODES_PARTITIONS,
@@ -39,6 +42,7 @@ from seamless_sdk.backfill.dagster import (
 )
 from seamless_sdk.errors import InvalidRequestError
 from seamless_sdk.intervals import Interval, window_floor
+from seamless_sdk.pids import process_identity
 from seamless_sdk.ranges import RangeSet
 from seamless_sdk.request import to_epoch_seconds, validate_node_id
 
@@ -132,6 +136,12 @@ def run_backfill(
     return BackfillSummary(tuple(run_ids), tuple(keys), tuple(failed))
 
 
+def _worker_tags() -> dict[str, str]:
+    """This process as the run's worker (it runs the run in process), so the
+    daemon's run monitoring fails the run if this process is killed."""
+    return {CLI_PROCESS_TAG: process_identity(os.getpid()), HOST_TAG: socket.gethostname()}
+
+
 def _run_args(chunk: Sequence[PartitionKey], order: dict[str, int]) -> dict[str, Any]:
     """One partition's run, or a range from the chunk's first node and window to
     its last (Dagster's range over node × window is every pair in between),
@@ -140,7 +150,11 @@ def _run_args(chunk: Sequence[PartitionKey], order: dict[str, int]) -> dict[str,
         (key,) = chunk
         return {
             "partition_key": str(key),
-            "tags": {PARTITION_TAG: partition_tag_value(key), SOURCE_TAG: "cli"},
+            "tags": {
+                PARTITION_TAG: partition_tag_value(key),
+                SOURCE_TAG: "cli",
+                **_worker_tags(),
+            },
         }
     iv = chunk[0].interval
     by_order = sorted(chunk, key=lambda k: order[k.node_id])
@@ -149,7 +163,12 @@ def _run_args(chunk: Sequence[PartitionKey], order: dict[str, int]) -> dict[str,
     first = PartitionKey(by_order[0].node_id, iv, lo)
     last = PartitionKey(by_order[-1].node_id, iv, hi)
     return {
-        "tags": {RANGE_START_TAG: str(first), RANGE_END_TAG: str(last), SOURCE_TAG: "cli"},
+        "tags": {
+            RANGE_START_TAG: str(first),
+            RANGE_END_TAG: str(last),
+            SOURCE_TAG: "cli",
+            **_worker_tags(),
+        },
         "run_config": {
             "ops": {asset_name(iv): {"config": {"partitions": [str(k) for k in chunk]}}}
         },

@@ -56,11 +56,14 @@ from dagster._core.storage.dagster_run import DagsterRun
 from dagster._serdes import ConfigurableClassData
 from dagster_shared.serdes import deserialize_value, serialize_value
 
-from seamless_sdk.pids import pid_alive
+from seamless_sdk.pids import identity_alive, pid_alive
 from seamless_sdk.settings import forkserver_main_path
 
 PID_TAG = "seamless/run_worker_pid"
 HOST_TAG = "seamless/run_worker_host"
+CLI_PROCESS_TAG = "seamless/cli_process"
+"""A ``seamless backfill`` run's process (``pids.process_identity``): the CLI
+runs it in process, so that process is its worker, with ``HOST_TAG``."""
 
 DEFAULT_PRELOAD: tuple[str, ...] = (
     "numpy",
@@ -184,6 +187,8 @@ class WarmRunLauncher(DefaultRunLauncher):
         # Dagster's monitoring fails a run on any status but RUNNING and SUCCESS,
         # so a worker this process cannot see (launched by DefaultRunLauncher, or
         # on another host) is reported running: only the run timeouts apply to it.
+        if CLI_PROCESS_TAG in run.tags:
+            return self._check_cli_run(run)
         if PID_TAG not in run.tags:
             return CheckRunHealthResult(WorkerStatus.RUNNING, "not checked: a code server's run")
         pid, why = _local_worker(run)
@@ -196,6 +201,24 @@ class WarmRunLauncher(DefaultRunLauncher):
         if latest is not None and latest.is_finished:
             return CheckRunHealthResult(WorkerStatus.SUCCESS, why)
         return CheckRunHealthResult(WorkerStatus.FAILED, f"run worker {why}")
+
+    def _check_cli_run(self, run: DagsterRun) -> CheckRunHealthResult:
+        """A ``seamless backfill`` run lives as long as the CLI process that runs it:
+        one killed (``kill -9``) left it Started for good, and the SDK's requests
+        for its windows joined a run that would never finish."""
+        identity = run.tags[CLI_PROCESS_TAG]
+        host = run.tags.get(HOST_TAG)
+        if host != socket.gethostname():
+            return CheckRunHealthResult(WorkerStatus.RUNNING, f"not checked: on host {host!r}")
+        if identity_alive(identity):
+            return CheckRunHealthResult(WorkerStatus.RUNNING, run_worker_id=identity)
+        latest = self._instance.get_run_by_id(run.run_id)
+        if latest is not None and latest.is_finished:
+            return CheckRunHealthResult(WorkerStatus.SUCCESS, "its CLI process has ended")
+        pid = identity.partition(":")[0]
+        return CheckRunHealthResult(
+            WorkerStatus.FAILED, f"the `seamless backfill` process {pid} that ran it has exited"
+        )
 
     def register_instance(self, instance: Any) -> None:
         super().register_instance(instance)

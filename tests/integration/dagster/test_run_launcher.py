@@ -16,6 +16,8 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +25,7 @@ import dagster as dg
 import pytest
 import yaml
 
-from seamless_assets.run_launcher import HOST_TAG, PID_TAG
+from seamless_assets.run_launcher import CLI_PROCESS_TAG, HOST_TAG, PID_TAG
 from seamless_sdk.backfill.dagster import register_nodes
 from tests.integration.dagster.fetchers import SLOW_UNTIL_ENV
 from tests.integration.dagster.processes import (
@@ -46,6 +48,8 @@ mutation Terminate($runId: String!) {
 """
 
 NODES = {"cancel": "demo:SLOWC", "kill": "demo:SLOWK", "ok": "demo:A"}
+LAUNCHED = ("cancel", "kill", "ok")
+NODES["cli"] = "demo:SLOWCLI"
 
 
 def _warm_instance_yaml(home: Path) -> None:
@@ -78,6 +82,13 @@ def _started(instance: dg.DagsterInstance, node: str) -> dg.DagsterRun | None:
     return None
 
 
+def _cli_started(instance: dg.DagsterInstance) -> dg.DagsterRun | None:
+    for run in instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED])):
+        if CLI_PROCESS_TAG in run.tags:
+            return run
+    return None
+
+
 def _status(instance: dg.DagsterInstance, run_id: str) -> dg.DagsterRunStatus | None:
     run = instance.get_run_by_id(run_id)
     return run.status if run is not None and run.is_finished else None
@@ -91,8 +102,8 @@ def test_warm_runs_terminate_fail_when_killed_and_succeed(
     release = tmp_path / "release"
     env = {**seamless_env.subprocess_env(), SLOW_UNTIL_ENV: str(release)}
     with daemon_and_webserver(env, tmp_path) as port:
-        for node in NODES.values():  # one backfill each: one run each
-            launch_partition_backfill(port, "bars_1h", [f"{node}|2024"])
+        for role in LAUNCHED:  # one backfill each: one run each
+            launch_partition_backfill(port, "bars_1h", [f"{NODES[role]}|2024"])
 
         doomed = wait_for("the SLOWC run", lambda: _started(instance, NODES["cancel"]), 120, 0.2)
         result = graphql(port, TERMINATE, {"runId": doomed.run_id})["terminateRun"]
@@ -106,6 +117,22 @@ def test_warm_runs_terminate_fail_when_killed_and_succeed(
             dg.DagsterRunStatus.CANCELED
         )
         assert wait_for("the monitor", lambda: _status(instance, victim.run_id), 60) == (
+            dg.DagsterRunStatus.FAILURE
+        )
+        # A `seamless backfill` runs its run in its own process: killed, the run
+        # stayed Started for good (the monitor took it for a code server's run).
+        cli = subprocess.Popen(
+            [sys.executable, "-m", "seamless_sdk", "backfill", NODES["cli"], "--register",
+             "--interval", "1h", "--start", "2024-01-01", "--end", "2024-01-02"],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            cli_run = wait_for("the CLI run", lambda: _cli_started(instance), 120, 0.2)
+            assert cli_run.tags[CLI_PROCESS_TAG].startswith(f"{cli.pid}:")
+        finally:
+            cli.kill()
+            cli.wait(30)
+        assert wait_for("the monitor", lambda: _status(instance, cli_run.run_id), 60) == (
             dg.DagsterRunStatus.FAILURE
         )
         release.touch()  # nothing slow is left to act on
