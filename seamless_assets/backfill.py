@@ -25,6 +25,7 @@ from seamless_assets.config import SeamlessConfig, load_config
 from seamless_assets.home import open_home_instance
 from seamless_assets.location import build_definitions
 from seamless_assets.nodes import check_known
+from seamless_assets.partitions import contiguous_groups
 from seamless_assets.run_launcher import CLI_PROCESS_TAG, HOST_TAG
 from seamless_sdk import settings
 from seamless_sdk.backfill.dagster import (
@@ -116,12 +117,11 @@ def run_backfill(
         if not register:
             check_known(inst, cfg, nodes)
         register_nodes(inst, nodes)
-        order = {n: i for i, n in enumerate(inst.get_dynamic_partitions(NODES_PARTITIONS))}
-        every = [PartitionKey(node, iv, ws) for node in nodes for ws, _ in windows]
+        registered = inst.get_dynamic_partitions(NODES_PARTITIONS)
+        order = {n: i for i, n in enumerate(registered)}
         if on_start is not None:
             on_start(total)
-        for i in range(0, len(every), per_run):
-            chunk = every[i : i + per_run]
+        for chunk in run_chunks(iv, nodes, [ws for ws, _ in windows], registered, per_run):
             chunk_keys = tuple(str(k) for k in chunk)
             result = job.execute_in_process(
                 instance=inst, raise_on_error=False, **_run_args(chunk, order)
@@ -134,6 +134,40 @@ def run_backfill(
                 done = BackfillProgress(len(keys), total, result.run_id, chunk_keys, result.success)
                 progress(done)
     return BackfillSummary(tuple(run_ids), tuple(keys), tuple(failed))
+
+
+def run_chunks(
+    iv: Interval,
+    nodes: Sequence[str],
+    window_starts: Sequence[int],
+    order: Sequence[str],
+    per_run: int,
+) -> list[list[PartitionKey]]:
+    """The partitions of ``nodes`` × windows in runs of at most ``per_run``, each
+    run exactly the partition range from its first to its last key: consecutive
+    nodes of Dagster's ``order`` × consecutive windows. A range spans every
+    node between its ends, and Dagster marks all of them failed when the run
+    fails, so a range over nodes it does not fill showed them failed.
+
+    >>> # run_chunks(iv, ["a", "b", "d"], [w0, w1], ["a", "b", "c", "d"], 4)
+    >>> # -> [[a|w0, a|w1, b|w0, b|w1], [d|w0, d|w1]]
+    """
+    chunks: list[list[PartitionKey]] = []
+    if not window_starts:
+        return chunks
+    per_node = max(1, per_run // len(window_starts))
+    for group in contiguous_groups(nodes, order):
+        if len(window_starts) > per_run:  # a node's windows alone fill runs
+            for node in group:
+                for i in range(0, len(window_starts), per_run):
+                    part = window_starts[i : i + per_run]
+                    chunks.append([PartitionKey(node, iv, ws) for ws in part])
+            continue
+        for i in range(0, len(group), per_node):
+            chunks.append(
+                [PartitionKey(n, iv, ws) for n in group[i : i + per_node] for ws in window_starts]
+            )
+    return chunks
 
 
 def _worker_tags() -> dict[str, str]:

@@ -9,7 +9,7 @@ it filled up to the last closed bar.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from functools import cache
 
@@ -62,3 +62,19 @@ def valid_nodes(nodes: Iterable[str]) -> list[str]:
         except InvalidRequestError:
             continue
     return out
+
+
+def contiguous_groups(needed: Sequence[str], order: Sequence[str]) -> list[list[str]]:
+    """``needed`` split into runs of consecutive nodes of ``order``: a partition
+    range of a multi-partition asset spans every node between its ends."""
+    position = {n: i for i, n in enumerate(order)}
+    ranked = sorted((position[n], n) for n in needed if n in position)
+    groups: list[list[str]] = []
+    last = -2
+    for i, node in ranked:
+        if i == last + 1 and groups:
+            groups[-1].append(node)
+        else:
+            groups.append([node])
+        last = i
+    return groups

@@ -29,6 +29,7 @@ import numpy as np
 
 from seamless_assets.assets.tail_fill import tail_fill_name
 from seamless_assets.assets.targets import latest_records
+from seamless_assets.partitions import contiguous_groups
 from seamless_assets.resources import SeamlessResource
 from seamless_assets.sensors.runs import in_flight_runs_of, seamless_sensor
 from seamless_sdk.backfill.dagster import (
@@ -96,27 +97,16 @@ def _expects_bars(calendar: Calendar, interval: Interval, gaps: RangeSet) -> boo
     return any(len(np.asarray(calendar.expected_bars(interval, s, e))) for s, e in gaps)
 
 
-def contiguous_groups(needed: Sequence[str], order: Sequence[str]) -> list[list[str]]:
-    """``needed`` split into runs of consecutive nodes of ``order``: a partition
-    range of a multi-partition asset spans every node between its ends."""
-    position = {n: i for i, n in enumerate(order)}
-    ranked = sorted((position[n], n) for n in needed if n in position)
-    groups: list[list[str]] = []
-    last = -2
-    for i, node in ranked:
-        if i == last + 1 and groups:
-            groups[-1].append(node)
-        else:
-            groups.append([node])
-        last = i
-    return groups
-
-
 def tail_run_requests(
     interval: Interval, plan: TailPlan, order: Sequence[str], *, edge: int
 ) -> list[dg.RunRequest]:
     """One run per window: a partition range over the nodes that need it, whose
-    run config lists exactly their partitions; run keys name the now edge."""
+    run config lists exactly their partitions; run keys name the now edge.
+
+    The range spans the nodes in between too, and if the run fails Dagster
+    marks all of them failed, filled or not, until their next record: the
+    price of one run per window whatever the node count (``seamless
+    backfill``'s runs, which a person watches, are exact ranges instead)."""
     name = asset_name(interval)
     out = []
     for ws, needed in sorted(plan.items()):

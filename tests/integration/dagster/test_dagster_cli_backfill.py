@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
-from seamless_assets import BackfillProgress, run_backfill
+from seamless_assets import BackfillProgress, build_definitions, run_backfill
 from seamless_sdk.backfill.dagster import register_nodes
 from seamless_sdk.errors import InvalidRequestError
 from seamless_sdk.intervals import parse_interval
@@ -47,22 +47,32 @@ def test_run_backfill_fills_every_window_of_the_range_and_reports_progress(
     assert len(fetch_calls(seamless_env.fetch_log)) == calls, "covered windows are not fetched"
 
 
-def test_run_backfill_packs_scattered_nodes_into_runs_that_fill_only_their_partitions(
+def test_run_backfill_of_scattered_nodes_never_marks_a_node_between_them(
     seamless_env: SeamlessEnv, instance: dg.DagsterInstance
 ) -> None:
-    """demo:B lies between demo:A and demo:C in Dagster's node order; a backfill of
-    A and C shares one run whose range spans B, and B stays untouched."""
-    register_nodes(instance, ["demo:A", "demo:B", "demo:C"])
-    summary = run_backfill(["demo:A", "demo:C"], "1d", Y2024[0], Y2025[1], instance=instance)
-    assert summary.success and len(summary.run_ids) == 1
-    assert instance.get_materialized_partitions(dg.AssetKey("bars_1d")) == {
+    """demo:B lies between demo:A and demo:FAILC in Dagster's node order. A
+    backfill of A and FAILC shared one run whose range spanned B, and when the
+    run failed Dagster marked B's materialized partitions failed too; each run
+    is now an exact range (A's, then FAILC's), so B keeps its status."""
+    register_nodes(instance, ["demo:A", "demo:B", "demo:FAILC"])
+    assert run_backfill(["demo:B"], "1d", Y2024[0], Y2025[1], instance=instance).success
+    summary = run_backfill(["demo:A", "demo:FAILC"], "1d", Y2024[0], Y2025[1], instance=instance)
+    assert len(summary.run_ids) == 2 and len(summary.failed_runs) == 1
+    asset = dg.AssetKey("bars_1d")
+    assert instance.get_materialized_partitions(asset) == {
         "demo:A|2024",
         "demo:A|2025",
-        "demo:C|2024",
-        "demo:C|2025",
+        "demo:B|2024",
+        "demo:B|2025",
     }
-    with LocalStore(seamless_env.config.store) as store:
-        assert not store.coverage("demo:B", parse_interval("1d"))
+    keys = ["demo:B|2024", "demo:B|2025", "demo:FAILC|2024"]
+    bars = build_definitions(seamless_env.config).resolve_assets_def("bars_1d")
+    status = instance.get_status_by_partition(asset, keys, bars.partitions_def)  # type: ignore[arg-type]
+    assert {k: str(v) for k, v in status.items()} == {
+        "demo:B|2024": "AssetPartitionStatus.MATERIALIZED",
+        "demo:B|2025": "AssetPartitionStatus.MATERIALIZED",
+        "demo:FAILC|2024": "AssetPartitionStatus.FAILED",
+    }
 
 
 def test_run_backfill_refuses_unknown_nodes_unless_told_to_register(

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from seamless_assets.partitions import contiguous_groups
 from seamless_assets.sensors.requests import RunInfo, plan_requests, run_request_for
-from seamless_assets.sensors.tail import contiguous_groups, tail_run_requests, tail_windows
+from seamless_assets.sensors.tail import tail_run_requests, tail_windows
 from seamless_sdk.backfill.dagster import BackfillRequest, listed_partitions
 from seamless_sdk.backfill.policy import FillPolicy
 from seamless_sdk.intervals import parse_interval
@@ -14,6 +15,7 @@ H1 = parse_interval("1h")
 Y2024 = (1_704_067_200, 1_735_689_600)
 Y2025 = (1_735_689_600, 1_767_225_600)
 NOW = Y2025[1] + 1000.0  # early 2026: the 2026 window is the last partition
+NOW_WINDOW = Y2025[1]
 
 
 def row(i: int, node: str = "a", window: tuple[int, int] = Y2024, **kw: object) -> BackfillRequest:
@@ -149,3 +151,25 @@ def test_a_launched_row_whose_run_never_appeared_is_launched_when_stale() -> Non
     stale = row(2, "b", state="launched", updated_at=0.0)
     plan = plan_requests([fresh, stale], {}, [], ["a", "b"], [H1], Y2024[0], now=NOW, stale_s=300)
     assert [r.id for r in plan.launch] == [2]
+
+
+@pytest.mark.parametrize("per_run", [1, 2, 3, 4, 12])
+def test_cli_runs_are_exact_partition_ranges(per_run: int) -> None:
+    """Each run of `seamless backfill` is the whole range from its first key to
+    its last (consecutive nodes × consecutive windows): a failed run marked
+    the nodes between its ends failed, filled or not."""
+    from seamless_assets.backfill import run_chunks
+
+    order = ["a", "b", "c", "d", "e"]
+    windows = [Y2024[0], Y2025[0], NOW_WINDOW]
+    chunks = run_chunks(H1, ["e", "a", "b", "d"], windows, order, per_run)
+    keys = [str(k) for chunk in chunks for k in chunk]
+    assert sorted(keys) == sorted(f"{n}|{y}" for n in "abde" for y in ("2024", "2025", "2026"))
+    for chunk in chunks:
+        assert len(chunk) <= per_run
+        nodes = sorted({k.node_id for k in chunk}, key=order.index)
+        starts = sorted({k.window_start for k in chunk})
+        assert order[order.index(nodes[0]) : order.index(nodes[-1]) + 1] == nodes
+        assert starts == windows[windows.index(starts[0]) : windows.index(starts[-1]) + 1]
+        assert len(chunk) == len(nodes) * len(starts)  # the whole rectangle, no more
+    assert run_chunks(H1, ["a"], [], order, per_run) == []
