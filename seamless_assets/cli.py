@@ -10,6 +10,7 @@ default ``seamless-backfill.log`` next to the store) unless ``--verbose``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import warnings
 from collections.abc import Iterator
@@ -102,12 +103,14 @@ def run_backfill_cli(ctx: CliContext) -> int:
             "DAGSTER_HOME is unset: the runs go to a temporary Dagster instance, not the "
             "one a webserver shows; set it to that instance's directory to see them there"
         )
-    with _dagster_output(log_file, ctx.verbose), Progress(*columns, console=console) as progress:
+    progress = Progress(*columns, console=console)
+    with _dagster_output(log_file, ctx.verbose), contextlib.ExitStack() as shown:
         # The bar appears once the nodes and the instance are checked, so a
-        # refused command prints no empty bar before its error.
+        # refused command prints no empty bar (not even its blank line) first.
         tasks: list[TaskID] = []
 
         def show_bar(total: int) -> None:
+            shown.enter_context(progress)
             tasks.append(progress.add_task(f"bars_{iv.name}", total=total))
 
         def advance(p: BackfillProgress) -> None:

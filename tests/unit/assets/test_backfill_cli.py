@@ -112,6 +112,7 @@ def test_an_unknown_node_is_an_error_without_register(
     assert main([*argv, "--end", "2024-02-01"]) == 1
     out = capsys.readouterr().out
     assert "nodes: ['demo:TYPO'] are not registered" in out and "--register" in out
+    assert "\n\n" not in out and "partitions" not in out  # no empty progress bar first
     with LocalStore(config.parent / "store" / "bars.sqlite") as store:
         assert not store.coverage("demo:TYPO", parse_interval("1d"))
 
