@@ -34,8 +34,10 @@ from seamless_sdk.config_model import YamlModel, validate
 from seamless_sdk.errors import InvalidRequestError
 from seamless_sdk.yaml_files import read_yaml_mapping
 
-NonNegative = Annotated[float, Field(ge=0)]
-Count = Annotated[int, Field(ge=0)]
+# An infinite tolerance would let every difference pass; a count past any
+# series' bars means no limit, which 0..2**63-1 already spans.
+NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Count = Annotated[int, Field(ge=0, le=2**63 - 1)]
 DEFAULT_SHADOW_DIR = "var/canary"
 Approval = Literal["none", "person", "token"]
 

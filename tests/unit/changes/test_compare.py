@@ -122,6 +122,16 @@ def test_a_bad_threshold_is_an_error_naming_it(name: str, value: object) -> None
     assert err.value.field == f"canary.thresholds.{name}"
 
 
+@pytest.mark.parametrize("value", [float("inf"), float("nan"), -0.5])
+def test_a_tolerance_that_lets_everything_pass_is_refused(value: float) -> None:
+    with pytest.raises(InvalidRequestError) as err:
+        validate(ChangesConfig, {"canary": {"tolerances": {"close": {"abs": value}}}})
+    assert err.value.field == "canary.tolerances.close.abs"
+    with pytest.raises(InvalidRequestError) as err:
+        validate(ChangesConfig, {"canary": {"thresholds": {"max_differing_bars": 2**64}}})
+    assert err.value.field == "canary.thresholds.max_differing_bars"
+
+
 def test_unknown_keys_and_columns_are_named(tmp_path: Path) -> None:
     with pytest.raises(InvalidRequestError) as err:
         validate(ChangesConfig, {"canary": {"tolerance": {}}})
