@@ -179,8 +179,14 @@ def _dagster_output(log_file: Path, verbose: bool) -> Iterator[None]:
     if verbose:
         yield
         return
-    log_file.parent.mkdir(parents=True, exist_ok=True)
-    with log_file.open("a", encoding="utf-8") as out, redirect_stderr(out), _warnings_to(out):
+    try:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        out = log_file.open("a", encoding="utf-8")
+    except OSError as exc:  # a directory, a file where its folder should be, no permission
+        raise InvalidRequestError(
+            "log_file", f"{log_file} cannot be written: {exc.strerror}"
+        ) from None
+    with out, redirect_stderr(out), _warnings_to(out):
         yield
 
 

@@ -29,7 +29,7 @@ from types import MappingProxyType
 from typing import Any
 
 from seamless_sdk import settings
-from seamless_sdk.errors import InvalidRequestError
+from seamless_sdk.errors import InvalidRequestError, StoreError
 from seamless_sdk.jsonable import jsonable
 
 __all__ = [
@@ -127,7 +127,18 @@ def default_actor() -> str:
 
 @contextlib.contextmanager
 def _locked(path: Path, flags: int, lock: int) -> Iterator[int]:
-    fd = os.open(path, flags, 0o644)
+    """``path`` opened with ``flags`` and locked; anything but a regular file (a
+    directory, ``/dev/zero``) or a path that cannot be opened (a file where
+    its folder should be, no permission) is ``InvalidRequestError``, before a
+    byte is read or written."""
+    if path.exists() and not path.is_file():
+        raise InvalidRequestError("audit_log", f"{path} is not a file")
+    try:
+        if flags & os.O_CREAT:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, flags, 0o644)
+    except OSError as exc:
+        raise InvalidRequestError("audit_log", f"{path} cannot be opened: {exc.strerror}") from None
     try:
         fcntl.flock(fd, lock)
         try:
@@ -169,8 +180,7 @@ def record(
         detail=MappingProxyType(jsonable(dict(detail or {}))),
     )
     target = path if path is not None else audit_log_path()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with _locked(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT, fcntl.LOCK_EX) as fd:
+    with _locked(target, os.O_RDWR | os.O_APPEND | os.O_CREAT, fcntl.LOCK_EX) as fd:
         _append(fd, entry)
     return entry
 
@@ -199,7 +209,6 @@ def record_change(
     if not what.strip():
         raise InvalidRequestError("what", "must not be empty")
     target = path if path is not None else audit_log_path()
-    target.parent.mkdir(parents=True, exist_ok=True)
     with _locked(target, os.O_RDWR | os.O_APPEND | os.O_CREAT, fcntl.LOCK_EX) as fd:
         old: str | None = None
         for entry in _parse(_read_all(fd), target):
@@ -224,12 +233,33 @@ def _append(fd: int, entry: AuditEntry) -> None:
     line = (json.dumps(entry.to_dict(), sort_keys=True, allow_nan=False) + "\n").encode()
     # One write of the whole line under the lock: O_APPEND places it at the end
     # even if a writer that ignores the lock appended meanwhile; a short write
-    # (a full disk) is finished rather than leaving half a line.
+    # is finished, and one that fails (a full disk) is cut off again, so no half
+    # line is left to make the log unreadable for good.
+    end = _whole_lines_end(fd)
     view = memoryview(line)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
-    os.fsync(fd)
+    try:
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+        os.fsync(fd)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, end)
+        raise StoreError(
+            f"the audit entry {entry.action} {entry.what} was not recorded: {exc.strerror}"
+        ) from None
+
+
+def _whole_lines_end(fd: int) -> int:
+    """The end of the log's last whole line, with a torn tail cut off first: a
+    process killed (or a disk full) mid-write before this one left part of a
+    line, and the next entry must not be glued to it."""
+    end = os.lseek(fd, 0, os.SEEK_END)
+    if end == 0 or os.pread(fd, 1, end - 1) == b"\n":
+        return end
+    whole = _read_all(fd).rfind(b"\n") + 1
+    os.ftruncate(fd, whole)
+    return whole
 
 
 def _read_all(fd: int) -> bytes:
@@ -259,6 +289,10 @@ def read_entries(path: Path | None = None) -> list[AuditEntry]:
 
 def _parse(raw: bytes, target: Path) -> list[AuditEntry]:
     entries = []
+    if raw and not raw.endswith(b"\n"):
+        # A torn tail (its writer was killed mid-line) was never recorded: its
+        # writer did not return. The next writer cuts it off (_whole_lines_end).
+        raw = raw[: raw.rfind(b"\n") + 1]
     for number, line in enumerate(raw.splitlines(), start=1):
         where = f"{target}:{number}"
         try:
@@ -271,10 +305,14 @@ def _parse(raw: bytes, target: Path) -> list[AuditEntry]:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise InvalidRequestError(where, f"not a JSON line: {exc.msg}") from exc
+        except RecursionError:
+            raise InvalidRequestError(where, "not an entry: nested too deeply") from None
         if not isinstance(data, dict):
             raise InvalidRequestError(where, "not a JSON object")
         try:
             entries.append(AuditEntry.from_dict(data))
         except InvalidRequestError as exc:
             raise InvalidRequestError(where, str(exc)) from exc
+        except (ValueError, OverflowError, RecursionError) as exc:  # a date past 9999, say
+            raise InvalidRequestError(where, f"not an entry: {exc}") from None
     return entries

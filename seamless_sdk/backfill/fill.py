@@ -163,7 +163,7 @@ def fill_window(
         reporter.conformance(s, e, result.report)
         report = report.merge(result.report)
         if not result.report.ok and (not policy.partial_ok or result.report.schema_errors):
-            reporter.failed(s, e, "nonconformant", summary=result.report.summary)
+            reporter.failed(s, e, "nonconformant", "nonconformant", summary=result.report.summary)
             raise ConformanceError(result.report)
         window_covered = RangeSet.span(s, e).subtract(result.rejected)
         bars = result.stored_bars()
@@ -367,8 +367,19 @@ class _Reporter:
             error_kind=None if report.ok else "nonconformant",
         )
 
-    def failed(self, start: int, end: int, status: str, **fields: Any) -> None:
-        self.event(events.BACKFILL, start, end, status=status, **fields)
+    def failed(self, start: int, end: int, status: str, error_kind: str, **fields: Any) -> None:
+        """``seamless.backfill`` of a window that was not filled: WARNING, with
+        ``error_kind`` (the fetcher's exception class, or ``nonconformant``), so a
+        pipeline that filters on level or kind sees failed fills."""
+        self.event(
+            events.BACKFILL,
+            start,
+            end,
+            level=logging.WARNING,
+            status=status,
+            error_kind=error_kind,
+            **fields,
+        )
         if self.metrics is not None:
             self.metrics.backfill_failure(self.node_id, self.interval.name)
 
@@ -416,7 +427,7 @@ def _fetch(
             else:
                 time.sleep(delay)
     shown = describe(last)  # the fetcher's exception may not even repr
-    reporter.failed(start, end, "fetch_failed", error=shown)
+    reporter.failed(start, end, "fetch_failed", type(last).__name__, error=shown)
     raise FetchError(
         f"fetcher failed for {reporter.node_id} {reporter.interval.name} "
         f"[{iso_utc(start)}, {iso_utc(end)}) "

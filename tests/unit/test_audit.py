@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from seamless_sdk import audit
-from seamless_sdk.errors import InvalidRequestError
+from seamless_sdk.errors import InvalidRequestError, StoreError
 
 
 def test_record_then_read_round_trips(tmp_path: Path) -> None:
@@ -81,6 +81,69 @@ def test_a_log_that_is_not_text_or_not_a_file_is_named(tmp_path: Path) -> None:
         audit.read_entries(log)
     with pytest.raises(InvalidRequestError, match=r"is not a file"):
         audit.read_entries(tmp_path)
+
+
+def test_a_write_that_fails_leaves_no_half_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk left half an entry, and from then on the log could be neither
+    read nor written (every write reads it first for the old fingerprint)."""
+    log = tmp_path / "audit.jsonl"
+    audit.record("a", "b", old_fingerprint=None, new_fingerprint="1", actor="x", path=log)
+    size = log.stat().st_size
+    real_write = audit.os.write
+
+    def half_then_full(fd: int, data: memoryview) -> int:
+        if len(data) > 20:
+            return real_write(fd, data[: len(data) // 2])
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(audit.os, "write", half_then_full)
+    with pytest.raises(StoreError, match="was not recorded: No space left on device"):
+        audit.record_change("a", "b", "2", actor="x", path=log)
+    monkeypatch.undo()
+    assert log.stat().st_size == size
+    assert audit.record_change("a", "b", "2", actor="x", path=log) is not None
+    assert [e.new_fingerprint for e in audit.read_entries(log)] == ["1", "2"]
+
+
+def test_a_torn_tail_left_by_a_killed_writer_is_cut_off(tmp_path: Path) -> None:
+    log = tmp_path / "audit.jsonl"
+    audit.record("a", "b", old_fingerprint=None, new_fingerprint="1", actor="x", path=log)
+    with log.open("a") as handle:
+        handle.write('{"action": "a", "actor": "x", "at')  # killed mid-line
+    assert [e.new_fingerprint for e in audit.read_entries(log)] == ["1"]
+    audit.record("a", "b", old_fingerprint="1", new_fingerprint="2", actor="x", path=log)
+    assert [e.new_fingerprint for e in audit.read_entries(log)] == ["1", "2"]
+
+
+@pytest.mark.parametrize("kind", ["directory", "under-a-file", "device"])
+def test_a_log_path_that_is_no_file_is_a_typed_error(tmp_path: Path, kind: str) -> None:
+    # They were IsADirectoryError / FileExistsError tracebacks; /dev/zero was
+    # read without end.
+    target = {
+        "directory": tmp_path,
+        "under-a-file": tmp_path / "f" / "audit.jsonl",
+        "device": Path("/dev/zero"),
+    }[kind]
+    (tmp_path / "f").write_text("")
+    with pytest.raises(InvalidRequestError, match=r"^audit_log: "):
+        audit.record_change("a", "b", "1", actor="x", path=target)
+    with pytest.raises(InvalidRequestError, match=r"^audit_log: "):
+        audit.record("a", "b", old_fingerprint=None, new_fingerprint="1", actor="x", path=target)
+
+
+@pytest.mark.parametrize(
+    ("line", "says"),
+    [('"at": "9999-12-31T23:59:59-05:00"', "not an entry"), ('"detail": ' + "[" * 100000, "")],
+)
+def test_lines_that_overflow_are_named(tmp_path: Path, line: str, says: str) -> None:
+    log = tmp_path / "audit.jsonl"
+    entry = audit.record("a", "b", old_fingerprint=None, new_fingerprint="1", actor="x", path=log)
+    data = json.dumps(entry.to_dict())
+    log.write_text(data[:-1] + ", " + line + "}\n" if "at" in line else "{" + line + "\n")
+    with pytest.raises(InvalidRequestError, match=rf"audit\.jsonl:1: .*{says}"):
+        audit.read_entries(log)
 
 
 def test_unknown_key_is_named(tmp_path: Path) -> None:

@@ -67,6 +67,30 @@ def test_json_lines_from_a_real_read(tmp_path: Path, logger: logging.Logger) -> 
     assert read["level"] == "INFO" and read["logger"] == "seamless"
 
 
+def test_a_window_that_fails_is_a_warning_with_its_error_kind(
+    tmp_path: Path, logger: logging.Logger
+) -> None:
+    # It was INFO with error_kind null: a pipeline filtering on either missed it.
+    class Down:
+        def fetch(self, *args: object) -> None:
+            raise ConnectionError("source down")
+
+    stream = io.StringIO()
+    install(stream=stream)
+    with SeamlessDataProvider(
+        LocalStore(tmp_path / "bars.sqlite"), Down(), registry=CollectorRegistry()
+    ) as provider:
+        provider.read("demo:A", "1h", T0, T0 + DAY, partial_ok=True)
+    failed = [
+        line
+        for line in _lines(stream)
+        if line["event"] == events.BACKFILL and line.get("status") == "fetch_failed"
+    ]
+    assert failed and all(
+        line["level"] == "WARNING" and line["error_kind"] == "ConnectionError" for line in failed
+    )
+
+
 def test_exceptions_carry_their_kind(logger: logging.Logger) -> None:
     stream = io.StringIO()
     install(stream=stream, json_lines=True)

@@ -128,6 +128,21 @@ def test_reprocess_of_an_unknown_node_is_an_error_and_writes_nothing(
     assert sorted(p.name for p in config.parent.iterdir()) == ["seamless.yaml"]
 
 
+@pytest.mark.parametrize("where", ["directory", "under-a-file"])
+def test_a_log_file_that_cannot_be_written_is_an_error(
+    config: Path, where: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # It was an IsADirectoryError / FileExistsError traceback.
+    (config.parent / "adir").mkdir()
+    (config.parent / "afile").write_text("")
+    log = config.parent / ("adir" if where == "directory" else "afile/log.txt")
+    argv = ["backfill", "demo:A", "--register", "--interval", "1d", "--start", "2024-01-01"]
+    assert main([*argv, "--end", "2024-02-01", "--log-file", str(log)]) == 1
+    out = capsys.readouterr().out
+    assert f"error: log_file: {log} cannot be written" in out
+    assert not (config.parent / "store").exists()
+
+
 BACKFILL = ["backfill", "demo:A", "--register", "--start", "2024-01-01", "--end", "2024-01-03"]
 CANARY = ["canary", "--fetcher", "synthetic:9", "--nodes", "demo:A", "--start", "2024-01-01",
           "--end", "2024-01-03"]  # fmt: skip
