@@ -17,6 +17,7 @@ import argparse
 from datetime import UTC, datetime
 from pathlib import Path
 
+import dagster as dg
 from rich.table import Table
 
 from seamless_assets.changes_support import (
@@ -26,8 +27,9 @@ from seamless_assets.changes_support import (
     record_window,
 )
 from seamless_assets.cli import _config, check_in_partitions
+from seamless_assets.nodes import known_nodes
 from seamless_assets.resources import SeamlessResource
-from seamless_sdk.backfill.dagster import NODES_PARTITIONS, PartitionKey
+from seamless_sdk.backfill.dagster import PartitionKey
 from seamless_sdk.changes.canary import CanaryReport, PartitionCanary, run_canary
 from seamless_sdk.changes.config import load_changes_config
 from seamless_sdk.changes.promote import Promotion, promote
@@ -273,19 +275,18 @@ def cmd_promote(ctx: CliContext) -> int:
     return 0
 
 
-def _check_known_nodes(config: SeamlessConfig, keys: list[PartitionKey]) -> None:
+def _check_known_nodes(
+    config: SeamlessConfig, keys: list[PartitionKey], instance: dg.DagsterInstance | None
+) -> None:
     """Reprocess re-fills the partitions of nodes Seamless knows (registered,
     configured or stored); any other id is refused before anything is written,
     as ``seamless backfill`` refuses it: a mistyped one was filled and
     registered as a new node."""
     nodes = list(dict.fromkeys(k.node_id for k in keys))
-    known = set(config.calendars)
+    known = known_nodes(instance, config)
     if config.store.is_file():
         with LocalStore(config.store, read_only=True) as stored:
             known |= {node for node, _ in stored.series()}
-    with open_instance() as instance:
-        if instance is not None:
-            known |= set(instance.get_dynamic_partitions(NODES_PARTITIONS))
     unknown = [n for n in nodes if n not in known]
     if unknown:
         raise InvalidRequestError(
@@ -309,19 +310,19 @@ def cmd_reprocess(ctx: CliContext) -> int:
     # Both are read only once the work directory and its scratch store exist.
     checked_dagster_home()
     ctx.check_conformance_config()
-    _check_known_nodes(config, keys)
-    resource = _resource(config)
-    root = args.work_dir or config.store.parent / "reprocess"
-    work_dir = work_dir_for(root.resolve(), keys, config.fetcher)
-    console.print(
-        f"reprocess of {len(keys)} partition(s) in {config.store} with {config.fetcher}; "
-        f"progress in {work_dir}"
-    )
-    main = LocalStore(config.store)
     done: list[Reprocessed] = []
     told = False
-    try:
-        with open_instance() as instance:
+    with open_instance() as instance:
+        _check_known_nodes(config, keys, instance)
+        resource = _resource(config)
+        root = args.work_dir or config.store.parent / "reprocess"
+        work_dir = work_dir_for(root.resolve(), keys, config.fetcher)
+        console.print(
+            f"reprocess of {len(keys)} partition(s) in {config.store} with {config.fetcher}; "
+            f"progress in {work_dir}"
+        )
+        main = LocalStore(config.store)
+        try:
 
             def tell(item: Reprocessed) -> None:
                 if instance is not None:
@@ -336,8 +337,8 @@ def cmd_reprocess(ctx: CliContext) -> int:
                 ),
             )  # fmt: skip
             told = instance is not None
-    finally:
-        main.close()
+        finally:
+            main.close()
     counts = {o: sum(r.outcome == o for r in done) for o in ("changed", "unchanged", "failed")}
     console.print(", ".join(f"{n} {o}" for o, n in counts.items()))
     if counts["changed"] and not told:

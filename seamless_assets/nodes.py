@@ -70,11 +70,18 @@ def remove_nodes(
     return wanted
 
 
+def known_nodes(instance: dg.DagsterInstance | None, config: SeamlessConfig) -> set[str]:
+    """The nodes Dagster knows: configured in ``seamless.yaml``, or registered in
+    ``instance`` (none without one)."""
+    registered = instance.get_dynamic_partitions(NODES_PARTITIONS) if instance else []
+    return set(registered) | set(config.calendars)
+
+
 def check_known(
     instance: dg.DagsterInstance, config: SeamlessConfig, node_ids: Sequence[str]
 ) -> None:
     """``InvalidRequestError`` naming every node that is neither registered nor configured."""
-    known = set(instance.get_dynamic_partitions(NODES_PARTITIONS)) | set(config.calendars)
+    known = known_nodes(instance, config)
     unknown = [n for n in node_ids if n not in known]
     if unknown:
         raise InvalidRequestError(
