@@ -196,11 +196,15 @@ class WarmRunLauncher(DefaultRunLauncher):
             return CheckRunHealthResult(WorkerStatus.RUNNING, run_worker_id=str(pid))
         if run.tags.get(HOST_TAG) != socket.gethostname():
             return CheckRunHealthResult(WorkerStatus.RUNNING, f"not checked: {why}")
-        # Re-read: a worker that ended normally recorded the run's end before exiting.
+        return self._worker_gone(run, why, f"run worker {why}")
+
+    def _worker_gone(self, run: DagsterRun, ended: str, died: str) -> CheckRunHealthResult:
+        """The run's worker is gone: SUCCESS (``ended``) if it recorded the run's
+        end before exiting, which a re-read shows, else FAILED (``died``)."""
         latest = self._instance.get_run_by_id(run.run_id)
         if latest is not None and latest.is_finished:
-            return CheckRunHealthResult(WorkerStatus.SUCCESS, why)
-        return CheckRunHealthResult(WorkerStatus.FAILED, f"run worker {why}")
+            return CheckRunHealthResult(WorkerStatus.SUCCESS, ended)
+        return CheckRunHealthResult(WorkerStatus.FAILED, died)
 
     def _check_cli_run(self, run: DagsterRun) -> CheckRunHealthResult:
         """A ``seamless backfill`` run lives as long as the CLI process that runs it:
@@ -212,12 +216,11 @@ class WarmRunLauncher(DefaultRunLauncher):
             return CheckRunHealthResult(WorkerStatus.RUNNING, f"not checked: on host {host!r}")
         if identity_alive(identity):
             return CheckRunHealthResult(WorkerStatus.RUNNING, run_worker_id=identity)
-        latest = self._instance.get_run_by_id(run.run_id)
-        if latest is not None and latest.is_finished:
-            return CheckRunHealthResult(WorkerStatus.SUCCESS, "its CLI process has ended")
         pid = identity.partition(":")[0]
-        return CheckRunHealthResult(
-            WorkerStatus.FAILED, f"the `seamless backfill` process {pid} that ran it has exited"
+        return self._worker_gone(
+            run,
+            "its CLI process has ended",
+            f"the `seamless backfill` process {pid} that ran it has exited",
         )
 
     def register_instance(self, instance: Any) -> None:

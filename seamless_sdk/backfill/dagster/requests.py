@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from seamless_sdk.backfill.dagster.partition_key import PartitionKey
 from seamless_sdk.backfill.policy import FillPolicy
@@ -225,7 +225,7 @@ class RequestTable:
             ).fetchall()
         return checked_rows(rows, self._fail_malformed)
 
-    def _fail_malformed(self, request_id: Any, reason: str) -> None:
+    def _fail_malformed(self, request_id: Any) -> None:
         with self._lock:
             self._conn.execute(
                 "UPDATE backfill_requests SET state = 'failed', updated_at = ? WHERE id = ?",
@@ -271,7 +271,7 @@ def _row(row: Sequence[Any]) -> BackfillRequest:
     for name, value in (("requested_at", requested), ("updated_at", updated)):
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise InvalidRequestError(name, f"{value!r} is not a time (row {rid})")
-    if state not in ("pending", "launched", "done", "failed"):
+    if state not in get_args(RequestState):
         raise InvalidRequestError("state", f"{state!r} is not a request state (row {rid})")
     if run_id is not None and not isinstance(run_id, str):
         raise InvalidRequestError("run_id", f"{run_id!r} is not a run id (row {rid})")
@@ -302,16 +302,16 @@ def _policy(stored: object) -> FillPolicy | None:
 
 
 def checked_rows(
-    rows: Iterable[Sequence[Any]], fail: Callable[[Any, str], None]
+    rows: Iterable[Sequence[Any]], fail: Callable[[Any], None]
 ) -> list[BackfillRequest]:
-    """The rows that parse (:func:`_row`); each one that does not is handed to
-    ``fail(row id, reason)`` (the table marks it failed), so one damaged row
-    cannot stop the sensor from serving the others on every tick."""
+    """The rows that parse (:func:`_row`); the id of each one that does not is
+    handed to ``fail`` (the table marks it failed) and the reason logged, so one
+    damaged row cannot stop the sensor from serving the others on every tick."""
     out = []
     for row in rows:
         try:
             out.append(_row(row))
         except InvalidRequestError as exc:
-            fail(row[0], str(exc))
+            fail(row[0])
             _log.warning("request row %r is malformed and was marked failed: %s", row[0], exc)
     return out

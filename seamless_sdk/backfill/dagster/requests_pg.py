@@ -156,7 +156,7 @@ class PostgresRequestTable:
             ).fetchall()
         return checked_rows(rows, self._fail_malformed)
 
-    def _fail_malformed(self, request_id: Any, reason: str) -> None:
+    def _fail_malformed(self, request_id: Any) -> None:
         with self._pool.connection() as conn:
             conn.execute(
                 "UPDATE backfill_requests SET state = 'failed', updated_at = %s WHERE id = %s",
