@@ -239,17 +239,27 @@ def validate_span(interval: Any, start: Any, end: Any) -> tuple[Interval, int, i
     """The interval and aligned ``[start, end)`` of a read, checked: what the
     reads of a universe share (``read_many`` checks them once, even for no nodes)."""
     iv = parse_interval(interval)
-    s = to_epoch_seconds(start, "start")
-    e = to_epoch_seconds(end, "end")
-    # Times as a person typed them (ISO), with the epoch seconds the SDK uses.
-    if not iv.is_aligned(s):
-        raise InvalidRequestError(
-            "start", f"{iso_utc(s)} ({s}) is not aligned to the {iv.name} interval"
-        )
-    if not iv.is_aligned(e):
-        raise InvalidRequestError(
-            "end", f"{iso_utc(e)} ({e}) is not aligned to the {iv.name} interval"
-        )
-    if s > e:
-        raise InvalidRequestError("end", f"{iso_utc(e)} ({e}) is before start {iso_utc(s)} ({s})")
+    s = aligned_seconds(iv, start, "start")
+    e = aligned_seconds(iv, end, "end")
+    check_order(s, e)
     return iv, s, e
+
+
+def aligned_seconds(iv: Interval, value: Any, field: str) -> int:
+    """``value`` as epoch seconds (:func:`to_epoch_seconds`) on a bar boundary of
+    ``iv``, else ``InvalidRequestError`` naming ``field``."""
+    seconds = to_epoch_seconds(value, field)
+    # Times as a person typed them (ISO), with the epoch seconds the SDK uses.
+    if not iv.is_aligned(seconds):
+        raise InvalidRequestError(
+            field, f"{iso_utc(seconds)} ({seconds}) is not aligned to the {iv.name} interval"
+        )
+    return seconds
+
+
+def check_order(start: int, end: int) -> None:
+    """``InvalidRequestError`` naming ``end`` when it is before ``start``."""
+    if start > end:
+        raise InvalidRequestError(
+            "end", f"{iso_utc(end)} ({end}) is before start {iso_utc(start)} ({start})"
+        )

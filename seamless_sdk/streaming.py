@@ -172,7 +172,6 @@ class _Walk:
         self.parts = parts
         self.node_id = node_id
         self.interval = interval
-        self.start = start
         self.end = end
         self.include_partial = include_partial
         self.poll_s = poll_s

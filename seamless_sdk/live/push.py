@@ -11,21 +11,10 @@ import threading
 
 import pandas as pd
 
-from seamless_sdk.bars import iso_utc
 from seamless_sdk.checks import check_bool
-from seamless_sdk.errors import InvalidRequestError
 from seamless_sdk.intervals import Interval, parse_interval
 from seamless_sdk.live.base import DEFAULT_QUEUE_EVENTS, LiveBars, Subscription
-from seamless_sdk.request import to_epoch_seconds, validate_node_id
-
-
-def _aligned(iv: Interval, value: object, field: str) -> int:
-    seconds = to_epoch_seconds(value, field)
-    if not iv.is_aligned(seconds):
-        raise InvalidRequestError(
-            field, f"{iso_utc(seconds)} ({seconds}) is not aligned to the {iv.name} interval"
-        )
-    return seconds
+from seamless_sdk.request import aligned_seconds, check_order, validate_node_id
 
 
 class PushLiveFeed:
@@ -63,10 +52,10 @@ class PushLiveFeed:
         naming it here, where it was pushed, not in the stream that reads it.
         """
         iv = parse_interval(interval)
-        lo = None if start is None else _aligned(iv, start, "start")
-        hi = None if end is None else _aligned(iv, end, "end")
-        if lo is not None and hi is not None and hi < lo:
-            raise InvalidRequestError("end", f"{iso_utc(hi)} is before start {iso_utc(lo)}")
+        lo = None if start is None else aligned_seconds(iv, start, "start")
+        hi = None if end is None else aligned_seconds(iv, end, "end")
+        if lo is not None and hi is not None:
+            check_order(lo, hi)
         event = LiveBars(frame, lo, hi, check_bool("partial", partial))
         for sub in self._targets(node_id, interval):
             sub.put(event)
