@@ -118,14 +118,11 @@ def run_backfill(
             check_known(inst, cfg, nodes)
         register_nodes(inst, nodes)
         registered = inst.get_dynamic_partitions(NODES_PARTITIONS)
-        order = {n: i for i, n in enumerate(registered)}
         if on_start is not None:
             on_start(total)
         for chunk in run_chunks(iv, nodes, [ws for ws, _ in windows], registered, per_run):
             chunk_keys = tuple(str(k) for k in chunk)
-            result = job.execute_in_process(
-                instance=inst, raise_on_error=False, **_run_args(chunk, order)
-            )
+            result = job.execute_in_process(instance=inst, raise_on_error=False, **_run_args(chunk))
             run_ids.append(result.run_id)
             keys.extend(chunk_keys)
             if not result.success:
@@ -176,10 +173,10 @@ def _worker_tags() -> dict[str, str]:
     return {CLI_PROCESS_TAG: process_identity(os.getpid()), HOST_TAG: socket.gethostname()}
 
 
-def _run_args(chunk: Sequence[PartitionKey], order: dict[str, int]) -> dict[str, Any]:
-    """One partition's run, or a range from the chunk's first node and window to
-    its last (Dagster's range over node × window is every pair in between),
-    whose run config lists the chunk's partitions."""
+def _run_args(chunk: Sequence[PartitionKey]) -> dict[str, Any]:
+    """One partition's run, or the range from the chunk's first key to its last
+    (a chunk of :func:`run_chunks` is that whole range, in order), whose run
+    config lists the chunk's partitions."""
     if len(chunk) == 1:
         (key,) = chunk
         return {
@@ -191,11 +188,7 @@ def _run_args(chunk: Sequence[PartitionKey], order: dict[str, int]) -> dict[str,
             },
         }
     iv = chunk[0].interval
-    by_order = sorted(chunk, key=lambda k: order[k.node_id])
-    lo = min(k.window[0] for k in chunk)
-    hi = max(k.window[0] for k in chunk)
-    first = PartitionKey(by_order[0].node_id, iv, lo)
-    last = PartitionKey(by_order[-1].node_id, iv, hi)
+    first, last = chunk[0], chunk[-1]
     return {
         "tags": {
             RANGE_START_TAG: str(first),

@@ -172,4 +172,7 @@ def test_cli_runs_are_exact_partition_ranges(per_run: int) -> None:
         assert order[order.index(nodes[0]) : order.index(nodes[-1]) + 1] == nodes
         assert starts == windows[windows.index(starts[0]) : windows.index(starts[-1]) + 1]
         assert len(chunk) == len(nodes) * len(starts)  # the whole rectangle, no more
+        # In order: the run's range is from its first key to its last.
+        assert (chunk[0].node_id, chunk[0].window_start) == (nodes[0], starts[0])
+        assert (chunk[-1].node_id, chunk[-1].window_start) == (nodes[-1], starts[-1])
     assert run_chunks(H1, ["a"], [], order, per_run) == []
